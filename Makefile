@@ -1,0 +1,62 @@
+# onestack — build, run and test targets.
+#
+# make run    install missing host packages, build, run all-in-one in the foreground
+# make test   go vet, then every test with the race detector (FUZZ=1 adds a fuzz smoke)
+# make bench  benchmarks
+
+SHELL := /bin/bash
+
+DATA_DIR ?= ./data
+LISTEN ?= 127.0.0.1:8000
+GO ?= go
+FUZZTIME ?= 10s
+
+# Debian packages the binary and its tests need on the host.
+HOST_PACKAGES ?= python3-openstackclient
+
+.PHONY: all run build test vet fuzz bench host-packages clean
+
+all: build
+
+build:
+	$(GO) build -o bin/onestack ./cmd/onestack
+
+# Installs only what dpkg says is missing, so a second `make run` does not touch apt.
+host-packages:
+	@missing=""; \
+	for p in $(HOST_PACKAGES); do \
+		dpkg -s "$$p" >/dev/null 2>&1 || missing="$$missing $$p"; \
+	done; \
+	if [ -n "$$missing" ]; then \
+		echo "installing host packages:$$missing"; \
+		apt-get update && DEBIAN_FRONTEND=noninteractive apt-get install -y $$missing; \
+	fi
+
+run: host-packages build
+	exec ./bin/onestack up --data-dir $(DATA_DIR) --listen $(LISTEN)
+
+vet:
+	$(GO) vet ./...
+
+test: vet
+	$(GO) test -race -count=1 ./...
+ifeq ($(FUZZ),1)
+	$(MAKE) fuzz
+endif
+
+# Runs every Fuzz function for FUZZTIME. go test -fuzz takes one target per run.
+fuzz:
+	@set -e; \
+	for f in $$(grep -l 'func Fuzz' -r --include='*_test.go' . | sort); do \
+		dir=$$(dirname "$$f"); \
+		for fn in $$(grep -o '^func Fuzz[A-Za-z0-9_]*' "$$f" | cut -d' ' -f2); do \
+			echo "fuzz $$dir $$fn"; \
+			$(GO) test -run='^$$' -fuzz="^$$fn\$$" -fuzztime=$(FUZZTIME) "$$dir"; \
+		done; \
+	done
+
+bench:
+	$(GO) test -run='^$$' -bench=. -benchmem ./...
+
+clean:
+	rm -rf bin

@@ -1,0 +1,52 @@
+// Command onestack is a private cloud in one binary that speaks the
+// OpenStack APIs. It parses flags and wires the packages; nothing else.
+package main
+
+import (
+	"context"
+	"fmt"
+	"os"
+	"os/signal"
+	"syscall"
+)
+
+// version is set at build time with -ldflags "-X main.version=…".
+var version = "dev"
+
+const usage = `onestack — a private cloud in one binary that speaks the OpenStack APIs
+
+Usage:
+  onestack up [flags]            run everything in one process (see 'onestack up -h')
+  onestack keys rotate [flags]   rotate the token signing keys
+  onestack version               print the version
+`
+
+func main() {
+	ctx, stop := signal.NotifyContext(context.Background(), os.Interrupt, syscall.SIGTERM)
+	defer stop()
+	if err := run(ctx, os.Args[1:], os.Getenv); err != nil {
+		fmt.Fprintln(os.Stderr, "onestack:", err)
+		os.Exit(1)
+	}
+}
+
+func run(ctx context.Context, args []string, getenv func(string) string) error {
+	if len(args) == 0 {
+		fmt.Fprint(os.Stderr, usage)
+		return fmt.Errorf("name a subcommand")
+	}
+	switch args[0] {
+	case "up":
+		return up(ctx, args[1:], getenv)
+	case "keys":
+		return keys(args[1:])
+	case "version", "--version", "-v":
+		fmt.Println("onestack", version)
+		return nil
+	case "help", "-h", "--help":
+		fmt.Print(usage)
+		return nil
+	}
+	fmt.Fprint(os.Stderr, usage)
+	return fmt.Errorf("unknown subcommand %q", args[0])
+}

@@ -1,0 +1,218 @@
+package main
+
+import (
+	"context"
+	"crypto/rand"
+	"encoding/base64"
+	"errors"
+	"flag"
+	"fmt"
+	"log/slog"
+	"net"
+	"net/http"
+	"os"
+	"path/filepath"
+	"strings"
+	"time"
+
+	"github.com/onestack/onestack/internal/api/identity"
+	"github.com/onestack/onestack/internal/api/rest"
+	"github.com/onestack/onestack/internal/api/root"
+	"github.com/onestack/onestack/internal/reqid"
+	idsvc "github.com/onestack/onestack/internal/service/identity"
+	"github.com/onestack/onestack/internal/store"
+)
+
+// upConfig is everything `onestack up` is told.
+type upConfig struct {
+	dataDir       string
+	listen        string
+	publicURL     string
+	database      string
+	adminPassword string
+	region        string
+	tokenTTL      time.Duration
+	hashCost      int
+	logLevel      string
+}
+
+func parseUp(args []string, getenv func(string) string) (upConfig, error) {
+	var c upConfig
+	fs := flag.NewFlagSet("onestack up", flag.ContinueOnError)
+	fs.StringVar(&c.dataDir, "data-dir", "./data", "directory for the SQLite store, token keys, clouds.yaml and openrc")
+	fs.StringVar(&c.listen, "listen", "127.0.0.1:8000", "address the APIs listen on")
+	fs.StringVar(&c.publicURL, "public-url", "", "base URL clients reach the APIs at (default http://LISTEN)")
+	fs.StringVar(&c.database, "database", "", "postgres://USER:PASS@HOST/DB for PostgreSQL; empty for SQLite in the data dir")
+	fs.StringVar(&c.adminPassword, "admin-password", getenv("ONESTACK_ADMIN_PASSWORD"), "admin password (random on first start when empty; setting it later resets it)")
+	fs.StringVar(&c.region, "region", "RegionOne", "region name in the catalog")
+	fs.DurationVar(&c.tokenTTL, "token-ttl", time.Hour, "lifetime of issued tokens")
+	fs.IntVar(&c.hashCost, "password-hash-cost", idsvc.DefaultHashCost, "bcrypt cost for passwords and application credential secrets (Keystone uses 12)")
+	fs.StringVar(&c.logLevel, "log-level", "info", "debug, info, warn or error")
+	if err := fs.Parse(args); err != nil {
+		return c, err
+	}
+	if fs.NArg() > 0 {
+		return c, fmt.Errorf("unexpected argument %q", fs.Arg(0))
+	}
+	if c.publicURL == "" {
+		c.publicURL = "http://" + c.listen
+	}
+	c.publicURL = strings.TrimRight(c.publicURL, "/")
+	return c, nil
+}
+
+func newLogger(level string) (*slog.Logger, error) {
+	var l slog.Level
+	if err := l.UnmarshalText([]byte(level)); err != nil {
+		return nil, fmt.Errorf("log level %q: use debug, info, warn or error", level)
+	}
+	return slog.New(slog.NewTextHandler(os.Stderr, &slog.HandlerOptions{Level: l})), nil
+}
+
+func up(ctx context.Context, args []string, getenv func(string) string) error {
+	cfg, err := parseUp(args, getenv)
+	if err != nil {
+		return err
+	}
+	log, err := newLogger(cfg.logLevel)
+	if err != nil {
+		return err
+	}
+	start := time.Now()
+	if err := os.MkdirAll(cfg.dataDir, 0o700); err != nil {
+		return fmt.Errorf("create data dir: %w", err)
+	}
+	db, err := store.Open(ctx, store.Options{URL: cfg.database, DataDir: cfg.dataDir, Log: log})
+	if err != nil {
+		return err
+	}
+	defer db.Close()
+	keys, err := idsvc.LoadKeyRing(filepath.Join(cfg.dataDir, "fernet-keys"), 5)
+	if err != nil {
+		return err
+	}
+	ids := idsvc.New(db, keys, log, idsvc.Config{TokenTTL: cfg.tokenTTL, HashCost: cfg.hashCost})
+
+	services := []root.Entry{{Type: "identity", Name: "keystone", Path: identity.Prefix, URL: cfg.publicURL + identity.Prefix}}
+	var eps []idsvc.Endpoint
+	for _, s := range services {
+		eps = append(eps, idsvc.Endpoint{Type: s.Type, Name: s.Name, URL: s.URL})
+	}
+	password := cfg.adminPassword
+	cloudsFile := filepath.Join(cfg.dataDir, "clouds.yaml")
+	_, statErr := os.Stat(cloudsFile)
+	generated := false
+	if password == "" && errors.Is(statErr, os.ErrNotExist) {
+		// First start (or the files were removed): a fresh random password.
+		password, generated = randomPassword(), true
+	}
+	created, err := ids.Bootstrap(ctx, idsvc.Bootstrap{
+		AdminUser: "admin", AdminProject: "admin", AdminPassword: password,
+		Region: cfg.region, Endpoints: eps,
+	})
+	if err != nil {
+		return err
+	}
+	if created || password != "" {
+		if err := writeClientConfig(cfg, password); err != nil {
+			return err
+		}
+	}
+	if generated && !created {
+		log.Warn("clouds.yaml was missing, so the admin password was reset; the new one is in clouds.yaml", "file", cloudsFile)
+	}
+
+	mux := http.NewServeMux()
+	identity.New(ids, cfg.publicURL, log).Service().Mount(mux)
+	root.Service(version, services).Mount(mux)
+	handler := reqid.Middleware(rest.Logged(log, mux))
+
+	ln, err := net.Listen("tcp", cfg.listen)
+	if err != nil {
+		return fmt.Errorf("listen on %s: %w (is another onestack running? choose another --listen)", cfg.listen, err)
+	}
+	srv := &http.Server{
+		Handler:           handler,
+		ReadHeaderTimeout: 10 * time.Second,
+		ReadTimeout:       5 * time.Minute, // image uploads come later; bodies are size-limited per route
+		IdleTimeout:       2 * time.Minute,
+		MaxHeaderBytes:    64 << 10,
+		ErrorLog:          slog.NewLogLogger(log.Handler(), slog.LevelWarn),
+	}
+	errc := make(chan error, 1)
+	go func() { errc <- srv.Serve(ln) }()
+	log.Info("onestack is serving", "url", cfg.publicURL, "store", db.Dialect(), "data_dir", cfg.dataDir,
+		"clouds_yaml", cloudsFile, "startup", time.Since(start).Round(time.Millisecond))
+	fmt.Fprintf(os.Stderr, "\nonestack is up at %s\n  export OS_CLIENT_CONFIG_FILE=%s OS_CLOUD=onestack\n  openstack token issue\n\n", cfg.publicURL, absPath(cloudsFile))
+
+	select {
+	case err := <-errc:
+		return err
+	case <-ctx.Done():
+	}
+	log.Info("shutting down")
+	shutdownCtx, cancel := context.WithTimeout(context.Background(), 10*time.Second)
+	defer cancel()
+	if err := srv.Shutdown(shutdownCtx); err != nil {
+		return fmt.Errorf("shutdown: %w", err)
+	}
+	return nil
+}
+
+func randomPassword() string {
+	b := make([]byte, 18)
+	_, _ = rand.Read(b)
+	return base64.RawURLEncoding.EncodeToString(b)
+}
+
+func absPath(p string) string {
+	if a, err := filepath.Abs(p); err == nil {
+		return a
+	}
+	return p
+}
+
+// writeClientConfig writes DIR/clouds.yaml and DIR/openrc for the admin.
+func writeClientConfig(cfg upConfig, password string) error {
+	authURL := cfg.publicURL + identity.Prefix + "/v3"
+	clouds := fmt.Sprintf(`# Written by onestack up: the admin identity of this cloud.
+# Use: export OS_CLIENT_CONFIG_FILE=%s OS_CLOUD=onestack
+clouds:
+  onestack:
+    auth:
+      auth_url: %s
+      username: admin
+      password: %q
+      project_name: admin
+      user_domain_name: Default
+      project_domain_name: Default
+    region_name: %s
+    identity_api_version: 3
+    interface: public
+`, absPath(filepath.Join(cfg.dataDir, "clouds.yaml")), authURL, password, cfg.region)
+	openrc := fmt.Sprintf(`# Written by onestack up. Use: source %s
+export OS_AUTH_URL=%s
+export OS_USERNAME=admin
+export OS_PASSWORD=%s
+export OS_PROJECT_NAME=admin
+export OS_USER_DOMAIN_NAME=Default
+export OS_PROJECT_DOMAIN_NAME=Default
+export OS_REGION_NAME=%s
+export OS_IDENTITY_API_VERSION=3
+export OS_INTERFACE=public
+unset OS_CLOUD OS_CLIENT_CONFIG_FILE
+`, absPath(filepath.Join(cfg.dataDir, "openrc")), authURL, shellQuote(password), cfg.region)
+	for name, body := range map[string]string{"clouds.yaml": clouds, "openrc": openrc} {
+		path := filepath.Join(cfg.dataDir, name)
+		tmp := path + ".tmp"
+		if err := os.WriteFile(tmp, []byte(body), 0o600); err != nil {
+			return fmt.Errorf("write %s: %w", name, err)
+		}
+		if err := os.Rename(tmp, path); err != nil {
+			return err
+		}
+	}
+	return nil
+}
+
+func shellQuote(s string) string { return "'" + strings.ReplaceAll(s, "'", `'\''`) + "'" }

@@ -1,0 +1,260 @@
+// Package rest is the HTTP plumbing every OpenStack API package shares: a
+// declared route table with the access rule beside each verb, token
+// authentication, strict JSON decoding with body limits, and error bodies in
+// each service's own format — also for unknown paths and methods, which
+// net/http.ServeMux would answer in plain text.
+package rest
+
+import (
+	"encoding/json"
+	"errors"
+	"fmt"
+	"io"
+	"log/slog"
+	"net/http"
+	"runtime/debug"
+	"strings"
+	"time"
+
+	"github.com/onestack/onestack/internal/apierr"
+	"github.com/onestack/onestack/internal/auth"
+	"github.com/onestack/onestack/internal/reqid"
+)
+
+// MaxBody is the default limit on request bodies (Keystone's own default
+// max_request_body_size is 112 KiB; ours is a little larger).
+const MaxBody = 1 << 20
+
+// HandlerFunc serves one route. It writes a success response itself and
+// returns any error for the service to render; it never writes an error status.
+type HandlerFunc func(w http.ResponseWriter, r *http.Request) error
+
+// Access decides whether the bearer of c may call a route. It returns an
+// *apierr.Error (usually 403) when not. Public routes have a nil Access and
+// no token is required.
+type Access func(c *auth.Credentials, r *http.Request) error
+
+// Route is one verb on one path of a service.
+type Route struct {
+	Method  string // GET, POST, …; GET also serves HEAD
+	Path    string // ServeMux pattern below the service prefix, e.g. "/v3/users/{user_id}"
+	Access  Access // nil: public
+	Handler HandlerFunc
+}
+
+// Service is one OpenStack API mounted under a path prefix.
+type Service struct {
+	Prefix    string // e.g. "/identity"
+	Format    apierr.Format
+	Validator auth.Validator
+	Routes    []Route
+	Log       *slog.Logger
+	// MaxBody overrides the body limit when positive.
+	MaxBody int64
+	// Decorate, if set, runs before every route (e.g. to set Nova's
+	// x-compute-request-id header).
+	Decorate func(w http.ResponseWriter, r *http.Request)
+}
+
+// Mount registers every route of s on mux, plus a catch-all under the
+// prefix that answers unknown paths with 404 and known paths with an
+// unsupported method with 405, both in the service's error format.
+func (s *Service) Mount(mux *http.ServeMux) {
+	allowed := map[string][]string{}
+	for _, rt := range s.Routes {
+		pattern := s.Prefix + rt.Path
+		mux.Handle(rt.Method+" "+pattern, s.handler(rt))
+		allowed[pattern] = append(allowed[pattern], rt.Method)
+	}
+	for pattern, methods := range allowed {
+		allow := strings.Join(methods, ", ")
+		mux.Handle(pattern, s.handler(Route{Handler: func(w http.ResponseWriter, r *http.Request) error {
+			w.Header().Set("Allow", allow)
+			return apierr.MethodNotAllowed("The method %s is not allowed for %s; allowed: %s.", r.Method, r.URL.Path, allow)
+		}}))
+	}
+	notFound := s.handler(Route{Handler: func(w http.ResponseWriter, r *http.Request) error {
+		return apierr.NotFound("The resource could not be found: no %s API path %s.", strings.TrimPrefix(s.Prefix, "/"), r.URL.Path)
+	}})
+	mux.Handle(s.Prefix+"/", notFound)
+	if _, ok := allowed[s.Prefix]; !ok && s.Prefix != "" {
+		mux.Handle(s.Prefix, notFound)
+	}
+}
+
+func (s *Service) handler(rt Route) http.Handler {
+	limit := s.MaxBody
+	if limit <= 0 {
+		limit = MaxBody
+	}
+	return http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
+		defer func() {
+			if p := recover(); p != nil {
+				if p == http.ErrAbortHandler {
+					panic(p)
+				}
+				s.WriteError(w, r, apierr.Internal(fmt.Errorf("panic: %v\n%s", p, debug.Stack())))
+			}
+		}()
+		if s.Decorate != nil {
+			s.Decorate(w, r)
+		}
+		if r.Body != nil {
+			r.Body = http.MaxBytesReader(w, r.Body, limit)
+		}
+		if rt.Access != nil {
+			tok := r.Header.Get("X-Auth-Token")
+			if tok == "" {
+				s.WriteError(w, r, apierr.Unauthorized("The request you have made requires authentication: send a token in the X-Auth-Token header (get one with 'openstack token issue')."))
+				return
+			}
+			c, err := s.Validator.Validate(r.Context(), tok)
+			if err != nil {
+				s.WriteError(w, r, err)
+				return
+			}
+			if err := rt.Access(c, r); err != nil {
+				s.WriteError(w, r, err)
+				return
+			}
+			r = r.WithContext(auth.With(r.Context(), c))
+		}
+		if err := rt.Handler(w, r); err != nil {
+			s.WriteError(w, r, err)
+		}
+	})
+}
+
+// WriteError renders err in the service's format and logs it.
+func (s *Service) WriteError(w http.ResponseWriter, r *http.Request, err error) {
+	e := apierr.From(err)
+	id := reqid.From(r.Context())
+	log := s.Log
+	if log == nil {
+		log = slog.Default()
+	}
+	if e.Status >= 500 {
+		log.ErrorContext(r.Context(), "request failed", "request_id", id, "method", r.Method, "path", r.URL.Path, "status", e.Status, "error", err)
+	} else {
+		log.DebugContext(r.Context(), "request refused", "request_id", id, "method", r.Method, "path", r.URL.Path, "status", e.Status, "error", err)
+	}
+	if e.RetryAfter > 0 {
+		w.Header().Set("Retry-After", fmt.Sprint(e.RetryAfter))
+	}
+	WriteJSON(w, e.Status, s.Format(e, id))
+}
+
+// WriteJSON writes v as a JSON response with the given status.
+func WriteJSON(w http.ResponseWriter, status int, v any) {
+	w.Header().Set("Content-Type", "application/json")
+	w.WriteHeader(status)
+	if v != nil {
+		_ = json.NewEncoder(w).Encode(v)
+	}
+}
+
+// NoContent writes a 204.
+func NoContent(w http.ResponseWriter) { w.WriteHeader(http.StatusNoContent) }
+
+// Decode reads the JSON body into v. Unknown fields are rejected when strict
+// is true. Errors say where the body went wrong: 400 for malformed JSON or a
+// wrong type, 413 past the body limit.
+func Decode(r *http.Request, v any, strict bool) error {
+	if r.Body == nil {
+		return apierr.BadRequest("The request body is empty; send a JSON document.")
+	}
+	dec := json.NewDecoder(r.Body)
+	if strict {
+		dec.DisallowUnknownFields()
+	}
+	if err := dec.Decode(v); err != nil {
+		return decodeError(err)
+	}
+	if dec.More() {
+		return apierr.BadRequest("The request body has data after the JSON document; send exactly one JSON object.")
+	}
+	if _, err := dec.Token(); err != io.EOF {
+		var mbe *http.MaxBytesError
+		if errors.As(err, &mbe) {
+			return decodeError(err)
+		}
+		return apierr.BadRequest("The request body has data after the JSON document; send exactly one JSON object.")
+	}
+	return nil
+}
+
+func decodeError(err error) error {
+	var (
+		mbe *http.MaxBytesError
+		syn *json.SyntaxError
+		typ *json.UnmarshalTypeError
+	)
+	switch {
+	case errors.As(err, &mbe):
+		return apierr.TooLarge("The request body is larger than the limit of %d bytes; send a smaller body.", mbe.Limit)
+	case errors.Is(err, io.EOF):
+		return apierr.BadRequest("The request body is empty; send a JSON document.")
+	case errors.Is(err, io.ErrUnexpectedEOF):
+		return apierr.BadRequest("The request body is not valid JSON: it ends before the document is complete.")
+	case errors.As(err, &syn):
+		return apierr.BadRequest("The request body is not valid JSON: %s at byte %d.", syn.Error(), syn.Offset)
+	case errors.As(err, &typ):
+		field := typ.Field
+		if field == "" {
+			field = "the document"
+		}
+		return apierr.BadRequest("Invalid input for field '%s': expected %s, got JSON %s.", field, jsonType(typ.Type.Kind().String()), typ.Value)
+	case strings.HasPrefix(err.Error(), "json: unknown field "):
+		return apierr.BadRequest("Additional properties are not allowed: %s is not a field of this request; remove it.", strings.TrimPrefix(err.Error(), "json: unknown field "))
+	default:
+		return apierr.BadRequest("The request body is not valid JSON: %v.", err)
+	}
+}
+
+func jsonType(kind string) string {
+	switch kind {
+	case "string":
+		return "a string"
+	case "bool":
+		return "a boolean"
+	case "map", "struct":
+		return "an object"
+	case "slice", "array":
+		return "an array"
+	case "int", "int64", "int32", "uint", "uint64", "uint32", "float64", "float32":
+		return "a number"
+	}
+	return kind
+}
+
+// Logged wraps h with an access log line per request.
+func Logged(log *slog.Logger, h http.Handler) http.Handler {
+	return http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
+		start := time.Now()
+		sw := &statusWriter{ResponseWriter: w, status: 200}
+		h.ServeHTTP(sw, r)
+		log.LogAttrs(r.Context(), slog.LevelInfo, "request",
+			slog.String("request_id", reqid.From(r.Context())),
+			slog.String("method", r.Method),
+			slog.String("path", r.URL.Path),
+			slog.Int("status", sw.status),
+			slog.Duration("duration", time.Since(start)))
+	})
+}
+
+type statusWriter struct {
+	http.ResponseWriter
+	status int
+}
+
+func (w *statusWriter) WriteHeader(code int) {
+	w.status = code
+	w.ResponseWriter.WriteHeader(code)
+}
+
+func (w *statusWriter) Unwrap() http.ResponseWriter { return w.ResponseWriter }
+
+// R declares a route; route tables read as one line per verb.
+func R(method, path string, access Access, h HandlerFunc) Route {
+	return Route{Method: method, Path: path, Access: access, Handler: h}
+}

@@ -1,0 +1,365 @@
+package identity
+
+import (
+	"context"
+	"errors"
+	"fmt"
+	"slices"
+	"time"
+
+	"github.com/onestack/onestack/internal/apierr"
+	"github.com/onestack/onestack/internal/auth"
+	"github.com/onestack/onestack/internal/store"
+)
+
+// UserSelector names a user by id, or by name within a domain given by id or name.
+type UserSelector struct {
+	ID, Name, DomainID, DomainName string
+}
+
+// AuthRequest is one POST /v3/auth/tokens, decoded.
+type AuthRequest struct {
+	Methods  []string
+	User     UserSelector // password method
+	Password string
+	Token    string // token method
+	AppCred  *AppCredAuth
+	Scope    Scope
+}
+
+// AppCredAuth is the application_credential method's input.
+type AppCredAuth struct {
+	ID, Name, Secret string
+	User             UserSelector
+}
+
+// Scope is what a token is requested for. The zero Scope means "the user's
+// default project if it has one, else unscoped"; Unscoped forces unscoped.
+type Scope struct {
+	ProjectID, ProjectName, ProjectDomainID, ProjectDomainName string
+	DomainID, DomainName                                       string
+	System, Unscoped                                           bool
+}
+
+func (sc Scope) project() bool { return sc.ProjectID != "" || sc.ProjectName != "" }
+func (sc Scope) domain() bool  { return sc.DomainID != "" || sc.DomainName != "" }
+
+// badCredentials is the one answer for any wrong user, password or secret,
+// so the API does not tell which part was wrong.
+var badCredentials = apierr.Unauthorized("The request you have made requires authentication: the user name, domain and password (or application credential id and secret) do not match; check them and try again.")
+
+// Authenticate checks the methods in req and issues a token.
+func (s *Service) Authenticate(ctx context.Context, req AuthRequest) (*auth.Credentials, error) {
+	if len(req.Methods) == 0 {
+		return nil, apierr.BadRequest("auth.identity.methods is empty; send [\"password\"], [\"token\"] or [\"application_credential\"].")
+	}
+	now := s.now().UTC()
+	p := payload{issuedAt: now.Truncate(time.Microsecond), expiresAt: now.Add(s.cfg.TokenTTL).Truncate(time.Microsecond)}
+	for _, m := range req.Methods {
+		b := methodBit(m)
+		if b == 0 {
+			return nil, apierr.Unauthorized("Attempted to authenticate with an unsupported method %q; use password, token or application_credential.", m)
+		}
+		p.methods |= b
+	}
+	if p.methods&(p.methods-1) != 0 {
+		return nil, apierr.Unauthorized("Send exactly one authentication method; multi-factor rules are not configured on this cloud.")
+	}
+	var defaultProject string
+	switch req.Methods[0] {
+	case "password":
+		u, err := s.checkPassword(ctx, req.User, req.Password)
+		if err != nil {
+			return nil, err
+		}
+		p.userID, defaultProject = u.ID, u.DefaultProjectID
+	case "token":
+		parent, err := s.Validate(ctx, req.Token)
+		if err != nil {
+			return nil, err
+		}
+		if parent.AppCred != nil {
+			return nil, apierr.Forbidden("A token issued for an application credential cannot be rescoped; authenticate with the application credential again.")
+		}
+		p.userID, p.expiresAt = parent.User.ID, parent.Expires
+		p.methods = methodBit("token")
+		for _, m := range parent.Methods {
+			p.methods |= methodBit(m)
+		}
+		p.auditIDs = []string{"", parent.AuditIDs[0]}
+		if req.Scope == (Scope{}) {
+			// Keystone: a token without scope yields a copy of the parent's scope.
+			switch {
+			case parent.Project != nil:
+				req.Scope.ProjectID = parent.Project.ID
+			case parent.Domain != nil:
+				req.Scope.DomainID = parent.Domain.ID
+			case parent.System:
+				req.Scope.System = true
+			default:
+				req.Scope.Unscoped = true
+			}
+		}
+	case "application_credential":
+		if req.AppCred == nil {
+			return nil, apierr.BadRequest("auth.identity.application_credential is missing; send its id (or name and user) and secret.")
+		}
+		ac, err := s.checkAppCred(ctx, req.AppCred, now)
+		if err != nil {
+			return nil, err
+		}
+		if req.Scope.project() || req.Scope.domain() || req.Scope.System {
+			return nil, apierr.Unauthorized("An application credential is already scoped to project %s; remove the scope from the request.", ac.ProjectID)
+		}
+		p.userID, p.appCredID = ac.UserID, ac.ID
+		p.scope, p.scopeID = scopeProject, ac.ProjectID
+		if ac.ExpiresAt != nil && ac.ExpiresAt.Before(p.expiresAt) {
+			p.expiresAt = ac.ExpiresAt.Truncate(time.Microsecond)
+		}
+	}
+	if p.appCredID == "" {
+		if err := s.resolveScope(ctx, &p, req.Scope, defaultProject); err != nil {
+			return nil, err
+		}
+	}
+	p.auditIDs = append([]string{newAuditID()}, p.auditIDs[min(1, len(p.auditIDs)):]...)
+	if len(p.auditIDs) == 2 && p.auditIDs[1] == "" {
+		p.auditIDs = p.auditIDs[:1]
+	}
+	raw, err := s.keys.sign(p.marshal())
+	if err != nil {
+		return nil, fmt.Errorf("sign token: %w", err)
+	}
+	c, err := s.credentials(ctx, encodeToken(raw), p)
+	if err != nil {
+		if p.scope != scopeNone && apierr.Is(err, 401) {
+			return nil, apierr.Unauthorized("%s", apierr.From(err).Message)
+		}
+		return nil, err
+	}
+	return c, nil
+}
+
+func (s *Service) checkPassword(ctx context.Context, sel UserSelector, password string) (store.User, error) {
+	var u store.User
+	err := s.read(ctx, func(tx *store.Tx) error {
+		var err error
+		u, err = findUser(ctx, tx, sel)
+		return err
+	})
+	if errors.Is(err, store.ErrNotFound) || (err == nil && !checkSecret(u.PasswordHash, password)) {
+		if errors.Is(err, store.ErrNotFound) {
+			checkSecret("", password)
+		}
+		return u, badCredentials
+	}
+	if err != nil {
+		return u, err
+	}
+	if !u.Enabled {
+		return u, apierr.Unauthorized("User %s is disabled; ask an administrator to enable it.", u.Name)
+	}
+	if u.PasswordExpiresAt != nil && u.PasswordExpiresAt.Before(s.now()) {
+		return u, apierr.Unauthorized("The password of user %s has expired; ask an administrator to set a new one.", u.Name)
+	}
+	return u, nil
+}
+
+// findUser resolves a selector; a missing or ambiguous one is ErrNotFound
+// or a 400.
+func findUser(ctx context.Context, tx *store.Tx, sel UserSelector) (store.User, error) {
+	if sel.ID != "" {
+		return tx.GetUser(ctx, sel.ID)
+	}
+	if sel.Name == "" {
+		return store.User{}, apierr.BadRequest("Identify the user by id, or by name with a domain id or name.")
+	}
+	domainID := sel.DomainID
+	if domainID == "" {
+		if sel.DomainName == "" {
+			return store.User{}, apierr.BadRequest("User %q is named without a domain; add user.domain.id or user.domain.name (e.g. \"Default\").", sel.Name)
+		}
+		d, err := tx.GetDomainByName(ctx, sel.DomainName)
+		if err != nil {
+			return store.User{}, err
+		}
+		domainID = d.ID
+	}
+	return tx.GetUserByName(ctx, domainID, sel.Name)
+}
+
+func (s *Service) checkAppCred(ctx context.Context, in *AppCredAuth, now time.Time) (store.AppCred, error) {
+	var ac store.AppCred
+	err := s.read(ctx, func(tx *store.Tx) error {
+		if in.ID != "" {
+			var err error
+			ac, err = tx.GetAppCred(ctx, in.ID)
+			return err
+		}
+		if in.Name == "" {
+			return apierr.BadRequest("Identify the application credential by id, or by name with its user.")
+		}
+		u, err := findUser(ctx, tx, in.User)
+		if err != nil {
+			return err
+		}
+		ac, err = tx.GetAppCredByName(ctx, u.ID, in.Name)
+		return err
+	})
+	if errors.Is(err, store.ErrNotFound) {
+		checkSecret("", in.Secret)
+		return ac, badCredentials
+	}
+	if err != nil {
+		return ac, err
+	}
+	if !checkSecret(ac.SecretHash, in.Secret) {
+		return ac, badCredentials
+	}
+	if ac.ExpiresAt != nil && !ac.ExpiresAt.After(now) {
+		return ac, apierr.Unauthorized("Application credential %s expired at %s; create a new one.", ac.ID, ac.ExpiresAt.Format(time.RFC3339))
+	}
+	return ac, nil
+}
+
+// resolveScope fills p's scope from the request, falling back to the
+// user's default project.
+func (s *Service) resolveScope(ctx context.Context, p *payload, sc Scope, defaultProject string) error {
+	n := 0
+	for _, b := range []bool{sc.project(), sc.domain(), sc.System, sc.Unscoped} {
+		if b {
+			n++
+		}
+	}
+	if n > 1 {
+		return apierr.BadRequest("Specify only one of project, domain or system in auth.scope.")
+	}
+	return s.read(ctx, func(tx *store.Tx) error {
+		switch {
+		case sc.project():
+			proj, err := findProject(ctx, tx, sc)
+			if err != nil {
+				return err
+			}
+			p.scope, p.scopeID = scopeProject, proj.ID
+		case sc.domain():
+			var d store.Domain
+			var err error
+			if sc.DomainID != "" {
+				d, err = tx.GetDomain(ctx, sc.DomainID)
+			} else {
+				d, err = tx.GetDomainByName(ctx, sc.DomainName)
+			}
+			if errors.Is(err, store.ErrNotFound) {
+				return apierr.Unauthorized("Could not find the domain to scope to (%s%s); check auth.scope.domain.", sc.DomainID, sc.DomainName)
+			}
+			if err != nil {
+				return err
+			}
+			p.scope, p.scopeID = scopeDomain, d.ID
+		case sc.System:
+			p.scope, p.scopeID = scopeSystem, store.SystemAll
+		case sc.Unscoped:
+		case defaultProject != "":
+			// Keystone falls back to an unscoped token if the default project is unusable.
+			if proj, err := tx.GetProject(ctx, defaultProject); err == nil && proj.Enabled {
+				if ids, err := effectiveRoleIDs(ctx, tx, p.userID, store.TargetProject, proj.ID); err == nil && len(ids) > 0 {
+					p.scope, p.scopeID = scopeProject, proj.ID
+				}
+			}
+		}
+		return nil
+	})
+}
+
+func findProject(ctx context.Context, tx *store.Tx, sc Scope) (store.Project, error) {
+	var proj store.Project
+	var err error
+	switch {
+	case sc.ProjectID != "":
+		proj, err = tx.GetProject(ctx, sc.ProjectID)
+	case sc.ProjectDomainID != "":
+		proj, err = tx.GetProjectByName(ctx, sc.ProjectDomainID, sc.ProjectName)
+	case sc.ProjectDomainName != "":
+		var d store.Domain
+		if d, err = tx.GetDomainByName(ctx, sc.ProjectDomainName); err == nil {
+			proj, err = tx.GetProjectByName(ctx, d.ID, sc.ProjectName)
+		}
+	default:
+		return proj, apierr.BadRequest("Project %q is named without a domain; add auth.scope.project.domain.id or .name.", sc.ProjectName)
+	}
+	if errors.Is(err, store.ErrNotFound) {
+		return proj, apierr.Unauthorized("Could not find the project to scope to (%s%s); check auth.scope.project.", sc.ProjectID, sc.ProjectName)
+	}
+	return proj, err
+}
+
+// Validate checks a token and returns what it grants. It is the hot path of
+// every API request: Fernet decryption, map lookups for revocations and a
+// cached authorisation; the store is read only when the identity epoch moved.
+func (s *Service) Validate(ctx context.Context, token string) (*auth.Credentials, error) {
+	raw := s.keys.open(decodeToken(token))
+	if raw == nil {
+		return nil, apierr.Unauthorized("The token is invalid: it was not issued by this cloud or is damaged; get a new one with 'openstack token issue'.")
+	}
+	p, err := unmarshalPayload(raw)
+	if err != nil {
+		return nil, apierr.Unauthorized("The token is invalid: its payload is not understood; get a new one.")
+	}
+	return s.credentials(ctx, token, p)
+}
+
+func (s *Service) credentials(ctx context.Context, token string, p payload) (*auth.Credentials, error) {
+	if !s.now().Before(p.expiresAt) {
+		return nil, apierr.Unauthorized("The token expired at %s; get a new one with 'openstack token issue'.", p.expiresAt.Format(time.RFC3339))
+	}
+	if err := s.refresh(ctx); err != nil {
+		return nil, err
+	}
+	s.mu.RLock()
+	revs := s.revs
+	s.mu.RUnlock()
+	if slices.ContainsFunc(p.auditIDs, func(a string) bool { return revs.revoked(store.RevokeAudit, a, p.issuedAt) }) ||
+		revs.revoked(store.RevokeUser, p.userID, p.issuedAt) ||
+		revs.revoked(store.RevokeAppCred, p.appCredID, p.issuedAt) ||
+		(p.scope == scopeProject && revs.revoked(store.RevokeProject, p.scopeID, p.issuedAt)) ||
+		(p.scope == scopeDomain && revs.revoked(store.RevokeDomain, p.scopeID, p.issuedAt)) {
+		return nil, apierr.Unauthorized("The token has been revoked; get a new one with 'openstack token issue'.")
+	}
+	e, err := s.authorize(ctx, authzKey{userID: p.userID, scope: p.scope, scopeID: p.scopeID, appCredID: p.appCredID})
+	if err != nil {
+		return nil, err
+	}
+	if e.err != nil {
+		return nil, e.err
+	}
+	c := &auth.Credentials{
+		Token: token, AuditIDs: p.auditIDs, Methods: p.methodNames(),
+		IssuedAt: p.issuedAt, Expires: p.expiresAt,
+		User: e.user, UserDomain: e.userDomain, PasswordExpiresAt: e.passwordExpiresAt,
+		Project: e.project, ProjectDomain: e.projectDomain, Domain: e.domain,
+		System: p.scope == scopeSystem, Roles: e.roles, AppCred: e.appCred,
+		IsAdminProject: e.isAdminProject,
+	}
+	return c, nil
+}
+
+// RevokeToken revokes one token (and, as Keystone does, every token
+// rescoped from it) by its audit id.
+func (s *Service) RevokeToken(ctx context.Context, c *auth.Credentials) error {
+	return s.write(ctx, func(tx *store.Tx) error {
+		return tx.AddRevocation(ctx, store.Revocation{
+			Kind: store.RevokeAudit, Value: c.AuditIDs[0],
+			IssuedBefore: c.IssuedAt, ExpiresAt: c.Expires,
+		})
+	})
+}
+
+// revoke records that tokens with kind=value issued until now are revoked.
+func (s *Service) revoke(ctx context.Context, tx *store.Tx, kind, value string) error {
+	now := s.now()
+	if err := tx.PruneRevocations(ctx, now); err != nil {
+		return err
+	}
+	return tx.AddRevocation(ctx, store.Revocation{Kind: kind, Value: value, IssuedBefore: now, ExpiresAt: now.Add(s.cfg.TokenTTL)})
+}

@@ -1,0 +1,109 @@
+package store
+
+import (
+	"context"
+	"encoding/json"
+	"strings"
+)
+
+// where builds an AND of equality conditions for list filters.
+type where struct {
+	clauses []string
+	args    []any
+}
+
+// eq adds "col = v" when set is true.
+func (w *where) eq(col string, v any, set bool) *where {
+	if set {
+		w.clauses = append(w.clauses, col+" = ?")
+		w.args = append(w.args, v)
+	}
+	return w
+}
+
+// in adds "col IN (…)"; an empty list matches nothing.
+func (w *where) in(col string, vs []string) *where {
+	if len(vs) == 0 {
+		w.clauses = append(w.clauses, "1 = 0")
+		return w
+	}
+	w.clauses = append(w.clauses, col+" IN (?"+strings.Repeat(", ?", len(vs)-1)+")")
+	for _, v := range vs {
+		w.args = append(w.args, v)
+	}
+	return w
+}
+
+func (w *where) sql() string {
+	if len(w.clauses) == 0 {
+		return ""
+	}
+	return " WHERE " + strings.Join(w.clauses, " AND ")
+}
+
+// scanner is the part of *sql.Rows and *sql.Row that scan functions need.
+type scanner interface{ Scan(dest ...any) error }
+
+// list runs q and scans every row with scan.
+func list[T any](ctx context.Context, t *Tx, scan func(scanner) (T, error), q string, args ...any) ([]T, error) {
+	rows, err := t.query(ctx, q, args...)
+	if err != nil {
+		return nil, err
+	}
+	defer rows.Close()
+	var out []T
+	for rows.Next() {
+		v, err := scan(rows)
+		if err != nil {
+			return nil, err
+		}
+		out = append(out, v)
+	}
+	return out, rows.Err()
+}
+
+// one runs q expecting one row; ErrNotFound when there is none.
+func one[T any](ctx context.Context, t *Tx, scan func(scanner) (T, error), q string, args ...any) (T, error) {
+	v, err := scan(t.queryRow(ctx, q, args...))
+	return v, t.mapErr(err)
+}
+
+func toJSON(v any) string {
+	b, err := json.Marshal(v)
+	if err != nil {
+		return "null"
+	}
+	return string(b)
+}
+
+// extra decodes a JSON object column; a damaged value reads as empty.
+func extra(s string) map[string]any {
+	m := map[string]any{}
+	_ = json.Unmarshal([]byte(s), &m)
+	return m
+}
+
+func stringList(s string) []string {
+	var l []string
+	_ = json.Unmarshal([]byte(s), &l)
+	if l == nil {
+		l = []string{}
+	}
+	return l
+}
+
+// Epoch returns the named counter; services cache what they derive from the
+// store and drop the cache when the epoch moves.
+func (t *Tx) Epoch(ctx context.Context, name string) (int64, error) {
+	var v int64
+	err := t.queryRow(ctx, `SELECT value FROM epochs WHERE name = ?`, name).Scan(&v)
+	return v, t.mapErr(err)
+}
+
+// BumpEpoch advances the named counter and returns its new value.
+func (t *Tx) BumpEpoch(ctx context.Context, name string) (int64, error) {
+	if _, err := t.exec(ctx, `UPDATE epochs SET value = value + 1 WHERE name = ?`, name); err != nil {
+		return 0, err
+	}
+	return t.Epoch(ctx, name)
+}
