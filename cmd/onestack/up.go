@@ -16,11 +16,8 @@ import (
 	"time"
 
 	"github.com/onestack/onestack/internal/api/identity"
-	"github.com/onestack/onestack/internal/api/rest"
-	"github.com/onestack/onestack/internal/api/root"
-	"github.com/onestack/onestack/internal/reqid"
+	"github.com/onestack/onestack/internal/cloud"
 	idsvc "github.com/onestack/onestack/internal/service/identity"
-	"github.com/onestack/onestack/internal/store"
 )
 
 // upConfig is everything `onestack up` is told.
@@ -82,22 +79,6 @@ func up(ctx context.Context, args []string, getenv func(string) string) error {
 	if err := os.MkdirAll(cfg.dataDir, 0o700); err != nil {
 		return fmt.Errorf("create data dir: %w", err)
 	}
-	db, err := store.Open(ctx, store.Options{URL: cfg.database, DataDir: cfg.dataDir, Log: log})
-	if err != nil {
-		return err
-	}
-	defer db.Close()
-	keys, err := idsvc.LoadKeyRing(filepath.Join(cfg.dataDir, "fernet-keys"), 5)
-	if err != nil {
-		return err
-	}
-	ids := idsvc.New(db, keys, log, idsvc.Config{TokenTTL: cfg.tokenTTL, HashCost: cfg.hashCost})
-
-	services := []root.Entry{{Type: "identity", Name: "keystone", Path: identity.Prefix, URL: cfg.publicURL + identity.Prefix}}
-	var eps []idsvc.Endpoint
-	for _, s := range services {
-		eps = append(eps, idsvc.Endpoint{Type: s.Type, Name: s.Name, URL: s.URL})
-	}
 	password := cfg.adminPassword
 	cloudsFile := filepath.Join(cfg.dataDir, "clouds.yaml")
 	_, statErr := os.Stat(cloudsFile)
@@ -106,33 +87,29 @@ func up(ctx context.Context, args []string, getenv func(string) string) error {
 		// First start (or the files were removed): a fresh random password.
 		password, generated = randomPassword(), true
 	}
-	created, err := ids.Bootstrap(ctx, idsvc.Bootstrap{
-		AdminUser: "admin", AdminProject: "admin", AdminPassword: password,
-		Region: cfg.region, Endpoints: eps,
+	c, err := cloud.New(ctx, cloud.Config{
+		DataDir: cfg.dataDir, Database: cfg.database, PublicURL: cfg.publicURL, Region: cfg.region,
+		AdminPassword: password, TokenTTL: cfg.tokenTTL, HashCost: cfg.hashCost, Version: version, Log: log,
 	})
 	if err != nil {
 		return err
 	}
-	if created || password != "" {
+	defer c.Close()
+	if c.AdminCreated || password != "" {
 		if err := writeClientConfig(cfg, password); err != nil {
 			return err
 		}
 	}
-	if generated && !created {
+	if generated && !c.AdminCreated {
 		log.Warn("clouds.yaml was missing, so the admin password was reset; the new one is in clouds.yaml", "file", cloudsFile)
 	}
-
-	mux := http.NewServeMux()
-	identity.New(ids, cfg.publicURL, log).Service().Mount(mux)
-	root.Service(version, services).Mount(mux)
-	handler := reqid.Middleware(rest.Logged(log, mux))
 
 	ln, err := net.Listen("tcp", cfg.listen)
 	if err != nil {
 		return fmt.Errorf("listen on %s: %w (is another onestack running? choose another --listen)", cfg.listen, err)
 	}
 	srv := &http.Server{
-		Handler:           handler,
+		Handler:           c.Handler(),
 		ReadHeaderTimeout: 10 * time.Second,
 		ReadTimeout:       5 * time.Minute, // image uploads come later; bodies are size-limited per route
 		IdleTimeout:       2 * time.Minute,
@@ -141,7 +118,7 @@ func up(ctx context.Context, args []string, getenv func(string) string) error {
 	}
 	errc := make(chan error, 1)
 	go func() { errc <- srv.Serve(ln) }()
-	log.Info("onestack is serving", "url", cfg.publicURL, "store", db.Dialect(), "data_dir", cfg.dataDir,
+	log.Info("onestack is serving", "url", cfg.publicURL, "store", c.DB.Dialect(), "data_dir", cfg.dataDir,
 		"clouds_yaml", cloudsFile, "startup", time.Since(start).Round(time.Millisecond))
 	fmt.Fprintf(os.Stderr, "\nonestack is up at %s\n  export OS_CLIENT_CONFIG_FILE=%s OS_CLOUD=onestack\n  openstack token issue\n\n", cfg.publicURL, absPath(cloudsFile))
 
