@@ -162,11 +162,11 @@ func (a *API) grantRoutes() []rest.Route {
 			}
 			g := grantPath{target: target, actor: actor}
 			rs = append(rs,
-				rest.R("GET", base, admin("identity:list_" + rule + "s"), g.bind(a.listGrants)),
-				rest.R("PUT", base + "/{role_id}", admin("identity:create_" + rule), g.bind(a.grant)),
-				rest.R("GET", base + "/{role_id}", admin("identity:check_" + rule), g.bind(a.checkGrant)),
-				rest.R("HEAD", base + "/{role_id}", admin("identity:check_" + rule), g.bind(a.checkGrant)),
-				rest.R("DELETE", base + "/{role_id}", admin("identity:revoke_" + rule), g.bind(a.revokeGrant)),
+				rest.R("GET", base, admin("identity:list_"+rule+"s"), g.bind(a.listGrants)),
+				rest.R("PUT", base+"/{role_id}", admin("identity:create_"+rule), g.bind(a.grant)),
+				rest.R("GET", base+"/{role_id}", admin("identity:check_"+rule), g.bind(a.checkGrant)),
+				rest.R("HEAD", base+"/{role_id}", admin("identity:check_"+rule), g.bind(a.checkGrant)),
+				rest.R("DELETE", base+"/{role_id}", admin("identity:revoke_"+rule), g.bind(a.revokeGrant)),
 			)
 		}
 	}

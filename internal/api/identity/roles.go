@@ -7,8 +7,8 @@ import (
 	"github.com/onestack/onestack/internal/api/rest"
 	"github.com/onestack/onestack/internal/apierr"
 	"github.com/onestack/onestack/internal/auth"
-	"github.com/onestack/onestack/internal/store"
 	svc "github.com/onestack/onestack/internal/service/identity"
+	"github.com/onestack/onestack/internal/store"
 )
 
 // ---- roles
@@ -478,4 +478,3 @@ func (a *API) getAppCred(w http.ResponseWriter, r *http.Request) error {
 func (a *API) deleteAppCred(w http.ResponseWriter, r *http.Request) error {
 	return done(w, a.svc.DeleteAppCred(r.Context(), r.PathValue("user_id"), r.PathValue("app_cred_id")))
 }
-
