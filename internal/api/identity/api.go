@@ -88,6 +88,13 @@ func (a *API) routes() []rest.Route {
 		rest.R("GET", "/v3/projects/{project_id}", authenticated, a.getProject),
 		rest.R("PATCH", "/v3/projects/{project_id}", admin("identity:update_project"), a.updateProject),
 		rest.R("DELETE", "/v3/projects/{project_id}", admin("identity:delete_project"), a.deleteProject),
+		rest.R("GET", "/v3/projects/{project_id}/tags", a.canReadProject, a.listProjectTags),
+		rest.R("PUT", "/v3/projects/{project_id}/tags", admin("identity:update_project_tags"), a.replaceProjectTags),
+		rest.R("DELETE", "/v3/projects/{project_id}/tags", admin("identity:delete_project_tags"), a.deleteProjectTags),
+		rest.R("GET", "/v3/projects/{project_id}/tags/{tag}", a.canReadProject, a.checkProjectTag),
+		rest.R("HEAD", "/v3/projects/{project_id}/tags/{tag}", a.canReadProject, a.checkProjectTag),
+		rest.R("PUT", "/v3/projects/{project_id}/tags/{tag}", admin("identity:create_project_tag"), a.addProjectTag),
+		rest.R("DELETE", "/v3/projects/{project_id}/tags/{tag}", admin("identity:delete_project_tag"), a.deleteProjectTag),
 
 		rest.R("GET", "/v3/users", admin("identity:list_users"), a.listUsers),
 		rest.R("POST", "/v3/users", admin("identity:create_user"), a.createUser),
@@ -167,6 +174,22 @@ func (a *API) grantRoutes() []rest.Route {
 				rest.R("GET", base+"/{role_id}", admin("identity:check_"+rule), g.bind(a.checkGrant)),
 				rest.R("HEAD", base+"/{role_id}", admin("identity:check_"+rule), g.bind(a.checkGrant)),
 				rest.R("DELETE", base+"/{role_id}", admin("identity:revoke_"+rule), g.bind(a.revokeGrant)),
+			)
+		}
+	}
+	// OS-INHERIT: roles inherited by every project below a domain or project.
+	for _, target := range []string{"projects", "domains"} {
+		for _, actor := range []string{"users", "groups"} {
+			base := "/v3/OS-INHERIT/" + target + "/{target_id}/" + actor + "/{actor_id}/roles"
+			g := grantPath{target: target, actor: actor, inherited: true}
+			if target == "domains" {
+				rs = append(rs, rest.R("GET", base+"/inherited_to_projects", admin("identity:list_grants"), g.bind(a.listGrants)))
+			}
+			rs = append(rs,
+				rest.R("PUT", base+"/{role_id}/inherited_to_projects", admin("identity:create_grant"), g.bind(a.grant)),
+				rest.R("GET", base+"/{role_id}/inherited_to_projects", admin("identity:check_grant"), g.bind(a.checkGrant)),
+				rest.R("HEAD", base+"/{role_id}/inherited_to_projects", admin("identity:check_grant"), g.bind(a.checkGrant)),
+				rest.R("DELETE", base+"/{role_id}/inherited_to_projects", admin("identity:revoke_grant"), g.bind(a.revokeGrant)),
 			)
 		}
 	}

@@ -173,14 +173,17 @@ func (a *API) roleInferences(w http.ResponseWriter, r *http.Request) error {
 // ---- grants
 
 // grantPath is one family of grant URLs: a target kind and an actor kind.
-type grantPath struct{ target, actor string }
+type grantPath struct {
+	target, actor string
+	inherited     bool // OS-INHERIT: the role applies to projects below the target
+}
 
 func (g grantPath) bind(h func(grantPath, http.ResponseWriter, *http.Request) error) rest.HandlerFunc {
 	return func(w http.ResponseWriter, r *http.Request) error { return h(g, w, r) }
 }
 
 func (g grantPath) assignment(r *http.Request) store.Assignment {
-	as := store.Assignment{ActorType: store.ActorUser, ActorID: r.PathValue("actor_id"), RoleID: r.PathValue("role_id")}
+	as := store.Assignment{ActorType: store.ActorUser, ActorID: r.PathValue("actor_id"), RoleID: r.PathValue("role_id"), Inherited: g.inherited}
 	if g.actor == "groups" {
 		as.ActorType = store.ActorGroup
 	}
@@ -197,7 +200,7 @@ func (g grantPath) assignment(r *http.Request) store.Assignment {
 
 func (a *API) listGrants(g grantPath, w http.ResponseWriter, r *http.Request) error {
 	as := g.assignment(r)
-	rs, err := a.svc.GrantedRoles(r.Context(), as.ActorType, as.ActorID, as.TargetType, as.TargetID)
+	rs, err := a.svc.GrantedRoles(r.Context(), as.ActorType, as.ActorID, as.TargetType, as.TargetID, as.Inherited)
 	if err != nil {
 		return err
 	}
@@ -335,11 +338,16 @@ func (a *API) assignmentJSON(n *namer, row svc.RoleAssignment) map[string]any {
 		actorPath = "groups/" + row.ActorID
 	}
 	links := map[string]any{}
+	suffix := ""
+	if row.Inherited {
+		m["scope"].(map[string]any)["OS-INHERIT:inherited_to"] = "projects"
+		targetPath, suffix = "OS-INHERIT/"+targetPath, "/inherited_to_projects"
+	}
 	if row.ViaGroup != "" {
 		links["assignment"] = a.base + "/v3/" + targetPath + "/groups/" + row.ViaGroup + "/roles/" + row.RoleID
 		links["membership"] = a.base + "/v3/groups/" + row.ViaGroup + "/users/" + row.ActorID
 	} else {
-		links["assignment"] = a.base + "/v3/" + targetPath + "/" + actorPath + "/roles/" + row.RoleID
+		links["assignment"] = a.base + "/v3/" + targetPath + "/" + actorPath + "/roles/" + row.RoleID + suffix
 	}
 	if row.PriorRoleID != "" {
 		links["prior_role"] = a.base + "/v3/roles/" + row.PriorRoleID
@@ -361,7 +369,7 @@ func (a *API) appCredJSON(r *http.Request, ac store.AppCred) (map[string]any, er
 	}
 	return map[string]any{
 		"id": ac.ID, "name": ac.Name, "description": ac.Description, "user_id": ac.UserID, "project_id": ac.ProjectID,
-		"expires_at": tsPtr(ac.ExpiresAt), "unrestricted": ac.Unrestricted, "roles": roles, "access_rules": []any{},
+		"expires_at": expiresAt(ac.ExpiresAt), "unrestricted": ac.Unrestricted, "roles": roles, "access_rules": []any{},
 		"links": a.link("users/" + ac.UserID + "/application_credentials/" + ac.ID),
 	}, nil
 }
@@ -436,6 +444,15 @@ func (a *API) createAppCred(w http.ResponseWriter, r *http.Request) error {
 	}
 	m["secret"] = sec
 	return created(w, "application_credential", m)
+}
+
+// expiresAt formats an application credential's expiry as Keystone does:
+// ISO 8601 with microseconds and no zone designator.
+func expiresAt(t *time.Time) any {
+	if t == nil {
+		return nil
+	}
+	return t.UTC().Format("2006-01-02T15:04:05.000000")
 }
 
 func parseTime(s string) (time.Time, error) {

@@ -216,7 +216,16 @@ func effectiveRoleIDs(ctx context.Context, tx *store.Tx, userID, targetType, tar
 	for id := range seen {
 		ids = append(ids, id)
 	}
-	return expandImplied(ctx, tx, ids)
+	if ids, err = expandImplied(ctx, tx, ids); err != nil {
+		return nil, err
+	}
+	// Domain-specific roles never appear in tokens: only the global roles
+	// they imply do.
+	domainRoles, err := domainRoleIDs(ctx, tx)
+	if err != nil {
+		return nil, err
+	}
+	return slices.DeleteFunc(ids, func(id string) bool { return domainRoles[id] }), nil
 }
 
 func groupIDs(gs []store.Group) []string {

@@ -222,10 +222,10 @@ func (s *Service) checkEndpoint(ctx context.Context, tx *store.Tx, e store.Endpo
 		return err
 	}
 	if e.RegionID != "" {
-		if _, err := tx.GetRegion(ctx, e.RegionID); err != nil {
-			if errors.Is(err, store.ErrNotFound) {
-				return apierr.BadRequest("Region %s does not exist; create it or check region_id.", e.RegionID)
-			}
+		// Keystone creates the region an endpoint names if it is missing.
+		if _, err := tx.GetRegion(ctx, e.RegionID); errors.Is(err, store.ErrNotFound) {
+			return tx.CreateRegion(ctx, store.Region{ID: e.RegionID})
+		} else if err != nil {
 			return err
 		}
 	}

@@ -26,7 +26,7 @@ func checkName(kind, name string, max int) error {
 func (s *Service) domainExists(ctx context.Context, tx *store.Tx, id string) error {
 	_, err := tx.GetDomain(ctx, id)
 	if errors.Is(err, store.ErrNotFound) {
-		return apierr.BadRequest("Domain %s does not exist; check domain_id.", id)
+		return apierr.NotFound("Could not find domain: %s.", id)
 	}
 	return err
 }

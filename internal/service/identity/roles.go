@@ -259,7 +259,7 @@ func (s *Service) Revoke(ctx context.Context, a store.Assignment) error {
 }
 
 // GrantedRoles lists the roles granted directly to an actor on a target.
-func (s *Service) GrantedRoles(ctx context.Context, actorType, actorID, targetType, targetID string) (rs []store.Role, err error) {
+func (s *Service) GrantedRoles(ctx context.Context, actorType, actorID, targetType, targetID string, inherited bool) (rs []store.Role, err error) {
 	err = s.read(ctx, func(tx *store.Tx) error {
 		probe := store.Assignment{ActorType: actorType, ActorID: actorID, TargetType: targetType, TargetID: targetID}
 		if err := s.checkActorTarget(ctx, tx, probe); err != nil {
@@ -271,7 +271,7 @@ func (s *Service) GrantedRoles(ctx context.Context, actorType, actorID, targetTy
 		}
 		ids := []string{}
 		for _, a := range as {
-			if !a.Inherited {
+			if a.Inherited == inherited {
 				ids = append(ids, a.RoleID)
 			}
 		}
@@ -302,35 +302,39 @@ type RoleAssignment struct {
 
 // ListRoleAssignments lists assignments matching q.
 func (s *Service) ListRoleAssignments(ctx context.Context, q AssignmentQuery) (out []RoleAssignment, err error) {
+	if q.Effective && q.GroupID != "" {
+		return nil, apierr.BadRequest("Combining effective and group.id always gives an empty list; drop one of them.")
+	}
+	targetType, targetID := "", ""
+	switch {
+	case q.ProjectID != "":
+		targetType, targetID = store.TargetProject, q.ProjectID
+	case q.DomainID != "":
+		targetType, targetID = store.TargetDomain, q.DomainID
+	case q.System:
+		targetType, targetID = store.TargetSystem, store.SystemAll
+	}
 	err = s.read(ctx, func(tx *store.Tx) error {
-		f := store.AssignmentFilter{RoleID: q.RoleID}
-		switch {
-		case q.ProjectID != "":
-			f.TargetType, f.TargetID = store.TargetProject, q.ProjectID
-		case q.DomainID != "":
-			f.TargetType, f.TargetID = store.TargetDomain, q.DomainID
-		case q.System:
-			f.TargetType, f.TargetID = store.TargetSystem, store.SystemAll
-		}
-		if q.Effective {
-			f.RoleID = "" // implied roles are matched after expansion
-		}
-		switch {
-		case q.GroupID != "":
-			f.ActorType, f.ActorIDs = store.ActorGroup, []string{q.GroupID}
-		case q.UserID != "" && !q.Effective:
-			f.ActorType, f.ActorIDs = store.ActorUser, []string{q.UserID}
+		f := store.AssignmentFilter{}
+		if !q.Effective {
+			// Direct assignments: every filter applies in SQL. Effective ones
+			// are filtered after expansion, since groups, inheritance and
+			// implications move assignments onto other users, projects and roles.
+			f.RoleID, f.TargetType, f.TargetID = q.RoleID, targetType, targetID
+			switch {
+			case q.GroupID != "":
+				f.ActorType, f.ActorIDs = store.ActorGroup, []string{q.GroupID}
+			case q.UserID != "":
+				f.ActorType, f.ActorIDs = store.ActorUser, []string{q.UserID}
+			}
 		}
 		as, err := tx.ListAssignments(ctx, f)
 		if err != nil {
 			return err
 		}
-		var rows []RoleAssignment
-		for _, a := range as {
-			if q.Effective && a.Inherited {
-				continue
-			}
-			rows = append(rows, RoleAssignment{Assignment: a})
+		rows := make([]RoleAssignment, len(as))
+		for i, a := range as {
+			rows[i] = RoleAssignment{Assignment: a}
 		}
 		if q.Effective {
 			if rows, err = expandEffective(ctx, tx, rows); err != nil {
@@ -344,6 +348,9 @@ func (s *Service) ListRoleAssignments(ctx context.Context, q AssignmentQuery) (o
 			if q.RoleID != "" && r.RoleID != q.RoleID {
 				continue
 			}
+			if targetType != "" && (r.TargetType != targetType || r.TargetID != targetID) {
+				continue
+			}
 			out = append(out, r)
 		}
 		return nil
@@ -351,11 +358,44 @@ func (s *Service) ListRoleAssignments(ctx context.Context, q AssignmentQuery) (o
 	return out, err
 }
 
-// expandEffective replaces group rows by one row per member and adds a row
-// for every implied role.
+// expandEffective turns direct assignments into effective ones: group rows
+// become one row per member, inherited rows one row per project below their
+// target, implied roles are added, and domain-specific roles (which only
+// ever act through the global roles they imply) are dropped.
 func expandEffective(ctx context.Context, tx *store.Tx, rows []RoleAssignment) ([]RoleAssignment, error) {
-	var out []RoleAssignment
+	projects, err := tx.ListProjects(ctx, store.ProjectFilter{})
+	if err != nil {
+		return nil, err
+	}
+	children := map[string][]string{} // parent (project or domain) -> projects
+	for _, p := range projects {
+		children[p.ParentID] = append(children[p.ParentID], p.ID)
+	}
+	below := func(id string) []string { // every project under id, depth first
+		var out []string
+		stack := slices.Clone(children[id])
+		for len(stack) > 0 && len(out) < len(projects) {
+			p := stack[len(stack)-1]
+			stack = stack[:len(stack)-1]
+			out = append(out, p)
+			stack = append(stack, children[p]...)
+		}
+		return out
+	}
+	var flat []RoleAssignment
 	for _, r := range rows {
+		if !r.Inherited {
+			flat = append(flat, r)
+			continue
+		}
+		for _, p := range below(r.TargetID) {
+			e := r
+			e.TargetType, e.TargetID, e.Inherited = store.TargetProject, p, false
+			flat = append(flat, e)
+		}
+	}
+	var out []RoleAssignment
+	for _, r := range flat {
 		if r.ActorType != store.ActorGroup {
 			out = append(out, r)
 			continue
@@ -391,7 +431,26 @@ func expandEffective(ctx context.Context, tx *store.Tx, rows []RoleAssignment) (
 			}
 		}
 	}
-	return out, nil
+	domainRoles, err := domainRoleIDs(ctx, tx)
+	if err != nil {
+		return nil, err
+	}
+	return slices.DeleteFunc(out, func(r RoleAssignment) bool { return domainRoles[r.RoleID] }), nil
+}
+
+// domainRoleIDs returns the ids of domain-specific roles.
+func domainRoleIDs(ctx context.Context, tx *store.Tx) (map[string]bool, error) {
+	rs, err := tx.ListRoles(ctx, store.RoleFilter{})
+	if err != nil {
+		return nil, err
+	}
+	m := map[string]bool{}
+	for _, r := range rs {
+		if r.DomainID != "" {
+			m[r.ID] = true
+		}
+	}
+	return m, nil
 }
 
 // ---- application credentials
