@@ -1,6 +1,10 @@
 // Package cloud wires an all-in-one onestack: the store, every service and
 // every API on one HTTP handler. cmd/onestack and the in-process API tests
 // both build their cloud here, so tests exercise exactly what ships.
+//
+// Each OpenStack service is wired in its own file (identity.go, image.go,
+// placement.go, compute.go): a wire function that builds the service, mounts
+// its API and returns its catalog entries.
 package cloud
 
 import (
@@ -8,11 +12,9 @@ import (
 	"fmt"
 	"log/slog"
 	"net/http"
-	"path/filepath"
 	"strings"
 	"time"
 
-	"github.com/onestack/onestack/internal/api/identity"
 	"github.com/onestack/onestack/internal/api/rest"
 	"github.com/onestack/onestack/internal/api/root"
 	"github.com/onestack/onestack/internal/reqid"
@@ -37,15 +39,20 @@ type Config struct {
 
 // Cloud is a wired, bootstrapped cloud.
 type Cloud struct {
+	cfg      Config
 	DB       *store.DB
 	Identity *idsvc.Service
 	// AdminCreated is true when this start created the admin user.
 	AdminCreated bool
 	Services     []root.Entry
+	mux          *http.ServeMux
 	handler      http.Handler
+	// closers run in reverse order on Close (background loops, files).
+	closers []func() error
 }
 
-// New opens the store, bootstraps identity and mounts every API.
+// New opens the store, wires every service and bootstraps identity with
+// the catalog of what is served.
 func New(ctx context.Context, cfg Config) (*Cloud, error) {
 	if cfg.Log == nil {
 		cfg.Log = slog.Default()
@@ -58,35 +65,40 @@ func New(ctx context.Context, cfg Config) (*Cloud, error) {
 	if err != nil {
 		return nil, err
 	}
-	keys, err := idsvc.LoadKeyRing(filepath.Join(cfg.DataDir, "fernet-keys"), 5)
-	if err != nil {
-		db.Close()
-		return nil, err
+	c := &Cloud{cfg: cfg, DB: db, mux: http.NewServeMux()}
+	for _, wire := range []func(context.Context) error{c.wireIdentity, c.wireImage, c.wirePlacement, c.wireCompute} {
+		if err := wire(ctx); err != nil {
+			c.Close()
+			return nil, err
+		}
 	}
-	c := &Cloud{DB: db}
-	c.Identity = idsvc.New(db, keys, cfg.Log, idsvc.Config{TokenTTL: cfg.TokenTTL, HashCost: cfg.HashCost})
-	c.Services = []root.Entry{{Type: "identity", Name: "keystone", Path: identity.Prefix, URL: cfg.PublicURL + identity.Prefix}}
-	var eps []idsvc.Endpoint
-	for _, s := range c.Services {
-		eps = append(eps, idsvc.Endpoint{Type: s.Type, Name: s.Name, URL: s.URL})
-	}
-	c.AdminCreated, err = c.Identity.Bootstrap(ctx, idsvc.Bootstrap{
-		AdminUser: "admin", AdminProject: "admin", AdminPassword: cfg.AdminPassword,
-		Region: cfg.Region, Endpoints: eps,
-	})
-	if err != nil {
-		db.Close()
+	if err := c.bootstrapIdentity(ctx); err != nil {
+		c.Close()
 		return nil, fmt.Errorf("bootstrap identity: %w", err)
 	}
-	mux := http.NewServeMux()
-	identity.New(c.Identity, cfg.PublicURL, cfg.Log).Service().Mount(mux)
-	root.Service(cfg.Version, c.Services).Mount(mux)
-	c.handler = reqid.Middleware(rest.Logged(cfg.Log, mux))
+	root.Service(cfg.Version, c.Services).Mount(c.mux)
+	c.handler = reqid.Middleware(rest.Logged(cfg.Log, c.mux))
 	return c, nil
+}
+
+// serve records a served API for the catalog and GET /.
+func (c *Cloud) serve(typ, name, path, suffix string) {
+	c.Services = append(c.Services, root.Entry{Type: typ, Name: name, Path: path, URL: c.cfg.PublicURL + path + suffix})
 }
 
 // Handler serves every API.
 func (c *Cloud) Handler() http.Handler { return c.handler }
 
-// Close releases the store.
-func (c *Cloud) Close() error { return c.DB.Close() }
+// Close stops background work and releases the store.
+func (c *Cloud) Close() error {
+	var err error
+	for i := len(c.closers) - 1; i >= 0; i-- {
+		if e := c.closers[i](); e != nil && err == nil {
+			err = e
+		}
+	}
+	if e := c.DB.Close(); e != nil && err == nil {
+		err = e
+	}
+	return err
+}

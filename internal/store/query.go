@@ -107,3 +107,24 @@ func (t *Tx) BumpEpoch(ctx context.Context, name string) (int64, error) {
 	}
 	return t.Epoch(ctx, name)
 }
+
+// after adds a keyset condition: rows strictly after the marker row in the
+// order (col, id), ascending or descending. Lists use it with
+// "ORDER BY col, id LIMIT n+1" instead of OFFSET, so a page costs the same
+// at row 10 and row 1,000,000 (the index on (col, id) serves both).
+func (w *where) after(col string, desc bool, markerVal any, markerID string) *where {
+	op := ">"
+	if desc {
+		op = "<"
+	}
+	w.clauses = append(w.clauses, "("+col+" "+op+" ? OR ("+col+" = ? AND id "+op+" ?))")
+	w.args = append(w.args, markerVal, markerVal, markerID)
+	return w
+}
+
+// Page asks for one page of a list: at most Limit rows (0: the caller's
+// default) after the row with id Marker.
+type Page struct {
+	Limit  int
+	Marker string
+}
