@@ -12,7 +12,7 @@ GO ?= go
 FUZZTIME ?= 10s
 
 # Debian packages the binary and its tests need on the host.
-HOST_PACKAGES ?= python3-openstackclient
+HOST_PACKAGES ?= python3-openstackclient python3-osc-placement
 
 .PHONY: all run build test vet fuzz bench host-packages clean
 

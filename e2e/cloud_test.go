@@ -238,15 +238,19 @@ func StartCloud(t *testing.T, database string) *Cloud {
 			t.Logf("kept data dir %s", c.DataDir)
 		}
 	})
-	c.start(t)
+	c.start(t, true)
 	return c
 }
 
 // start launches the binary with the cloud's flags, appending to its log,
-// and waits until it serves.
-func (c *Cloud) start(t *testing.T) {
+// and waits until it serves. Without setPassword it leaves out
+// --admin-password, as a second `make run` does.
+func (c *Cloud) start(t *testing.T, setPassword bool) {
 	t.Helper()
-	args := []string{"up", "--data-dir", c.DataDir, "--listen", c.Listen, "--admin-password", c.AdminPassword}
+	args := []string{"up", "--data-dir", c.DataDir, "--listen", c.Listen}
+	if setPassword {
+		args = append(args, "--admin-password", c.AdminPassword)
+	}
 	if c.Database != "" {
 		args = append(args, "--database", c.Database)
 	}
@@ -272,13 +276,13 @@ func (c *Cloud) start(t *testing.T) {
 }
 
 // Restart stops the cloud gracefully and starts it again on the same
-// address, data dir and database.
+// address, data dir and database, without --admin-password.
 func (c *Cloud) Restart(t *testing.T) {
 	t.Helper()
 	if err := c.Stop(10 * time.Second); err != nil {
 		t.Fatalf("restart: %v", err)
 	}
-	c.start(t)
+	c.start(t, false)
 }
 
 // waitReady polls GET / until it answers 200, the process exits, or the

@@ -81,13 +81,18 @@ func TestUp(t *testing.T) {
 				t.Fatal(err)
 			}
 			defer resp.Body.Close()
-			var body any
+			var body struct {
+				Services []rootService `json:"services"`
+			}
 			if err := json.NewDecoder(resp.Body).Decode(&body); err != nil {
 				t.Fatalf("GET /: want JSON, got %v", err)
 			}
-			b, _ := json.Marshal(body)
-			if !strings.Contains(string(b), "/identity") {
-				t.Errorf("GET / does not mention /identity: %s", b)
+			i := slices.IndexFunc(body.Services, func(s rootService) bool { return s.Type == "identity" })
+			if i < 0 {
+				t.Fatalf("GET /: no identity service in %+v", body.Services)
+			}
+			if s := body.Services[i]; s.Path != "/identity" || s.URL != c.URL+"/identity" {
+				t.Errorf("GET /: identity at path %q url %q, want /identity and %s/identity", s.Path, s.URL, c.URL)
 			}
 		})
 
@@ -95,7 +100,17 @@ func TestUp(t *testing.T) {
 			a := c.AdminAPI(t)
 			m := a.NewMember("restart")
 			memberToken := a.passwordToken(m.User, m.Password, m.Project)
+			clouds, err := os.ReadFile(filepath.Join(c.DataDir, "clouds.yaml"))
+			if err != nil {
+				t.Fatal(err)
+			}
 			c.Restart(t)
+			// Started again without --admin-password: the admin keeps its
+			// password and clouds.yaml stays as it was.
+			if after, err := os.ReadFile(filepath.Join(c.DataDir, "clouds.yaml")); err != nil || string(after) != string(clouds) {
+				t.Errorf("clouds.yaml changed across a restart without --admin-password (err %v):\nbefore:\n%s\nafter:\n%s", err, clouds, after)
+			}
+			a = c.AdminAPI(t)
 			// The token keys live in the data dir, so tokens outlive the process.
 			a.do("GET", "/identity/v3/auth/tokens", http.Header{"X-Subject-Token": {memberToken}}, nil, nil, http.StatusOK)
 			a.do("GET", "/identity/v3/projects/"+m.ProjectID, nil, nil, nil, http.StatusOK)
@@ -121,9 +136,13 @@ func TestIdentity(t *testing.T) {
 			if tok.ID == "" || tok.ProjectID == "" || tok.UserID == "" {
 				t.Errorf("token issue: want id, project_id and user_id, got %+v", tok)
 			}
-			exp, err := time.Parse(time.RFC3339, tok.Expires)
+			// The CLI reprints Keystone's expires_at as 2006-01-02T15:04:05+0000.
+			exp, err := time.Parse("2006-01-02T15:04:05-0700", tok.Expires)
 			if err != nil {
-				t.Errorf("token issue: expires %q is not RFC 3339: %v", tok.Expires, err)
+				exp, err = time.Parse(time.RFC3339, tok.Expires)
+			}
+			if err != nil {
+				t.Errorf("token issue: expires %q is not a time: %v", tok.Expires, err)
 			} else if !exp.After(time.Now()) {
 				t.Errorf("token issue: expires %s is in the past", exp)
 			}
@@ -250,9 +269,10 @@ func TestIdentity(t *testing.T) {
 			if r.ID == "" || r.Name != name {
 				t.Errorf("role create: want role %q, got %+v", name, r)
 			}
+			names := listNames(t, admin, "role", "list")
 			for _, want := range []string{name, "admin", "member", "reader"} {
-				if !listHas(t, admin, want, "role", "list") {
-					t.Errorf("role list: %q missing", want)
+				if !slices.Contains(names, want) {
+					t.Errorf("role list: %q missing from %q", want, names)
 				}
 			}
 			MustRun(t, admin, "role", "delete", name)
@@ -344,15 +364,21 @@ func TestIdentity(t *testing.T) {
 // listHas reports whether `openstack ARGS -f json` lists an entry named name.
 func listHas(t *testing.T, env Env, name string, args ...string) bool {
 	t.Helper()
+	return slices.Contains(listNames(t, env, args...), name)
+}
+
+// listNames returns the Name column of `openstack ARGS -f json`.
+func listNames(t *testing.T, env Env, args ...string) []string {
+	t.Helper()
 	var rows []struct {
 		Name string `json:"Name"`
 	}
 	RunJSON(t, env, &rows, args...)
-	return slices.ContainsFunc(rows, func(r struct {
-		Name string `json:"Name"`
-	}) bool {
-		return r.Name == name
-	})
+	names := make([]string, len(rows))
+	for i, r := range rows {
+		names[i] = r.Name
+	}
+	return names
 }
 
 // assignment is one row of `role assignment list --names -f json`.
@@ -369,6 +395,13 @@ func assignments(t *testing.T, env Env, project string) []assignment {
 	var as []assignment
 	RunJSON(t, env, &as, "role", "assignment", "list", "--project", project, "--names")
 	return as
+}
+
+// rootService is one entry of the service list at GET /.
+type rootService struct {
+	Type string `json:"type"`
+	Path string `json:"path"`
+	URL  string `json:"url"`
 }
 
 // catalogEntry is one row of `catalog list -f json`.

@@ -4,6 +4,8 @@ package main
 
 import (
 	"context"
+	"errors"
+	"flag"
 	"fmt"
 	"os"
 	"os/signal"
@@ -17,6 +19,7 @@ const usage = `onestack — a private cloud in one binary that speaks the OpenSt
 
 Usage:
   onestack up [flags]            run everything in one process (see 'onestack up -h')
+  onestack agent [flags]         run one host agent against a control plane (see 'onestack agent -h')
   onestack keys rotate [flags]   rotate the token signing keys
   onestack version               print the version
 `
@@ -24,7 +27,7 @@ Usage:
 func main() {
 	ctx, stop := signal.NotifyContext(context.Background(), os.Interrupt, syscall.SIGTERM)
 	defer stop()
-	if err := run(ctx, os.Args[1:], os.Getenv); err != nil {
+	if err := run(ctx, os.Args[1:], os.Getenv); err != nil && !errors.Is(err, flag.ErrHelp) {
 		fmt.Fprintln(os.Stderr, "onestack:", err)
 		os.Exit(1)
 	}
@@ -38,6 +41,8 @@ func run(ctx context.Context, args []string, getenv func(string) string) error {
 	switch args[0] {
 	case "up":
 		return up(ctx, args[1:], getenv)
+	case "agent":
+		return agentCmd(ctx, args[1:])
 	case "keys":
 		return keys(args[1:])
 	case "version", "--version", "-v":

@@ -31,6 +31,8 @@ type upConfig struct {
 	tokenTTL      time.Duration
 	hashCost      int
 	logLevel      string
+	hypervisor    string
+	hosts         int
 }
 
 func parseUp(args []string, getenv func(string) string) (upConfig, error) {
@@ -45,6 +47,8 @@ func parseUp(args []string, getenv func(string) string) (upConfig, error) {
 	fs.DurationVar(&c.tokenTTL, "token-ttl", time.Hour, "lifetime of issued tokens")
 	fs.IntVar(&c.hashCost, "password-hash-cost", idsvc.DefaultHashCost, "bcrypt cost for passwords and application credential secrets (Keystone uses 12)")
 	fs.StringVar(&c.logLevel, "log-level", "info", "debug, info, warn or error")
+	fs.StringVar(&c.hypervisor, "hypervisor", "fake", "hypervisor of the in-process hosts: fake (no real guests; qemu comes next)")
+	fs.IntVar(&c.hosts, "hosts", 1, "how many in-process hosts to run (host-1 … host-N); 0 for a control plane only")
 	if err := fs.Parse(args); err != nil {
 		return c, err
 	}
@@ -90,6 +94,7 @@ func up(ctx context.Context, args []string, getenv func(string) string) error {
 	c, err := cloud.New(ctx, cloud.Config{
 		DataDir: cfg.dataDir, Database: cfg.database, PublicURL: cfg.publicURL, Region: cfg.region,
 		AdminPassword: password, TokenTTL: cfg.tokenTTL, HashCost: cfg.hashCost, Version: version, Log: log,
+		Hypervisor: cfg.hypervisor, FakeHosts: cfg.hosts,
 	})
 	if err != nil {
 		return err
@@ -116,6 +121,7 @@ func up(ctx context.Context, args []string, getenv func(string) string) error {
 		MaxHeaderBytes:    64 << 10,
 		ErrorLog:          slog.NewLogLogger(log.Handler(), slog.LevelWarn),
 	}
+	c.Start(ctx)
 	errc := make(chan error, 1)
 	go func() { errc <- srv.Serve(ln) }()
 	log.Info("onestack is serving", "url", cfg.publicURL, "store", c.DB.Dialect(), "data_dir", cfg.dataDir,

@@ -15,10 +15,14 @@ import (
 	"strings"
 	"time"
 
+	"golang.org/x/sync/errgroup"
+
 	"github.com/onestack/onestack/internal/api/rest"
 	"github.com/onestack/onestack/internal/api/root"
 	"github.com/onestack/onestack/internal/reqid"
+	computesvc "github.com/onestack/onestack/internal/service/compute"
 	idsvc "github.com/onestack/onestack/internal/service/identity"
+	placementsvc "github.com/onestack/onestack/internal/service/placement"
 	"github.com/onestack/onestack/internal/store"
 )
 
@@ -35,20 +39,37 @@ type Config struct {
 	HashCost      int
 	Version       string
 	Log           *slog.Logger
+	// Hypervisor is "fake" (in-process fake hosts, for tests and scale
+	// benchmarks) or "qemu"; FakeHosts is how many fake hosts to run.
+	Hypervisor string
+	FakeHosts  int
+	// FakeHost is the capacity of each fake host.
+	FakeHost FakeHostSize
 }
+
+// FakeHostSize is the capacity a fake host reports.
+type FakeHostSize struct{ VCPUs, MemoryMB, DiskGB int }
 
 // Cloud is a wired, bootstrapped cloud.
 type Cloud struct {
 	cfg      Config
 	DB       *store.DB
 	Identity *idsvc.Service
+	Image    *imageService // Glance (*image.Service); wired in image.go
+	Compute  *computesvc.Service
+	// Placement is what the scheduler reads capacity from and claims on.
+	Placement *placementsvc.Service
 	// AdminCreated is true when this start created the admin user.
 	AdminCreated bool
 	Services     []root.Entry
 	mux          *http.ServeMux
 	handler      http.Handler
-	// closers run in reverse order on Close (background loops, files).
+	// closers run in reverse order on Close (files, connections).
 	closers []func() error
+	// loops are the background reconcilers Start runs (scheduler, agents).
+	loops  []func(ctx context.Context) error
+	cancel context.CancelFunc
+	done   chan struct{}
 }
 
 // New opens the store, wires every service and bootstraps identity with
@@ -89,8 +110,28 @@ func (c *Cloud) serve(typ, name, path, suffix string) {
 // Handler serves every API.
 func (c *Cloud) Handler() http.Handler { return c.handler }
 
+// Start runs the background reconcilers until Close.
+func (c *Cloud) Start(ctx context.Context) {
+	ctx, c.cancel = context.WithCancel(ctx)
+	c.done = make(chan struct{})
+	g, ctx := errgroup.WithContext(ctx)
+	for _, loop := range c.loops {
+		g.Go(func() error { return loop(ctx) })
+	}
+	go func() {
+		if err := g.Wait(); err != nil {
+			c.cfg.Log.Error("background loop stopped", "error", err)
+		}
+		close(c.done)
+	}()
+}
+
 // Close stops background work and releases the store.
 func (c *Cloud) Close() error {
+	if c.cancel != nil {
+		c.cancel()
+		<-c.done
+	}
 	var err error
 	for i := len(c.closers) - 1; i >= 0; i-- {
 		if e := c.closers[i](); e != nil && err == nil {

@@ -1,8 +1,84 @@
 package cloud
 
-import "context"
+import (
+	"context"
+	"fmt"
+	"time"
 
-// wireCompute builds the compute service, mounts its API and lists it in the catalog.
-func (c *Cloud) wireCompute(context.Context) error {
+	"github.com/onestack/onestack/internal/agent"
+	"github.com/onestack/onestack/internal/api/agentapi"
+	"github.com/onestack/onestack/internal/api/compute"
+	"github.com/onestack/onestack/internal/controller/scheduler"
+	"github.com/onestack/onestack/internal/driver/fake"
+	computesvc "github.com/onestack/onestack/internal/service/compute"
+	"github.com/onestack/onestack/internal/store"
+)
+
+// wireCompute builds Nova: the compute service, its API, the scheduler and
+// (with the fake hypervisor) the in-process fake hosts.
+func (c *Cloud) wireCompute(ctx context.Context) error {
+	if c.Placement == nil || c.Image == nil {
+		return fmt.Errorf("compute needs the placement and image services wired first")
+	}
+	c.Compute = computesvc.New(c.DB, imagesFor(c.Image), placementFor(c.Placement), c.cfg.Log.With("service", "compute"), computesvc.Config{})
+	compute.New(c.Compute, c.cfg.PublicURL, c.cfg.Log).Service(c.Identity).Mount(c.mux)
+	c.serve("compute", "nova", compute.Prefix, "/v2.1")
+	agentapi.Service(c.Compute, c.Identity).Mount(c.mux)
+
+	sched := scheduler.New(c.Compute, capacityFor(c.Placement), c.cfg.Log.With("service", "scheduler"), scheduler.Config{})
+	c.loops = append(c.loops, sched.Run, c.purgeDeleted)
+
+	switch c.cfg.Hypervisor {
+	case "fake":
+		size := c.cfg.FakeHost
+		if size.VCPUs == 0 {
+			size = FakeHostSize{VCPUs: 16, MemoryMB: 32768, DiskGB: 1000}
+		}
+		drivers := map[string]*fake.Driver{}
+		c.cfg.Log.Warn("hypervisor is fake: servers get no real guests (for tests and scale benchmarks)", "hosts", c.cfg.FakeHosts)
+		for i := 1; i <= c.cfg.FakeHosts; i++ {
+			host := fmt.Sprintf("host-%d", i)
+			log := c.cfg.Log.With("service", "agent", "host", host)
+			d := fake.New(log, size.VCPUs, size.MemoryMB, size.DiskGB)
+			drivers[host] = d
+			a := agent.New(c.Compute, d, log, agent.Config{Host: host})
+			c.loops = append(c.loops, a.Run)
+		}
+		c.Compute.SetConsoleSource(func(_ context.Context, host, id string) (string, error) {
+			d := drivers[host]
+			if d == nil {
+				return "", fmt.Errorf("host %s is not a fake host of this process", host)
+			}
+			return d.ConsoleOutput(id), nil
+		})
+	case "", "none":
+	default:
+		return fmt.Errorf("hypervisor %q is not available yet; use --hypervisor fake", c.cfg.Hypervisor)
+	}
 	return nil
+}
+
+// purgeDeleted removes servers deleted longer ago than the retention, so
+// churn does not grow the tables.
+func (c *Cloud) purgeDeleted(ctx context.Context) error {
+	t := time.NewTicker(10 * time.Minute)
+	defer t.Stop()
+	for {
+		select {
+		case <-ctx.Done():
+			return nil
+		case <-t.C:
+		}
+		cutoff := c.Compute.Now().Add(-c.Compute.Config().DeletedRetention)
+		err := c.DB.Write(ctx, func(tx *store.Tx) error {
+			n, err := tx.PurgeDeletedServers(ctx, cutoff, 1000)
+			if n > 0 {
+				c.cfg.Log.Info("purged deleted servers", "count", n)
+			}
+			return err
+		})
+		if err != nil && ctx.Err() == nil {
+			c.cfg.Log.Warn("purging deleted servers failed", "error", err)
+		}
+	}
 }

@@ -30,14 +30,16 @@ type Env struct {
 	URL   string // base URL, e.g. http://127.0.0.1:PORT
 }
 
-// New starts a cloud on SQLite.
+// New starts a cloud on SQLite with two fake hosts (host-1, host-2), each
+// of 8 vCPUs, 8192 MB and 100 GB.
 func New(t testing.TB) *Env { return NewOn(t, "sqlite") }
 
 // NewOn starts a cloud on the named store backend ("sqlite" or "postgres").
 func NewOn(t testing.TB, backend string) *Env {
 	t.Helper()
 	cfg := cloud.Config{DataDir: t.TempDir(), AdminPassword: AdminPassword, HashCost: 4,
-		Log: slog.New(slog.NewTextHandler(io.Discard, nil))}
+		Log:        slog.New(slog.NewTextHandler(io.Discard, nil)),
+		Hypervisor: "fake", FakeHosts: 2, FakeHost: cloud.FakeHostSize{VCPUs: 8, MemoryMB: 8192, DiskGB: 100}}
 	if backend == "postgres" {
 		cfg.Database = storetest.PostgresURL(t)
 	}
@@ -51,6 +53,7 @@ func NewOn(t testing.TB, backend string) *Env {
 	}
 	srv.Config.Handler = c.Handler()
 	srv.Start()
+	c.Start(context.Background())
 	t.Cleanup(func() {
 		srv.Close()
 		c.Close()

@@ -89,11 +89,13 @@ type Server struct {
 	RequestedHost         string
 	Zone                  string
 	Host                  string
+	SourceHost            string
 	GroupID               string
 	ReservationID         string
 	LaunchIndex           int
 	VMState               string
 	TaskState             string
+	TaskArg               string
 	PowerState            int
 	DesiredPower          string
 	Locked                bool
@@ -432,7 +434,7 @@ func (t *Tx) DeleteHost(ctx context.Context, id string) error {
 // ---- servers
 
 const serverCols = `id, project_id, user_id, name, description, hostname, image_id, flavor, vcpus, ram_mb, key_name, key_data, user_data, config_drive,
-	metadata, tags, requested_zone, requested_host, zone, host, group_id, reservation_id, launch_index, vm_state, task_state, power_state,
+	metadata, tags, requested_zone, requested_host, zone, host, source_host, group_id, reservation_id, launch_index, vm_state, task_state, task_arg, power_state,
 	desired_power, locked, locked_reason, locked_by, fault, migration, access_ipv4, access_ipv6, progress, launched_at, terminated_at,
 	created_at, updated_at, deleted, deleted_at, revision`
 
@@ -444,7 +446,7 @@ func scanServer(s scanner) (Server, error) {
 	var created, updated int64
 	var vcpus, ram int
 	err := s.Scan(&v.ID, &v.ProjectID, &v.UserID, &v.Name, &desc, &v.Hostname, &v.ImageID, &flavor, &vcpus, &ram, &v.KeyName, &v.KeyData, &v.UserData, &v.ConfigDrive,
-		&meta, &tags, &v.RequestedZone, &v.RequestedHost, &v.Zone, &v.Host, &v.GroupID, &v.ReservationID, &v.LaunchIndex, &v.VMState, &v.TaskState, &v.PowerState,
+		&meta, &tags, &v.RequestedZone, &v.RequestedHost, &v.Zone, &v.Host, &v.SourceHost, &v.GroupID, &v.ReservationID, &v.LaunchIndex, &v.VMState, &v.TaskState, &v.TaskArg, &v.PowerState,
 		&v.DesiredPower, &v.Locked, &v.LockedReason, &v.LockedBy, &fault, &migration, &v.AccessIPv4, &v.AccessIPv6, &v.Progress, &launched, &terminated,
 		&created, &updated, &v.Deleted, &deletedAt, &v.Revision)
 	if err != nil {
@@ -485,7 +487,7 @@ func serverArgs(v Server) []any {
 		tags = []string{}
 	}
 	return []any{v.ID, v.ProjectID, v.UserID, v.Name, desc, v.Hostname, v.ImageID, toJSON(v.Flavor), v.Flavor.VCPUs, v.Flavor.RAM, v.KeyName, v.KeyData, v.UserData, v.ConfigDrive,
-		toJSON(nonNilMap(v.Metadata)), toJSON(tags), v.RequestedZone, v.RequestedHost, v.Zone, v.Host, v.GroupID, v.ReservationID, v.LaunchIndex, v.VMState, v.TaskState, v.PowerState,
+		toJSON(nonNilMap(v.Metadata)), toJSON(tags), v.RequestedZone, v.RequestedHost, v.Zone, v.Host, v.SourceHost, v.GroupID, v.ReservationID, v.LaunchIndex, v.VMState, v.TaskState, v.TaskArg, v.PowerState,
 		v.DesiredPower, v.Locked, v.LockedReason, v.LockedBy, fault, migration, v.AccessIPv4, v.AccessIPv6, v.Progress, nullMicros(v.LaunchedAt), nullMicros(v.TerminatedAt),
 		micros(v.CreatedAt), micros(v.UpdatedAt), v.Deleted, nullMicros(v.DeletedAt), v.Revision}
 }
@@ -501,7 +503,7 @@ func (t *Tx) CreateServer(ctx context.Context, v *Server) error {
 		return err
 	}
 	v.Revision = rev
-	ph := strings.Repeat("?, ", 41) + "?"
+	ph := strings.Repeat("?, ", 43) + "?"
 	_, err = t.exec(ctx, `INSERT INTO servers (`+serverCols+`) VALUES (`+ph+`)`, serverArgs(*v)...)
 	return t.mapErr(err)
 }
@@ -641,12 +643,12 @@ func serverSortValue(v Server, col string) any {
 // ServersChangedOnHost lists servers placed on host whose revision is
 // after since, deleted ones included, in revision order: an agent's watch.
 func (t *Tx) ServersChangedOnHost(ctx context.Context, host string, since int64, limit int) ([]Server, error) {
-	return list(ctx, t, scanServer, `SELECT `+serverCols+` FROM servers WHERE host = ? AND revision > ? ORDER BY revision LIMIT ?`, host, since, limit)
+	return list(ctx, t, scanServer, `SELECT `+serverCols+` FROM servers WHERE (host = ? OR source_host = ?) AND revision > ? ORDER BY revision LIMIT ?`, host, host, since, limit)
 }
 
-// ServersOnHost lists the live servers placed on host.
+// ServersOnHost lists the live servers placed on host or moving off it.
 func (t *Tx) ServersOnHost(ctx context.Context, host string) ([]Server, error) {
-	return list(ctx, t, scanServer, `SELECT `+serverCols+` FROM servers WHERE host = ? AND deleted = ?`, host, false)
+	return list(ctx, t, scanServer, `SELECT `+serverCols+` FROM servers WHERE (host = ? OR source_host = ?) AND deleted = ?`, host, host, false)
 }
 
 // ServersToSchedule lists building servers without a host, oldest first.
@@ -965,4 +967,10 @@ func (t *Tx) AddAggregateHost(ctx context.Context, id int, host string) error {
 // RemoveAggregateHost removes a host; ErrNotFound when absent.
 func (t *Tx) RemoveAggregateHost(ctx context.Context, id int, host string) error {
 	return t.mapErr(affected(t.exec(ctx, `DELETE FROM aggregate_hosts WHERE aggregate_id = ? AND host = ?`, id, host)))
+}
+
+// ServersToMove lists servers whose resize or migration waits for a
+// destination host.
+func (t *Tx) ServersToMove(ctx context.Context, limit int) ([]Server, error) {
+	return list(ctx, t, scanServer, `SELECT `+serverCols+` FROM servers WHERE task_state IN ('resize_prep', 'migrating') AND source_host = '' AND deleted = ? ORDER BY updated_at, id LIMIT ?`, false, limit)
 }

@@ -706,7 +706,9 @@ func (t *Tx) DeleteEndpoint(ctx context.Context, id string) error {
 // AddRevocation records r, keeping the later issued_before when one exists.
 func (t *Tx) AddRevocation(ctx context.Context, r Revocation) error {
 	_, err := t.exec(ctx, `INSERT INTO revocations (kind, value, issued_before, expires_at) VALUES (?, ?, ?, ?)
-		ON CONFLICT (kind, value) DO UPDATE SET issued_before = excluded.issued_before, expires_at = excluded.expires_at`,
+		ON CONFLICT (kind, value) DO UPDATE SET
+		issued_before = CASE WHEN excluded.issued_before > revocations.issued_before THEN excluded.issued_before ELSE revocations.issued_before END,
+		expires_at = CASE WHEN excluded.expires_at > revocations.expires_at THEN excluded.expires_at ELSE revocations.expires_at END`,
 		r.Kind, r.Value, micros(r.IssuedBefore), micros(r.ExpiresAt))
 	return t.mapErr(err)
 }

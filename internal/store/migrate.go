@@ -50,8 +50,20 @@ func (db *DB) migrate(ctx context.Context) error {
 	if err != nil {
 		return err
 	}
-	if _, err := db.w.ExecContext(ctx, `CREATE TABLE IF NOT EXISTS schema_migrations (
-		version INTEGER PRIMARY KEY, name TEXT NOT NULL, applied_at BIGINT NOT NULL)`); err != nil {
+	// Under the migration lock: PostgreSQL's CREATE TABLE IF NOT EXISTS
+	// is not safe against a concurrent one (two controllers starting on an
+	// empty database), which fails with a unique violation in pg_type.
+	err = db.Write(ctx, func(tx *Tx) error {
+		if l := db.dialect.lockMigrations(); l != "" {
+			if _, err := tx.exec(ctx, l); err != nil {
+				return err
+			}
+		}
+		_, err := tx.exec(ctx, `CREATE TABLE IF NOT EXISTS schema_migrations (
+		version INTEGER PRIMARY KEY, name TEXT NOT NULL, applied_at BIGINT NOT NULL)`)
+		return err
+	})
+	if err != nil {
 		return fmt.Errorf("create schema_migrations: %w", err)
 	}
 	for _, m := range ms {

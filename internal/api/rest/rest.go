@@ -13,6 +13,7 @@ import (
 	"log/slog"
 	"net/http"
 	"runtime/debug"
+	"slices"
 	"strings"
 	"time"
 
@@ -51,9 +52,10 @@ type Service struct {
 	Log       *slog.Logger
 	// MaxBody overrides the body limit when positive.
 	MaxBody int64
-	// Decorate, if set, runs before every route (e.g. to set Nova's
-	// x-compute-request-id header).
-	Decorate func(w http.ResponseWriter, r *http.Request)
+	// Before, if set, runs before every route, authentication included: it
+	// may set headers (Nova's x-compute-request-id), negotiate the
+	// microversion into the request context, or refuse the request.
+	Before func(w http.ResponseWriter, r *http.Request) (*http.Request, error)
 }
 
 // Mount registers every route of s on mux, plus a catch-all under the
@@ -68,10 +70,18 @@ func (s *Service) Mount(mux *http.ServeMux) {
 	}
 	for pattern, methods := range allowed {
 		allow := strings.Join(methods, ", ")
-		mux.Handle(pattern, s.handler(Route{Handler: func(w http.ResponseWriter, r *http.Request) error {
+		h := s.handler(Route{Handler: func(w http.ResponseWriter, r *http.Request) error {
 			w.Header().Set("Allow", allow)
 			return apierr.MethodNotAllowed("The method %s is not allowed for %s; allowed: %s.", r.Method, r.URL.Path, allow)
-		}}))
+		}})
+		// One pattern per missing method, not a method-less one: "/servers/detail"
+		// without a method would conflict with "GET /servers/{id}" (neither is
+		// more specific) and ServeMux would panic. HEAD is left to GET.
+		for _, m := range []string{"GET", "POST", "PUT", "PATCH", "DELETE", "OPTIONS"} {
+			if !slices.Contains(methods, m) {
+				mux.Handle(m+" "+pattern, h)
+			}
+		}
 	}
 	notFound := s.handler(Route{Handler: func(w http.ResponseWriter, r *http.Request) error {
 		return apierr.NotFound("The resource could not be found: no %s API path %s.", strings.TrimPrefix(s.Prefix, "/"), r.URL.Path)
@@ -96,8 +106,12 @@ func (s *Service) handler(rt Route) http.Handler {
 				s.WriteError(w, r, apierr.Internal(fmt.Errorf("panic: %v\n%s", p, debug.Stack())))
 			}
 		}()
-		if s.Decorate != nil {
-			s.Decorate(w, r)
+		if s.Before != nil {
+			var err error
+			if r, err = s.Before(w, r); err != nil {
+				s.WriteError(w, r, err)
+				return
+			}
 		}
 		if r.Body != nil {
 			r.Body = http.MaxBytesReader(w, r.Body, limit)

@@ -39,6 +39,7 @@ type authzEntry struct {
 func (s *Service) authorize(ctx context.Context, key authzKey) (*authzEntry, error) {
 	s.mu.RLock()
 	e := s.authz[key]
+	gen := s.gen
 	s.mu.RUnlock()
 	if e != nil {
 		return e, nil
@@ -53,10 +54,12 @@ func (s *Service) authorize(ctx context.Context, key authzKey) (*authzEntry, err
 		return nil, err
 	}
 	s.mu.Lock()
-	if len(s.authz) > 100_000 { // bound memory; entries are cheap to recompute
-		s.authz = map[authzKey]*authzEntry{}
+	if s.gen == gen { // else the store changed while computing: e may be stale
+		if len(s.authz) > 100_000 { // bound memory; entries are cheap to recompute
+			s.authz = map[authzKey]*authzEntry{}
+		}
+		s.authz[key] = e
 	}
-	s.authz[key] = e
 	s.mu.Unlock()
 	return e, nil
 }

@@ -27,6 +27,7 @@ func (s *Service) refresh(ctx context.Context) error {
 	now := s.now()
 	s.mu.RLock()
 	fresh := now.Sub(s.checkedAt) < s.cfg.EpochCheck
+	gen := s.gen
 	s.mu.RUnlock()
 	if fresh {
 		return nil
@@ -62,11 +63,17 @@ func (s *Service) refresh(ctx context.Context) error {
 	}
 	s.mu.Lock()
 	defer s.mu.Unlock()
-	s.checkedAt = now
-	if revs != nil {
+	if s.gen == gen {
+		// Otherwise a local write landed after the read above: leave
+		// checkedAt as the write set it, so the next call looks again.
+		s.checkedAt = now
+	}
+	// A slower refresh that read an older epoch must not replace a newer one.
+	if revs != nil && (s.revs == nil || epoch > s.epoch) {
 		s.epoch, s.revs = epoch, revs
 		s.authz = map[authzKey]*authzEntry{}
 		s.catalog = nil
+		s.gen++
 	}
 	return nil
 }

@@ -27,6 +27,7 @@ func (s *Service) Catalog(ctx context.Context) ([]CatalogService, error) {
 	}
 	s.mu.RLock()
 	cat := s.catalog
+	gen := s.gen
 	s.mu.RUnlock()
 	if cat != nil {
 		return cat, nil
@@ -59,7 +60,9 @@ func (s *Service) Catalog(ctx context.Context) ([]CatalogService, error) {
 		return nil, err
 	}
 	s.mu.Lock()
-	s.catalog = cat
+	if s.gen == gen { // else the store changed while reading: cat may be stale
+		s.catalog = cat
+	}
 	s.mu.Unlock()
 	return cat, nil
 }

@@ -41,9 +41,13 @@ type Service struct {
 	mu        sync.RWMutex
 	epoch     int64
 	checkedAt time.Time
-	revs      revocations
-	authz     map[authzKey]*authzEntry
-	catalog   []CatalogService
+	// gen advances with every local write and every cache reload; a cache
+	// fill computed from a read that started under another gen may be
+	// stale and is dropped.
+	gen     uint64
+	revs    revocations
+	authz   map[authzKey]*authzEntry
+	catalog []CatalogService
 }
 
 // New returns the identity service over db, signing with keys.
@@ -92,6 +96,7 @@ func (s *Service) write(ctx context.Context, fn func(*store.Tx) error) error {
 	}
 	s.mu.Lock()
 	s.checkedAt = time.Time{} // force a reload on the next validation
+	s.gen++
 	s.mu.Unlock()
 	return nil
 }

@@ -86,7 +86,9 @@ func (s *Service) Authenticate(ctx context.Context, req AuthRequest) (*auth.Cred
 		for _, m := range parent.Methods {
 			p.methods |= methodBit(m)
 		}
-		p.auditIDs = []string{"", parent.AuditIDs[0]}
+		// Keystone's audit chain: the id of the token the chain started
+		// with, so revoking it reaches tokens rescoped more than once.
+		p.auditIDs = []string{"", parent.AuditIDs[len(parent.AuditIDs)-1]}
 		if req.Scope == (Scope{}) {
 			// Keystone: a token without scope yields a copy of the parent's scope.
 			switch {
@@ -350,7 +352,9 @@ func (s *Service) RevokeToken(ctx context.Context, c *auth.Credentials) error {
 	return s.write(ctx, func(tx *store.Tx) error {
 		return tx.AddRevocation(ctx, store.Revocation{
 			Kind: store.RevokeAudit, Value: c.AuditIDs[0],
-			IssuedBefore: c.IssuedAt, ExpiresAt: c.Expires,
+			// Now, not c.IssuedAt: tokens rescoped from c carry its audit
+			// id but were issued later.
+			IssuedBefore: s.now(), ExpiresAt: c.Expires,
 		})
 	})
 }

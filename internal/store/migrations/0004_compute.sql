@@ -85,11 +85,13 @@ CREATE TABLE servers (
     requested_host    TEXT NOT NULL DEFAULT '',
     zone              TEXT NOT NULL DEFAULT '',
     host              TEXT NOT NULL DEFAULT '',
+    source_host       TEXT NOT NULL DEFAULT '',  -- a resize/migration's source until confirmed or reverted
     group_id          TEXT NOT NULL DEFAULT '',
     reservation_id    TEXT NOT NULL DEFAULT '',
     launch_index      INTEGER NOT NULL DEFAULT 0,
     vm_state          TEXT NOT NULL,
     task_state        TEXT NOT NULL DEFAULT '',
+    task_arg          TEXT NOT NULL DEFAULT '',  -- the running task's argument, e.g. a snapshot's image id
     power_state       INTEGER NOT NULL DEFAULT 0,
     desired_power     TEXT NOT NULL DEFAULT 'running',
     locked            BOOLEAN NOT NULL DEFAULT FALSE,
@@ -112,6 +114,7 @@ CREATE INDEX servers_project ON servers (project_id, deleted, created_at, id);
 CREATE INDEX servers_list ON servers (deleted, created_at, id);
 CREATE INDEX servers_updated ON servers (updated_at, id);
 CREATE INDEX servers_host ON servers (host, deleted);
+CREATE INDEX servers_source_host ON servers (source_host);
 CREATE INDEX servers_revision ON servers (revision);
 CREATE INDEX servers_pending ON servers (vm_state, host);
 

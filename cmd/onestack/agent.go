@@ -1,0 +1,83 @@
+package main
+
+import (
+	"context"
+	"flag"
+	"fmt"
+	"os"
+
+	"sigs.k8s.io/yaml"
+
+	"github.com/onestack/onestack/internal/agent"
+	"github.com/onestack/onestack/internal/driver/fake"
+	"github.com/onestack/onestack/internal/hostapi"
+)
+
+// agentCmd runs `onestack agent`: one host agent talking to a controller over HTTP.
+func agentCmd(ctx context.Context, args []string) error {
+	fs := flag.NewFlagSet("onestack agent", flag.ContinueOnError)
+	controller := fs.String("controller", "http://127.0.0.1:8000", "base URL of the control plane")
+	host := fs.String("host", "", "this host's name (default: the machine's hostname)")
+	zone := fs.String("zone", "", "availability zone to report (default: the cloud's default zone)")
+	hypervisor := fs.String("hypervisor", "fake", "fake (no real guests; qemu comes next)")
+	clouds := fs.String("clouds-yaml", "./data/clouds.yaml", "clouds.yaml with the admin credentials the agent authenticates with")
+	cloud := fs.String("cloud", "onestack", "entry in clouds.yaml")
+	vcpus := fs.Int("fake-vcpus", 16, "vCPUs a fake host offers")
+	mem := fs.Int("fake-memory-mb", 32768, "memory a fake host offers")
+	disk := fs.Int("fake-disk-gb", 1000, "disk a fake host offers")
+	logLevel := fs.String("log-level", "info", "debug, info, warn or error")
+	if err := fs.Parse(args); err != nil {
+		return err
+	}
+	log, err := newLogger(*logLevel)
+	if err != nil {
+		return err
+	}
+	if *host == "" {
+		if *host, err = os.Hostname(); err != nil {
+			return err
+		}
+	}
+	creds, err := readCredentials(*clouds, *cloud)
+	if err != nil {
+		return err
+	}
+	var d agent.Driver
+	switch *hypervisor {
+	case "fake":
+		log.Warn("hypervisor is fake: servers on this host get no real guests")
+		d = fake.New(log, *vcpus, *mem, *disk)
+	default:
+		return fmt.Errorf("hypervisor %q is not available yet; use --hypervisor fake", *hypervisor)
+	}
+	plane := hostapi.NewClient(*controller, creds)
+	log.Info("agent starting", "host", *host, "controller", *controller, "hypervisor", *hypervisor)
+	return agent.New(plane, d, log, agent.Config{Host: *host, Zone: *zone}).Run(ctx)
+}
+
+// readCredentials reads the password identity of one clouds.yaml entry.
+func readCredentials(path, cloud string) (hostapi.Credentials, error) {
+	b, err := os.ReadFile(path)
+	if err != nil {
+		return hostapi.Credentials{}, fmt.Errorf("read credentials: %w (give --clouds-yaml, e.g. the controller's data/clouds.yaml)", err)
+	}
+	var doc struct {
+		Clouds map[string]struct {
+			Auth struct {
+				Username          string `json:"username"`
+				Password          string `json:"password"`
+				ProjectName       string `json:"project_name"`
+				UserDomainName    string `json:"user_domain_name"`
+				ProjectDomainName string `json:"project_domain_name"`
+			} `json:"auth"`
+		} `json:"clouds"`
+	}
+	if err := yaml.Unmarshal(b, &doc); err != nil {
+		return hostapi.Credentials{}, fmt.Errorf("%s is not a clouds.yaml: %w", path, err)
+	}
+	e, ok := doc.Clouds[cloud]
+	if !ok {
+		return hostapi.Credentials{}, fmt.Errorf("%s has no cloud %q", path, cloud)
+	}
+	return hostapi.Credentials{Username: e.Auth.Username, Password: e.Auth.Password, Project: e.Auth.ProjectName, Domain: e.Auth.UserDomainName}, nil
+}

@@ -1,0 +1,204 @@
+// Package agent is the host agent: it registers its host, heartbeats,
+// watches the desired state of the guests assigned to it and makes the
+// hypervisor match, idempotently, reporting what it observes. It never
+// receives commands; a restarted agent lists its guests, reads the desired
+// state again and converges, so nothing is lost or done twice.
+package agent
+
+import (
+	"context"
+	"errors"
+	"fmt"
+	"log/slog"
+	"math/rand/v2"
+	"time"
+
+	"github.com/onestack/onestack/internal/hostapi"
+)
+
+// Driver is a hypervisor as the agent uses it.
+type Driver interface {
+	// Info describes the host's hypervisor and capacity.
+	Info(ctx context.Context) (hostapi.HostInfo, error)
+	// Ensure makes the guest match g (create, start, stop, pause, suspend,
+	// and for g.Task reboot/rebuild once) and returns its power state.
+	// Errors say what failed in words a user can act on.
+	Ensure(ctx context.Context, g hostapi.Guest) (power string, err error)
+	// Delete removes a guest and everything it has on the host; deleting
+	// an absent guest is not an error.
+	Delete(ctx context.Context, id string) error
+	// List returns the ids of the guests on the host.
+	List(ctx context.Context) ([]string, error)
+}
+
+// Config is one agent's configuration.
+type Config struct {
+	Host      string
+	Zone      string
+	Heartbeat time.Duration
+	// Resync is how often the agent re-reads every guest to repair drift.
+	Resync time.Duration
+}
+
+// Agent runs one host.
+type Agent struct {
+	plane  hostapi.Plane
+	driver Driver
+	log    *slog.Logger
+	cfg    Config
+}
+
+// New returns an agent.
+func New(plane hostapi.Plane, driver Driver, log *slog.Logger, cfg Config) *Agent {
+	if cfg.Heartbeat <= 0 {
+		cfg.Heartbeat = 10 * time.Second
+	}
+	if cfg.Resync <= 0 {
+		cfg.Resync = time.Minute
+	}
+	return &Agent{plane: plane, driver: driver, log: log.With("host", cfg.Host), cfg: cfg}
+}
+
+// wait sleeps for d with jitter, or until ctx ends.
+func wait(ctx context.Context, d time.Duration) error {
+	t := time.NewTimer(d/2 + rand.N(d/2+1))
+	defer t.Stop()
+	select {
+	case <-ctx.Done():
+		return ctx.Err()
+	case <-t.C:
+		return nil
+	}
+}
+
+// Run registers the host and reconciles until ctx ends.
+func (a *Agent) Run(ctx context.Context) error {
+	backoff := 100 * time.Millisecond
+	for {
+		err := a.register(ctx)
+		if err == nil {
+			break
+		}
+		a.log.Warn("cannot register host with the control plane; retrying", "error", err, "retry_in", backoff)
+		if wait(ctx, backoff) != nil {
+			return nil
+		}
+		backoff = min(backoff*2, 10*time.Second)
+	}
+	go a.heartbeats(ctx)
+	var since int64
+	var lastResync time.Time
+	for ctx.Err() == nil {
+		if time.Since(lastResync) > a.cfg.Resync {
+			next, err := a.resync(ctx)
+			if err != nil {
+				if ctx.Err() == nil {
+					a.log.Warn("resync failed; retrying", "error", err)
+					_ = wait(ctx, time.Second)
+				}
+				continue
+			}
+			since, lastResync = next, time.Now()
+		}
+		guests, next, err := a.plane.Watch(ctx, a.cfg.Host, since)
+		if err != nil {
+			if ctx.Err() != nil {
+				break
+			}
+			a.log.Warn("watch failed; retrying", "error", err)
+			if wait(ctx, time.Second) != nil {
+				break
+			}
+			continue
+		}
+		for _, g := range guests {
+			a.reconcile(ctx, g)
+		}
+		since = next
+	}
+	return nil
+}
+
+func (a *Agent) register(ctx context.Context) error {
+	info, err := a.driver.Info(ctx)
+	if err != nil {
+		return fmt.Errorf("read hypervisor info: %w", err)
+	}
+	info.Host, info.Zone = a.cfg.Host, a.cfg.Zone
+	return a.plane.Register(ctx, info)
+}
+
+func (a *Agent) heartbeats(ctx context.Context) {
+	for wait(ctx, a.cfg.Heartbeat) == nil {
+		if err := a.plane.Heartbeat(ctx, a.cfg.Host); err != nil && ctx.Err() == nil {
+			a.log.Warn("heartbeat failed", "error", err)
+			if errors.Is(err, context.Canceled) {
+				return
+			}
+			_ = a.register(ctx) // the record may be gone: register again
+		}
+	}
+}
+
+// resync reads every guest assigned to the host, reconciles each and
+// removes guests that have no record here. It returns the revision to
+// watch from.
+func (a *Agent) resync(ctx context.Context) (int64, error) {
+	wanted := map[string]bool{}
+	var since int64
+	var next int64
+	for first := true; first || since > 0; first = false {
+		// since 0 answers at once; later pages only while a page was full.
+		guests, n, err := a.plane.Watch(ctx, a.cfg.Host, since)
+		if err != nil {
+			return 0, err
+		}
+		next = n
+		for _, g := range guests {
+			if !g.Deleted {
+				wanted[g.ServerID] = true
+			}
+			a.reconcile(ctx, g)
+		}
+		if len(guests) < 1000 {
+			break
+		}
+		since = next
+	}
+	have, err := a.driver.List(ctx)
+	if err != nil {
+		return 0, err
+	}
+	for _, id := range have {
+		if !wanted[id] {
+			a.log.Info("removing a guest that has no record on this host", "server_id", id)
+			if err := a.driver.Delete(ctx, id); err != nil {
+				a.log.Warn("cannot remove orphan guest", "server_id", id, "error", err)
+			}
+		}
+	}
+	return next, nil
+}
+
+// reconcile makes one guest match its desired state and reports.
+func (a *Agent) reconcile(ctx context.Context, g hostapi.Guest) {
+	r := hostapi.Report{Host: a.cfg.Host, ServerID: g.ServerID, Revision: g.Revision}
+	if g.Deleted {
+		if err := a.driver.Delete(ctx, g.ServerID); err != nil {
+			r.Error = fmt.Sprintf("deleting the guest on %s failed: %v", a.cfg.Host, err)
+		} else {
+			r.Power, r.Done = hostapi.PowerAbsent, g.Task
+		}
+	} else {
+		power, err := a.driver.Ensure(ctx, g)
+		r.Power = power
+		if err != nil {
+			r.Error = err.Error()
+		} else if g.Task != "" {
+			r.Done = g.Task
+		}
+	}
+	if err := a.plane.Report(ctx, r); err != nil && ctx.Err() == nil {
+		a.log.Warn("report failed; the next resync repeats it", "server_id", g.ServerID, "error", err)
+	}
+}

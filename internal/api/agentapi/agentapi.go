@@ -1,0 +1,88 @@
+// Package agentapi serves the control plane to host agents in other
+// processes, under /agent/v1: register, heartbeat, watch (a long poll) and
+// report. It is hostapi.Plane over HTTP; only admin tokens may use it.
+package agentapi
+
+import (
+	"context"
+	"net/http"
+	"strconv"
+	"time"
+
+	"github.com/onestack/onestack/internal/api/rest"
+	"github.com/onestack/onestack/internal/apierr"
+	"github.com/onestack/onestack/internal/auth"
+	"github.com/onestack/onestack/internal/hostapi"
+)
+
+// Prefix is where the agent API is mounted.
+const Prefix = "/agent"
+
+// Plane is what the API serves: the compute service's side of hostapi.Plane
+// with a bounded wait for watches.
+type Plane interface {
+	hostapi.Plane
+	WatchWait(ctx context.Context, host string, since int64, wait time.Duration) ([]hostapi.Guest, int64, error)
+}
+
+// Service returns the agent API over p.
+func Service(p Plane, v auth.Validator) *rest.Service {
+	admin := func(c *auth.Credentials, _ *http.Request) error {
+		if c.IsAdmin() {
+			return nil
+		}
+		return apierr.Forbidden("The agent API needs an admin token; run the agent with the cloud's admin credentials.")
+	}
+	return &rest.Service{Prefix: Prefix, Format: apierr.Plain, Validator: v, Routes: []rest.Route{
+		rest.R("POST", "/v1/hosts", admin, func(w http.ResponseWriter, r *http.Request) error {
+			var h hostapi.HostInfo
+			if err := rest.Decode(r, &h, true); err != nil {
+				return err
+			}
+			if err := p.Register(r.Context(), h); err != nil {
+				return err
+			}
+			rest.NoContent(w)
+			return nil
+		}),
+		rest.R("POST", "/v1/hosts/{host}/heartbeat", admin, func(w http.ResponseWriter, r *http.Request) error {
+			if err := p.Heartbeat(r.Context(), r.PathValue("host")); err != nil {
+				return err
+			}
+			rest.NoContent(w)
+			return nil
+		}),
+		rest.R("GET", "/v1/hosts/{host}/watch", admin, func(w http.ResponseWriter, r *http.Request) error {
+			since, err := strconv.ParseInt(r.URL.Query().Get("since"), 10, 64)
+			if err != nil || since < 0 {
+				return apierr.BadRequest("since must be a revision number ≥ 0.")
+			}
+			wait := 25 * time.Second
+			if v := r.URL.Query().Get("wait"); v != "" {
+				if wait, err = time.ParseDuration(v); err != nil || wait < 0 || wait > time.Minute {
+					return apierr.BadRequest("wait must be a duration up to 1m, e.g. 25s.")
+				}
+			}
+			gs, next, err := p.WatchWait(r.Context(), r.PathValue("host"), since, wait)
+			if err != nil {
+				return err
+			}
+			if gs == nil {
+				gs = []hostapi.Guest{}
+			}
+			rest.WriteJSON(w, http.StatusOK, hostapi.WatchResponse{Guests: gs, Next: next})
+			return nil
+		}),
+		rest.R("POST", "/v1/reports", admin, func(w http.ResponseWriter, r *http.Request) error {
+			var rep hostapi.Report
+			if err := rest.Decode(r, &rep, true); err != nil {
+				return err
+			}
+			if err := p.Report(r.Context(), rep); err != nil {
+				return err
+			}
+			rest.NoContent(w)
+			return nil
+		}),
+	}}
+}

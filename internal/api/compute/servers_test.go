@@ -1,0 +1,292 @@
+package compute_test
+
+import (
+	"bytes"
+	"context"
+	"encoding/json"
+	"strings"
+	"testing"
+	"time"
+
+	"github.com/gophercloud/gophercloud/v2"
+	"github.com/gophercloud/gophercloud/v2/openstack"
+	"github.com/gophercloud/gophercloud/v2/openstack/compute/v2/instanceactions"
+	"github.com/gophercloud/gophercloud/v2/openstack/compute/v2/servers"
+	"github.com/gophercloud/gophercloud/v2/openstack/image/v2/imagedata"
+	"github.com/gophercloud/gophercloud/v2/openstack/image/v2/images"
+
+	"github.com/onestack/onestack/internal/cloudtest"
+	"github.com/onestack/onestack/internal/store"
+)
+
+// computeEnv is a test cloud with two fake hosts, a bootable image and flavors.
+type computeEnv struct {
+	*cloudtest.Env
+	nova    *gophercloud.ServiceClient
+	imageID string
+}
+
+func newComputeEnv(t *testing.T, backend string) *computeEnv {
+	t.Helper()
+	env := cloudtest.NewOn(t, backend)
+	ctx := context.Background()
+	pc := env.Admin(t)
+	glance, err := openstack.NewImageV2(pc, gophercloud.EndpointOpts{})
+	if err != nil {
+		t.Fatal(err)
+	}
+	img, err := images.Create(ctx, glance, images.CreateOpts{Name: "tiny", DiskFormat: "raw", ContainerFormat: "bare"}).Extract()
+	if err != nil {
+		t.Fatal(err)
+	}
+	if err := imagedata.Upload(ctx, glance, img.ID, bytes.NewReader(make([]byte, 4096))).ExtractErr(); err != nil {
+		t.Fatal(err)
+	}
+	err = env.Cloud.DB.Write(ctx, func(tx *store.Tx) error {
+		now := time.Now()
+		for _, f := range []store.Flavor{
+			{ID: "1", Name: "small", RAM: 512, VCPUs: 1, Disk: 1, IsPublic: true, RxTxFactor: 1, CreatedAt: now, UpdatedAt: now},
+			{ID: "2", Name: "medium", RAM: 1024, VCPUs: 2, Disk: 2, IsPublic: true, RxTxFactor: 1, CreatedAt: now, UpdatedAt: now},
+			{ID: "99", Name: "huge", RAM: 32768, VCPUs: 2, Disk: 1, IsPublic: true, RxTxFactor: 1, CreatedAt: now, UpdatedAt: now},
+		} {
+			if err := tx.CreateFlavor(ctx, f); err != nil {
+				return err
+			}
+		}
+		return nil
+	})
+	if err != nil {
+		t.Fatal(err)
+	}
+	nova, err := openstack.NewComputeV2(pc, gophercloud.EndpointOpts{})
+	if err != nil {
+		t.Fatal(err)
+	}
+	nova.Microversion = "2.79"
+	return &computeEnv{Env: env, nova: nova, imageID: img.ID}
+}
+
+// waitStatus polls (bounded) until the server reaches one of the statuses.
+func (e *computeEnv) waitStatus(t *testing.T, id string, want ...string) *servers.Server {
+	t.Helper()
+	deadline := time.Now().Add(20 * time.Second)
+	var last *servers.Server
+	for time.Now().Before(deadline) {
+		s, err := servers.Get(context.Background(), e.nova, id).Extract()
+		if err != nil {
+			t.Fatalf("get server %s: %v", id, err)
+		}
+		last = s
+		for _, w := range want {
+			if s.Status == w && s.TaskState == "" {
+				return s
+			}
+		}
+		time.Sleep(20 * time.Millisecond)
+	}
+	var events []string
+	if pages, err := instanceactions.List(e.nova, id, nil).AllPages(context.Background()); err == nil {
+		acts, _ := instanceactions.ExtractInstanceActions(pages)
+		for _, a := range acts {
+			if act, err := instanceactions.Get(context.Background(), e.nova, id, a.RequestID).Extract(); err == nil && act.Events != nil {
+				for _, ev := range *act.Events {
+					events = append(events, a.Action+"/"+ev.Event+": "+ev.Result+" "+ev.Traceback)
+				}
+			}
+		}
+	}
+	t.Fatalf("server %s: status %s (task %q), want %v; events: %q", id, last.Status, last.TaskState, want, events)
+	return nil
+}
+
+func (e *computeEnv) boot(t *testing.T, name, flavor string, hints servers.SchedulerHintOptsBuilder) string {
+	t.Helper()
+	s, err := servers.Create(context.Background(), e.nova, servers.CreateOpts{
+		Name: name, ImageRef: e.imageID, FlavorRef: flavor, Networks: "none",
+	}, hints).Extract()
+	if err != nil {
+		t.Fatalf("boot %s: %v", name, err)
+	}
+	return s.ID
+}
+
+func TestServerLifecycle(t *testing.T) {
+	e := newComputeEnv(t, "sqlite")
+	ctx := context.Background()
+	id := e.boot(t, "web-1", "1", nil)
+	s := e.waitStatus(t, id, "ACTIVE")
+	if s.Host == "" || s.PowerState != servers.RUNNING || s.LaunchedAt.IsZero() {
+		t.Fatalf("active server = host %q power %v launched %v; want a host, RUNNING and a launch time", s.Host, s.PowerState, s.LaunchedAt)
+	}
+	for _, step := range []struct {
+		name string
+		do   func() error
+		want string
+	}{
+		{"stop", func() error { return servers.Stop(ctx, e.nova, id).ExtractErr() }, "SHUTOFF"},
+		{"start", func() error { return servers.Start(ctx, e.nova, id).ExtractErr() }, "ACTIVE"},
+		{"reboot", func() error {
+			return servers.Reboot(ctx, e.nova, id, servers.RebootOpts{Type: servers.HardReboot}).ExtractErr()
+		}, "ACTIVE"},
+		{"pause", func() error { return postAction(e, id, `{"pause": null}`) }, "PAUSED"},
+		{"unpause", func() error { return postAction(e, id, `{"unpause": null}`) }, "ACTIVE"},
+		{"suspend", func() error { return postAction(e, id, `{"suspend": null}`) }, "SUSPENDED"},
+		{"resume", func() error { return postAction(e, id, `{"resume": null}`) }, "ACTIVE"},
+		{"resize", func() error {
+			return servers.Resize(ctx, e.nova, id, servers.ResizeOpts{FlavorRef: "2"}).ExtractErr()
+		}, "VERIFY_RESIZE"},
+		{"confirm", func() error { return servers.ConfirmResize(ctx, e.nova, id).ExtractErr() }, "ACTIVE"},
+	} {
+		if err := step.do(); err != nil {
+			t.Fatalf("%s: %v", step.name, err)
+		}
+		e.waitStatus(t, id, step.want)
+	}
+	s = e.waitStatus(t, id, "ACTIVE")
+	if s.Flavor["original_name"] != "medium" {
+		t.Errorf("flavor after resize = %v, want medium", s.Flavor["original_name"])
+	}
+
+	// Every action is recorded, newest first, with its events.
+	pages, err := instanceactions.List(e.nova, id, nil).AllPages(ctx)
+	if err != nil {
+		t.Fatal(err)
+	}
+	acts, _ := instanceactions.ExtractInstanceActions(pages)
+	var names []string
+	for _, a := range acts {
+		names = append(names, a.Action)
+	}
+	want := "confirmResize resize resume suspend unpause pause reboot start stop create"
+	if got := strings.Join(names, " "); got != want {
+		t.Errorf("instance actions = %q, want %q", got, want)
+	}
+
+	// A stopped server cannot be stopped again: 409 with Nova's body.
+	if err := servers.Stop(ctx, e.nova, id).ExtractErr(); err != nil {
+		t.Fatal(err)
+	}
+	e.waitStatus(t, id, "SHUTOFF")
+	r := e.Do(t, "POST", "/compute/v2.1/servers/"+id+"/action", e.nova.TokenID, []byte(`{"os-stop": null}`))
+	if r.Status != 409 || !strings.Contains(string(r.Body), `"conflictingRequest"`) || !strings.Contains(string(r.Body), "vm_state stopped") {
+		t.Errorf("stop of a stopped server: %d %s", r.Status, r.Body)
+	}
+
+	if err := servers.Delete(ctx, e.nova, id).ExtractErr(); err != nil {
+		t.Fatal(err)
+	}
+	deadline := time.Now().Add(20 * time.Second)
+	for {
+		_, err := servers.Get(ctx, e.nova, id).Extract()
+		if gophercloud.ResponseCodeIs(err, 404) {
+			break
+		}
+		if time.Now().After(deadline) {
+			t.Fatalf("server still there after delete: %v", err)
+		}
+		time.Sleep(20 * time.Millisecond)
+	}
+	// Nothing is left allocated in placement.
+	pl := e.Do(t, "GET", "/placement/allocations/"+id, e.nova.TokenID, nil)
+	if pl.Status != 200 || strings.Contains(string(pl.Body), "MEMORY_MB") {
+		t.Errorf("allocations after delete: %d %s", pl.Status, pl.Body)
+	}
+}
+
+func postAction(e *computeEnv, id, body string) error {
+	_, err := e.nova.Post(context.Background(), e.nova.ServiceURL("servers", id, "action"), json.RawMessage(body), nil,
+		&gophercloud.RequestOpts{OkCodes: []int{202}})
+	return err
+}
+
+func TestSchedulerExplainsAndSpreads(t *testing.T) {
+	e := newComputeEnv(t, "sqlite")
+	ctx := context.Background()
+
+	// An anti-affinity group puts its two members on different hosts.
+	g := store.ServerGroup{ID: "3f0d6c2c-0000-4000-8000-000000000001", Name: "web", Policy: "anti-affinity",
+		Rules: map[string]any{}, CreatedAt: time.Now()}
+	if err := e.Cloud.DB.Write(ctx, func(tx *store.Tx) error {
+		proj, err := e.Cloud.Identity.ListProjects(ctx, store.ProjectFilter{Name: "admin"})
+		if err != nil {
+			return err
+		}
+		g.ProjectID = proj[0].ID
+		return tx.CreateServerGroup(ctx, g)
+	}); err != nil {
+		t.Fatal(err)
+	}
+	a := e.boot(t, "a", "1", servers.SchedulerHintOpts{Group: g.ID})
+	b := e.boot(t, "b", "1", servers.SchedulerHintOpts{Group: g.ID})
+	sa, sb := e.waitStatus(t, a, "ACTIVE"), e.waitStatus(t, b, "ACTIVE")
+	if sa.Host == sb.Host {
+		t.Errorf("anti-affinity members on the same host %s", sa.Host)
+	}
+	// A third member has nowhere to go: ERROR, and the fault says why.
+	c := e.boot(t, "c", "1", servers.SchedulerHintOpts{Group: g.ID})
+	sc := e.waitStatus(t, c, "ERROR")
+	if !strings.Contains(sc.Fault.Message, "2 refused by the server group's policy") {
+		t.Errorf("fault = %q, want it to name the group policy", sc.Fault.Message)
+	}
+
+	// A flavor larger than any host: the fault names RAM and the best host.
+	big := e.boot(t, "big", "99", nil)
+	s := e.waitStatus(t, big, "ERROR")
+	if !strings.Contains(s.Fault.Message, "No valid host") || !strings.Contains(s.Fault.Message, "lacked RAM (best: host-") {
+		t.Errorf("fault = %q, want No valid host … lacked RAM (best: host-…)", s.Fault.Message)
+	}
+	// The explanation is in the create action's events too.
+	acts, err := instanceactions.List(e.nova, big, nil).AllPages(ctx)
+	if err != nil {
+		t.Fatal(err)
+	}
+	list, _ := instanceactions.ExtractInstanceActions(acts)
+	act, err := instanceactions.Get(ctx, e.nova, big, list[0].RequestID).Extract()
+	if err != nil {
+		t.Fatal(err)
+	}
+	if act.Events == nil || len(*act.Events) == 0 || (*act.Events)[0].Result != "Error" || !strings.Contains((*act.Events)[0].Traceback, "lacked RAM") {
+		t.Errorf("create events = %+v, want an Error event explaining RAM", act.Events)
+	}
+}
+
+func TestServerErrors(t *testing.T) {
+	e := newComputeEnv(t, "sqlite")
+	tok := e.nova.TokenID
+	for _, tc := range []struct {
+		name, method, path, body string
+		headers                  []string
+		want                     int
+		key, msg                 string
+	}{
+		{"missing server", "GET", "/compute/v2.1/servers/5bb1bd2a-0000-4000-8000-000000000000", "", nil, 404, "itemNotFound", "could not be found"},
+		{"bad microversion", "GET", "/compute/v2.1/servers", "", []string{"OpenStack-API-Version", "compute 2.999"}, 406, "HTTPNotAcceptable", "maximum is 2.79"},
+		{"unknown flavor", "POST", "/compute/v2.1/servers", `{"server": {"name": "x", "imageRef": "` + e.imageID + `", "flavorRef": "nope", "networks": "none"}}`, []string{"OpenStack-API-Version", "compute 2.79"}, 400, "badRequest", "Flavor nope could not be found"},
+		{"networks required", "POST", "/compute/v2.1/servers", `{"server": {"name": "x", "imageRef": "` + e.imageID + `", "flavorRef": "1"}}`, []string{"OpenStack-API-Version", "compute 2.79"}, 400, "badRequest", "'networks' is a required property"},
+		{"network list", "POST", "/compute/v2.1/servers", `{"server": {"name": "x", "imageRef": "` + e.imageID + `", "flavorRef": "1", "networks": [{"uuid": "5bb1bd2a-0000-4000-8000-000000000000"}]}}`, []string{"OpenStack-API-Version", "compute 2.79"}, 400, "badRequest", "--nic none"},
+		{"malformed", "POST", "/compute/v2.1/servers", `{"server": `, nil, 400, "badRequest", "not valid JSON"},
+		{"unknown action", "POST", "/compute/v2.1/servers/5bb1bd2a-0000-4000-8000-000000000000/action", `{"fly": null}`, nil, 400, "badRequest", "not supported"},
+		{"quota", "POST", "/compute/v2.1/servers", `{"server": {"name": "x", "imageRef": "` + e.imageID + `", "flavorRef": "1", "networks": "none", "min_count": 11}}`, []string{"OpenStack-API-Version", "compute 2.79"}, 403, "forbidden", "Quota exceeded"},
+	} {
+		t.Run(tc.name, func(t *testing.T) {
+			var body []byte
+			if tc.body != "" {
+				body = []byte(tc.body)
+			}
+			r := e.Do(t, tc.method, tc.path, tok, body, tc.headers...)
+			if r.Status != tc.want {
+				t.Fatalf("status %d, want %d: %s", r.Status, tc.want, r.Body)
+			}
+			obj, ok := r.JSON(t)[tc.key].(map[string]any)
+			if !ok {
+				t.Fatalf("no %q object in %s", tc.key, r.Body)
+			}
+			if msg, _ := obj["message"].(string); !strings.Contains(msg, tc.msg) {
+				t.Errorf("message %q does not mention %q", msg, tc.msg)
+			}
+			if r.Header.Get("X-Compute-Request-Id") == "" {
+				t.Errorf("no x-compute-request-id")
+			}
+		})
+	}
+}

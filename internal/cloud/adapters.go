@@ -1,0 +1,88 @@
+package cloud
+
+import (
+	"context"
+
+	"github.com/onestack/onestack/internal/auth"
+	"github.com/onestack/onestack/internal/controller/scheduler"
+	computesvc "github.com/onestack/onestack/internal/service/compute"
+	imagesvc "github.com/onestack/onestack/internal/service/image"
+	placementsvc "github.com/onestack/onestack/internal/service/placement"
+	"github.com/onestack/onestack/internal/store"
+)
+
+// placementAdapter lets compute and the scheduler use placement through
+// the small interfaces they declare.
+type placementAdapter struct{ p *placementsvc.Service }
+
+func placementFor(p *placementsvc.Service) computesvc.Placement { return placementAdapter{p} }
+func capacityFor(p *placementsvc.Service) scheduler.Capacity    { return placementAdapter{p} }
+
+func (a placementAdapter) EnsureProvider(ctx context.Context, uuid, name string, inv map[string]computesvc.Inventory) error {
+	out := make(map[string]placementsvc.Inventory, len(inv))
+	for rc, i := range inv {
+		out[rc] = placementsvc.Inventory{Total: i.Total, Reserved: i.Reserved, MaxUnit: i.MaxUnit, AllocationRatio: i.AllocationRatio}
+	}
+	return a.p.EnsureProvider(ctx, uuid, name, out, nil)
+}
+
+func (a placementAdapter) ReleaseTx(ctx context.Context, tx *store.Tx, consumerID string) error {
+	return a.p.ReleaseTx(ctx, tx, consumerID)
+}
+
+func (a placementAdapter) MoveTx(ctx context.Context, tx *store.Tx, from, to string) error {
+	return a.p.MoveAllocationsTx(ctx, tx, from, placementsvc.Consumer{ID: to})
+}
+
+func (a placementAdapter) ClaimTx(ctx context.Context, tx *store.Tx, consumerID, projectID, userID, providerUUID string, resources map[string]int64) error {
+	return a.p.ClaimTx(ctx, tx, placementsvc.Consumer{ID: consumerID, ProjectID: projectID, UserID: userID}, providerUUID, resources)
+}
+
+func (a placementAdapter) Providers(ctx context.Context) ([]scheduler.Provider, error) {
+	snap, err := a.p.Snapshot(ctx)
+	if err != nil {
+		return nil, err
+	}
+	out := make([]scheduler.Provider, len(snap))
+	for i, pc := range snap {
+		p := scheduler.Provider{UUID: pc.UUID, Name: pc.Name, Traits: pc.Traits,
+			Free: make(map[string]int64, len(pc.Resources)), MaxUnit: make(map[string]int64, len(pc.Resources))}
+		for rc, r := range pc.Resources {
+			p.Free[rc], p.MaxUnit[rc] = r.Free(), r.MaxUnit
+		}
+		out[i] = p
+	}
+	return out, nil
+}
+
+// imagesAdapter lets compute use Glance through the interface it declares.
+type imagesAdapter struct{ s *imagesvc.Service }
+
+func imagesFor(s *imagesvc.Service) computesvc.Images { return imagesAdapter{s} }
+
+func (a imagesAdapter) Boot(ctx context.Context, c *auth.Credentials, id string) (computesvc.Image, error) {
+	im, err := a.s.Get(ctx, c, id)
+	if err != nil {
+		return computesvc.Image{}, err
+	}
+	out := computesvc.Image{ID: im.ID, Status: im.Status, MinDisk: int(im.MinDisk), MinRAM: int(im.MinRAM), Properties: im.Properties}
+	if im.Name != nil {
+		out.Name = *im.Name
+	}
+	if im.DiskFormat != nil {
+		out.DiskFormat = *im.DiskFormat
+	}
+	if im.Size != nil {
+		out.Size = *im.Size
+	}
+	return out, nil
+}
+
+func (a imagesAdapter) Snapshot(ctx context.Context, c *auth.Credentials, name string, props map[string]string) (string, error) {
+	attrs := map[string]any{"name": name, "disk_format": "qcow2", "container_format": "bare", "visibility": "private"}
+	for k, v := range props {
+		attrs[k] = v
+	}
+	im, err := a.s.Create(ctx, c, attrs)
+	return im.ID, err
+}

@@ -1,0 +1,144 @@
+package hostapi
+
+import (
+	"bytes"
+	"context"
+	"encoding/json"
+	"fmt"
+	"io"
+	"net/http"
+	"strings"
+	"sync"
+	"time"
+)
+
+// WatchResponse is the agent API's answer to a watch.
+type WatchResponse struct {
+	Guests []Guest `json:"guests"`
+	Next   int64   `json:"next"`
+}
+
+// Credentials authenticate an agent with Keystone.
+type Credentials struct {
+	Username, Password, Project, Domain string
+}
+
+// Client is Plane over HTTP, for agents in another process than the
+// control plane. It gets and renews its token itself.
+type Client struct {
+	base  string // e.g. http://127.0.0.1:8000
+	creds Credentials
+	http  *http.Client
+
+	mu      sync.Mutex
+	token   string
+	expires time.Time
+}
+
+// NewClient returns a client of the control plane at base.
+func NewClient(base string, creds Credentials) *Client {
+	if creds.Domain == "" {
+		creds.Domain = "Default"
+	}
+	return &Client{base: strings.TrimRight(base, "/"), creds: creds, http: &http.Client{Timeout: 40 * time.Second}}
+}
+
+func (c *Client) authToken(ctx context.Context) (string, error) {
+	c.mu.Lock()
+	defer c.mu.Unlock()
+	if c.token != "" && time.Until(c.expires) > 5*time.Minute {
+		return c.token, nil
+	}
+	body := map[string]any{"auth": map[string]any{
+		"identity": map[string]any{"methods": []string{"password"}, "password": map[string]any{"user": map[string]any{
+			"name": c.creds.Username, "password": c.creds.Password, "domain": map[string]any{"name": c.creds.Domain}}}},
+		"scope": map[string]any{"project": map[string]any{"name": c.creds.Project, "domain": map[string]any{"name": c.creds.Domain}}},
+	}}
+	b, _ := json.Marshal(body)
+	req, err := http.NewRequestWithContext(ctx, "POST", c.base+"/identity/v3/auth/tokens?nocatalog", bytes.NewReader(b))
+	if err != nil {
+		return "", err
+	}
+	req.Header.Set("Content-Type", "application/json")
+	resp, err := c.http.Do(req)
+	if err != nil {
+		return "", fmt.Errorf("authenticate with %s: %w", c.base, err)
+	}
+	defer resp.Body.Close()
+	if resp.StatusCode != http.StatusCreated {
+		msg, _ := io.ReadAll(io.LimitReader(resp.Body, 4096))
+		return "", fmt.Errorf("authenticate with %s as %s: HTTP %d: %s", c.base, c.creds.Username, resp.StatusCode, msg)
+	}
+	var doc struct {
+		Token struct {
+			ExpiresAt time.Time `json:"expires_at"`
+		} `json:"token"`
+	}
+	_ = json.NewDecoder(resp.Body).Decode(&doc)
+	c.token, c.expires = resp.Header.Get("X-Subject-Token"), doc.Token.ExpiresAt
+	return c.token, nil
+}
+
+func (c *Client) do(ctx context.Context, method, path string, in, out any) error {
+	tok, err := c.authToken(ctx)
+	if err != nil {
+		return err
+	}
+	var body io.Reader
+	if in != nil {
+		b, err := json.Marshal(in)
+		if err != nil {
+			return err
+		}
+		body = bytes.NewReader(b)
+	}
+	req, err := http.NewRequestWithContext(ctx, method, c.base+path, body)
+	if err != nil {
+		return err
+	}
+	req.Header.Set("X-Auth-Token", tok)
+	req.Header.Set("Content-Type", "application/json")
+	resp, err := c.http.Do(req)
+	if err != nil {
+		return err
+	}
+	defer resp.Body.Close()
+	if resp.StatusCode >= 300 {
+		msg, _ := io.ReadAll(io.LimitReader(resp.Body, 4096))
+		if resp.StatusCode == http.StatusUnauthorized {
+			c.mu.Lock()
+			c.token = ""
+			c.mu.Unlock()
+		}
+		return fmt.Errorf("%s %s: HTTP %d: %s", method, path, resp.StatusCode, bytes.TrimSpace(msg))
+	}
+	if out != nil {
+		return json.NewDecoder(resp.Body).Decode(out)
+	}
+	return nil
+}
+
+// Register implements Plane.
+func (c *Client) Register(ctx context.Context, h HostInfo) error {
+	return c.do(ctx, "POST", "/agent/v1/hosts", h, nil)
+}
+
+// Heartbeat implements Plane.
+func (c *Client) Heartbeat(ctx context.Context, host string) error {
+	return c.do(ctx, "POST", "/agent/v1/hosts/"+host+"/heartbeat", nil, nil)
+}
+
+// Watch implements Plane with a 25 s long poll.
+func (c *Client) Watch(ctx context.Context, host string, since int64) ([]Guest, int64, error) {
+	var out WatchResponse
+	err := c.do(ctx, "GET", fmt.Sprintf("/agent/v1/hosts/%s/watch?since=%d&wait=25s", host, since), nil, &out)
+	if err != nil {
+		return nil, since, err
+	}
+	return out.Guests, out.Next, nil
+}
+
+// Report implements Plane.
+func (c *Client) Report(ctx context.Context, r Report) error {
+	return c.do(ctx, "POST", "/agent/v1/reports", r, nil)
+}

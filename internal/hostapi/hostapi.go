@@ -1,0 +1,90 @@
+// Package hostapi is the contract between the control plane and the host
+// agents: what an agent reports about its host, the desired state of each
+// guest it is given, and what it reports back. Agents never receive
+// commands: they watch desired state and report observed state, over Go
+// calls in one process or HTTP between processes.
+package hostapi
+
+import "context"
+
+// HostInfo is what an agent reports about its host when it registers.
+type HostInfo struct {
+	Host              string `json:"host"`
+	Zone              string `json:"zone,omitempty"`
+	HypervisorType    string `json:"hypervisor_type"`
+	HypervisorVersion int    `json:"hypervisor_version"`
+	HostIP            string `json:"host_ip"`
+	VCPUs             int    `json:"vcpus"`
+	MemoryMB          int    `json:"memory_mb"`
+	DiskGB            int    `json:"disk_gb"`
+	CPUInfo           string `json:"cpu_info"`
+}
+
+// Power states of a guest, desired and observed.
+const (
+	PowerRunning   = "running"
+	PowerShutdown  = "shutdown"
+	PowerPaused    = "paused"
+	PowerSuspended = "suspended"
+	// PowerAbsent means no guest exists.
+	PowerAbsent = "absent"
+)
+
+// Flavor is the shape of a guest.
+type Flavor struct {
+	VCPUs     int `json:"vcpus"`
+	RAM       int `json:"ram"`
+	Disk      int `json:"disk"`
+	Ephemeral int `json:"ephemeral"`
+	Swap      int `json:"swap"`
+}
+
+// Guest is the desired state of one server on a host.
+type Guest struct {
+	ServerID  string `json:"server_id"`
+	Name      string `json:"name"`
+	ProjectID string `json:"project_id"`
+	Revision  int64  `json:"revision"`
+	// Deleted: the guest must not exist.
+	Deleted bool `json:"deleted"`
+	// Task is the task in progress (Nova's task_state), e.g. "rebooting";
+	// TaskArg its argument, e.g. the image id of a snapshot.
+	Task    string `json:"task"`
+	TaskArg string `json:"task_arg,omitempty"`
+	// Power is the desired power state.
+	Power       string            `json:"power"`
+	Flavor      Flavor            `json:"flavor"`
+	ImageID     string            `json:"image_id"`
+	UserData    string            `json:"user_data,omitempty"`
+	KeyData     string            `json:"key_data,omitempty"`
+	Metadata    map[string]string `json:"metadata,omitempty"`
+	ConfigDrive bool              `json:"config_drive,omitempty"`
+	// Away: the guest is moving off this host (resize/migration source).
+	Away bool `json:"away,omitempty"`
+}
+
+// Report is what an agent observed about one guest.
+type Report struct {
+	Host     string `json:"host"`
+	ServerID string `json:"server_id"`
+	// Revision is the desired revision the agent acted on.
+	Revision int64 `json:"revision"`
+	// Power is the observed power state.
+	Power string `json:"power"`
+	// Done names the task the agent completed, or "".
+	Done string `json:"done,omitempty"`
+	// Error says why the task failed, in words a user can act on; the
+	// server goes to ERROR with it as the fault.
+	Error string `json:"error,omitempty"`
+}
+
+// Plane is the control plane as an agent sees it.
+type Plane interface {
+	Register(ctx context.Context, h HostInfo) error
+	Heartbeat(ctx context.Context, host string) error
+	// Watch returns the guests on host changed after revision since,
+	// blocking until there is one or ctx ends; next is the revision to pass
+	// next time. since 0 returns every guest on the host.
+	Watch(ctx context.Context, host string, since int64) (guests []Guest, next int64, err error)
+	Report(ctx context.Context, r Report) error
+}

@@ -1,0 +1,133 @@
+package compute
+
+import (
+	"context"
+	"fmt"
+	"strings"
+
+	"github.com/onestack/onestack/internal/apierr"
+	"github.com/onestack/onestack/internal/store"
+)
+
+// Quotas maps a Nova quota resource to its limit; -1 is unlimited.
+type Quotas map[string]int64
+
+// Quota resources shown by os-quota-sets at microversion 2.57 and later.
+var quotaResources = []string{"instances", "cores", "ram", "key_pairs", "metadata_items", "server_groups", "server_group_members"}
+
+// DefaultQuotas are Nova's defaults.
+func DefaultQuotas() Quotas {
+	return Quotas{"instances": 10, "cores": 20, "ram": 51200, "key_pairs": 100, "metadata_items": 128,
+		"server_groups": 10, "server_group_members": 10}
+}
+
+// QuotaResources lists the resources in display order.
+func QuotaResources() []string { return append([]string(nil), quotaResources...) }
+
+// Limits returns a project's effective limits (defaults overridden by its own).
+func (s *Service) Limits(ctx context.Context, projectID string) (q Quotas, err error) {
+	err = s.db.Read(ctx, func(tx *store.Tx) error {
+		q, err = s.limitsTx(ctx, tx, projectID)
+		return err
+	})
+	return q, err
+}
+
+func (s *Service) limitsTx(ctx context.Context, tx *store.Tx, projectID string) (Quotas, error) {
+	own, err := tx.QuotaLimits(ctx, projectID)
+	if err != nil {
+		return nil, err
+	}
+	q := Quotas{}
+	for k, v := range s.cfg.Quotas {
+		q[k] = v
+	}
+	for k, v := range own {
+		q[k] = v
+	}
+	return q, nil
+}
+
+// Usage is what a project uses now.
+func (s *Service) Usage(ctx context.Context, projectID, userID string) (u map[string]int64, err error) {
+	err = s.db.Read(ctx, func(tx *store.Tx) error {
+		su, err := tx.ServerUsage(ctx, projectID)
+		if err != nil {
+			return err
+		}
+		groups, err := tx.CountServerGroups(ctx, projectID)
+		if err != nil {
+			return err
+		}
+		kps := 0
+		if userID != "" {
+			if kps, err = tx.CountKeypairs(ctx, userID); err != nil {
+				return err
+			}
+		}
+		u = map[string]int64{"instances": su.Instances, "cores": su.Cores, "ram": su.RAM, "server_groups": int64(groups), "key_pairs": int64(kps)}
+		return nil
+	})
+	return u, err
+}
+
+// SetLimits updates a project's limits; unknown resources are refused.
+func (s *Service) SetLimits(ctx context.Context, projectID string, limits map[string]int64) (Quotas, error) {
+	for k, v := range limits {
+		if _, ok := s.cfg.Quotas[k]; !ok {
+			return nil, apierr.BadRequest("Unknown quota resource %q; use one of %v.", k, quotaResources)
+		}
+		if v < -1 {
+			return nil, apierr.BadRequest("Quota value %d for %s is invalid; use -1 (unlimited) or a number ≥ 0.", v, k)
+		}
+	}
+	err := s.db.Write(ctx, func(tx *store.Tx) error {
+		for k, v := range limits {
+			if err := tx.SetQuota(ctx, projectID, k, v); err != nil {
+				return err
+			}
+		}
+		return nil
+	})
+	if err != nil {
+		return nil, err
+	}
+	return s.Limits(ctx, projectID)
+}
+
+// ResetLimits reverts a project to the defaults.
+func (s *Service) ResetLimits(ctx context.Context, projectID string) error {
+	return s.db.Write(ctx, func(tx *store.Tx) error { return tx.DeleteQuotas(ctx, projectID) })
+}
+
+// checkServerQuota runs inside the creating transaction, after
+// LockProjectQuota, so racing boots in one project cannot both pass.
+func (s *Service) checkServerQuota(ctx context.Context, tx *store.Tx, projectID string, count int, f store.Flavor) error {
+	if err := tx.LockProjectQuota(ctx, projectID); err != nil {
+		return err
+	}
+	q, err := s.limitsTx(ctx, tx, projectID)
+	if err != nil {
+		return err
+	}
+	u, err := tx.ServerUsage(ctx, projectID)
+	if err != nil {
+		return err
+	}
+	want := map[string][2]int64{ // resource -> {used, requested}
+		"instances": {u.Instances, int64(count)},
+		"cores":     {u.Cores, int64(count * f.VCPUs)},
+		"ram":       {u.RAM, int64(count * f.RAM)},
+	}
+	var over []string
+	for _, r := range []string{"instances", "cores", "ram"} {
+		lim := q[r]
+		if lim >= 0 && want[r][0]+want[r][1] > lim {
+			over = append(over, fmt.Sprintf("%s: Requested %d, but already used %d of %d %s", r, want[r][1], want[r][0], lim, r))
+		}
+	}
+	if len(over) > 0 {
+		return apierr.Forbidden("Quota exceeded for %s. Delete servers or ask an admin to raise the quota ('openstack quota set --instances/--cores/--ram').", strings.Join(over, "; "))
+	}
+	return nil
+}

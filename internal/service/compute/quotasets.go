@@ -1,0 +1,111 @@
+package compute
+
+import (
+	"context"
+	"sort"
+
+	"github.com/onestack/onestack/internal/apierr"
+	"github.com/onestack/onestack/internal/auth"
+)
+
+// This file is os-quota-sets and /limits over quota.go: policy, the
+// in-use check on updates, and usage for the detail view.
+
+// canSeeQuotas allows admins and members of the project itself.
+func canSeeQuotas(c *auth.Credentials, projectID, rule string) error {
+	if c.IsAdmin() || (projectID != "" && c.ProjectID() == projectID) {
+		return nil
+	}
+	return apierr.Forbidden("Policy doesn't allow %s to be performed on project %s; you may read your own project's quotas, others need the admin role.", rule, projectID)
+}
+
+// DefaultLimits returns the default per-project limits.
+func (s *Service) DefaultLimits() Quotas {
+	q := Quotas{}
+	for k, v := range s.cfg.Quotas {
+		q[k] = v
+	}
+	return q
+}
+
+// ProjectQuotas returns a project's limits (its own project, or any for admins).
+func (s *Service) ProjectQuotas(ctx context.Context, c *auth.Credentials, projectID string) (Quotas, error) {
+	if err := canSeeQuotas(c, projectID, "os_compute_api:os-quota-sets:show"); err != nil {
+		return nil, err
+	}
+	return s.Limits(ctx, projectID)
+}
+
+// ProjectQuotaUsage returns a project's limits and what it uses now.
+// Keypairs count per user: userID names whose ("" counts none, as Nova's
+// project view does).
+func (s *Service) ProjectQuotaUsage(ctx context.Context, c *auth.Credentials, projectID, userID string) (Quotas, map[string]int64, error) {
+	if err := canSeeQuotas(c, projectID, "os_compute_api:os-quota-sets:detail"); err != nil {
+		return nil, nil, err
+	}
+	q, err := s.Limits(ctx, projectID)
+	if err != nil {
+		return nil, nil, err
+	}
+	u, err := s.Usage(ctx, projectID, userID)
+	return q, u, err
+}
+
+// UpdateQuotas sets a project's limits (admin only). Without force, a
+// limit below what the project already uses is refused.
+func (s *Service) UpdateQuotas(ctx context.Context, c *auth.Credentials, projectID string, limits map[string]int64, force bool) (Quotas, error) {
+	if err := requireAdmin(c, "os_compute_api:os-quota-sets:update"); err != nil {
+		return nil, err
+	}
+	keys := make([]string, 0, len(limits))
+	for k := range limits {
+		keys = append(keys, k)
+	}
+	sort.Strings(keys)
+	for _, k := range keys {
+		v := limits[k]
+		if _, ok := s.cfg.Quotas[k]; !ok {
+			return nil, apierr.BadRequest("Unknown quota resource %q; use one of %v.", k, quotaResources)
+		}
+		if v < -1 || v > MaxInt {
+			return nil, apierr.BadRequest("Invalid input for field/attribute %s: %d is out of range; use -1 (unlimited) or 0 to %d.", k, v, MaxInt)
+		}
+	}
+	if !force {
+		used, err := s.Usage(ctx, projectID, "")
+		if err != nil {
+			return nil, err
+		}
+		for _, k := range keys {
+			if v := limits[k]; v != -1 && v < used[k] {
+				return nil, apierr.BadRequest("Quota limit %d for %s must be greater than or equal to already used and reserved %d; free resources first or send \"force\": true.", v, k, used[k])
+			}
+		}
+	}
+	return s.SetLimits(ctx, projectID, limits)
+}
+
+// DeleteQuotas reverts a project to the default limits (admin only).
+func (s *Service) DeleteQuotas(ctx context.Context, c *auth.Credentials, projectID string) error {
+	if err := requireAdmin(c, "os_compute_api:os-quota-sets:delete"); err != nil {
+		return err
+	}
+	return s.ResetLimits(ctx, projectID)
+}
+
+// AbsoluteLimits returns the limits and usage GET /limits shows: the
+// caller's project, or for admins any project.
+func (s *Service) AbsoluteLimits(ctx context.Context, c *auth.Credentials, projectID string) (Quotas, map[string]int64, error) {
+	if projectID == "" {
+		projectID = c.ProjectID()
+	}
+	if err := canSeeQuotas(c, projectID, "os_compute_api:limits:other_project"); err != nil {
+		return nil, nil, err
+	}
+	q, err := s.Limits(ctx, projectID)
+	if err != nil {
+		return nil, nil, err
+	}
+	u, err := s.Usage(ctx, projectID, "")
+	return q, u, err
+}

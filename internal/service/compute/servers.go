@@ -1,0 +1,773 @@
+package compute
+
+import (
+	"context"
+	"errors"
+	"fmt"
+	"regexp"
+	"slices"
+	"strings"
+	"unicode/utf8"
+
+	"github.com/onestack/onestack/internal/apierr"
+	"github.com/onestack/onestack/internal/auth"
+	"github.com/onestack/onestack/internal/store"
+)
+
+// Networks says what a boot request asked for its NICs.
+type Networks int
+
+// Network requests. Until networking exists, "auto" gives a server no NIC
+// (there is no network to attach) and explicit networks are refused.
+const (
+	NetworksUnset Networks = iota
+	NetworksAuto
+	NetworksNone
+	NetworksList
+)
+
+// CreateRequest is a decoded POST /servers.
+type CreateRequest struct {
+	Name          string
+	Description   *string
+	ImageRef      string
+	FlavorRef     string
+	Networks      Networks
+	KeyName       string
+	UserData      string // base64, as sent
+	Metadata      map[string]string
+	Zone          string // availability zone, possibly "zone:host"
+	Host          string // admin-only target host (2.74)
+	GroupID       string
+	MinCount      int
+	MaxCount      int
+	Tags          []string
+	ConfigDrive   bool
+	AccessIPv4    string
+	AccessIPv6    string
+	ReservationID string
+}
+
+// MaxMetadata is Nova's default metadata_items quota.
+const maxNameLen = 255
+
+func checkServerName(name string) error {
+	if strings.TrimSpace(name) == "" || utf8.RuneCountInString(name) > maxNameLen || !utf8.ValidString(name) {
+		return apierr.BadRequest("Invalid input for field/attribute name: a server name is 1 to %d characters and not only spaces.", maxNameLen)
+	}
+	return nil
+}
+
+// visible loads a server the credentials may see: their project's, or any
+// for admins. Others get 404, never 403, so ids do not leak.
+func (s *Service) visible(ctx context.Context, tx *store.Tx, c *auth.Credentials, id string, deletedOK bool) (store.Server, error) {
+	v, err := tx.GetServer(ctx, id)
+	if err == nil && (v.Deleted && !deletedOK || !c.IsAdmin() && v.ProjectID != c.ProjectID()) {
+		err = store.ErrNotFound
+	}
+	if err != nil {
+		return v, notFound(err, "Instance", id)
+	}
+	return v, nil
+}
+
+// Get returns a server the credentials may see.
+func (s *Service) Get(ctx context.Context, c *auth.Credentials, id string) (v store.Server, err error) {
+	err = s.db.Read(ctx, func(tx *store.Tx) error {
+		v, err = s.visible(ctx, tx, c, id, false)
+		return err
+	})
+	return v, err
+}
+
+// Create validates a boot request, checks quota and records the servers in
+// one transaction, then wakes the scheduler. It returns the servers made.
+func (s *Service) Create(ctx context.Context, c *auth.Credentials, req CreateRequest) ([]store.Server, error) {
+	if err := checkServerName(req.Name); err != nil {
+		return nil, err
+	}
+	if req.MinCount < 1 {
+		req.MinCount = 1
+	}
+	if req.MaxCount < req.MinCount {
+		req.MaxCount = req.MinCount
+	}
+	if req.Networks == NetworksList {
+		return nil, apierr.BadRequest("This cloud has no networking service yet, so servers cannot be attached to networks; boot with \"networks\": \"none\" (openstack server create --nic none).")
+	}
+	if len(req.Metadata) > 128 {
+		return nil, apierr.Forbidden("Quota exceeded for metadata_items: %d items requested, the limit is 128.", len(req.Metadata))
+	}
+	if req.ImageRef == "" {
+		return nil, apierr.BadRequest("Missing imageRef attribute: give the image to boot from (booting from volumes comes with block storage).")
+	}
+	img, err := s.images.Boot(ctx, c, req.ImageRef)
+	if err != nil {
+		if apierr.Is(err, 404) {
+			return nil, apierr.BadRequest("Image %s could not be found; check 'openstack image list'.", req.ImageRef)
+		}
+		return nil, err
+	}
+	if img.Status != "active" {
+		return nil, apierr.BadRequest("Image %s is not active (status %s); upload its data first or choose another image.", img.ID, img.Status)
+	}
+	zone, host := req.Zone, req.Host
+	if z, h, ok := strings.Cut(zone, ":"); ok {
+		zone, host = z, strings.Split(h, ":")[0]
+	}
+	if host != "" && !c.IsAdmin() {
+		return nil, apierr.Forbidden("Only administrators may choose a host; drop the host from the availability zone.")
+	}
+	var made []store.Server
+	err = s.db.Write(ctx, func(tx *store.Tx) error {
+		made = nil
+		f, err := s.flavorFor(ctx, tx, c, req.FlavorRef)
+		if err != nil {
+			return err
+		}
+		if img.MinRAM > f.RAM {
+			return apierr.BadRequest("Flavor's memory is too small for requested image: image %s needs %d MB, flavor %s has %d MB.", img.ID, img.MinRAM, f.Name, f.RAM)
+		}
+		if f.Disk > 0 && img.MinDisk > f.Disk {
+			return apierr.BadRequest("Flavor's disk is too small for requested image: image %s needs %d GB, flavor %s has %d GB.", img.ID, img.MinDisk, f.Name, f.Disk)
+		}
+		if f.Disk > 0 && img.Size > int64(f.Disk)<<30 {
+			return apierr.BadRequest("Flavor's disk is too small for requested image: image %s is %d bytes, flavor %s has %d GB.", img.ID, img.Size, f.Name, f.Disk)
+		}
+		var keyData string
+		if req.KeyName != "" {
+			kp, err := tx.GetKeypair(ctx, c.User.ID, req.KeyName)
+			if errors.Is(err, store.ErrNotFound) {
+				return apierr.BadRequest("Invalid key_name provided: keypair %s does not exist for your user; see 'openstack keypair list'.", req.KeyName)
+			} else if err != nil {
+				return err
+			}
+			keyData = kp.PublicKey
+		}
+		if zone != "" {
+			if err := s.checkZone(ctx, tx, zone); err != nil {
+				return err
+			}
+		}
+		if host != "" {
+			if _, err := tx.GetHostByName(ctx, host); errors.Is(err, store.ErrNotFound) {
+				return apierr.BadRequest("Compute host %s could not be found; see 'openstack compute service list'.", host)
+			} else if err != nil {
+				return err
+			}
+		}
+		if req.GroupID != "" {
+			g, err := tx.GetServerGroup(ctx, req.GroupID)
+			if errors.Is(err, store.ErrNotFound) || (err == nil && g.ProjectID != c.ProjectID() && !c.IsAdmin()) {
+				return apierr.BadRequest("Invalid server group %s: it does not exist in your project.", req.GroupID)
+			} else if err != nil {
+				return err
+			}
+			members, err := tx.GroupMembers(ctx, g.ID)
+			if err != nil {
+				return err
+			}
+			q, err := s.limitsTx(ctx, tx, c.ProjectID())
+			if err != nil {
+				return err
+			}
+			if lim := q["server_group_members"]; lim >= 0 && int64(len(members)+req.MaxCount) > lim {
+				return apierr.Forbidden("Quota exceeded for server_group_members: group %s has %d of %d members, %d requested.", g.ID, len(members), lim, req.MaxCount)
+			}
+		}
+		count := req.MaxCount
+		if err := s.checkServerQuota(ctx, tx, c.ProjectID(), count, f); err != nil {
+			if count == req.MinCount {
+				return err
+			}
+			count = req.MinCount
+			if err := s.checkServerQuota(ctx, tx, c.ProjectID(), count, f); err != nil {
+				return err
+			}
+		}
+		resID := req.ReservationID
+		if resID == "" {
+			resID = "r-" + newUUID()[:8]
+		}
+		now := s.Now()
+		for i := 0; i < count; i++ {
+			name := req.Name
+			if count > 1 {
+				name = fmt.Sprintf("%s-%d", req.Name, i+1)
+			}
+			v := store.Server{
+				ID: newUUID(), ProjectID: c.ProjectID(), UserID: c.User.ID, Name: name, Description: req.Description,
+				Hostname: hostname(name), ImageID: img.ID, Flavor: f, KeyName: req.KeyName, KeyData: keyData,
+				UserData: req.UserData, ConfigDrive: req.ConfigDrive, Metadata: req.Metadata, Tags: req.Tags,
+				RequestedZone: zone, RequestedHost: host, GroupID: req.GroupID, ReservationID: resID, LaunchIndex: i,
+				VMState: VMBuilding, TaskState: TaskScheduling, DesiredPower: "running",
+				AccessIPv4: req.AccessIPv4, AccessIPv6: req.AccessIPv6, CreatedAt: now, UpdatedAt: now,
+			}
+			if err := tx.CreateServer(ctx, &v); err != nil {
+				return err
+			}
+			if _, err := s.startAction(ctx, tx, c, v.ID, "create"); err != nil {
+				return err
+			}
+			made = append(made, v)
+		}
+		return nil
+	})
+	if err != nil {
+		return nil, err
+	}
+	s.Hub.WakeScheduler()
+	return made, nil
+}
+
+var notHostname = regexp.MustCompile(`[^a-z0-9-]+`)
+
+// hostname derives the guest hostname from a server name, as Nova does.
+func hostname(name string) string {
+	h := strings.Trim(notHostname.ReplaceAllString(strings.ToLower(name), "-"), "-")
+	if len(h) > 63 {
+		h = strings.TrimRight(h[:63], "-")
+	}
+	if h == "" {
+		h = "server"
+	}
+	return h
+}
+
+// flavorFor resolves a flavorRef (id, or a link ending in the id) the
+// project may use.
+func (s *Service) flavorFor(ctx context.Context, tx *store.Tx, c *auth.Credentials, ref string) (store.Flavor, error) {
+	if i := strings.LastIndex(ref, "/"); i >= 0 {
+		ref = ref[i+1:]
+	}
+	f, err := tx.GetFlavor(ctx, ref)
+	if err == nil && !f.IsPublic && !c.IsAdmin() {
+		projects, perr := tx.FlavorAccess(ctx, f.ID)
+		if perr != nil {
+			return f, perr
+		}
+		if !slices.Contains(projects, c.ProjectID()) {
+			err = store.ErrNotFound
+		}
+	}
+	if errors.Is(err, store.ErrNotFound) {
+		return f, apierr.BadRequest("Flavor %s could not be found; see 'openstack flavor list'.", ref)
+	}
+	if err == nil && f.Disabled {
+		return f, apierr.BadRequest("Flavor %s is disabled; choose another.", ref)
+	}
+	return f, err
+}
+
+// checkZone accepts the default zone and any aggregate's zone.
+func (s *Service) checkZone(ctx context.Context, tx *store.Tx, zone string) error {
+	if zone == s.cfg.DefaultZone {
+		return nil
+	}
+	aggs, err := tx.ListAggregates(ctx)
+	if err != nil {
+		return err
+	}
+	for _, a := range aggs {
+		if a.Zone == zone {
+			return nil
+		}
+	}
+	return apierr.BadRequest("The requested availability zone %q is not available; see 'openstack availability zone list'.", zone)
+}
+
+// ListRequest is a decoded GET /servers.
+type ListRequest struct {
+	Filter      store.ServerFilter
+	AllProjects bool
+	NameRegex   string // Nova's name filter: a regular expression
+}
+
+// List lists servers the credentials may see. A name filter that is a real
+// regular expression is applied here, reading further pages as needed.
+func (s *Service) List(ctx context.Context, c *auth.Credentials, req ListRequest) ([]store.Server, error) {
+	f := req.Filter
+	if !c.IsAdmin() || !req.AllProjects {
+		if !c.IsAdmin() || f.ProjectID == "" {
+			f.ProjectID = c.ProjectID()
+		}
+	}
+	var re *regexp.Regexp
+	if req.NameRegex != "" {
+		if like, ok := likePattern(req.NameRegex); ok {
+			f.Name = like
+		} else {
+			var err error
+			if re, err = regexp.Compile(req.NameRegex); err != nil {
+				return nil, apierr.BadRequest("Invalid name filter %q: %v.", req.NameRegex, err)
+			}
+		}
+	}
+	var out []store.Server
+	err := s.db.Read(ctx, func(tx *store.Tx) error {
+		limit := f.Page.Limit
+		for {
+			page, err := tx.ListServers(ctx, f)
+			if errors.Is(err, store.ErrNotFound) {
+				return apierr.BadRequest("marker [%s] not found", f.Page.Marker)
+			}
+			if err != nil {
+				return err
+			}
+			for _, v := range page {
+				if re == nil || re.MatchString(v.Name) {
+					out = append(out, v)
+				}
+			}
+			if re == nil || len(page) < f.Page.Limit || f.Page.Limit == 0 || len(out) >= limit {
+				break
+			}
+			f.Page.Marker = page[len(page)-1].ID
+		}
+		if limit > 0 && len(out) > limit {
+			out = out[:limit]
+		}
+		return nil
+	})
+	return out, err
+}
+
+// ServerUpdate is a decoded PUT /servers/{id}.
+type ServerUpdate struct {
+	Name        *string
+	Description **string
+	AccessIPv4  *string
+	AccessIPv6  *string
+}
+
+// Update renames or re-describes a server.
+func (s *Service) Update(ctx context.Context, c *auth.Credentials, id string, u ServerUpdate) (v store.Server, err error) {
+	if u.Name != nil {
+		if err := checkServerName(*u.Name); err != nil {
+			return v, err
+		}
+	}
+	err = s.db.Write(ctx, func(tx *store.Tx) error {
+		if v, err = s.visible(ctx, tx, c, id, false); err != nil {
+			return err
+		}
+		if u.Name != nil {
+			v.Name = *u.Name
+		}
+		if u.Description != nil {
+			v.Description = *u.Description
+		}
+		if u.AccessIPv4 != nil {
+			v.AccessIPv4 = *u.AccessIPv4
+		}
+		if u.AccessIPv6 != nil {
+			v.AccessIPv6 = *u.AccessIPv6
+		}
+		v.UpdatedAt = s.Now()
+		return tx.UpdateServer(ctx, &v, 0)
+	})
+	return v, err
+}
+
+// SetMetadata replaces (replace=true) or merges server metadata, or, with
+// a nil map and a key, deletes one item.
+func (s *Service) SetMetadata(ctx context.Context, c *auth.Credentials, id string, meta map[string]string, replace bool, deleteKey string) (v store.Server, err error) {
+	err = s.db.Write(ctx, func(tx *store.Tx) error {
+		if v, err = s.visible(ctx, tx, c, id, false); err != nil {
+			return err
+		}
+		if err := s.checkLocked(c, v); err != nil {
+			return err
+		}
+		switch {
+		case deleteKey != "":
+			if _, ok := v.Metadata[deleteKey]; !ok {
+				return apierr.NotFound("Metadata item %s was not found on server %s.", deleteKey, id)
+			}
+			delete(v.Metadata, deleteKey)
+		case replace:
+			v.Metadata = meta
+		default:
+			for k, val := range meta {
+				v.Metadata[k] = val
+			}
+		}
+		if len(v.Metadata) > 128 {
+			return apierr.Forbidden("Quota exceeded for metadata_items: %d items, the limit is 128.", len(v.Metadata))
+		}
+		v.UpdatedAt = s.Now()
+		return tx.UpdateServer(ctx, &v, 0)
+	})
+	return v, err
+}
+
+// SetTags replaces the tags, adds one (add) or deletes one (del).
+func (s *Service) SetTags(ctx context.Context, c *auth.Credentials, id string, tags []string, add, del string) (v store.Server, err error) {
+	err = s.db.Write(ctx, func(tx *store.Tx) error {
+		if v, err = s.visible(ctx, tx, c, id, false); err != nil {
+			return err
+		}
+		switch {
+		case add != "":
+			if !slices.Contains(v.Tags, add) {
+				v.Tags = append(v.Tags, add)
+			}
+		case del != "":
+			i := slices.Index(v.Tags, del)
+			if i < 0 {
+				return apierr.NotFound("Tag %s was not found on server %s.", del, id)
+			}
+			v.Tags = slices.Delete(v.Tags, i, i+1)
+		default:
+			v.Tags = tags
+		}
+		if len(v.Tags) > 50 {
+			return apierr.BadRequest("A server has at most 50 tags.")
+		}
+		v.UpdatedAt = s.Now()
+		return tx.UpdateServer(ctx, &v, 0)
+	})
+	return v, err
+}
+
+func (s *Service) checkLocked(c *auth.Credentials, v store.Server) error {
+	if v.Locked && !c.IsAdmin() {
+		return apierr.Conflict("Instance %s is locked; unlock it first ('openstack server unlock').", v.ID)
+	}
+	return nil
+}
+
+// transition runs a server action: it checks the lock, that no task is in
+// progress and that the vm_state allows it, applies fn, records the
+// instance action and wakes the agent.
+func (s *Service) transition(ctx context.Context, c *auth.Credentials, id, action string, allowed []string, fn func(tx *store.Tx, v *store.Server) error) (v store.Server, err error) {
+	err = s.db.Write(ctx, func(tx *store.Tx) error {
+		if v, err = s.visible(ctx, tx, c, id, false); err != nil {
+			return err
+		}
+		if err := s.checkLocked(c, v); err != nil {
+			return err
+		}
+		if v.TaskState != "" {
+			return apierr.Conflict("Cannot '%s' instance %s while it is in task_state %s; wait for the task to finish.", action, id, v.TaskState)
+		}
+		if allowed != nil && !slices.Contains(allowed, v.VMState) {
+			return apierr.Conflict("Cannot '%s' instance %s while it is in vm_state %s.", action, id, v.VMState)
+		}
+		if err := fn(tx, &v); err != nil {
+			return err
+		}
+		v.UpdatedAt = s.Now()
+		if err := tx.UpdateServer(ctx, &v, 0); err != nil {
+			return err
+		}
+		_, err := s.startAction(ctx, tx, c, v.ID, action)
+		return err
+	})
+	if err == nil {
+		s.Hub.WakeHost(v.Host)
+		s.Hub.WakeHost(v.SourceHost)
+	}
+	return v, err
+}
+
+// task returns a transition body that sets a task and desired power.
+func task(t, power string) func(*store.Tx, *store.Server) error {
+	return func(_ *store.Tx, v *store.Server) error {
+		v.TaskState = t
+		if power != "" {
+			v.DesiredPower = power
+		}
+		return nil
+	}
+}
+
+// Stop powers a server off.
+func (s *Service) Stop(ctx context.Context, c *auth.Credentials, id string) error {
+	_, err := s.transition(ctx, c, id, "stop", []string{VMActive, VMError}, task(TaskPoweringOff, "shutdown"))
+	return err
+}
+
+// Start powers a stopped server on.
+func (s *Service) Start(ctx context.Context, c *auth.Credentials, id string) error {
+	_, err := s.transition(ctx, c, id, "start", []string{VMStopped}, task(TaskPoweringOn, "running"))
+	return err
+}
+
+// Reboot restarts a server, softly (ACPI) or hard.
+func (s *Service) Reboot(ctx context.Context, c *auth.Credentials, id string, hard bool) error {
+	t, allowed := TaskRebooting, []string{VMActive}
+	if hard {
+		t, allowed = TaskRebootingHard, []string{VMActive, VMStopped, VMPaused, VMSuspended, VMError}
+	}
+	_, err := s.transition(ctx, c, id, "reboot", allowed, task(t, "running"))
+	return err
+}
+
+// Pause freezes a running server in memory.
+func (s *Service) Pause(ctx context.Context, c *auth.Credentials, id string) error {
+	_, err := s.transition(ctx, c, id, "pause", []string{VMActive}, task(TaskPausing, "paused"))
+	return err
+}
+
+// Unpause resumes a paused server.
+func (s *Service) Unpause(ctx context.Context, c *auth.Credentials, id string) error {
+	_, err := s.transition(ctx, c, id, "unpause", []string{VMPaused}, task(TaskUnpausing, "running"))
+	return err
+}
+
+// Suspend saves a running server's state and stops it.
+func (s *Service) Suspend(ctx context.Context, c *auth.Credentials, id string) error {
+	_, err := s.transition(ctx, c, id, "suspend", []string{VMActive}, task(TaskSuspending, "suspended"))
+	return err
+}
+
+// Resume restarts a suspended server.
+func (s *Service) Resume(ctx context.Context, c *auth.Credentials, id string) error {
+	_, err := s.transition(ctx, c, id, "resume", []string{VMSuspended}, task(TaskResuming, "running"))
+	return err
+}
+
+// Lock stops non-admins from acting on a server.
+func (s *Service) Lock(ctx context.Context, c *auth.Credentials, id, reason string) error {
+	_, err := s.transition(ctx, c, id, "lock", nil, func(_ *store.Tx, v *store.Server) error {
+		v.Locked, v.LockedReason, v.LockedBy = true, reason, "owner"
+		if c.IsAdmin() && c.ProjectID() != v.ProjectID {
+			v.LockedBy = "admin"
+		}
+		return nil
+	})
+	if apierr.Is(err, 409) && strings.Contains(apierr.From(err).Message, "task_state") {
+		// Nova allows locking during a task.
+		_, err = s.lockAnyway(ctx, c, id, reason)
+	}
+	return err
+}
+
+func (s *Service) lockAnyway(ctx context.Context, c *auth.Credentials, id, reason string) (v store.Server, err error) {
+	err = s.db.Write(ctx, func(tx *store.Tx) error {
+		if v, err = s.visible(ctx, tx, c, id, false); err != nil {
+			return err
+		}
+		v.Locked, v.LockedReason, v.LockedBy = true, reason, "owner"
+		return tx.UpdateServer(ctx, &v, 0)
+	})
+	return v, err
+}
+
+// Unlock lets non-admins act on a server again; only an admin may undo an admin's lock.
+func (s *Service) Unlock(ctx context.Context, c *auth.Credentials, id string) error {
+	return s.db.Write(ctx, func(tx *store.Tx) error {
+		v, err := s.visible(ctx, tx, c, id, false)
+		if err != nil {
+			return err
+		}
+		if v.LockedBy == "admin" && !c.IsAdmin() {
+			return apierr.Forbidden("Instance %s was locked by an administrator; ask one to unlock it.", id)
+		}
+		v.Locked, v.LockedReason, v.LockedBy = false, "", ""
+		v.UpdatedAt = s.Now()
+		if err := tx.UpdateServer(ctx, &v, 0); err != nil {
+			return err
+		}
+		_, err = s.startAction(ctx, tx, c, v.ID, "unlock")
+		return err
+	})
+}
+
+// RebuildRequest is a decoded rebuild action.
+type RebuildRequest struct {
+	ImageRef    string
+	Name        *string
+	Description **string
+	Metadata    map[string]string
+	UserData    *string
+	KeyName     *string
+}
+
+// Rebuild reinstalls a server from an image, keeping its id and host.
+func (s *Service) Rebuild(ctx context.Context, c *auth.Credentials, id string, r RebuildRequest) (store.Server, error) {
+	img, err := s.images.Boot(ctx, c, r.ImageRef)
+	if err != nil {
+		if apierr.Is(err, 404) {
+			return store.Server{}, apierr.BadRequest("Image %s could not be found.", r.ImageRef)
+		}
+		return store.Server{}, err
+	}
+	if img.Status != "active" {
+		return store.Server{}, apierr.BadRequest("Image %s is not active (status %s).", img.ID, img.Status)
+	}
+	if r.Name != nil {
+		if err := checkServerName(*r.Name); err != nil {
+			return store.Server{}, err
+		}
+	}
+	return s.transition(ctx, c, id, "rebuild", []string{VMActive, VMStopped, VMError}, func(tx *store.Tx, v *store.Server) error {
+		if img.MinRAM > v.Flavor.RAM || (v.Flavor.Disk > 0 && img.MinDisk > v.Flavor.Disk) {
+			return apierr.BadRequest("Image %s needs %d MB RAM and %d GB disk; the server's flavor has %d MB and %d GB.", img.ID, img.MinRAM, img.MinDisk, v.Flavor.RAM, v.Flavor.Disk)
+		}
+		v.ImageID, v.TaskState, v.DesiredPower, v.Fault = img.ID, TaskRebuilding, "running", nil
+		if v.VMState == VMError {
+			v.VMState = VMActive
+		}
+		if r.Name != nil {
+			v.Name = *r.Name
+		}
+		if r.Description != nil {
+			v.Description = *r.Description
+		}
+		if r.Metadata != nil {
+			v.Metadata = r.Metadata
+		}
+		if r.UserData != nil {
+			v.UserData = *r.UserData
+		}
+		if r.KeyName != nil {
+			v.KeyName, v.KeyData = "", ""
+			if *r.KeyName != "" {
+				kp, err := tx.GetKeypair(ctx, c.User.ID, *r.KeyName)
+				if err != nil {
+					return apierr.BadRequest("Invalid key_name provided: keypair %s does not exist for your user.", *r.KeyName)
+				}
+				v.KeyName, v.KeyData = kp.Name, kp.PublicKey
+			}
+		}
+		return nil
+	})
+}
+
+// CreateImage snapshots a server into a new image and returns its id.
+func (s *Service) CreateImage(ctx context.Context, c *auth.Credentials, id, name string, meta map[string]string) (string, error) {
+	if strings.TrimSpace(name) == "" {
+		return "", apierr.BadRequest("createImage needs a name for the image.")
+	}
+	v, err := s.Get(ctx, c, id)
+	if err != nil {
+		return "", err
+	}
+	props := map[string]string{"instance_uuid": v.ID, "image_type": "snapshot", "base_image_ref": v.ImageID}
+	for k, val := range meta {
+		props[k] = val
+	}
+	imageID, err := s.images.Snapshot(ctx, c, name, props)
+	if err != nil {
+		return "", err
+	}
+	_, err = s.transition(ctx, c, id, "createImage", []string{VMActive, VMStopped, VMPaused, VMSuspended}, func(_ *store.Tx, v *store.Server) error {
+		v.TaskState, v.TaskArg = TaskImageSnapshot, imageID
+		return nil
+	})
+	return imageID, err
+}
+
+// Delete deletes a server: at once when it never reached a host or its host
+// is down (Nova's "local delete"), else through its host's agent.
+func (s *Service) Delete(ctx context.Context, c *auth.Credentials, id string, force bool) error {
+	var host string
+	err := s.db.Write(ctx, func(tx *store.Tx) error {
+		v, err := s.visible(ctx, tx, c, id, false)
+		if err != nil {
+			return err
+		}
+		if err := s.checkLocked(c, v); err != nil {
+			return err
+		}
+		if v.TaskState == TaskDeleting && !force {
+			return nil // deleting twice is not an error
+		}
+		if _, err := s.startAction(ctx, tx, c, v.ID, "delete"); err != nil {
+			return err
+		}
+		up := false
+		if v.Host != "" {
+			h, err := tx.GetHostByName(ctx, v.Host)
+			if err == nil {
+				up = s.hostUp(h)
+			}
+		}
+		if !up {
+			return s.finishDelete(ctx, tx, &v, "")
+		}
+		v.TaskState, v.TaskArg, v.DesiredPower, v.UpdatedAt = TaskDeleting, "", "absent", s.Now()
+		host = v.Host
+		return tx.UpdateServer(ctx, &v, 0)
+	})
+	if err == nil {
+		s.Hub.WakeHost(host)
+	}
+	return err
+}
+
+// finishDelete marks the server deleted and releases what it held.
+func (s *Service) finishDelete(ctx context.Context, tx *store.Tx, v *store.Server, host string) error {
+	now := s.Now()
+	if err := s.placement.ReleaseTx(ctx, tx, v.ID); err != nil {
+		return err
+	}
+	if v.Migration != nil && v.Migration.MigrationConsumer != "" {
+		if err := s.placement.ReleaseTx(ctx, tx, v.Migration.MigrationConsumer); err != nil {
+			return err
+		}
+	}
+	v.Deleted, v.DeletedAt, v.TerminatedAt = true, &now, &now
+	v.VMState, v.TaskState, v.TaskArg, v.PowerState, v.UpdatedAt = VMDeleted, "", "", PowerNoState, now
+	v.Migration, v.SourceHost = nil, ""
+	if err := tx.UpdateServer(ctx, v, 0); err != nil {
+		return err
+	}
+	return s.Event(ctx, tx, v.ID, "compute_terminate_instance", host, "Success", "", now)
+}
+
+// Fail puts a server in ERROR with a fault naming the component, the cause
+// and the remedy, and records the failed event.
+func (s *Service) Fail(ctx context.Context, tx *store.Tx, v *store.Server, code int, event, host, message string) error {
+	now := s.Now()
+	v.VMState, v.TaskState, v.TaskArg, v.UpdatedAt = VMError, "", "", now
+	v.Fault = &store.Fault{Code: code, Message: message, Details: event + " on " + orDash(host), Created: now}
+	if err := tx.UpdateServer(ctx, v, 0); err != nil {
+		return err
+	}
+	return s.Event(ctx, tx, v.ID, event, host, "Error", message, now)
+}
+
+func orDash(s string) string {
+	if s == "" {
+		return "the control plane"
+	}
+	return s
+}
+
+// ConsoleSource reads a guest's console log on its host.
+type ConsoleSource func(ctx context.Context, host, serverID string) (string, error)
+
+// SetConsoleSource installs where console logs come from.
+func (s *Service) SetConsoleSource(src ConsoleSource) { s.consoles = src }
+
+// ConsoleOutput returns the last lines of a server's console log.
+func (s *Service) ConsoleOutput(ctx context.Context, c *auth.Credentials, id string, lines int) (string, error) {
+	v, err := s.Get(ctx, c, id)
+	if err != nil {
+		return "", err
+	}
+	if v.VMState == VMBuilding || v.Host == "" {
+		return "", apierr.Conflict("Cannot 'get console output' of instance %s while it is in vm_state %s.", id, v.VMState)
+	}
+	if s.consoles == nil {
+		return "", apierr.NotImplemented("Console logs are not available from host %s.", v.Host)
+	}
+	out, err := s.consoles(ctx, v.Host, v.ID)
+	if err != nil {
+		return "", apierr.Conflict("The console log of instance %s cannot be read on host %s: %v.", id, v.Host, err)
+	}
+	if lines > 0 {
+		all := strings.SplitAfter(out, "\n")
+		if all[len(all)-1] == "" {
+			all = all[:len(all)-1]
+		}
+		if len(all) > lines {
+			all = all[len(all)-lines:]
+		}
+		out = strings.Join(all, "")
+	}
+	return out, nil
+}

@@ -1,0 +1,186 @@
+package compute
+
+import (
+	"context"
+	"errors"
+	"log/slog"
+	"strings"
+	"sync"
+	"time"
+
+	"github.com/google/uuid"
+
+	"github.com/onestack/onestack/internal/apierr"
+	"github.com/onestack/onestack/internal/auth"
+	"github.com/onestack/onestack/internal/store"
+)
+
+// Image is what compute needs to know about a Glance image to boot it.
+type Image struct {
+	ID, Name, Status string
+	DiskFormat       string
+	MinDisk, MinRAM  int
+	Size             int64
+	Properties       map[string]string
+}
+
+// Images is the part of the image service compute uses.
+type Images interface {
+	// Boot returns the image as the credentials see it (404 when they cannot).
+	Boot(ctx context.Context, c *auth.Credentials, id string) (Image, error)
+	// Snapshot creates a queued image owned by the server's project and
+	// returns its id; the agent fills it with data later.
+	Snapshot(ctx context.Context, c *auth.Credentials, name string, props map[string]string) (string, error)
+}
+
+// Placement is the part of the placement service compute uses.
+type Placement interface {
+	EnsureProvider(ctx context.Context, uuid, name string, inv map[string]Inventory) error
+	ReleaseTx(ctx context.Context, tx *store.Tx, consumerID string) error
+	// MoveTx hands every allocation of one consumer to another (for moves).
+	MoveTx(ctx context.Context, tx *store.Tx, fromConsumer, toConsumer string) error
+}
+
+// Inventory is one resource class of a compute host for placement.
+type Inventory struct {
+	Total, Reserved, MaxUnit int64
+	AllocationRatio          float64
+}
+
+// Config tunes compute.
+type Config struct {
+	// DefaultZone is where hosts without an aggregate zone live ("nova").
+	DefaultZone string
+	// ServiceDownTime: a host whose agent has not heartbeated for this long is down.
+	ServiceDownTime time.Duration
+	// Quotas are the default per-project limits.
+	Quotas Quotas
+	// Allocation ratios reported for every host's inventory.
+	CPURatio, RAMRatio, DiskRatio float64
+	// DeletedRetention: deleted servers stay listable (changes-since) this long before purge.
+	DeletedRetention time.Duration
+}
+
+// Service is the compute service.
+type Service struct {
+	db        *store.DB
+	images    Images
+	placement Placement
+	log       *slog.Logger
+	cfg       Config
+	now       func() time.Time
+	// Hub wakes the scheduler and the agents when servers change.
+	Hub      *Hub
+	consoles ConsoleSource
+}
+
+// New returns the compute service.
+func New(db *store.DB, images Images, placement Placement, log *slog.Logger, cfg Config) *Service {
+	if cfg.DefaultZone == "" {
+		cfg.DefaultZone = "nova"
+	}
+	if cfg.ServiceDownTime <= 0 {
+		cfg.ServiceDownTime = 60 * time.Second
+	}
+	if cfg.Quotas == nil {
+		cfg.Quotas = DefaultQuotas()
+	}
+	if cfg.CPURatio == 0 {
+		cfg.CPURatio = 4
+	}
+	if cfg.RAMRatio == 0 {
+		cfg.RAMRatio = 1
+	}
+	if cfg.DiskRatio == 0 {
+		cfg.DiskRatio = 1
+	}
+	if cfg.DeletedRetention == 0 {
+		cfg.DeletedRetention = 24 * time.Hour
+	}
+	return &Service{db: db, images: images, placement: placement, log: log, cfg: cfg, now: time.Now, Hub: NewHub()}
+}
+
+// DB exposes the store to the reconcilers wired with this service.
+func (s *Service) DB() *store.DB { return s.db }
+
+// Config returns the service's configuration.
+func (s *Service) Config() Config { return s.cfg }
+
+// Now is the service's clock.
+func (s *Service) Now() time.Time { return s.now().UTC() }
+
+func newUUID() string { return uuid.NewString() }
+
+// notFound maps store.ErrNotFound to Nova's 404 for a resource kind.
+func notFound(err error, kind, id string) error {
+	if errors.Is(err, store.ErrNotFound) {
+		return apierr.NotFound("%s %s could not be found.", kind, id)
+	}
+	return err
+}
+
+// Hub carries wake-ups from writers to reconcilers in this process: the
+// scheduler waits on Schedule, each agent on its host's channel. Signals
+// coalesce (a buffered channel of one); a reconciler that was busy simply
+// finds the work on its next pass.
+type Hub struct {
+	schedule chan struct{}
+	mu       sync.Mutex
+	hosts    map[string]chan struct{}
+}
+
+// NewHub returns an empty hub.
+func NewHub() *Hub {
+	return &Hub{schedule: make(chan struct{}, 1), hosts: map[string]chan struct{}{}}
+}
+
+// Schedule is signalled when a server needs a host.
+func (h *Hub) Schedule() <-chan struct{} { return h.schedule }
+
+// WakeScheduler signals the scheduler.
+func (h *Hub) WakeScheduler() {
+	select {
+	case h.schedule <- struct{}{}:
+	default:
+	}
+}
+
+// Host returns the channel signalled when a server on host changes.
+func (h *Hub) Host(host string) <-chan struct{} {
+	h.mu.Lock()
+	defer h.mu.Unlock()
+	ch, ok := h.hosts[host]
+	if !ok {
+		ch = make(chan struct{}, 1)
+		h.hosts[host] = ch
+	}
+	return ch
+}
+
+// WakeHost signals the agent of host.
+func (h *Hub) WakeHost(host string) {
+	if host == "" {
+		return
+	}
+	h.mu.Lock()
+	ch, ok := h.hosts[host]
+	if !ok {
+		ch = make(chan struct{}, 1)
+		h.hosts[host] = ch
+	}
+	h.mu.Unlock()
+	select {
+	case ch <- struct{}{}:
+	default:
+	}
+}
+
+// likePattern turns a Nova name filter into a SQL LIKE pattern when it is
+// a plain substring (the common case); ok is false for real regexes.
+func likePattern(re string) (string, bool) {
+	if strings.ContainsAny(re, `\.^$*+?()[]{}|`) {
+		return "", false
+	}
+	esc := strings.NewReplacer(`\`, `\\`, "%", `\%`, "_", `\_`).Replace(re)
+	return "%" + esc + "%", true
+}
