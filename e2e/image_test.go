@@ -88,9 +88,10 @@ func TestImageCLI(t *testing.T) {
 				t.Errorf("image set: properties %v tags %v", got.Properties, got.Tags)
 			}
 			MustRun(t, admin, "image", "unset", "--property", "hw_disk_bus", created.ID)
-			RunJSON(t, admin, &got, "image", "show", created.ID)
-			if _, ok := got.Properties["hw_disk_bus"]; ok {
-				t.Errorf("image unset --property: still %v", got.Properties)
+			var after cliImage
+			RunJSON(t, admin, &after, "image", "show", created.ID)
+			if _, ok := after.Properties["hw_disk_bus"]; ok || after.Properties["os_distro"] != "debian" {
+				t.Errorf("image unset --property hw_disk_bus: properties now %v", after.Properties)
 			}
 		})
 

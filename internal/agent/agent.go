@@ -10,6 +10,7 @@ import (
 	"errors"
 	"fmt"
 	"log/slog"
+	"io"
 	"math/rand/v2"
 	"time"
 
@@ -29,6 +30,11 @@ type Driver interface {
 	Delete(ctx context.Context, id string) error
 	// List returns the ids of the guests on the host.
 	List(ctx context.Context) ([]string, error)
+}
+
+// Snapshotter is a driver that can read a guest's disk for a snapshot.
+type Snapshotter interface {
+	Snapshot(ctx context.Context, id string) (io.ReadCloser, error)
 }
 
 // Config is one agent's configuration.
@@ -192,6 +198,9 @@ func (a *Agent) reconcile(ctx context.Context, g hostapi.Guest) {
 	} else {
 		power, err := a.driver.Ensure(ctx, g)
 		r.Power = power
+		if err == nil && g.Task == "image_snapshot" {
+			err = a.snapshot(ctx, g)
+		}
 		if err != nil {
 			r.Error = err.Error()
 		} else if g.Task != "" {
@@ -201,4 +210,21 @@ func (a *Agent) reconcile(ctx context.Context, g hostapi.Guest) {
 	if err := a.plane.Report(ctx, r); err != nil && ctx.Err() == nil {
 		a.log.Warn("report failed; the next resync repeats it", "server_id", g.ServerID, "error", err)
 	}
+}
+
+// snapshot copies the guest's disk into the image named by the task.
+func (a *Agent) snapshot(ctx context.Context, g hostapi.Guest) error {
+	sn, ok := a.driver.(Snapshotter)
+	if !ok {
+		return fmt.Errorf("the hypervisor on %s cannot take snapshots", a.cfg.Host)
+	}
+	data, err := sn.Snapshot(ctx, g.ServerID)
+	if err != nil {
+		return fmt.Errorf("snapshot of the guest on %s failed: %w", a.cfg.Host, err)
+	}
+	defer data.Close()
+	if err := a.plane.UploadImage(ctx, g.TaskArg, data); err != nil {
+		return fmt.Errorf("uploading the snapshot to image %s failed: %w", g.TaskArg, err)
+	}
+	return nil
 }

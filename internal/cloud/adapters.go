@@ -2,6 +2,7 @@ package cloud
 
 import (
 	"context"
+	"io"
 
 	"github.com/onestack/onestack/internal/auth"
 	"github.com/onestack/onestack/internal/controller/scheduler"
@@ -79,10 +80,15 @@ func (a imagesAdapter) Boot(ctx context.Context, c *auth.Credentials, id string)
 }
 
 func (a imagesAdapter) Snapshot(ctx context.Context, c *auth.Credentials, name string, props map[string]string) (string, error) {
-	attrs := map[string]any{"name": name, "disk_format": "qcow2", "container_format": "bare", "visibility": "private"}
-	for k, v := range props {
-		attrs[k] = v
-	}
-	im, err := a.s.Create(ctx, c, attrs)
+	im, err := a.s.CreateSnapshot(ctx, c, imagesvc.SnapshotSpec{Name: name, Properties: props})
 	return im.ID, err
+}
+
+// Upload writes a snapshot's data as the compute service: an internal
+// admin identity, since the agent acts for the server's owner.
+func (a imagesAdapter) Upload(ctx context.Context, imageID string, data io.Reader) error {
+	svc := &auth.Credentials{User: auth.Ref{ID: "onestack-compute", Name: "onestack-compute"},
+		Roles: []auth.Ref{{Name: auth.RoleAdmin}, {Name: auth.RoleMember}, {Name: auth.RoleReader}}}
+	_, err := a.s.Upload(ctx, svc, imageID, data, -1)
+	return err
 }

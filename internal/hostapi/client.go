@@ -138,6 +138,30 @@ func (c *Client) Watch(ctx context.Context, host string, since int64) ([]Guest, 
 	return out.Guests, out.Next, nil
 }
 
+// UploadImage implements Plane, streaming data to the control plane.
+func (c *Client) UploadImage(ctx context.Context, imageID string, data io.Reader) error {
+	tok, err := c.authToken(ctx)
+	if err != nil {
+		return err
+	}
+	req, err := http.NewRequestWithContext(ctx, "PUT", c.base+"/agent/v1/images/"+imageID+"/file", data)
+	if err != nil {
+		return err
+	}
+	req.Header.Set("X-Auth-Token", tok)
+	req.Header.Set("Content-Type", "application/octet-stream")
+	resp, err := (&http.Client{}).Do(req) // no overall timeout: images are large
+	if err != nil {
+		return err
+	}
+	defer resp.Body.Close()
+	if resp.StatusCode >= 300 {
+		msg, _ := io.ReadAll(io.LimitReader(resp.Body, 4096))
+		return fmt.Errorf("upload image %s: HTTP %d: %s", imageID, resp.StatusCode, bytes.TrimSpace(msg))
+	}
+	return nil
+}
+
 // Report implements Plane.
 func (c *Client) Report(ctx context.Context, r Report) error {
 	return c.do(ctx, "POST", "/agent/v1/reports", r, nil)

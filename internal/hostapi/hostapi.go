@@ -5,7 +5,10 @@
 // calls in one process or HTTP between processes.
 package hostapi
 
-import "context"
+import (
+	"context"
+	"io"
+)
 
 // HostInfo is what an agent reports about its host when it registers.
 type HostInfo struct {
@@ -87,4 +90,7 @@ type Plane interface {
 	// next time. since 0 returns every guest on the host.
 	Watch(ctx context.Context, host string, since int64) (guests []Guest, next int64, err error)
 	Report(ctx context.Context, r Report) error
+	// UploadImage streams a snapshot's data into the image the control
+	// plane created for it (Guest.TaskArg of an image_snapshot task).
+	UploadImage(ctx context.Context, imageID string, data io.Reader) error
 }

@@ -33,7 +33,7 @@ func Service(p Plane, v auth.Validator) *rest.Service {
 		}
 		return apierr.Forbidden("The agent API needs an admin token; run the agent with the cloud's admin credentials.")
 	}
-	return &rest.Service{Prefix: Prefix, Format: apierr.Plain, Validator: v, Routes: []rest.Route{
+	return &rest.Service{Prefix: Prefix, MaxBody: 1 << 40, Format: apierr.Plain, Validator: v, Routes: []rest.Route{
 		rest.R("POST", "/v1/hosts", admin, func(w http.ResponseWriter, r *http.Request) error {
 			var h hostapi.HostInfo
 			if err := rest.Decode(r, &h, true); err != nil {
@@ -71,6 +71,13 @@ func Service(p Plane, v auth.Validator) *rest.Service {
 				gs = []hostapi.Guest{}
 			}
 			rest.WriteJSON(w, http.StatusOK, hostapi.WatchResponse{Guests: gs, Next: next})
+			return nil
+		}),
+		rest.R("PUT", "/v1/images/{id}/file", admin, func(w http.ResponseWriter, r *http.Request) error {
+			if err := p.UploadImage(r.Context(), r.PathValue("id"), r.Body); err != nil {
+				return err
+			}
+			rest.NoContent(w)
 			return nil
 		}),
 		rest.R("POST", "/v1/reports", admin, func(w http.ResponseWriter, r *http.Request) error {

@@ -142,6 +142,36 @@ func TestServerLifecycle(t *testing.T) {
 		}
 		e.waitStatus(t, id, step.want)
 	}
+	// A snapshot becomes an active image that boots.
+	snapID, err := servers.CreateImage(ctx, e.nova, id, servers.CreateImageOpts{Name: "snap"}).ExtractImageID()
+	if err != nil {
+		t.Fatal(err)
+	}
+	e.waitStatus(t, id, "ACTIVE")
+	glance, _ := openstack.NewImageV2(e.Admin(t), gophercloud.EndpointOpts{})
+	deadline := time.Now().Add(10 * time.Second)
+	for {
+		img, err := images.Get(ctx, glance, snapID).Extract()
+		if err != nil {
+			t.Fatal(err)
+		}
+		if img.Status == images.ImageStatusActive {
+			if img.Properties["instance_uuid"] != id {
+				t.Errorf("snapshot properties = %v, want instance_uuid %s", img.Properties, id)
+			}
+			break
+		}
+		if time.Now().After(deadline) {
+			t.Fatalf("snapshot image stays %s", img.Status)
+		}
+		time.Sleep(20 * time.Millisecond)
+	}
+	fromSnap, err := servers.Create(ctx, e.nova, servers.CreateOpts{Name: "from-snap", ImageRef: snapID, FlavorRef: "1", Networks: "none"}, nil).Extract()
+	if err != nil {
+		t.Fatal(err)
+	}
+	e.waitStatus(t, fromSnap.ID, "ACTIVE")
+
 	s = e.waitStatus(t, id, "ACTIVE")
 	if s.Flavor["original_name"] != "medium" {
 		t.Errorf("flavor after resize = %v, want medium", s.Flavor["original_name"])
@@ -157,7 +187,7 @@ func TestServerLifecycle(t *testing.T) {
 	for _, a := range acts {
 		names = append(names, a.Action)
 	}
-	want := "confirmResize resize resume suspend unpause pause reboot start stop create"
+	want := "createImage confirmResize resize resume suspend unpause pause reboot start stop create"
 	if got := strings.Join(names, " "); got != want {
 		t.Errorf("instance actions = %q, want %q", got, want)
 	}
@@ -175,7 +205,7 @@ func TestServerLifecycle(t *testing.T) {
 	if err := servers.Delete(ctx, e.nova, id).ExtractErr(); err != nil {
 		t.Fatal(err)
 	}
-	deadline := time.Now().Add(20 * time.Second)
+	deadline = time.Now().Add(20 * time.Second)
 	for {
 		_, err := servers.Get(ctx, e.nova, id).Extract()
 		if gophercloud.ResponseCodeIs(err, 404) {

@@ -7,7 +7,9 @@ import (
 	"context"
 	"fmt"
 	"log/slog"
+	"io"
 	"sort"
+	"strings"
 	"sync"
 
 	"github.com/onestack/onestack/internal/hostapi"
@@ -92,4 +94,16 @@ func (d *Driver) ConsoleOutput(id string) string {
 		return ""
 	}
 	return fmt.Sprintf("onestack fake hypervisor: server %s has no real guest and no console; power state %s\n", id, p)
+}
+
+// Snapshot returns a tiny stand-in for a disk image that says it is fake.
+func (d *Driver) Snapshot(_ context.Context, id string) (io.ReadCloser, error) {
+	d.mu.Lock()
+	_, ok := d.guests[id]
+	d.mu.Unlock()
+	if !ok {
+		return nil, fmt.Errorf("fake guest %s does not exist", id)
+	}
+	d.log.Info("fake snapshot: the image gets placeholder data, not a disk", "server_id", id)
+	return io.NopCloser(strings.NewReader("onestack fake hypervisor snapshot of server " + id + ": no real disk\n")), nil
 }

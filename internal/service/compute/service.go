@@ -3,6 +3,7 @@ package compute
 import (
 	"context"
 	"errors"
+	"io"
 	"log/slog"
 	"strings"
 	"sync"
@@ -31,6 +32,8 @@ type Images interface {
 	// Snapshot creates a queued image owned by the server's project and
 	// returns its id; the agent fills it with data later.
 	Snapshot(ctx context.Context, c *auth.Credentials, name string, props map[string]string) (string, error)
+	// Upload streams data into a snapshot image on the control plane's behalf.
+	Upload(ctx context.Context, imageID string, data io.Reader) error
 }
 
 // Placement is the part of the placement service compute uses.
@@ -183,4 +186,9 @@ func likePattern(re string) (string, bool) {
 	}
 	esc := strings.NewReplacer(`\`, `\\`, "%", `\%`, "_", `\_`).Replace(re)
 	return "%" + esc + "%", true
+}
+
+// UploadImage implements hostapi.Plane: an agent sends a snapshot's data.
+func (s *Service) UploadImage(ctx context.Context, imageID string, data io.Reader) error {
+	return s.images.Upload(ctx, imageID, data)
 }
