@@ -6,8 +6,8 @@ package fake
 import (
 	"context"
 	"fmt"
-	"log/slog"
 	"io"
+	"log/slog"
 	"sort"
 	"strings"
 	"sync"
