@@ -21,7 +21,11 @@ func (c *Cloud) wireCompute(ctx context.Context) error {
 		return fmt.Errorf("compute needs the placement and image services wired first")
 	}
 	c.Compute = computesvc.New(c.DB, imagesFor(c.Image), placementFor(c.Placement), c.cfg.Log.With("service", "compute"), computesvc.Config{})
-	compute.New(c.Compute, c.cfg.PublicURL, c.cfg.Log).Service(c.Identity).Mount(c.mux)
+	nova := compute.New(c.Compute, c.cfg.PublicURL, c.cfg.Log)
+	nova.Service(c.Identity).Mount(c.mux)
+	legacy := nova.LegacyV2(c.mux)
+	c.mux.Handle(compute.Prefix+"/v2", legacy)
+	c.mux.Handle(compute.Prefix+"/v2/", legacy)
 	c.serve("compute", "nova", compute.Prefix, "/v2.1")
 	agentapi.Service(c.Compute, c.Identity).Mount(c.mux)
 

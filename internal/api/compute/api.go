@@ -5,6 +5,7 @@ package compute
 
 import (
 	"context"
+	"encoding/json"
 	"log/slog"
 	"net/http"
 	"strings"
@@ -151,9 +152,44 @@ func (a *API) versionDoc() map[string]any {
 	}
 }
 
+// legacyDoc describes v2.0: the same API without microversions, served
+// under /v2 for old clients (Nova lists it first).
+func (a *API) legacyDoc() map[string]any {
+	return map[string]any{
+		"id": "v2.0", "status": "SUPPORTED", "version": "", "min_version": "", "updated": "2011-01-21T11:33:21Z",
+		"links": []any{map[string]any{"rel": "self", "href": a.base + "/v2/"},
+			map[string]any{"rel": "describedby", "type": "text/html", "href": "https://docs.openstack.org/"}},
+		"media-types": []any{map[string]any{"base": "application/json", "type": "application/vnd.openstack.compute+json;version=2"}},
+	}
+}
+
 func (a *API) versions(w http.ResponseWriter, _ *http.Request) error {
-	rest.WriteJSON(w, http.StatusOK, map[string]any{"versions": []any{a.versionDoc()}})
+	rest.WriteJSON(w, http.StatusOK, map[string]any{"versions": []any{a.legacyDoc(), a.versionDoc()}})
 	return nil
+}
+
+// LegacyV2 serves /v2: the version document of v2.0, and every other path
+// as the same path under /v2.1 at microversion 2.1.
+func (a *API) LegacyV2(next http.Handler) http.Handler {
+	return http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
+		rest := strings.TrimPrefix(r.URL.Path, Prefix+"/v2")
+		if rest == "" || rest == "/" {
+			if r.Method != http.MethodGet && r.Method != http.MethodHead {
+				w.Header().Set("Allow", "GET")
+				w.WriteHeader(http.StatusMethodNotAllowed)
+				return
+			}
+			w.Header().Set("Content-Type", "application/json")
+			_ = json.NewEncoder(w).Encode(map[string]any{"version": a.legacyDoc()})
+			return
+		}
+		r2 := r.Clone(r.Context())
+		r2.URL.Path = Prefix + "/v2.1" + rest
+		r2.URL.RawPath = ""
+		r2.Header.Del("OpenStack-API-Version")
+		r2.Header.Del("X-OpenStack-Nova-API-Version")
+		next.ServeHTTP(w, r2)
+	})
 }
 
 func (a *API) version(w http.ResponseWriter, _ *http.Request) error {

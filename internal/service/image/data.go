@@ -305,11 +305,11 @@ func (s *Service) Import(ctx context.Context, c *auth.Credentials, id, method, r
 	if err != nil {
 		return task, err
 	}
-	s.wg.Add(1)
-	go func() {
-		defer s.wg.Done()
-		s.runImport(task, id)
-	}()
+	if !s.spawn(func() { s.runImport(task, id) }) {
+		// Shutting down: the import stays as it is and the next start
+		// returns the image to uploading (see recoverTransfers).
+		return task, apierr.Unavailable(5, "The image service is shutting down; image %s will be ready to import again after the restart.", id)
+	}
 	return task, nil
 }
 

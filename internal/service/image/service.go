@@ -63,10 +63,12 @@ type Service struct {
 	mu     sync.RWMutex
 	limits Limits
 
-	// ctx is cancelled by Close; wg counts the goroutines it owns.
+	// ctx is cancelled by Close; wg counts the goroutines it owns, which
+	// start only while closed is false (under mu).
 	ctx    context.Context
 	cancel context.CancelFunc
 	wg     sync.WaitGroup
+	closed bool
 }
 
 // New returns the image service over db keeping data in files, undoes the
@@ -101,14 +103,31 @@ func New(ctx context.Context, db *store.DB, files *FileStore, log *slog.Logger, 
 	if err := s.recoverTransfers(ctx, before); err != nil {
 		return nil, fmt.Errorf("recover interrupted image transfers: %w", err)
 	}
-	s.wg.Add(1)
-	go s.janitor()
+	s.spawn(s.janitor)
 	return s, nil
+}
+
+// spawn runs fn in a goroutine the service owns; false once closed.
+func (s *Service) spawn(fn func()) bool {
+	s.mu.Lock()
+	defer s.mu.Unlock()
+	if s.closed {
+		return false
+	}
+	s.wg.Add(1)
+	go func() {
+		defer s.wg.Done()
+		fn()
+	}()
+	return true
 }
 
 // Close stops the janitor and any import in flight and waits for them. An
 // import stopped this way is undone on the next start.
 func (s *Service) Close() error {
+	s.mu.Lock()
+	s.closed = true
+	s.mu.Unlock()
 	s.cancel()
 	s.wg.Wait()
 	return nil
@@ -133,7 +152,6 @@ func (s *Service) SetLimits(l Limits) {
 
 // janitor undoes, every heartbeat, the transfers whose worker went silent.
 func (s *Service) janitor() {
-	defer s.wg.Done()
 	t := time.NewTicker(s.beat)
 	defer t.Stop()
 	for {

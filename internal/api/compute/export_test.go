@@ -1,0 +1,7 @@
+package compute
+
+// Decoders exported for the fuzz tests in package compute_test.
+var (
+	DecodeFlavorCreate  = decodeFlavorCreate
+	DecodeKeypairCreate = decodeKeypairCreate
+)
