@@ -36,10 +36,31 @@ func New(t testing.TB) *Env { return NewOn(t, "sqlite") }
 
 // NewOn starts a cloud on the named store backend ("sqlite" or "postgres").
 func NewOn(t testing.TB, backend string) *Env {
+	return NewWith(t, Options{Backend: backend})
+}
+
+// Options shape a test cloud.
+type Options struct {
+	Backend string // "sqlite" (default) or "postgres"
+	// Hosts is the number of fake hosts (default 2) of Size each
+	// (default 8 vCPUs, 8192 MB, 100 GB).
+	Hosts int
+	Size  cloud.FakeHostSize
+}
+
+// NewWith starts a cloud shaped by o.
+func NewWith(t testing.TB, o Options) *Env {
 	t.Helper()
+	backend := o.Backend
+	if o.Hosts == 0 {
+		o.Hosts = 2
+	}
+	if o.Size.VCPUs == 0 {
+		o.Size = cloud.FakeHostSize{VCPUs: 8, MemoryMB: 8192, DiskGB: 100}
+	}
 	cfg := cloud.Config{DataDir: t.TempDir(), AdminPassword: AdminPassword, HashCost: 4,
 		Log:        slog.New(slog.NewTextHandler(io.Discard, nil)),
-		Hypervisor: "fake", FakeHosts: 2, FakeHost: cloud.FakeHostSize{VCPUs: 8, MemoryMB: 8192, DiskGB: 100}}
+		Hypervisor: "fake", FakeHosts: o.Hosts, FakeHost: o.Size}
 	if backend == "postgres" {
 		cfg.Database = storetest.PostgresURL(t)
 	}
