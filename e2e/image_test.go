@@ -9,6 +9,7 @@ import (
 	"path/filepath"
 	"slices"
 	"testing"
+	"time"
 )
 
 // cliImage is what `openstack image show -f json` prints.
@@ -131,6 +132,39 @@ func TestImageCLI(t *testing.T) {
 				t.Errorf("member lists the admin project's private image %s", secret.ID)
 			}
 			MustRun(t, admin, "image", "delete", secret.ID)
+		})
+
+		t.Run("import", func(t *testing.T) {
+			// --import stages the file and runs the glance-direct import.
+			var imp cliImage
+			RunJSON(t, admin, &imp, "image", "create", "--import", "--file", src, "--disk-format", "raw", "--container-format", "bare", "imported-"+randomHex(t, 4))
+			deadline := time.Now().Add(30 * time.Second)
+			var got cliImage
+			for {
+				RunJSON(t, admin, &got, "image", "show", imp.ID)
+				if got.Status == "active" || time.Now().After(deadline) {
+					break
+				}
+				time.Sleep(200 * time.Millisecond)
+			}
+			if got.Status != "active" || got.Checksum != hex.EncodeToString(sum[:]) {
+				t.Errorf("imported image: status %s checksum %s, want active and %x", got.Status, got.Checksum, sum)
+			}
+			MustRun(t, admin, "image", "delete", imp.ID)
+		})
+
+		t.Run("deactivate", func(t *testing.T) {
+			MustRun(t, admin, "image", "set", "--deactivate", created.ID)
+			var got cliImage
+			RunJSON(t, admin, &got, "image", "show", created.ID)
+			if got.Status != "deactivated" {
+				t.Errorf("image set --deactivate: status %s", got.Status)
+			}
+			MustRun(t, admin, "image", "set", "--activate", created.ID)
+			RunJSON(t, admin, &got, "image", "show", created.ID)
+			if got.Status != "active" {
+				t.Errorf("image set --activate: status %s", got.Status)
+			}
 		})
 
 		t.Run("delete", func(t *testing.T) {

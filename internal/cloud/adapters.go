@@ -92,3 +92,8 @@ func (a imagesAdapter) Upload(ctx context.Context, imageID string, data io.Reade
 	_, err := a.s.Upload(ctx, svc, imageID, data, -1)
 	return err
 }
+
+// DeleteProvider lets compute remove a deleted compute service's resource provider.
+func (a placementAdapter) DeleteProvider(ctx context.Context, id string) error {
+	return a.p.DeleteProvider(ctx, id)
+}

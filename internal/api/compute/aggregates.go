@@ -180,7 +180,7 @@ func (a *API) aggregateAction(w http.ResponseWriter, r *http.Request) error {
 	if err != nil {
 		return err
 	}
-	top, err := object(body, "the request body", []string{"add_host", "remove_host", "set_metadata"}, nil)
+	top, err := object(body, "", []string{"add_host", "remove_host", "set_metadata"}, nil)
 	if err != nil {
 		return err
 	}

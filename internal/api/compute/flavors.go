@@ -285,7 +285,7 @@ func (a *API) createExtraSpecs(w http.ResponseWriter, r *http.Request) error {
 	if err != nil {
 		return err
 	}
-	top, err := object(body, "the request body", []string{"extra_specs"}, []string{"extra_specs"})
+	top, err := object(body, "", []string{"extra_specs"}, []string{"extra_specs"})
 	if err != nil {
 		return err
 	}
@@ -319,7 +319,7 @@ func (a *API) updateExtraSpec(w http.ResponseWriter, r *http.Request) error {
 	if err != nil {
 		return err
 	}
-	specs, err := stringMap(body, "the request body")
+	specs, err := stringMap(body, "")
 	if err != nil {
 		return err
 	}
@@ -370,7 +370,7 @@ func (a *API) flavorAction(w http.ResponseWriter, r *http.Request) error {
 	if err != nil {
 		return err
 	}
-	top, err := object(body, "the request body", []string{"addTenantAccess", "removeTenantAccess"}, nil)
+	top, err := object(body, "", []string{"addTenantAccess", "removeTenantAccess"}, nil)
 	if err != nil {
 		return err
 	}

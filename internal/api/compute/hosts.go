@@ -105,7 +105,7 @@ func (a *API) updateService(w http.ResponseWriter, r *http.Request) error {
 	if err != nil {
 		return err
 	}
-	m, err := object(body, "the request body", allowed, []string{"host", "binary"})
+	m, err := object(body, "", allowed, []string{"host", "binary"})
 	if err != nil {
 		return err
 	}
@@ -168,7 +168,7 @@ func (a *API) updateServiceByID(w http.ResponseWriter, r *http.Request) error {
 	if err != nil {
 		return err
 	}
-	m, err := object(body, "the request body", []string{"status", "disabled_reason", "forced_down"}, nil)
+	m, err := object(body, "", []string{"status", "disabled_reason", "forced_down"}, nil)
 	if err != nil {
 		return err
 	}

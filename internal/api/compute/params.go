@@ -41,11 +41,15 @@ func readBody(r *http.Request) ([]byte, error) {
 
 // object decodes raw as a JSON object whose keys are all in allowed (nil:
 // any) and which has every key in required. where names the object in
-// messages, e.g. "flavor".
+// messages, e.g. "flavor"; "" is the body itself.
 func object(raw []byte, where string, allowed, required []string) (map[string]json.RawMessage, error) {
+	prefix := "Invalid input for field/attribute " + where + ":"
+	if where == "" {
+		prefix = "Invalid request body:"
+	}
 	var m map[string]json.RawMessage
 	if len(bytes.TrimSpace(raw)) == 0 || bytes.Equal(bytes.TrimSpace(raw), []byte("null")) || json.Unmarshal(raw, &m) != nil || m == nil {
-		return nil, apierr.BadRequest("Invalid input for field/attribute %s: expected a JSON object.", where)
+		return nil, apierr.BadRequest("%s expected a JSON object.", prefix)
 	}
 	if allowed != nil {
 		var extra []string
@@ -56,12 +60,12 @@ func object(raw []byte, where string, allowed, required []string) (map[string]js
 		}
 		if len(extra) > 0 {
 			sort.Strings(extra)
-			return nil, apierr.BadRequest("Invalid input for field/attribute %s: Additional properties are not allowed (%s was unexpected); remove it (allowed: %s).", where, strings.Join(extra, ", "), strings.Join(allowed, ", "))
+			return nil, apierr.BadRequest("%s Additional properties are not allowed (%s was unexpected); remove it (allowed: %s).", prefix, strings.Join(extra, ", "), strings.Join(allowed, ", "))
 		}
 	}
 	for _, k := range required {
 		if _, ok := m[k]; !ok {
-			return nil, apierr.BadRequest("Invalid input for field/attribute %s: '%s' is a required property.", where, k)
+			return nil, apierr.BadRequest("%s '%s' is a required property.", prefix, k)
 		}
 	}
 	return m, nil
@@ -69,7 +73,7 @@ func object(raw []byte, where string, allowed, required []string) (map[string]js
 
 // wrapped decodes a body {"<key>": {...}} and returns the inner object.
 func wrapped(raw []byte, key string, allowed, required []string) (map[string]json.RawMessage, error) {
-	top, err := object(raw, "the request body", []string{key}, []string{key})
+	top, err := object(raw, "", []string{key}, []string{key})
 	if err != nil {
 		return nil, err
 	}
@@ -280,7 +284,11 @@ func stringMap(raw json.RawMessage, field string) (map[string]string, error) {
 	}
 	out := make(map[string]string, len(m))
 	for k, v := range m {
-		s, err := scalarString(v, fmt.Sprintf("%s.%s", field, k))
+		name := k
+		if field != "" {
+			name = fmt.Sprintf("%s.%s", field, k)
+		}
+		s, err := scalarString(v, name)
 		if err != nil {
 			return nil, err
 		}

@@ -292,6 +292,9 @@ func (s *Service) DeleteService(ctx context.Context, c *auth.Credentials, ref Se
 			s.log.Warn("deleted compute service but not its resource provider; delete it with 'openstack resource provider delete'",
 				"host", h.Host, "provider", h.ID, "error", err)
 		}
+	} else if s.placement != nil {
+		s.log.Warn("deleted compute service; its resource provider stays (placement cannot delete providers here): delete it with 'openstack resource provider delete'",
+			"host", h.Host, "provider", h.ID)
 	}
 	return nil
 }
