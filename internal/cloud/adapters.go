@@ -66,7 +66,25 @@ func (a imagesAdapter) Boot(ctx context.Context, c *auth.Credentials, id string)
 	if err != nil {
 		return computesvc.Image{}, err
 	}
-	out := computesvc.Image{ID: im.ID, Status: im.Status, MinDisk: int(im.MinDisk), MinRAM: int(im.MinRAM), Properties: im.Properties}
+	return computeImage(im), nil
+}
+
+func (a imagesAdapter) List(ctx context.Context, c *auth.Credentials, limit int, marker string) ([]computesvc.Image, error) {
+	ims, _, err := a.s.List(ctx, c, store.ImageQuery{Limit: limit}, marker)
+	out := make([]computesvc.Image, len(ims))
+	for i, im := range ims {
+		out[i] = computeImage(im)
+	}
+	return out, err
+}
+
+func (a imagesAdapter) Delete(ctx context.Context, c *auth.Credentials, id string) error {
+	return a.s.Delete(ctx, c, id)
+}
+
+func computeImage(im store.Image) computesvc.Image {
+	out := computesvc.Image{ID: im.ID, Status: im.Status, MinDisk: int(im.MinDisk), MinRAM: int(im.MinRAM), Properties: im.Properties,
+		CreatedAt: im.CreatedAt, UpdatedAt: im.UpdatedAt}
 	if im.Name != nil {
 		out.Name = *im.Name
 	}
@@ -76,7 +94,7 @@ func (a imagesAdapter) Boot(ctx context.Context, c *auth.Credentials, id string)
 	if im.Size != nil {
 		out.Size = *im.Size
 	}
-	return out, nil
+	return out
 }
 
 func (a imagesAdapter) Snapshot(ctx context.Context, c *auth.Credentials, name string, props map[string]string) (string, error) {

@@ -191,6 +191,9 @@ func (a *API) rebuild(w http.ResponseWriter, r *http.Request, arg json.RawMessag
 		if err := json.Unmarshal(raw, &req.Metadata); err != nil {
 			return apierr.BadRequest("Invalid input for field/attribute metadata: expected an object of strings.")
 		}
+		if err := checkMetadata(req.Metadata); err != nil {
+			return err
+		}
 	}
 	if _, ok := b["user_data"]; ok {
 		if !at(r, 57) {
@@ -220,10 +223,8 @@ func (a *API) rebuild(w http.ResponseWriter, r *http.Request, arg json.RawMessag
 	if err != nil {
 		return err
 	}
-	view := a.serverView(r, v, "")
-	if pass := randomPassword(); true {
-		view["adminPass"] = pass
-	}
+	view := a.updateView(r, v)
+	view["adminPass"] = randomPassword()
 	rest.WriteJSON(w, http.StatusAccepted, map[string]any{"server": view})
 	return nil
 }

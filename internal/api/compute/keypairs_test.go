@@ -109,7 +109,6 @@ func TestKeypairMicroversions(t *testing.T) {
 		{"name not a string", "2.2", `{"keypair": {"name": 7}}`, 400, "badRequest", "expected a string"},
 		{"bad name", "2.2", `{"keypair": {"name": "a.b"}}`, 400, "badRequest", "keypair names"},
 		{"bad key", "2.2", `{"keypair": {"name": "x", "public_key": "ssh-rsa nope"}}`, 400, "badRequest", "Keypair data is invalid"},
-		{"x509 generate", "2.2", `{"keypair": {"name": "x", "type": "x509"}}`, 400, "badRequest", "openssl"},
 		{"other user", "2.10", `{"keypair": {"name": "x", "user_id": "someone"}}`, 403, "forbidden", "admin"},
 		{"no wrapper", "2.2", `{"name": "x"}`, 400, "badRequest", "'name' was unexpected"},
 	} {
@@ -118,6 +117,18 @@ func TestKeypairMicroversions(t *testing.T) {
 		})
 	}
 	novaError(t, e.call(t, "GET", "/os-keypairs/nope", e.aliceTok, "2.1", ""), 404, "itemNotFound", "Keypair nope not found")
+	// A generated x509 keypair is a certificate with its private key.
+	x := e.call(t, "POST", "/os-keypairs", e.adminTok, "2.2", `{"keypair": {"name": "win", "type": "x509"}}`)
+	if x.Status != 201 {
+		t.Fatalf("x509 generate: %d %s", x.Status, x.Body)
+	}
+	kp := x.JSON(t)["keypair"].(map[string]any)
+	if !strings.HasPrefix(kp["public_key"].(string), "-----BEGIN CERTIFICATE-----") || !strings.Contains(kp["private_key"].(string), "PRIVATE KEY") || kp["type"] != "x509" {
+		t.Errorf("x509 keypair = %v, want a certificate, a private key and type x509", kp)
+	}
+	if r := e.call(t, "DELETE", "/os-keypairs/win", e.adminTok, "2.2", ""); r.Status != 202 && r.Status != 204 {
+		t.Fatalf("delete x509 keypair: %d %s", r.Status, r.Body)
+	}
 	if r := e.call(t, "POST", "/os-keypairs", e.aliceTok, "2.2", strings.Replace(body, "k1", "k3", 1)); r.Status != 201 {
 		t.Fatalf("create k3: %d %s", r.Status, r.Body)
 	}

@@ -8,11 +8,13 @@ import (
 	"encoding/json"
 	"fmt"
 	"net/http"
+	"net/netip"
 	"net/url"
 	"sort"
 	"strconv"
 	"strings"
 	"time"
+	"unicode/utf8"
 
 	"github.com/google/uuid"
 
@@ -125,6 +127,51 @@ func (a *API) serverView(r *http.Request, v store.Server, hostStatus string) map
 			f["details"] = v.Fault.Details
 		}
 		m["fault"] = f
+	}
+	return m
+}
+
+// accessIP validates an accessIPv4/accessIPv6 value and returns it in
+// canonical form ("" clears it).
+func accessIP(field, v string, six bool) (string, error) {
+	if v == "" {
+		return "", nil
+	}
+	a, err := netip.ParseAddr(v)
+	if err != nil || a.Is6() != six || a.Zone() != "" {
+		kind := "IPv4"
+		if six {
+			kind = "IPv6"
+		}
+		return "", apierr.BadRequest("Invalid input for field/attribute %s: %q is not a valid %s address.", field, v, kind)
+	}
+	return a.String(), nil
+}
+
+// checkMetadata applies Nova's schema: keys of 1 to 255 characters, values up to 255.
+func checkMetadata(m map[string]string) error {
+	for k, v := range m {
+		if k == "" || utf8.RuneCountInString(k) > 255 || utf8.RuneCountInString(v) > 255 {
+			return apierr.BadRequest("Invalid input for field/attribute metadata: keys are 1 to 255 characters and values at most 255 (key %.40q).", k)
+		}
+	}
+	return nil
+}
+
+// updateView is the server in a PUT /servers/{id} or rebuild response:
+// before 2.75 it lacks the extension attributes GET shows.
+func (a *API) updateView(r *http.Request, v store.Server) map[string]any {
+	m := a.serverView(r, v, "")
+	if at(r, 75) {
+		return m
+	}
+	for k := range m {
+		if strings.HasPrefix(k, "OS-EXT-") || strings.HasPrefix(k, "OS-SRV-USG:") {
+			delete(m, k)
+		}
+	}
+	for _, k := range []string{"config_drive", "key_name", "os-extended-volumes:volumes_attached", "host_status", "fault"} {
+		delete(m, k)
 	}
 	return m
 }
@@ -375,10 +422,17 @@ func (a *API) createServer(w http.ResponseWriter, r *http.Request) error {
 		return err
 	}
 	if s.AccessIPv4 != nil {
-		req.AccessIPv4 = *s.AccessIPv4
+		if req.AccessIPv4, err = accessIP("accessIPv4", *s.AccessIPv4, false); err != nil {
+			return err
+		}
 	}
 	if s.AccessIPv6 != nil {
-		req.AccessIPv6 = *s.AccessIPv6
+		if req.AccessIPv6, err = accessIP("accessIPv6", *s.AccessIPv6, true); err != nil {
+			return err
+		}
+	}
+	if err := checkMetadata(req.Metadata); err != nil {
+		return err
 	}
 	hints := b.Hints
 	if hints == nil {
@@ -630,10 +684,16 @@ func (a *API) updateServer(w http.ResponseWriter, r *http.Request) error {
 			switch k {
 			case "name":
 				u.Name = &s
-			case "accessIPv4":
-				u.AccessIPv4 = &s
-			case "accessIPv6":
-				u.AccessIPv6 = &s
+			case "accessIPv4", "accessIPv6":
+				ip, err := accessIP(k, s, k == "accessIPv6")
+				if err != nil {
+					return err
+				}
+				if k == "accessIPv4" {
+					u.AccessIPv4 = &ip
+				} else {
+					u.AccessIPv6 = &ip
+				}
 			}
 		case "description":
 			if !at(r, 19) {
@@ -653,7 +713,7 @@ func (a *API) updateServer(w http.ResponseWriter, r *http.Request) error {
 	if err != nil {
 		return err
 	}
-	rest.WriteJSON(w, http.StatusOK, map[string]any{"server": a.serverView(r, v, "")})
+	rest.WriteJSON(w, http.StatusOK, map[string]any{"server": a.updateView(r, v)})
 	return nil
 }
 

@@ -1,6 +1,7 @@
 package image
 
 import (
+	"io"
 	"net/http"
 	"slices"
 	"time"
@@ -21,12 +22,43 @@ func checkOctetStream(r *http.Request) error {
 	return nil
 }
 
+// idleTimeout is how long an image upload may send nothing before the
+// server gives up on it.
+const idleTimeout = 2 * time.Minute
+
+// idleBody lifts the server's whole-request read deadline for an image
+// body, which may take longer than any fixed timeout, and instead fails a
+// client that sends nothing for idleTimeout.
+type idleBody struct {
+	r    io.Reader
+	rc   *http.ResponseController
+	last time.Time
+}
+
+func newIdleBody(w http.ResponseWriter, r *http.Request) io.Reader {
+	b := &idleBody{r: r.Body, rc: http.NewResponseController(w)}
+	if b.rc.SetReadDeadline(time.Now().Add(idleTimeout)) != nil {
+		return r.Body // not supported by this connection: keep the server's limits
+	}
+	b.last = time.Now()
+	return b
+}
+
+func (b *idleBody) Read(p []byte) (int, error) {
+	n, err := b.r.Read(p)
+	if now := time.Now(); now.Sub(b.last) > time.Second {
+		_ = b.rc.SetReadDeadline(now.Add(idleTimeout))
+		b.last = now
+	}
+	return n, err
+}
+
 // upload streams PUT /file into the image; the body never sits in memory.
 func (a *API) upload(w http.ResponseWriter, r *http.Request) error {
 	if err := checkOctetStream(r); err != nil {
 		return err
 	}
-	if _, err := a.svc.Upload(r.Context(), auth.From(r.Context()), r.PathValue("image_id"), r.Body, r.ContentLength); err != nil {
+	if _, err := a.svc.Upload(r.Context(), auth.From(r.Context()), r.PathValue("image_id"), newIdleBody(w, r), r.ContentLength); err != nil {
 		return err
 	}
 	rest.NoContent(w)
@@ -37,7 +69,7 @@ func (a *API) stage(w http.ResponseWriter, r *http.Request) error {
 	if err := checkOctetStream(r); err != nil {
 		return err
 	}
-	if _, err := a.svc.Stage(r.Context(), auth.From(r.Context()), r.PathValue("image_id"), r.Body, r.ContentLength); err != nil {
+	if _, err := a.svc.Stage(r.Context(), auth.From(r.Context()), r.PathValue("image_id"), newIdleBody(w, r), r.ContentLength); err != nil {
 		return err
 	}
 	rest.NoContent(w)

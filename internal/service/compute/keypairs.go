@@ -6,12 +6,15 @@ import (
 	"crypto/rsa"
 	"crypto/sha1"
 	"crypto/x509"
+	"crypto/x509/pkix"
 	"encoding/hex"
 	"encoding/pem"
 	"errors"
 	"hash/fnv"
+	"math/big"
 	"regexp"
 	"strings"
+	"time"
 
 	"golang.org/x/crypto/ssh"
 
@@ -106,6 +109,34 @@ func generateSSHKey() (private, public, fingerprint string, err error) {
 	return private, public, ssh.FingerprintLegacyMD5(pub), nil
 }
 
+// generateX509 makes an RSA key and a self-signed certificate for it, as
+// Nova does for x509 keypairs (used by Windows guests for WinRM).
+func generateX509(user string) (private, certPEM string, err error) {
+	k, err := rsa.GenerateKey(rand.Reader, 2048)
+	if err != nil {
+		return "", "", err
+	}
+	serial, err := rand.Int(rand.Reader, new(big.Int).Lsh(big.NewInt(1), 63))
+	if err != nil {
+		return "", "", err
+	}
+	now := time.Now()
+	tmpl := &x509.Certificate{
+		SerialNumber: serial,
+		Subject:      pkix.Name{CommonName: user, OrganizationalUnit: []string{"onestack keypair"}},
+		NotBefore:    now.Add(-time.Minute), NotAfter: now.AddDate(10, 0, 0),
+		KeyUsage:    x509.KeyUsageDigitalSignature | x509.KeyUsageKeyEncipherment,
+		ExtKeyUsage: []x509.ExtKeyUsage{x509.ExtKeyUsageClientAuth},
+	}
+	der, err := x509.CreateCertificate(rand.Reader, tmpl, tmpl, &k.PublicKey, k)
+	if err != nil {
+		return "", "", err
+	}
+	private = string(pem.EncodeToMemory(&pem.Block{Type: "RSA PRIVATE KEY", Bytes: x509.MarshalPKCS1PrivateKey(k)}))
+	certPEM = string(pem.EncodeToMemory(&pem.Block{Type: "CERTIFICATE", Bytes: der}))
+	return private, certPEM, nil
+}
+
 // keypairOwner resolves whose keypairs a request is about: the caller, or
 // for admins any user.
 func keypairOwner(c *auth.Credentials, userID, rule string) (string, error) {
@@ -142,7 +173,10 @@ func (s *Service) CreateKeypair(ctx context.Context, c *auth.Credentials, req Ke
 		kp.PublicKey = req.PublicKey
 		kp.Fingerprint, err = X509Fingerprint(req.PublicKey)
 	case req.Type == KeypairX509:
-		return kp, "", apierr.BadRequest("Generating x509 keypairs is not supported here; create a certificate (openssl req -x509 -newkey rsa:2048 -nodes -keyout key.pem -out cert.pem) and import cert.pem as public_key.")
+		privateKey, kp.PublicKey, err = generateX509(owner)
+		if err == nil {
+			kp.Fingerprint, err = X509Fingerprint(kp.PublicKey)
+		}
 	default:
 		privateKey, kp.PublicKey, kp.Fingerprint, err = generateSSHKey()
 	}

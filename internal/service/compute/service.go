@@ -16,13 +16,15 @@ import (
 	"github.com/onestack/onestack/internal/store"
 )
 
-// Image is what compute needs to know about a Glance image to boot it.
+// Image is what compute needs to know about a Glance image to boot it
+// (and to show it through Nova's deprecated image API).
 type Image struct {
-	ID, Name, Status string
-	DiskFormat       string
-	MinDisk, MinRAM  int
-	Size             int64
-	Properties       map[string]string
+	ID, Name, Status     string
+	DiskFormat           string
+	MinDisk, MinRAM      int
+	Size                 int64
+	Properties           map[string]string
+	CreatedAt, UpdatedAt time.Time
 }
 
 // Images is the part of the image service compute uses.
@@ -34,6 +36,9 @@ type Images interface {
 	Snapshot(ctx context.Context, c *auth.Credentials, name string, props map[string]string) (string, error)
 	// Upload streams data into a snapshot image on the control plane's behalf.
 	Upload(ctx context.Context, imageID string, data io.Reader) error
+	// List and Delete serve Nova's image proxy (before microversion 2.36).
+	List(ctx context.Context, c *auth.Credentials, limit int, marker string) ([]Image, error)
+	Delete(ctx context.Context, c *auth.Credentials, id string) error
 }
 
 // Placement is the part of the placement service compute uses.
@@ -191,4 +196,19 @@ func likePattern(re string) (string, bool) {
 // UploadImage implements hostapi.Plane: an agent sends a snapshot's data.
 func (s *Service) UploadImage(ctx context.Context, imageID string, data io.Reader) error {
 	return s.images.Upload(ctx, imageID, data)
+}
+
+// Image returns an image as the credentials see it (Nova's image proxy).
+func (s *Service) Image(ctx context.Context, c *auth.Credentials, id string) (Image, error) {
+	return s.images.Boot(ctx, c, id)
+}
+
+// ListImages lists images as the credentials see them (Nova's image proxy).
+func (s *Service) ListImages(ctx context.Context, c *auth.Credentials, limit int, marker string) ([]Image, error) {
+	return s.images.List(ctx, c, limit, marker)
+}
+
+// DeleteImage deletes an image (Nova's image proxy).
+func (s *Service) DeleteImage(ctx context.Context, c *auth.Credentials, id string) error {
+	return s.images.Delete(ctx, c, id)
 }

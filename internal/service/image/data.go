@@ -7,6 +7,7 @@ import (
 	"io"
 	"net/http"
 	"os"
+	"syscall"
 	"time"
 
 	"github.com/google/uuid"
@@ -224,8 +225,12 @@ func (s *Service) abort(ctx context.Context, id, transfer string, tmp *os.File, 
 		return apierr.TooLarge("The image is larger than the maximum image size of %s on this cloud; shrink or compress it.", bytesText(mbe.Limit))
 	case isAPIErr(cause):
 		return cause
-	case errors.Is(cause, io.ErrUnexpectedEOF), errors.Is(cause, context.Canceled):
-		return apierr.BadRequest("The image data ended early (the connection was closed during the upload); image %s is queued again: send its data again.", id).WithCause(cause)
+	case errors.As(cause, new(*readError)), errors.Is(cause, context.Canceled):
+		return apierr.BadRequest("The image data could not be read to its end (the connection was closed or stalled during the upload); "+
+			"image %s is queued again: send its data again.", id).WithCause(cause)
+	case errors.Is(cause, syscall.ENOSPC):
+		return apierr.TooLarge("Image storage media is full: the cloud's image directory has no room for image %s; "+
+			"ask an operator to free space, then send the data again.", id).WithCause(cause)
 	}
 	return apierr.Internal(fmt.Errorf("image %s %s: %w", id, transfer, cause))
 }

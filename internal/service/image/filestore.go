@@ -192,7 +192,7 @@ func copyHashed(w io.Writer, r io.Reader, progress func(total int64) error) (dig
 		}
 		if rerr != nil {
 			stop()
-			return digest{}, rerr
+			return digest{}, &readError{rerr}
 		}
 	}
 	stop()
@@ -200,6 +200,13 @@ func copyHashed(w io.Writer, r io.Reader, progress func(total int64) error) (dig
 	d.sha512 = hex.EncodeToString(hashes[1].Sum(nil))
 	return d, nil
 }
+
+// readError is a failure to read the data being copied (the client's
+// connection, not the store).
+type readError struct{ err error }
+
+func (e *readError) Error() string { return "read image data: " + e.err.Error() }
+func (e *readError) Unwrap() error { return e.err }
 
 // fill reads into buf until it is full, the stream ends (io.EOF, with
 // whatever came before it) or fails. Unlike io.ReadFull it passes a

@@ -2,10 +2,9 @@ package image
 
 import (
 	"context"
+	"errors"
 	"io"
 	"os"
-
-	"github.com/google/uuid"
 
 	"github.com/onestack/onestack/internal/apierr"
 	"github.com/onestack/onestack/internal/auth"
@@ -87,11 +86,8 @@ func (s *Service) Path(id string) (string, error) {
 	return s.files.Path(id), nil
 }
 
-// NewID returns a fresh image id.
-func NewID() string { return uuid.NewString() }
-
 func notFoundOr(err error, id string) error {
-	if err == store.ErrNotFound {
+	if errors.Is(err, store.ErrNotFound) {
 		return notFound(id)
 	}
 	return err
