@@ -130,9 +130,10 @@ type Cloud struct {
 	// Database is the --database URL, empty for SQLite.
 	Database string
 
-	binary string
-	logf   string
-	proc   *process
+	binary    string
+	logf      string
+	proc      *process
+	extraArgs []string // more flags for `onestack up`
 }
 
 // process is one run of the binary.
@@ -160,8 +161,8 @@ func backends() []Backend {
 }
 
 // forEachBackend runs fn once per backend, in parallel, each against its own
-// cloud.
-func forEachBackend(t *testing.T, fn func(t *testing.T, c *Cloud)) {
+// cloud started with extraArgs added to `onestack up`.
+func forEachBackend(t *testing.T, fn func(t *testing.T, c *Cloud), extraArgs ...string) {
 	t.Helper()
 	requireCLI(t)
 	if os.Getenv(postgresEnv) == "" {
@@ -170,7 +171,7 @@ func forEachBackend(t *testing.T, fn func(t *testing.T, c *Cloud)) {
 	for _, b := range backends() {
 		t.Run(b.Name, func(t *testing.T) {
 			t.Parallel()
-			c := StartCloud(t, b.Database(t))
+			c := StartCloud(t, b.Database(t), extraArgs...)
 			fn(t, c)
 		})
 	}
@@ -209,9 +210,10 @@ func freshPostgres(t *testing.T, base string) string {
 // StartCloud runs `onestack up` on a free loopback port with a fresh data
 // dir and waits until GET / answers. The process is stopped on cleanup,
 // failed test or not.
-func StartCloud(t *testing.T, database string) *Cloud {
+func StartCloud(t *testing.T, database string, extraArgs ...string) *Cloud {
 	t.Helper()
 	c := &Cloud{
+		extraArgs:     extraArgs,
 		Listen:        "127.0.0.1:" + freePort(t),
 		DataDir:       t.TempDir(),
 		AdminPassword: "pw-" + randomHex(t, 12),
@@ -247,7 +249,7 @@ func StartCloud(t *testing.T, database string) *Cloud {
 // --admin-password, as a second `make run` does.
 func (c *Cloud) start(t *testing.T, setPassword bool) {
 	t.Helper()
-	args := []string{"up", "--data-dir", c.DataDir, "--listen", c.Listen}
+	args := append([]string{"up", "--data-dir", c.DataDir, "--listen", c.Listen}, c.extraArgs...)
 	if setPassword {
 		args = append(args, "--admin-password", c.AdminPassword)
 	}
