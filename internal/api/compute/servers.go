@@ -54,13 +54,17 @@ func (a *API) serverView(r *http.Request, v store.Server, hostStatus string) map
 		"tenant_id": v.ProjectID, "user_id": v.UserID, "metadata": v.Metadata,
 		"hostId": hostID(v.ProjectID, v.Host), "created": ts(v.CreatedAt), "updated": ts(v.UpdatedAt),
 		"addresses": map[string]any{}, "accessIPv4": v.AccessIPv4, "accessIPv6": v.AccessIPv6,
-		"links": a.links("servers/" + v.ID), "progress": v.Progress, "OS-DCF:diskConfig": "MANUAL",
+		"links": a.links("servers/" + v.ID), "OS-DCF:diskConfig": "MANUAL",
 		"OS-EXT-AZ:availability_zone": v.Zone, "config_drive": configDrive(v.ConfigDrive),
 		"key_name": nullable(v.KeyName), "OS-SRV-USG:launched_at": usageTS(v.LaunchedAt),
 		"OS-SRV-USG:terminated_at": usageTS(v.TerminatedAt),
 		"OS-EXT-STS:task_state":    nullable(v.TaskState), "OS-EXT-STS:vm_state": v.VMState,
 		"OS-EXT-STS:power_state":               v.PowerState,
 		"os-extended-volumes:volumes_attached": []any{},
+	}
+	switch m["status"] {
+	case "ACTIVE", "BUILD", "REBUILD", "RESIZE", "VERIFY_RESIZE", "MIGRATING":
+		m["progress"] = v.Progress // Nova shows progress only while it means something
 	}
 	if v.ImageID != "" {
 		m["image"] = map[string]any{"id": v.ImageID, "links": []any{map[string]any{"rel": "bookmark", "href": a.base + "/images/" + v.ImageID}}}
