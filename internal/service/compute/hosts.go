@@ -195,8 +195,14 @@ func (s *Service) Report(ctx context.Context, r hostapi.Report) error {
 			if event == "" {
 				event = "compute_sync_power_state"
 			}
-			code := 500
-			return s.Fail(ctx, tx, &v, code, event, r.Host, r.Error)
+			if v.TaskState == TaskSpawning {
+				// A build that failed holds nothing: its host's resources go
+				// back to placement (the record stays, in ERROR, with the fault).
+				if err := s.placement.ReleaseTx(ctx, tx, v.ID); err != nil {
+					return err
+				}
+			}
+			return s.Fail(ctx, tx, &v, 500, event, r.Host, r.Error)
 		}
 		changed := false
 		if p := powerNumber(r.Power); p != v.PowerState {
