@@ -16,6 +16,7 @@ import (
 	"github.com/gophercloud/gophercloud/v2/openstack/image/v2/images"
 
 	"github.com/onestack/onestack/internal/cloudtest"
+	"github.com/onestack/onestack/internal/hostapi"
 	"github.com/onestack/onestack/internal/store"
 )
 
@@ -319,4 +320,39 @@ func TestServerErrors(t *testing.T) {
 			}
 		})
 	}
+}
+
+// TestAgentFailureBecomesFault: when a host agent reports that it could not
+// act on a guest, the server goes to ERROR with the agent's words as the
+// fault and an Error event, and the owner sees both.
+func TestAgentFailureBecomesFault(t *testing.T) {
+	e := newComputeEnv(t, "sqlite")
+	ctx := context.Background()
+	id := e.boot(t, "x", "1", nil)
+	s := e.waitStatus(t, id, "ACTIVE")
+	if err := servers.Reboot(ctx, e.nova, id, servers.RebootOpts{Type: servers.HardReboot}).ExtractErr(); err != nil {
+		t.Fatal(err)
+	}
+	msg := "qemu-system-x86_64: could not open disk image: No space left on device; free space in the data dir of " + s.Host
+	if err := e.Cloud.Compute.Report(ctx, hostapi.Report{Host: s.Host, ServerID: id, Power: hostapi.PowerShutdown, Error: msg}); err != nil {
+		t.Fatal(err)
+	}
+	got := e.waitStatus(t, id, "ERROR")
+	if got.Fault.Message != msg || got.Fault.Code != 500 {
+		t.Errorf("fault = %+v, want the agent's message", got.Fault)
+	}
+	acts, _ := instanceactions.List(e.nova, id, nil).AllPages(ctx)
+	list, _ := instanceactions.ExtractInstanceActions(acts)
+	act, err := instanceactions.Get(ctx, e.nova, id, list[0].RequestID).Extract()
+	if err != nil {
+		t.Fatal(err)
+	}
+	if list[0].Action != "reboot" || act.Events == nil || (*act.Events)[len(*act.Events)-1].Result != "Error" {
+		t.Errorf("reboot action events = %+v, want an Error event", act.Events)
+	}
+	// A hard reboot recovers from ERROR.
+	if err := servers.Reboot(ctx, e.nova, id, servers.RebootOpts{Type: servers.HardReboot}).ExtractErr(); err != nil {
+		t.Fatal(err)
+	}
+	e.waitStatus(t, id, "ACTIVE")
 }

@@ -1,0 +1,155 @@
+package agent
+
+import (
+	"context"
+	"errors"
+	"io"
+	"log/slog"
+	"sync"
+	"testing"
+	"time"
+
+	"github.com/onestack/onestack/internal/driver/fake"
+	"github.com/onestack/onestack/internal/hostapi"
+)
+
+// plane is an in-memory control plane: a fixed list of guests to hand
+// out once, and the reports and uploads it receives.
+type plane struct {
+	mu       sync.Mutex
+	guests   []hostapi.Guest
+	served   bool
+	reports  []hostapi.Report
+	uploads  map[string]string
+	register int
+}
+
+func (p *plane) Register(context.Context, hostapi.HostInfo) error {
+	p.mu.Lock()
+	defer p.mu.Unlock()
+	p.register++
+	return nil
+}
+func (p *plane) Heartbeat(context.Context, string) error { return nil }
+func (p *plane) Watch(ctx context.Context, _ string, since int64) ([]hostapi.Guest, int64, error) {
+	p.mu.Lock()
+	if since == 0 || !p.served {
+		p.served = true
+		gs := p.guests
+		p.mu.Unlock()
+		return gs, 10, nil
+	}
+	p.mu.Unlock()
+	<-ctx.Done()
+	return nil, since, ctx.Err()
+}
+func (p *plane) Report(_ context.Context, r hostapi.Report) error {
+	p.mu.Lock()
+	defer p.mu.Unlock()
+	p.reports = append(p.reports, r)
+	return nil
+}
+func (p *plane) UploadImage(_ context.Context, id string, data io.Reader) error {
+	b, err := io.ReadAll(data)
+	p.mu.Lock()
+	defer p.mu.Unlock()
+	if p.uploads == nil {
+		p.uploads = map[string]string{}
+	}
+	p.uploads[id] = string(b)
+	return err
+}
+
+func (p *plane) reportFor(id string) (hostapi.Report, bool) {
+	p.mu.Lock()
+	defer p.mu.Unlock()
+	for i := len(p.reports) - 1; i >= 0; i-- {
+		if p.reports[i].ServerID == id {
+			return p.reports[i], true
+		}
+	}
+	return hostapi.Report{}, false
+}
+
+// failing fails every Ensure with a message, as a hypervisor that cannot
+// start a guest would.
+type failing struct{ *fake.Driver }
+
+func (failing) Ensure(context.Context, hostapi.Guest) (string, error) {
+	return hostapi.PowerAbsent, errors.New("qemu-system-x86_64: cannot allocate memory; free memory on the host or use a smaller flavor")
+}
+
+func runAgent(t *testing.T, p *plane, d Driver) {
+	t.Helper()
+	ctx, cancel := context.WithCancel(context.Background())
+	done := make(chan struct{})
+	a := New(p, d, slog.New(slog.NewTextHandler(io.Discard, nil)), Config{Host: "h1"})
+	go func() { _ = a.Run(ctx); close(done) }()
+	t.Cleanup(func() { cancel(); <-done })
+}
+
+func waitReport(t *testing.T, p *plane, id string) hostapi.Report {
+	t.Helper()
+	deadline := time.Now().Add(5 * time.Second)
+	for time.Now().Before(deadline) {
+		if r, ok := p.reportFor(id); ok {
+			return r
+		}
+		time.Sleep(5 * time.Millisecond)
+	}
+	t.Fatalf("no report for %s", id)
+	return hostapi.Report{}
+}
+
+func TestAgentConvergesAndCleansUp(t *testing.T) {
+	d := fake.New(slog.New(slog.NewTextHandler(io.Discard, nil)), 8, 8192, 100)
+	// A guest left from an earlier life with no record any more.
+	if _, err := d.Ensure(context.Background(), hostapi.Guest{ServerID: "orphan", Power: hostapi.PowerRunning}); err != nil {
+		t.Fatal(err)
+	}
+	p := &plane{guests: []hostapi.Guest{
+		{ServerID: "a", Revision: 3, Task: "spawning", Power: hostapi.PowerRunning},
+		{ServerID: "b", Revision: 4, Task: "powering-off", Power: hostapi.PowerShutdown},
+		{ServerID: "c", Revision: 5, Task: "image_snapshot", TaskArg: "img-1", Power: hostapi.PowerRunning},
+		{ServerID: "gone", Revision: 6, Task: "deleting", Deleted: true},
+	}}
+	runAgent(t, p, d)
+	if r := waitReport(t, p, "a"); r.Done != "spawning" || r.Power != hostapi.PowerRunning || r.Revision != 3 {
+		t.Errorf("spawn report = %+v", r)
+	}
+	if r := waitReport(t, p, "b"); r.Done != "powering-off" || r.Power != hostapi.PowerShutdown {
+		t.Errorf("stop report = %+v", r)
+	}
+	if r := waitReport(t, p, "gone"); r.Done != "deleting" || r.Power != hostapi.PowerAbsent {
+		t.Errorf("delete report = %+v", r)
+	}
+	r := waitReport(t, p, "c")
+	p.mu.Lock()
+	up := p.uploads["img-1"]
+	p.mu.Unlock()
+	if r.Done != "image_snapshot" || up == "" {
+		t.Errorf("snapshot report = %+v, upload %q", r, up)
+	}
+	// The orphan is removed by the resync, and nothing else is.
+	deadline := time.Now().Add(5 * time.Second)
+	for {
+		ids, _ := d.List(context.Background())
+		if len(ids) == 3 && ids[0] == "a" && ids[1] == "b" && ids[2] == "c" {
+			break
+		}
+		if time.Now().After(deadline) {
+			t.Fatalf("guests on the host = %v, want a, b, c (orphan removed)", ids)
+		}
+		time.Sleep(5 * time.Millisecond)
+	}
+}
+
+func TestAgentReportsFailures(t *testing.T) {
+	d := failing{fake.New(slog.New(slog.NewTextHandler(io.Discard, nil)), 8, 8192, 100)}
+	p := &plane{guests: []hostapi.Guest{{ServerID: "x", Revision: 1, Task: "spawning", Power: hostapi.PowerRunning}}}
+	runAgent(t, p, d)
+	r := waitReport(t, p, "x")
+	if r.Done != "" || r.Error == "" || r.Power != hostapi.PowerAbsent {
+		t.Errorf("failure report = %+v, want an error and no completed task", r)
+	}
+}
