@@ -199,66 +199,6 @@ func (t *Tx) GetFlavorByName(ctx context.Context, name string) (Flavor, error) {
 	return one(ctx, t, scanFlavor, `SELECT `+flavorCols+` FROM flavors WHERE name = ?`, name)
 }
 
-// FlavorFilter narrows ListFlavors.
-type FlavorFilter struct {
-	// ProjectID, when set, limits to public flavors and private ones the
-	// project was given access to; empty lists all (admins).
-	ProjectID  string
-	PublicOnly bool
-	MinRAM     int
-	MinDisk    int
-	SortKey    string // a column of flavors; default flavorid
-	Desc       bool
-	Page       Page
-}
-
-var flavorSort = map[string]string{"flavorid": "id", "id": "id", "name": "name", "memory_mb": "ram_mb", "ram": "ram_mb",
-	"vcpus": "vcpus", "root_gb": "disk_gb", "disk": "disk_gb", "swap": "swap_mb", "ephemeral_gb": "ephemeral_gb", "created_at": "created_at", "rxtx_factor": "rxtx_factor"}
-
-// FlavorSortKeys reports whether key can sort flavors.
-func FlavorSortKeys(key string) bool { _, ok := flavorSort[key]; return ok }
-
-// ListFlavors lists flavors with keyset paging.
-func (t *Tx) ListFlavors(ctx context.Context, f FlavorFilter) ([]Flavor, error) {
-	w := &where{}
-	if f.PublicOnly {
-		w.eq("is_public", true, true)
-	}
-	if f.ProjectID != "" {
-		w.clauses = append(w.clauses, "(is_public = ? OR id IN (SELECT flavor_id FROM flavor_access WHERE project_id = ?))")
-		w.args = append(w.args, true, f.ProjectID)
-	}
-	if f.MinRAM > 0 {
-		w.clauses = append(w.clauses, "ram_mb >= ?")
-		w.args = append(w.args, f.MinRAM)
-	}
-	if f.MinDisk > 0 {
-		w.clauses = append(w.clauses, "disk_gb >= ?")
-		w.args = append(w.args, f.MinDisk)
-	}
-	col := flavorSort[f.SortKey]
-	if col == "" {
-		col = "id"
-	}
-	if f.Page.Marker != "" {
-		m, err := t.GetFlavor(ctx, f.Page.Marker)
-		if err != nil {
-			return nil, err
-		}
-		w.after(col, f.Desc, flavorSortValue(m, col), m.ID)
-	}
-	dir := " ASC"
-	if f.Desc {
-		dir = " DESC"
-	}
-	q := `SELECT ` + flavorCols + ` FROM flavors` + w.sql() + ` ORDER BY ` + col + dir + `, id` + dir
-	if f.Page.Limit > 0 {
-		q += ` LIMIT ?`
-		w.args = append(w.args, f.Page.Limit)
-	}
-	return list(ctx, t, scanFlavor, q, w.args...)
-}
-
 func flavorSortValue(f Flavor, col string) any {
 	switch col {
 	case "name":
