@@ -122,7 +122,11 @@ func (s *Service) receive(ctx context.Context, k caller, id string, r io.Reader,
 	if err := s.files.commit(tmp, dst); err != nil {
 		return im, s.abort(ctx, id, transfer, tmp, fmt.Errorf("store image data: %w", err))
 	}
-	im, err = s.modify(ctx, id, func(tx *store.Tx, im *store.Image) error {
+	// The data is complete and in place: record it even if the client
+	// hangs up now.
+	done, cancel := context.WithTimeout(context.WithoutCancel(ctx), time.Minute)
+	defer cancel()
+	im, err = s.modify(done, id, func(tx *store.Tx, im *store.Image) error {
 		if im.Transfer != transfer || im.Worker != s.worker {
 			return errLost
 		}
@@ -130,13 +134,13 @@ func (s *Service) receive(ctx context.Context, k caller, id string, r io.Reader,
 		im.Transfer, im.Worker = store.TransferNone, ""
 		if transfer == store.TransferStage {
 			// The staged bytes stay reserved until imported or deleted.
-			if _, err := tx.ChangeImageUsage(ctx, im.Owner, 0, n-im.ReservedBytes, -1, -1); err != nil {
+			if _, err := tx.ChangeImageUsage(done, im.Owner, 0, n-im.ReservedBytes, -1, -1); err != nil {
 				return err
 			}
 			im.ReservedBytes, im.StagedSize, im.Size = n, n, &n
 			return nil
 		}
-		if _, err := tx.ChangeImageUsage(ctx, im.Owner, 0, n-im.ReservedBytes, -1, -1); err != nil {
+		if _, err := tx.ChangeImageUsage(done, im.Owner, 0, n-im.ReservedBytes, -1, -1); err != nil {
 			return err
 		}
 		im.ReservedBytes = 0
@@ -148,7 +152,7 @@ func (s *Service) receive(ctx context.Context, k caller, id string, r io.Reader,
 		if errors.Is(err, errLost) || errors.Is(err, store.ErrNotFound) {
 			return im, gone(id)
 		}
-		return im, s.abort(ctx, id, transfer, nil, err)
+		return im, s.abort(done, id, transfer, nil, err)
 	}
 	return im, nil
 }

@@ -12,6 +12,7 @@ import (
 	"os"
 	"path/filepath"
 	"sync"
+	"sync/atomic"
 )
 
 // FileStore keeps image data as one file per image under a directory:
@@ -134,47 +135,59 @@ var bufPool = sync.Pool{New: func() any {
 
 // copyHashed copies r into w and returns the digest of what it copied.
 // Before each chunk is written it calls progress with the total so far,
-// which may refuse the chunk by returning an error. md5 and sha512 run in
-// two goroutines while the next chunk is read and written, so hashing
-// costs the time of the slower hash, not of both plus the copy.
+// which may refuse the chunk by returning an error. Three goroutines
+// consume each chunk — the writer, md5 and sha512 — while the next chunk
+// is read, so a transfer runs at the pace of its slowest stage, not of the
+// sum of them.
 func copyHashed(w io.Writer, r io.Reader, progress func(total int64) error) (digest, error) {
 	pooled := bufPool.Get().(*[]byte)
 	var (
 		d      digest
 		wgs    [slots]sync.WaitGroup
 		hashes = [2]hash.Hash{md5.New(), sha512.New()}
-		chans  [2]chan chunk
+		chans  [3]chan chunk
 		ran    sync.WaitGroup
+		werr   error // the writer's first error, read after ran.Wait or a slot's Wait
+		failed atomic.Bool
 	)
+	consume := func(c chan chunk, write func([]byte)) {
+		defer ran.Done()
+		for k := range c {
+			write(k.b)
+			k.done.Done()
+		}
+	}
 	for i := range chans {
 		chans[i] = make(chan chunk, slots)
 		ran.Add(1)
-		go func(c chan chunk, h hash.Hash) {
-			defer ran.Done()
-			for k := range c {
-				h.Write(k.b)
-				k.done.Done()
-			}
-		}(chans[i], hashes[i])
 	}
-	stop := func() {
+	go consume(chans[0], func(b []byte) { hashes[0].Write(b) })
+	go consume(chans[1], func(b []byte) { hashes[1].Write(b) })
+	go consume(chans[2], func(b []byte) {
+		if werr == nil {
+			if _, werr = w.Write(b); werr != nil {
+				failed.Store(true)
+			}
+		}
+	})
+	stop := func() error {
 		for _, c := range chans {
 			close(c)
 		}
 		ran.Wait()
 		bufPool.Put(pooled)
+		return werr
 	}
 	for i := 0; ; i++ {
 		slot := i % slots
-		wgs[slot].Wait() // both hashers are done with this buffer
+		wgs[slot].Wait() // every consumer is done with this buffer
+		if failed.Load() {
+			return digest{}, stop()
+		}
 		buf := (*pooled)[slot*chunkSize : (slot+1)*chunkSize]
 		n, rerr := fill(r, buf)
 		if n > 0 {
 			if err := progress(d.size + int64(n)); err != nil {
-				stop()
-				return digest{}, err
-			}
-			if _, err := w.Write(buf[:n]); err != nil {
 				stop()
 				return digest{}, err
 			}
@@ -195,7 +208,9 @@ func copyHashed(w io.Writer, r io.Reader, progress func(total int64) error) (dig
 			return digest{}, &readError{rerr}
 		}
 	}
-	stop()
+	if err := stop(); err != nil {
+		return digest{}, err
+	}
 	d.md5 = hex.EncodeToString(hashes[0].Sum(nil))
 	d.sha512 = hex.EncodeToString(hashes[1].Sum(nil))
 	return d, nil

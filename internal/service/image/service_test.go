@@ -3,6 +3,9 @@ package image
 import (
 	"bytes"
 	"context"
+	"crypto/md5"
+	"crypto/sha512"
+	"encoding/hex"
 	"encoding/json"
 	"errors"
 	"io"
@@ -396,4 +399,53 @@ func contains(list []string, s string) bool {
 		}
 	}
 	return false
+}
+
+type failingWriter struct{ after int }
+
+func (f *failingWriter) Write(p []byte) (int, error) {
+	if f.after <= 0 {
+		return 0, errors.New("disk full")
+	}
+	f.after -= len(p)
+	return len(p), nil
+}
+
+// TestCopyHashed checks the pipelined copy against plain hashing, at sizes
+// around its chunk and slot boundaries, and its failures.
+func TestCopyHashed(t *testing.T) {
+	for _, n := range []int{0, 1, chunkSize - 1, chunkSize, chunkSize + 1, slots*chunkSize + 7, 9*chunkSize + 3} {
+		data := make([]byte, n)
+		for i := range data {
+			data[i] = byte(i*7 + i>>9)
+		}
+		var out bytes.Buffer
+		calls := 0
+		d, err := copyHashed(&out, bytes.NewReader(data), func(int64) error { calls++; return nil })
+		if err != nil {
+			t.Fatal(err)
+		}
+		md := md5.Sum(data)
+		sha := sha512.Sum512(data)
+		if d.size != int64(n) || d.md5 != hex.EncodeToString(md[:]) || d.sha512 != hex.EncodeToString(sha[:]) || !bytes.Equal(out.Bytes(), data) {
+			t.Errorf("size %d: digest %d %s, copy equal %v", n, d.size, d.md5, bytes.Equal(out.Bytes(), data))
+		}
+		if want := (n + chunkSize - 1) / chunkSize; calls != want {
+			t.Errorf("size %d: progress called %d times, want %d", n, calls, want)
+		}
+	}
+	big := bytes.NewReader(make([]byte, 10*chunkSize))
+	if _, err := copyHashed(&failingWriter{after: 3 * chunkSize}, big, func(int64) error { return nil }); err == nil || !strings.Contains(err.Error(), "disk full") {
+		t.Errorf("failing writer: %v", err)
+	}
+	big.Seek(0, io.SeekStart)
+	refuse := errors.New("quota")
+	if _, err := copyHashed(io.Discard, big, func(total int64) error {
+		if total > 2*chunkSize {
+			return refuse
+		}
+		return nil
+	}); !errors.Is(err, refuse) {
+		t.Errorf("refusing progress: %v", err)
+	}
 }
