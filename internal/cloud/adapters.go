@@ -69,8 +69,26 @@ func (a imagesAdapter) Boot(ctx context.Context, c *auth.Credentials, id string)
 	return computeImage(im), nil
 }
 
-func (a imagesAdapter) List(ctx context.Context, c *auth.Credentials, limit int, marker string) ([]computesvc.Image, error) {
-	ims, _, err := a.s.List(ctx, c, store.ImageQuery{Limit: limit}, marker)
+func (a imagesAdapter) List(ctx context.Context, c *auth.Credentials, f computesvc.ImageFilter) ([]computesvc.Image, error) {
+	// Glance's default order: newest first, id breaking ties.
+	q := store.ImageQuery{Limit: f.Limit, Statuses: f.Statuses, Properties: f.Properties,
+		Sort: []store.ImageSort{{Key: "created_at", Desc: true}, {Key: "id", Desc: true}}}
+	if f.Name != "" {
+		q.Names = []string{f.Name}
+	}
+	if f.ChangesSince != nil {
+		q.Times = []store.TimeFilter{{Column: "updated_at", Op: "gte", At: *f.ChangesSince}}
+	}
+	if f.MinRAM > 0 || f.MinDisk > 0 {
+		q.Mins = map[string]int64{}
+		if f.MinRAM > 0 {
+			q.Mins["min_ram"] = int64(f.MinRAM)
+		}
+		if f.MinDisk > 0 {
+			q.Mins["min_disk"] = int64(f.MinDisk)
+		}
+	}
+	ims, _, err := a.s.List(ctx, c, q, f.Marker)
 	out := make([]computesvc.Image, len(ims))
 	for i, im := range ims {
 		out[i] = computeImage(im)
@@ -80,6 +98,22 @@ func (a imagesAdapter) List(ctx context.Context, c *auth.Credentials, limit int,
 
 func (a imagesAdapter) Delete(ctx context.Context, c *auth.Credentials, id string) error {
 	return a.s.Delete(ctx, c, id)
+}
+
+// SetProperties applies the proxy's metadata change as one Glance patch.
+func (a imagesAdapter) SetProperties(ctx context.Context, c *auth.Credentials, id string, set map[string]string, remove []string) (computesvc.Image, error) {
+	changes := make([]imagesvc.Change, 0, len(set)+len(remove))
+	for _, k := range remove {
+		changes = append(changes, imagesvc.Change{Op: imagesvc.OpRemove, Attr: k})
+	}
+	for k, v := range set {
+		changes = append(changes, imagesvc.Change{Op: imagesvc.OpAdd, Attr: k, Value: v})
+	}
+	im, err := a.s.Update(ctx, c, id, changes)
+	if err != nil {
+		return computesvc.Image{}, err
+	}
+	return computeImage(im), nil
 }
 
 func computeImage(im store.Image) computesvc.Image {

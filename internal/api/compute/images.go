@@ -2,7 +2,10 @@ package compute
 
 import (
 	"net/http"
+	"net/url"
+	"sort"
 	"strconv"
+	"strings"
 
 	"github.com/onestack/onestack/internal/api/rest"
 	"github.com/onestack/onestack/internal/apierr"
@@ -18,6 +21,12 @@ func (a *API) imageRoutes() []rest.Route {
 		rest.R("GET", "/v2.1/images/detail", reader, a.listImages),
 		rest.R("GET", "/v2.1/images/{id}", reader, a.showImage),
 		rest.R("DELETE", "/v2.1/images/{id}", member, a.deleteImage),
+		rest.R("GET", "/v2.1/images/{id}/metadata", reader, a.listImageMetadata),
+		rest.R("PUT", "/v2.1/images/{id}/metadata", member, a.replaceImageMetadata),
+		rest.R("POST", "/v2.1/images/{id}/metadata", member, a.mergeImageMetadata),
+		rest.R("GET", "/v2.1/images/{id}/metadata/{key}", reader, a.showImageMetadataItem),
+		rest.R("PUT", "/v2.1/images/{id}/metadata/{key}", member, a.setImageMetadataItem),
+		rest.R("DELETE", "/v2.1/images/{id}/metadata/{key}", member, a.deleteImageMetadataItem),
 	}
 }
 
@@ -59,16 +68,15 @@ func (a *API) listImages(w http.ResponseWriter, r *http.Request) error {
 	if err := proxyGone(r); err != nil {
 		return err
 	}
-	limit := 1000
-	if v := r.URL.Query().Get("limit"); v != "" {
-		n, err := strconv.Atoi(v)
-		if err != nil || n < 0 {
-			return apierr.BadRequest("limit must be an integer 0 or greater.")
-		}
-		limit = min(n, 1000)
-	}
-	ims, err := a.svc.ListImages(r.Context(), auth.From(r.Context()), limit, r.URL.Query().Get("marker"))
+	f, err := imageFilter(r.URL.Query())
 	if err != nil {
+		return err
+	}
+	ims, err := a.svc.ListImages(r.Context(), auth.From(r.Context()), f)
+	if err != nil {
+		if apierr.Is(err, 404) {
+			return apierr.BadRequest("marker [%s] not found", f.Marker)
+		}
 		return err
 	}
 	detail := r.URL.Path == Prefix+"/v2.1/images/detail"
@@ -78,6 +86,64 @@ func (a *API) listImages(w http.ResponseWriter, r *http.Request) error {
 	}
 	rest.WriteJSON(w, http.StatusOK, map[string]any{"images": items})
 	return nil
+}
+
+// imageFilter translates the proxy's filters as Nova does for Glance:
+// server → instance_uuid property (a server link works too), type →
+// image_type property, status → Glance statuses, changes-since → updated
+// at or after, minRam/minDisk → lower bounds.
+func imageFilter(q url.Values) (svc.ImageFilter, error) {
+	f := svc.ImageFilter{Limit: 1000, Marker: q.Get("marker"), Name: q.Get("name")}
+	if v := q.Get("limit"); v != "" {
+		n, err := strconv.Atoi(v)
+		if err != nil || n < 0 {
+			return f, apierr.BadRequest("limit must be an integer 0 or greater.")
+		}
+		f.Limit = min(n, 1000)
+	}
+	if v := q.Get("status"); v != "" {
+		f.Statuses = []string{}
+		for g, n := range imageStatus {
+			if strings.EqualFold(n, v) {
+				f.Statuses = append(f.Statuses, g)
+			}
+		}
+		sort.Strings(f.Statuses)
+		if len(f.Statuses) == 0 {
+			f.Statuses = []string{strings.ToLower(v)}
+		}
+	}
+	if v := q.Get("changes-since"); v != "" {
+		t, err := parseTime(v)
+		if err != nil {
+			return f, apierr.BadRequest("Invalid filter changes-since=%s: give an ISO 8601 time.", v)
+		}
+		f.ChangesSince = &t
+	}
+	for _, p := range []struct{ param, prop string }{{"server", "instance_uuid"}, {"type", "image_type"}} {
+		if v := q.Get(p.param); v != "" {
+			if f.Properties == nil {
+				f.Properties = map[string]string{}
+			}
+			if p.param == "server" {
+				v = v[strings.LastIndex(v, "/")+1:]
+			}
+			f.Properties[p.prop] = v
+		}
+	}
+	for _, p := range []struct {
+		param string
+		dst   *int
+	}{{"minRam", &f.MinRAM}, {"minDisk", &f.MinDisk}} {
+		if v := q.Get(p.param); v != "" {
+			n, err := strconv.Atoi(v)
+			if err != nil || n < 0 {
+				return f, apierr.BadRequest("Invalid filter %s=%s: give an integer 0 or greater.", p.param, v)
+			}
+			*p.dst = n
+		}
+	}
+	return f, nil
 }
 
 func (a *API) showImage(w http.ResponseWriter, r *http.Request) error {
@@ -104,6 +170,119 @@ func (a *API) deleteImage(w http.ResponseWriter, r *http.Request) error {
 			return apierr.NotFound("Image not found.")
 		}
 		return err
+	}
+	rest.NoContent(w)
+	return nil
+}
+
+// ---- image metadata (the image's user properties, until 2.39 as Nova)
+
+func imageMetaGone(r *http.Request) error {
+	if at(r, 39) {
+		return apierr.NotFound("The image metadata API was removed in microversion 2.39; use the Image service (openstack image set --property).")
+	}
+	return nil
+}
+
+func imageNotFound(err error) error {
+	if apierr.Is(err, 404) {
+		return apierr.NotFound("Image not found.")
+	}
+	return err
+}
+
+func nonNil(m map[string]string) map[string]string {
+	if m == nil {
+		return map[string]string{}
+	}
+	return m
+}
+
+func (a *API) listImageMetadata(w http.ResponseWriter, r *http.Request) error {
+	if err := imageMetaGone(r); err != nil {
+		return err
+	}
+	im, err := a.svc.Image(r.Context(), auth.From(r.Context()), r.PathValue("id"))
+	if err != nil {
+		return imageNotFound(err)
+	}
+	rest.WriteJSON(w, http.StatusOK, map[string]any{"metadata": nonNil(im.Properties)})
+	return nil
+}
+
+func (a *API) setImageMetadata(w http.ResponseWriter, r *http.Request, replace bool) error {
+	if err := imageMetaGone(r); err != nil {
+		return err
+	}
+	m, err := a.metaBody(r, "metadata")
+	if err != nil {
+		return err
+	}
+	props, err := a.svc.SetImageMetadata(r.Context(), auth.From(r.Context()), r.PathValue("id"), m, replace)
+	if err != nil {
+		return imageNotFound(err)
+	}
+	rest.WriteJSON(w, http.StatusOK, map[string]any{"metadata": nonNil(props)})
+	return nil
+}
+
+func (a *API) replaceImageMetadata(w http.ResponseWriter, r *http.Request) error {
+	return a.setImageMetadata(w, r, true)
+}
+
+func (a *API) mergeImageMetadata(w http.ResponseWriter, r *http.Request) error {
+	return a.setImageMetadata(w, r, false)
+}
+
+func (a *API) showImageMetadataItem(w http.ResponseWriter, r *http.Request) error {
+	if err := imageMetaGone(r); err != nil {
+		return err
+	}
+	im, err := a.svc.Image(r.Context(), auth.From(r.Context()), r.PathValue("id"))
+	if err != nil {
+		return imageNotFound(err)
+	}
+	key := r.PathValue("key")
+	v, ok := im.Properties[key]
+	if !ok {
+		return apierr.NotFound("Image %s has no metadata item %s.", im.ID, key)
+	}
+	rest.WriteJSON(w, http.StatusOK, map[string]any{"meta": map[string]string{key: v}})
+	return nil
+}
+
+func (a *API) setImageMetadataItem(w http.ResponseWriter, r *http.Request) error {
+	if err := imageMetaGone(r); err != nil {
+		return err
+	}
+	m, err := a.metaBody(r, "meta")
+	if err != nil {
+		return err
+	}
+	key := r.PathValue("key")
+	if len(m) > 1 {
+		return apierr.BadRequest("Request body contains too many items; set one item per request.")
+	}
+	if _, ok := m[key]; !ok {
+		return apierr.BadRequest("Request body and URI mismatch: the body must set the item named in the URL (%s).", key)
+	}
+	if _, err := a.svc.SetImageMetadata(r.Context(), auth.From(r.Context()), r.PathValue("id"), m, false); err != nil {
+		return imageNotFound(err)
+	}
+	rest.WriteJSON(w, http.StatusOK, map[string]any{"meta": m})
+	return nil
+}
+
+func (a *API) deleteImageMetadataItem(w http.ResponseWriter, r *http.Request) error {
+	if err := imageMetaGone(r); err != nil {
+		return err
+	}
+	err := a.svc.DeleteImageMetadata(r.Context(), auth.From(r.Context()), r.PathValue("id"), r.PathValue("key"))
+	if err != nil {
+		if apierr.Is(err, 404) && strings.HasPrefix(apierr.From(err).Message, "Metadata item") {
+			return err
+		}
+		return imageNotFound(err)
 	}
 	rest.NoContent(w)
 	return nil

@@ -36,9 +36,29 @@ type Images interface {
 	Snapshot(ctx context.Context, c *auth.Credentials, name string, props map[string]string) (string, error)
 	// Upload streams data into a snapshot image on the control plane's behalf.
 	Upload(ctx context.Context, imageID string, data io.Reader) error
-	// List and Delete serve Nova's image proxy (before microversion 2.36).
-	List(ctx context.Context, c *auth.Credentials, limit int, marker string) ([]Image, error)
+	// List, Delete and SetProperties serve Nova's image proxy (before
+	// microversion 2.36). SetProperties sets and removes user properties
+	// in one change and returns the image as it is afterwards.
+	List(ctx context.Context, c *auth.Credentials, f ImageFilter) ([]Image, error)
 	Delete(ctx context.Context, c *auth.Credentials, id string) error
+	SetProperties(ctx context.Context, c *auth.Credentials, id string, set map[string]string, remove []string) (Image, error)
+}
+
+// ImageFilter narrows the image proxy's list, as Nova translates its
+// filters for Glance. Zero values match everything.
+type ImageFilter struct {
+	Limit  int
+	Marker string
+	Name   string
+	// Statuses are Glance statuses (Nova's ACTIVE is active, SAVING is
+	// queued or saving, …).
+	Statuses []string
+	// ChangesSince keeps images updated at or after it.
+	ChangesSince *time.Time
+	// Properties must all match (server → instance_uuid, type → image_type).
+	Properties map[string]string
+	// MinRAM and MinDisk keep images whose min_ram/min_disk are at least these.
+	MinRAM, MinDisk int
 }
 
 // Placement is the part of the placement service compute uses.
@@ -194,8 +214,15 @@ func likePattern(re string) (string, bool) {
 }
 
 // UploadImage implements hostapi.Plane: an agent sends a snapshot's data.
+// An image deleted while its snapshot is taken is not the server's fault:
+// as Nova does, the snapshot is dropped and the server carries on.
 func (s *Service) UploadImage(ctx context.Context, imageID string, data io.Reader) error {
-	return s.images.Upload(ctx, imageID, data)
+	err := s.images.Upload(ctx, imageID, data)
+	if apierr.Is(err, 404) || apierr.Is(err, 410) {
+		s.log.Info("snapshot image deleted while it was saved; snapshot dropped", "image_id", imageID, "error", err)
+		return nil
+	}
+	return err
 }
 
 // Image returns an image as the credentials see it (Nova's image proxy).
@@ -204,8 +231,54 @@ func (s *Service) Image(ctx context.Context, c *auth.Credentials, id string) (Im
 }
 
 // ListImages lists images as the credentials see them (Nova's image proxy).
-func (s *Service) ListImages(ctx context.Context, c *auth.Credentials, limit int, marker string) ([]Image, error) {
-	return s.images.List(ctx, c, limit, marker)
+func (s *Service) ListImages(ctx context.Context, c *auth.Credentials, f ImageFilter) ([]Image, error) {
+	return s.images.List(ctx, c, f)
+}
+
+// SetImageMetadata replaces (replace=true) or merges an image's user
+// properties through Nova's image proxy, within the metadata_items quota,
+// and returns the properties afterwards.
+func (s *Service) SetImageMetadata(ctx context.Context, c *auth.Credentials, id string, meta map[string]string, replace bool) (map[string]string, error) {
+	im, err := s.images.Boot(ctx, c, id)
+	if err != nil {
+		return nil, err
+	}
+	var remove []string
+	n := len(meta)
+	for k := range im.Properties {
+		_, kept := meta[k]
+		switch {
+		case replace && !kept:
+			remove = append(remove, k)
+		case !replace && !kept:
+			n++
+		}
+	}
+	q, err := s.Limits(ctx, c.ProjectID())
+	if err != nil {
+		return nil, err
+	}
+	if lim := q["metadata_items"]; lim >= 0 && int64(n) > lim {
+		return nil, apierr.Forbidden("Quota exceeded for metadata_items: the image would have %d items, the limit is %d.", n, lim)
+	}
+	im, err = s.images.SetProperties(ctx, c, id, meta, remove)
+	if err != nil {
+		return nil, err
+	}
+	return im.Properties, nil
+}
+
+// DeleteImageMetadata removes one user property of an image (Nova's image proxy).
+func (s *Service) DeleteImageMetadata(ctx context.Context, c *auth.Credentials, id, key string) error {
+	im, err := s.images.Boot(ctx, c, id)
+	if err != nil {
+		return err
+	}
+	if _, ok := im.Properties[key]; !ok {
+		return apierr.NotFound("Metadata item %s was not found on image %s.", key, id)
+	}
+	_, err = s.images.SetProperties(ctx, c, id, nil, []string{key})
+	return err
 }
 
 // DeleteImage deletes an image (Nova's image proxy).
