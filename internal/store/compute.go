@@ -105,6 +105,7 @@ type Server struct {
 	Migration             *Migration
 	AccessIPv4            string
 	AccessIPv6            string
+	DiskConfig            string // AUTO or MANUAL (OS-DCF:diskConfig)
 	Progress              int
 	LaunchedAt            *time.Time
 	TerminatedAt          *time.Time
@@ -376,7 +377,7 @@ func (t *Tx) DeleteHost(ctx context.Context, id string) error {
 const serverCols = `id, project_id, user_id, name, description, hostname, image_id, flavor, vcpus, ram_mb, key_name, key_data, user_data, config_drive,
 	metadata, tags, requested_zone, requested_host, zone, host, source_host, group_id, reservation_id, launch_index, vm_state, task_state, task_arg, power_state,
 	desired_power, locked, locked_reason, locked_by, fault, migration, access_ipv4, access_ipv6, progress, launched_at, terminated_at,
-	created_at, updated_at, deleted, deleted_at, revision`
+	created_at, updated_at, deleted, deleted_at, disk_config, revision`
 
 func scanServer(s scanner) (Server, error) {
 	var v Server
@@ -388,7 +389,7 @@ func scanServer(s scanner) (Server, error) {
 	err := s.Scan(&v.ID, &v.ProjectID, &v.UserID, &v.Name, &desc, &v.Hostname, &v.ImageID, &flavor, &vcpus, &ram, &v.KeyName, &v.KeyData, &v.UserData, &v.ConfigDrive,
 		&meta, &tags, &v.RequestedZone, &v.RequestedHost, &v.Zone, &v.Host, &v.SourceHost, &v.GroupID, &v.ReservationID, &v.LaunchIndex, &v.VMState, &v.TaskState, &v.TaskArg, &v.PowerState,
 		&v.DesiredPower, &v.Locked, &v.LockedReason, &v.LockedBy, &fault, &migration, &v.AccessIPv4, &v.AccessIPv6, &v.Progress, &launched, &terminated,
-		&created, &updated, &v.Deleted, &deletedAt, &v.Revision)
+		&created, &updated, &v.Deleted, &deletedAt, &v.DiskConfig, &v.Revision)
 	if err != nil {
 		return v, err
 	}
@@ -429,7 +430,15 @@ func serverArgs(v Server) []any {
 	return []any{v.ID, v.ProjectID, v.UserID, v.Name, desc, v.Hostname, v.ImageID, toJSON(v.Flavor), v.Flavor.VCPUs, v.Flavor.RAM, v.KeyName, v.KeyData, v.UserData, v.ConfigDrive,
 		toJSON(nonNilMap(v.Metadata)), toJSON(tags), v.RequestedZone, v.RequestedHost, v.Zone, v.Host, v.SourceHost, v.GroupID, v.ReservationID, v.LaunchIndex, v.VMState, v.TaskState, v.TaskArg, v.PowerState,
 		v.DesiredPower, v.Locked, v.LockedReason, v.LockedBy, fault, migration, v.AccessIPv4, v.AccessIPv6, v.Progress, nullMicros(v.LaunchedAt), nullMicros(v.TerminatedAt),
-		micros(v.CreatedAt), micros(v.UpdatedAt), v.Deleted, nullMicros(v.DeletedAt), v.Revision}
+		micros(v.CreatedAt), micros(v.UpdatedAt), v.Deleted, nullMicros(v.DeletedAt), diskConfig(v.DiskConfig), v.Revision}
+}
+
+// diskConfig defaults an unset disk config to Nova's MANUAL.
+func diskConfig(s string) string {
+	if s == "" {
+		return "MANUAL"
+	}
+	return s
 }
 
 // nextRevision advances the compute epoch: every server write takes the
@@ -443,7 +452,7 @@ func (t *Tx) CreateServer(ctx context.Context, v *Server) error {
 		return err
 	}
 	v.Revision = rev
-	ph := strings.Repeat("?, ", 43) + "?"
+	ph := strings.Repeat("?, ", 44) + "?"
 	_, err = t.exec(ctx, `INSERT INTO servers (`+serverCols+`) VALUES (`+ph+`)`, serverArgs(*v)...)
 	return t.mapErr(err)
 }

@@ -4,6 +4,7 @@ import (
 	"context"
 	"encoding/json"
 	"strings"
+	"time"
 )
 
 // This file holds the compute queries behind Nova's operator and per-user
@@ -201,4 +202,27 @@ func (t *Tx) GroupMembersOf(ctx context.Context, groupIDs []string) (map[string]
 		out[g] = append(out[g], id)
 	}
 	return out, rows.Err()
+}
+
+// ServersUsedBetween lists the servers (deleted ones included, until they
+// are purged) that ran at some point in [start, end): launched before end
+// and not terminated before start, for os-simple-tenant-usage. projectID
+// "" means every project. Ordered by id, after marker when set.
+func (t *Tx) ServersUsedBetween(ctx context.Context, projectID string, start, end time.Time, marker string, limit int) ([]Server, error) {
+	q := `SELECT ` + serverCols + ` FROM servers WHERE launched_at IS NOT NULL AND launched_at < ? AND (terminated_at IS NULL OR terminated_at >= ?)`
+	args := []any{micros(end), micros(start)}
+	if projectID != "" {
+		q += ` AND project_id = ?`
+		args = append(args, projectID)
+	}
+	if marker != "" {
+		q += ` AND id > ?`
+		args = append(args, marker)
+	}
+	q += ` ORDER BY id`
+	if limit > 0 {
+		q += ` LIMIT ?`
+		args = append(args, limit)
+	}
+	return list(ctx, t, scanServer, q, args...)
 }

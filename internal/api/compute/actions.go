@@ -143,6 +143,17 @@ func (a *API) serverAction(w http.ResponseWriter, r *http.Request) error {
 		return nil
 	case "rebuild":
 		return a.rebuild(w, r, arg)
+	case "os-resetState":
+		var b struct {
+			State *string `json:"state"`
+		}
+		if err := obj(&b); err != nil {
+			return err
+		}
+		if b.State == nil || (*b.State != svc.VMActive && *b.State != svc.VMError) {
+			return apierr.BadRequest("Invalid input for field/attribute os-resetState.state: give 'active' or 'error'.")
+		}
+		return accepted(a.svc.ResetState(ctx, c, id, *b.State))
 	case "resize", "confirmResize", "revertResize", "migrate", "os-migrateLive":
 		return a.move(w, r, name, arg)
 	}
@@ -219,11 +230,26 @@ func (a *API) rebuild(w http.ResponseWriter, r *http.Request, arg json.RawMessag
 			req.KeyName = &empty
 		}
 	}
+	if raw, ok := b["OS-DCF:diskConfig"]; ok {
+		var d *string
+		if err := json.Unmarshal(raw, &d); err != nil || d == nil {
+			return apierr.BadRequest("Invalid input for field/attribute OS-DCF:diskConfig: expected AUTO or MANUAL.")
+		}
+		if req.DiskConfig, err = diskConfigField(d); err != nil {
+			return err
+		}
+	}
 	v, err := a.svc.Rebuild(r.Context(), auth.From(r.Context()), r.PathValue("id"), req)
 	if err != nil {
 		return err
 	}
 	view := a.updateView(r, v)
+	if at(r, 54) {
+		view["key_name"] = nullable(v.KeyName)
+	}
+	if at(r, 57) {
+		view["user_data"] = nullable(v.UserData)
+	}
 	view["adminPass"] = randomPassword()
 	rest.WriteJSON(w, http.StatusAccepted, map[string]any{"server": view})
 	return nil
@@ -286,8 +312,9 @@ func (a *API) showAction(w http.ResponseWriter, r *http.Request) error {
 func (a *API) move(w http.ResponseWriter, r *http.Request, name string, arg json.RawMessage) error {
 	c, id, ctx := auth.From(r.Context()), r.PathValue("id"), r.Context()
 	var b struct {
-		FlavorRef any     `json:"flavorRef"`
-		Host      *string `json:"host"`
+		FlavorRef  any     `json:"flavorRef"`
+		Host       *string `json:"host"`
+		DiskConfig *string `json:"OS-DCF:diskConfig"`
 	}
 	if len(arg) > 0 && string(arg) != "null" {
 		if err := json.Unmarshal(arg, &b); err != nil {
@@ -310,7 +337,11 @@ func (a *API) move(w http.ResponseWriter, r *http.Request, name string, arg json
 		default:
 			return apierr.BadRequest("Invalid input for field/attribute resize: 'flavorRef' is a required property.")
 		}
-		err = a.svc.Resize(ctx, c, id, ref)
+		dc, derr := diskConfigField(b.DiskConfig)
+		if derr != nil {
+			return derr
+		}
+		err = a.svc.Resize(ctx, c, id, ref, dc)
 	case "confirmResize":
 		if err = a.svc.ConfirmResize(ctx, c, id); err == nil {
 			w.WriteHeader(http.StatusNoContent)

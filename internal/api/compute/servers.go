@@ -54,7 +54,7 @@ func (a *API) serverView(r *http.Request, v store.Server, hostStatus string) map
 		"tenant_id": v.ProjectID, "user_id": v.UserID, "metadata": v.Metadata,
 		"hostId": hostID(v.ProjectID, v.Host), "created": ts(v.CreatedAt), "updated": ts(v.UpdatedAt),
 		"addresses": map[string]any{}, "accessIPv4": v.AccessIPv4, "accessIPv6": v.AccessIPv6,
-		"links": a.links("servers/" + v.ID), "OS-DCF:diskConfig": "MANUAL",
+		"links": a.links("servers/" + v.ID), "OS-DCF:diskConfig": diskConfigOf(v),
 		"OS-EXT-AZ:availability_zone": v.Zone, "config_drive": configDrive(v.ConfigDrive),
 		"key_name": nullable(v.KeyName), "OS-SRV-USG:launched_at": usageTS(v.LaunchedAt),
 		"OS-SRV-USG:terminated_at": usageTS(v.TerminatedAt),
@@ -115,6 +115,9 @@ func (a *API) serverView(r *http.Request, v store.Server, hostStatus string) map
 		}
 		m["tags"] = tags
 	}
+	if at(r, 63) {
+		m["trusted_image_certificates"] = nil // no certificate validation of images
+	}
 	if at(r, 71) {
 		groups := []string{}
 		if v.GroupID != "" {
@@ -133,6 +136,24 @@ func (a *API) serverView(r *http.Request, v store.Server, hostStatus string) map
 		m["fault"] = f
 	}
 	return m
+}
+
+func diskConfigOf(v store.Server) string {
+	if v.DiskConfig == "" {
+		return "MANUAL"
+	}
+	return v.DiskConfig
+}
+
+// diskConfigField validates OS-DCF:diskConfig: AUTO or MANUAL.
+func diskConfigField(v *string) (string, error) {
+	if v == nil {
+		return "", nil
+	}
+	if *v != "AUTO" && *v != "MANUAL" {
+		return "", apierr.BadRequest("Invalid input for field/attribute OS-DCF:diskConfig: %q is not one of 'AUTO', 'MANUAL'.", *v)
+	}
+	return *v, nil
 }
 
 // accessIP validates an accessIPv4/accessIPv6 value and returns it in
@@ -387,6 +408,11 @@ func (a *API) createServer(w http.ResponseWriter, r *http.Request) error {
 	if s.KeyName != nil {
 		req.KeyName = *s.KeyName
 	}
+	dc, err := diskConfigField(s.DiskConfig)
+	if err != nil {
+		return err
+	}
+	req.DiskConfig = dc
 	if s.UserData != nil {
 		if _, err := base64.StdEncoding.DecodeString(*s.UserData); err != nil {
 			return apierr.BadRequest("Invalid input for field/attribute user_data: it must be base64-encoded.")
@@ -405,7 +431,6 @@ func (a *API) createServer(w http.ResponseWriter, r *http.Request) error {
 		}
 		req.Host = *s.Host
 	}
-	var err error
 	if req.MinCount, err = intField(s.MinCount, "min_count", 1); err != nil {
 		return err
 	}
@@ -462,7 +487,7 @@ func (a *API) createServer(w http.ResponseWriter, r *http.Request) error {
 	}
 	w.Header().Set("Location", a.base+"/v2.1/servers/"+v.ID)
 	rest.WriteJSON(w, http.StatusAccepted, map[string]any{"server": map[string]any{
-		"id": v.ID, "links": a.links("servers/" + v.ID), "OS-DCF:diskConfig": "MANUAL",
+		"id": v.ID, "links": a.links("servers/" + v.ID), "OS-DCF:diskConfig": diskConfigOf(v),
 		"security_groups": []any{map[string]any{"name": "default"}}, "adminPass": pass,
 	}})
 	return nil
@@ -494,14 +519,15 @@ func (a *API) list(w http.ResponseWriter, r *http.Request, detail bool) error {
 		req.AllProjects = true
 	}
 	if isAdmin {
-		f.ProjectID = q.Get("project_id")
-		if f.ProjectID == "" {
-			f.ProjectID = q.Get("tenant_id")
+		// As Nova: project_id/tenant_id filter only with all_tenants;
+		// without it an admin lists their own project.
+		if req.AllProjects {
+			f.ProjectID = q.Get("project_id")
+			if f.ProjectID == "" {
+				f.ProjectID = q.Get("tenant_id")
+			}
 		}
 		f.Host = q.Get("host")
-		if f.ProjectID != "" {
-			req.AllProjects = true
-		}
 	}
 	f.UserID = q.Get("user_id")
 	f.ImageID = q.Get("image")
@@ -570,9 +596,12 @@ func (a *API) list(w http.ResponseWriter, r *http.Request, detail bool) error {
 		limit = min(n, 1000)
 	}
 	f.Page = store.Page{Limit: limit, Marker: q.Get("marker")}
-	servers, err := a.svc.List(r.Context(), c, req)
-	if err != nil {
-		return err
+	var servers []store.Server
+	if limit > 0 { // limit=0 is an empty page, as Nova
+		var err error
+		if servers, err = a.svc.List(r.Context(), c, req); err != nil {
+			return err
+		}
 	}
 	// Tag filters are applied here: few servers carry tags.
 	servers = filterTags(servers, q)
@@ -709,6 +738,15 @@ func (a *API) updateServer(w http.ResponseWriter, r *http.Request) error {
 			}
 			u.Description = &s
 		case "OS-DCF:diskConfig":
+			var d *string
+			if err := json.Unmarshal(raw, &d); err != nil || d == nil {
+				return apierr.BadRequest("Invalid input for field/attribute OS-DCF:diskConfig: expected AUTO or MANUAL.")
+			}
+			dc, err := diskConfigField(d)
+			if err != nil {
+				return err
+			}
+			u.DiskConfig = &dc
 		default:
 			return apierr.BadRequest("Invalid input for field/attribute server: additional property %q is not allowed.", k)
 		}

@@ -16,7 +16,8 @@ import (
 // old guest stopped until the move is confirmed.
 
 // Resize asks for a new flavor; the scheduler picks the destination.
-func (s *Service) Resize(ctx context.Context, c *auth.Credentials, id, flavorRef string) error {
+// diskConfig ("" keeps the server's) is OS-DCF:diskConfig.
+func (s *Service) Resize(ctx context.Context, c *auth.Credentials, id, flavorRef, diskConfig string) error {
 	_, err := s.transition(ctx, c, id, "resize", []string{VMActive, VMStopped}, func(tx *store.Tx, v *store.Server) error {
 		f, err := s.flavorFor(ctx, tx, c, flavorRef)
 		if err != nil {
@@ -34,6 +35,9 @@ func (s *Service) Resize(ctx context.Context, c *auth.Credentials, id, flavorRef
 			}
 		}
 		v.TaskState, v.SourceHost = TaskResizePrep, ""
+		if diskConfig != "" {
+			v.DiskConfig = diskConfig
+		}
 		v.Migration = &store.Migration{Kind: "resize", SourceHost: v.Host, OldFlavor: v.Flavor, NewFlavor: f, MigrationConsumer: newUUID()}
 		return nil
 	})
@@ -45,7 +49,7 @@ func (s *Service) Resize(ctx context.Context, c *auth.Credentials, id, flavorRef
 
 // checkDelta checks quota for growing a server by cores and ram.
 func (s *Service) checkDelta(ctx context.Context, tx *store.Tx, projectID string, cores, ram int) error {
-	return s.checkServerQuota(ctx, tx, projectID, 0, store.Flavor{VCPUs: cores, RAM: ram})
+	return s.checkQuota(ctx, tx, projectID, 0, int64(max(cores, 0)), int64(max(ram, 0)))
 }
 
 // Migrate moves a server to another host (cold), optionally a chosen one.

@@ -103,6 +103,11 @@ func (s *Service) ResetLimits(ctx context.Context, projectID string) error {
 // checkServerQuota runs inside the creating transaction, after
 // LockProjectQuota, so racing boots in one project cannot both pass.
 func (s *Service) checkServerQuota(ctx context.Context, tx *store.Tx, projectID string, count int, f store.Flavor) error {
+	return s.checkQuota(ctx, tx, projectID, int64(count), int64(count*f.VCPUs), int64(count*f.RAM))
+}
+
+// checkQuota checks that a project may add instances, cores and ram.
+func (s *Service) checkQuota(ctx context.Context, tx *store.Tx, projectID string, instances, cores, ram int64) error {
 	if err := tx.LockProjectQuota(ctx, projectID); err != nil {
 		return err
 	}
@@ -115,14 +120,14 @@ func (s *Service) checkServerQuota(ctx context.Context, tx *store.Tx, projectID 
 		return err
 	}
 	want := map[string][2]int64{ // resource -> {used, requested}
-		"instances": {u.Instances, int64(count)},
-		"cores":     {u.Cores, int64(count * f.VCPUs)},
-		"ram":       {u.RAM, int64(count * f.RAM)},
+		"instances": {u.Instances, instances},
+		"cores":     {u.Cores, cores},
+		"ram":       {u.RAM, ram},
 	}
 	var over []string
 	for _, r := range []string{"instances", "cores", "ram"} {
 		lim := q[r]
-		if lim >= 0 && want[r][0]+want[r][1] > lim {
+		if lim >= 0 && want[r][1] > 0 && want[r][0]+want[r][1] > lim {
 			over = append(over, fmt.Sprintf("%s: Requested %d, but already used %d of %d %s", r, want[r][1], want[r][0], lim, r))
 		}
 	}

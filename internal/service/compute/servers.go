@@ -46,6 +46,7 @@ type CreateRequest struct {
 	AccessIPv4    string
 	AccessIPv6    string
 	ReservationID string
+	DiskConfig    string // AUTO or MANUAL; "" is MANUAL
 }
 
 // MaxMetadata is Nova's default metadata_items quota.
@@ -201,7 +202,7 @@ func (s *Service) Create(ctx context.Context, c *auth.Credentials, req CreateReq
 				UserData: req.UserData, ConfigDrive: req.ConfigDrive, Metadata: req.Metadata, Tags: req.Tags,
 				RequestedZone: zone, RequestedHost: host, GroupID: req.GroupID, ReservationID: resID, LaunchIndex: i,
 				VMState: VMBuilding, TaskState: TaskScheduling, DesiredPower: "running",
-				AccessIPv4: req.AccessIPv4, AccessIPv6: req.AccessIPv6, CreatedAt: now, UpdatedAt: now,
+				AccessIPv4: req.AccessIPv4, AccessIPv6: req.AccessIPv6, DiskConfig: req.DiskConfig, CreatedAt: now, UpdatedAt: now,
 			}
 			if err := tx.CreateServer(ctx, &v); err != nil {
 				return err
@@ -338,6 +339,7 @@ type ServerUpdate struct {
 	Description **string
 	AccessIPv4  *string
 	AccessIPv6  *string
+	DiskConfig  *string
 }
 
 // Update renames or re-describes a server.
@@ -362,6 +364,9 @@ func (s *Service) Update(ctx context.Context, c *auth.Credentials, id string, u 
 		}
 		if u.AccessIPv6 != nil {
 			v.AccessIPv6 = *u.AccessIPv6
+		}
+		if u.DiskConfig != nil {
+			v.DiskConfig = *u.DiskConfig
 		}
 		v.UpdatedAt = s.Now()
 		return tx.UpdateServer(ctx, &v, 0)
@@ -583,6 +588,7 @@ type RebuildRequest struct {
 	Metadata    map[string]string
 	UserData    *string
 	KeyName     *string
+	DiskConfig  string // "" keeps the server's
 }
 
 // Rebuild reinstalls a server from an image, keeping its id and host.
@@ -622,6 +628,9 @@ func (s *Service) Rebuild(ctx context.Context, c *auth.Credentials, id string, r
 		if r.UserData != nil {
 			v.UserData = *r.UserData
 		}
+		if r.DiskConfig != "" {
+			v.DiskConfig = r.DiskConfig
+		}
 		if r.KeyName != nil {
 			v.KeyName, v.KeyData = "", ""
 			if *r.KeyName != "" {
@@ -633,6 +642,30 @@ func (s *Service) Rebuild(ctx context.Context, c *auth.Credentials, id string, r
 			}
 		}
 		return nil
+	})
+}
+
+// ResetState is the admin's os-resetState: it sets the vm_state to active
+// or error and clears the task, without touching the guest (the host's
+// agent converges the guest to the desired power as usual).
+func (s *Service) ResetState(ctx context.Context, c *auth.Credentials, id, state string) error {
+	if err := requireAdmin(c, "os_compute_api:os-admin-actions:reset_state"); err != nil {
+		return err
+	}
+	return s.db.Write(ctx, func(tx *store.Tx) error {
+		v, err := s.visible(ctx, tx, c, id, false)
+		if err != nil {
+			return err
+		}
+		v.VMState, v.TaskState, v.TaskArg, v.UpdatedAt = state, "", "", s.Now()
+		if state == VMActive {
+			v.Fault = nil
+		}
+		if err := tx.UpdateServer(ctx, &v, 0); err != nil {
+			return err
+		}
+		_, err = s.startAction(ctx, tx, c, v.ID, "resetState")
+		return err
 	})
 }
 

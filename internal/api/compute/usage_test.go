@@ -1,0 +1,138 @@
+package compute_test
+
+import (
+	"testing"
+
+	"github.com/google/go-cmp/cmp"
+
+	"github.com/onestack/onestack/internal/cloudtest"
+)
+
+// raw sends an admin request to /compute/v2.1 at microversion mv.
+func (e *computeEnv) raw(t *testing.T, method, path, mv, body string) cloudtest.Response {
+	t.Helper()
+	var b []byte
+	if body != "" {
+		b = []byte(body)
+	}
+	tok := e.Token(t, "admin", cloudtest.AdminPassword, "admin")
+	return e.Do(t, method, "/compute/v2.1"+path, tok, b, "OpenStack-API-Version", "compute "+mv)
+}
+
+func wantStatus(t *testing.T, r cloudtest.Response, status int) map[string]any {
+	t.Helper()
+	if r.Status != status {
+		t.Fatalf("status %d, want %d: %s", r.Status, status, r.Body)
+	}
+	if len(r.Body) == 0 {
+		return nil
+	}
+	return r.JSON(t)
+}
+
+func TestImageProxyMetadataAndFilters(t *testing.T) {
+	e := newComputeEnv(t, "sqlite")
+	img := "/images/" + e.imageID
+	wantStatus(t, e.raw(t, "PUT", img+"/metadata", "2.1", `{"metadata": {"os_version": "1", "os_distro": "x"}}`), 200)
+	wantStatus(t, e.raw(t, "POST", img+"/metadata", "2.1", `{"metadata": {"architecture": "a"}}`), 200)
+	wantStatus(t, e.raw(t, "PUT", img+"/metadata/os_version", "2.1", `{"meta": {"os_version": "2"}}`), 200)
+	wantStatus(t, e.raw(t, "DELETE", img+"/metadata/os_distro", "2.1", ""), 204)
+	got := wantStatus(t, e.raw(t, "GET", img+"/metadata", "2.1", ""), 200)
+	want := map[string]any{"metadata": map[string]any{"os_version": "2", "architecture": "a"}}
+	if d := cmp.Diff(want, got); d != "" {
+		t.Errorf("metadata (-want +got):\n%s", d)
+	}
+	// Replace drops what the body does not name.
+	wantStatus(t, e.raw(t, "PUT", img+"/metadata", "2.1", `{"metadata": {"k": "v"}}`), 200)
+	got = wantStatus(t, e.raw(t, "GET", img+"/metadata/k", "2.1", ""), 200)
+	if d := cmp.Diff(map[string]any{"meta": map[string]any{"k": "v"}}, got); d != "" {
+		t.Errorf("item (-want +got):\n%s", d)
+	}
+	for _, c := range []struct {
+		method, path, body string
+		status             int
+	}{
+		{"GET", img + "/metadata/absent", "", 404},
+		{"DELETE", img + "/metadata/absent", "", 404},
+		{"GET", "/images/00000000-0000-0000-0000-000000000000/metadata", "", 404},
+		{"PUT", img + "/metadata/k", `{"meta": {"other": "v"}}`, 400},
+		{"PUT", img + "/metadata/k", `{"meta": {"k": "v", "l": "w"}}`, 400},
+	} {
+		if r := e.raw(t, c.method, c.path, "2.1", c.body); r.Status != c.status {
+			t.Errorf("%s %s: status %d, want %d: %s", c.method, c.path, r.Status, c.status, r.Body)
+		}
+	}
+	if r := e.raw(t, "GET", img+"/metadata", "2.39", ""); r.Status != 404 {
+		t.Errorf("metadata at 2.39: status %d, want 404", r.Status)
+	}
+
+	count := func(q string) int {
+		t.Helper()
+		b := wantStatus(t, e.raw(t, "GET", "/images/detail?"+q, "2.1", ""), 200)
+		return len(b["images"].([]any))
+	}
+	for q, want := range map[string]int{
+		"": 1, "name=tiny": 1, "name=other": 0, "status=ACTIVE": 1, "status=SAVING": 0,
+		"type=snapshot": 0, "server=http://x/servers/abc": 0, "limit=0": 0, "minRam=1": 0,
+		"changes-since=2000-01-01T00:00:00Z": 1, "changes-since=2999-01-01T00:00:00Z": 0,
+	} {
+		if got := count(q); got != want {
+			t.Errorf("images?%s: %d images, want %d", q, got, want)
+		}
+	}
+}
+
+func TestServerDiskConfigStateAndUsage(t *testing.T) {
+	e := newComputeEnv(t, "sqlite")
+	b := wantStatus(t, e.raw(t, "POST", "/servers", "2.1",
+		`{"server": {"name": "dc", "imageRef": "`+e.imageID+`", "flavorRef": "1", "OS-DCF:diskConfig": "AUTO"}}`), 202)
+	id := b["server"].(map[string]any)["id"].(string)
+	if dc := b["server"].(map[string]any)["OS-DCF:diskConfig"]; dc != "AUTO" {
+		t.Errorf("create answers diskConfig %v, want AUTO", dc)
+	}
+	e.waitStatus(t, id, "ACTIVE")
+	wantStatus(t, e.raw(t, "PUT", "/servers/"+id, "2.1", `{"server": {"OS-DCF:diskConfig": "MANUAL"}}`), 200)
+	show := wantStatus(t, e.raw(t, "GET", "/servers/"+id, "2.1", ""), 200)["server"].(map[string]any)
+	if show["OS-DCF:diskConfig"] != "MANUAL" {
+		t.Errorf("diskConfig after update = %v, want MANUAL", show["OS-DCF:diskConfig"])
+	}
+	wantStatus(t, e.raw(t, "PUT", "/servers/"+id, "2.1", `{"server": {"OS-DCF:diskConfig": "SOMETIMES"}}`), 400)
+
+	// os-resetState sets the vm_state only.
+	wantStatus(t, e.raw(t, "POST", "/servers/"+id+"/action", "2.1", `{"os-resetState": {"state": "error"}}`), 202)
+	e.waitStatus(t, id, "ERROR")
+	wantStatus(t, e.raw(t, "POST", "/servers/"+id+"/action", "2.1", `{"os-resetState": {"state": "active"}}`), 202)
+	e.waitStatus(t, id, "ACTIVE")
+	wantStatus(t, e.raw(t, "POST", "/servers/"+id+"/action", "2.1", `{"os-resetState": {"state": "building"}}`), 400)
+
+	// No NICs yet: empty addresses.
+	ips := wantStatus(t, e.raw(t, "GET", "/servers/"+id+"/ips", "2.1", ""), 200)
+	if d := cmp.Diff(map[string]any{"addresses": map[string]any{}}, ips); d != "" {
+		t.Errorf("ips (-want +got):\n%s", d)
+	}
+	wantStatus(t, e.raw(t, "GET", "/servers/"+id+"/ips/private", "2.1", ""), 404)
+
+	// Synthetic diagnostics on the fake host say so.
+	diag := wantStatus(t, e.raw(t, "GET", "/servers/"+id+"/diagnostics", "2.48", ""), 200)
+	if diag["hypervisor"] != "fake" || diag["state"] != "running" || diag["num_cpus"] != 1.0 {
+		t.Errorf("diagnostics = %v, want hypervisor fake, running, 1 cpu", diag)
+	}
+
+	// Usage from the server record.
+	list := wantStatus(t, e.raw(t, "GET", "/os-simple-tenant-usage?detailed=1&start=2000-01-01T00:00:00&end=2999-01-01T00:00:00", "2.1", ""), 200)
+	tus := list["tenant_usages"].([]any)
+	if len(tus) != 1 || len(tus[0].(map[string]any)) != 8 {
+		t.Fatalf("tenant_usages = %v, want one project with 8 fields", tus)
+	}
+	su := tus[0].(map[string]any)["server_usages"].([]any)
+	if len(su) != 1 || su[0].(map[string]any)["instance_id"] != id || su[0].(map[string]any)["flavor"] != "small" {
+		t.Errorf("server_usages = %v, want the one server on flavor small", su)
+	}
+	wantStatus(t, e.raw(t, "GET", "/os-simple-tenant-usage?start=2999-01-01T00:00:00&end=2000-01-01T00:00:00", "2.1", ""), 400)
+	wantStatus(t, e.raw(t, "GET", "/os-simple-tenant-usage?start=yesterday", "2.1", ""), 400)
+
+	// limit=0 is an empty page.
+	if l := wantStatus(t, e.raw(t, "GET", "/servers?limit=0", "2.1", ""), 200); len(l["servers"].([]any)) != 0 {
+		t.Errorf("servers?limit=0 = %v, want none", l)
+	}
+}
