@@ -188,6 +188,7 @@ func checkMetadata(m map[string]string) error {
 func (a *API) updateView(r *http.Request, v store.Server) map[string]any {
 	m := a.serverView(r, v, "")
 	if at(r, 75) {
+		delete(m, "OS-EXT-SRV-ATTR:user_data") // Nova leaves it out of update and rebuild
 		return m
 	}
 	for k := range m {

@@ -136,3 +136,42 @@ func TestServerDiskConfigStateAndUsage(t *testing.T) {
 		t.Errorf("servers?limit=0 = %v, want none", l)
 	}
 }
+
+func TestOSHosts(t *testing.T) {
+	e := newComputeEnv(t, "sqlite")
+	id := e.boot(t, "h", "1", nil)
+	s := e.waitStatus(t, id, "ACTIVE")
+	list := wantStatus(t, e.raw(t, "GET", "/os-hosts", "2.42", ""), 200)["hosts"].([]any)
+	var compute int
+	for _, h := range list {
+		if h.(map[string]any)["service"] == "compute" {
+			compute++
+		}
+	}
+	if compute < 1 || len(list) < 3 {
+		t.Fatalf("os-hosts = %v, want the control plane and the compute hosts", list)
+	}
+	if l := wantStatus(t, e.raw(t, "GET", "/os-hosts?zone=xxx", "2.42", ""), 200)["hosts"].([]any); len(l) != 0 {
+		t.Errorf("os-hosts?zone=xxx = %v, want none", l)
+	}
+	show := wantStatus(t, e.raw(t, "GET", "/os-hosts/"+s.Host, "2.42", ""), 200)["host"].([]any)
+	used := show[1].(map[string]any)["resource"].(map[string]any)
+	if used["host"] != s.Host || used["project"] != "(used_now)" || used["memory_mb"] != 512.0 {
+		t.Errorf("used_now = %v, want 512 MB on %s", used, s.Host)
+	}
+	for _, c := range []struct {
+		method, path, mv, body string
+		status                 int
+	}{
+		{"GET", "/os-hosts/nowhere", "2.42", "", 404},
+		{"GET", "/os-hosts", "2.43", "", 404},
+		{"PUT", "/os-hosts/" + s.Host, "2.42", `{"status": "sideways"}`, 400},
+		{"PUT", "/os-hosts/nowhere", "2.42", `{"status": "enable"}`, 404},
+		{"PUT", "/os-hosts/" + s.Host, "2.42", `{"status": "enable"}`, 501},
+		{"GET", "/os-hosts/nowhere/reboot", "2.42", "", 404},
+	} {
+		if r := e.raw(t, c.method, c.path, c.mv, c.body); r.Status != c.status {
+			t.Errorf("%s %s at %s: status %d, want %d: %s", c.method, c.path, c.mv, r.Status, c.status, r.Body)
+		}
+	}
+}
