@@ -201,7 +201,10 @@ func TestServicesAndHypervisorsAPI(t *testing.T) {
 	if err != nil || len(hvs) != 2 {
 		t.Fatalf("hypervisors: %v %v", hvs, err)
 	}
-	hv := hvs[0]
+	hv := hvs[0] // listed in id order: find host-1
+	if hv.HypervisorHostname != "host-1" {
+		hv = hvs[1]
+	}
 	if hv.HypervisorHostname != "host-1" || hv.State != "down" || hv.Status != "disabled" || hv.Service.DisabledReason != "maintenance" ||
 		hv.ID != host1.ID || hv.Service.ID != host1.ID || hv.VCPUs != 8 || hv.MemoryMB != 8192 || hv.LocalGB != 100 || hv.FreeRamMB != 8192 {
 		t.Errorf("hypervisor host-1: %+v", hv)
