@@ -70,6 +70,8 @@ type Migration struct {
 	// MigrationConsumer holds the source allocations while the server's
 	// own consumer holds the destination's, as Nova does.
 	MigrationConsumer string `json:"migration_consumer"`
+	// RecordID is the move's row in the migrations table (os-migrations).
+	RecordID int `json:"record_id,omitempty"`
 }
 
 // Server is a Nova server row.

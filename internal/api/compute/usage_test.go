@@ -1,11 +1,14 @@
 package compute_test
 
 import (
+	"context"
 	"testing"
+	"time"
 
 	"github.com/google/go-cmp/cmp"
 
 	"github.com/onestack/onestack/internal/cloudtest"
+	"github.com/onestack/onestack/internal/storetest"
 )
 
 // raw sends an admin request to /compute/v2.1 at microversion mv.
@@ -83,7 +86,13 @@ func TestImageProxyMetadataAndFilters(t *testing.T) {
 }
 
 func TestServerDiskConfigStateAndUsage(t *testing.T) {
-	e := newComputeEnv(t, "sqlite")
+	for _, backend := range storetest.Backends(t) {
+		t.Run(backend, func(t *testing.T) { testServerDiskConfigStateAndUsage(t, backend) })
+	}
+}
+
+func testServerDiskConfigStateAndUsage(t *testing.T, backend string) {
+	e := newComputeEnv(t, backend)
 	b := wantStatus(t, e.raw(t, "POST", "/servers", "2.1",
 		`{"server": {"name": "dc", "imageRef": "`+e.imageID+`", "flavorRef": "1", "OS-DCF:diskConfig": "AUTO"}}`), 202)
 	id := b["server"].(map[string]any)["id"].(string)
@@ -173,5 +182,59 @@ func TestOSHosts(t *testing.T) {
 		if r := e.raw(t, c.method, c.path, c.mv, c.body); r.Status != c.status {
 			t.Errorf("%s %s at %s: status %d, want %d: %s", c.method, c.path, c.mv, r.Status, c.status, r.Body)
 		}
+	}
+}
+
+func TestMigrationsList(t *testing.T) {
+	for _, backend := range storetest.Backends(t) {
+		t.Run(backend, func(t *testing.T) { testMigrationsList(t, backend) })
+	}
+}
+
+func testMigrationsList(t *testing.T, backend string) {
+	e := newComputeEnv(t, backend)
+	// A resize needs a second host: wait (bounded) for both fake agents.
+	for deadline := time.Now().Add(15 * time.Second); ; time.Sleep(20 * time.Millisecond) {
+		hs, err := e.Cloud.Compute.Hosts(context.Background())
+		if err != nil {
+			t.Fatal(err)
+		}
+		if len(hs) >= 2 {
+			break
+		}
+		if time.Now().After(deadline) {
+			t.Fatalf("only %d of 2 hosts registered", len(hs))
+		}
+	}
+	id := e.boot(t, "m", "1", nil)
+	e.waitStatus(t, id, "ACTIVE")
+	wantStatus(t, e.raw(t, "POST", "/servers/"+id+"/action", "2.1", `{"resize": {"flavorRef": "2"}}`), 202)
+	e.waitStatus(t, id, "VERIFY_RESIZE")
+	list := func(q, mv string) []any {
+		t.Helper()
+		return wantStatus(t, e.raw(t, "GET", "/os-migrations"+q, mv, ""), 200)["migrations"].([]any)
+	}
+	ms := list("", "2.59")
+	if len(ms) != 1 {
+		t.Fatalf("migrations = %v, want one", ms)
+	}
+	m := ms[0].(map[string]any)
+	if m["instance_uuid"] != id || m["status"] != "finished" || m["migration_type"] != "resize" || m["dest_compute"] == nil {
+		t.Errorf("migration while resized = %v, want finished resize with a destination", m)
+	}
+	wantStatus(t, e.raw(t, "POST", "/servers/"+id+"/action", "2.1", `{"confirmResize": null}`), 204)
+	e.waitStatus(t, id, "ACTIVE")
+	m = list("?instance_uuid="+id, "2.1")[0].(map[string]any)
+	if m["status"] != "confirmed" {
+		t.Errorf("status after confirm = %v, want confirmed", m["status"])
+	}
+	if _, ok := m["migration_type"]; ok {
+		t.Errorf("migration_type shown at 2.1: %v", m)
+	}
+	if n := len(list("?status=reverted", "2.1")); n != 0 {
+		t.Errorf("status=reverted lists %d, want 0", n)
+	}
+	if n := len(list("?limit=0", "2.59")); n != 0 {
+		t.Errorf("limit=0 lists %d, want 0", n)
 	}
 }

@@ -235,6 +235,11 @@ func (s *Service) Report(ctx context.Context, r hostapi.Report) error {
 					}
 					v.Migration.MigrationConsumer = ""
 				}
+				if r.Done == TaskMigrating {
+					if err := s.finishMigration(ctx, tx, &v, "completed"); err != nil {
+						return err
+					}
+				}
 			}
 			v.TaskState, v.TaskArg, changed = "", "", true
 			if err := s.Event(ctx, tx, v.ID, actionEvents[r.Done], r.Host, "Success", "", started); err != nil {

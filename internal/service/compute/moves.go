@@ -39,7 +39,7 @@ func (s *Service) Resize(ctx context.Context, c *auth.Credentials, id, flavorRef
 			v.DiskConfig = diskConfig
 		}
 		v.Migration = &store.Migration{Kind: "resize", SourceHost: v.Host, OldFlavor: v.Flavor, NewFlavor: f, MigrationConsumer: newUUID()}
-		return nil
+		return s.recordMigration(ctx, tx, c, v)
 	})
 	if err == nil {
 		s.Hub.WakeScheduler()
@@ -74,7 +74,7 @@ func (s *Service) startMove(ctx context.Context, c *auth.Credentials, id, action
 		}
 		v.TaskState, v.SourceHost = task, ""
 		v.Migration = &store.Migration{Kind: kind, SourceHost: v.Host, DestHost: host, OldFlavor: v.Flavor, NewFlavor: v.Flavor, MigrationConsumer: newUUID()}
-		return nil
+		return s.recordMigration(ctx, tx, c, v)
 	})
 	if err == nil {
 		s.Hub.WakeScheduler()
@@ -93,7 +93,7 @@ func (s *Service) ConfirmResize(ctx context.Context, c *auth.Credentials, id str
 		}
 		v.Migration.MigrationConsumer = ""
 		s.settle(v)
-		return nil
+		return s.finishMigration(ctx, tx, v, "confirmed")
 	})
 	return err
 }
@@ -109,6 +109,9 @@ func (s *Service) RevertResize(ctx context.Context, c *auth.Credentials, id stri
 			return err
 		}
 		if err := s.placement.MoveTx(ctx, tx, v.Migration.MigrationConsumer, v.ID); err != nil {
+			return err
+		}
+		if err := s.finishMigration(ctx, tx, v, "reverted"); err != nil {
 			return err
 		}
 		v.Host, v.SourceHost = v.Migration.SourceHost, v.Host
