@@ -356,3 +356,30 @@ func TestAgentFailureBecomesFault(t *testing.T) {
 	}
 	e.waitStatus(t, id, "ACTIVE")
 }
+
+// TestRebuildKeepsPowerState: a stopped server is rebuilt stopped (as Nova
+// does), a running one comes back running.
+func TestRebuildKeepsPowerState(t *testing.T) {
+	e := newComputeEnv(t, "sqlite")
+	ctx := context.Background()
+	id := e.boot(t, "r", "1", nil)
+	e.waitStatus(t, id, "ACTIVE")
+	if err := servers.Stop(ctx, e.nova, id).ExtractErr(); err != nil {
+		t.Fatal(err)
+	}
+	e.waitStatus(t, id, "SHUTOFF")
+	if _, err := servers.Rebuild(ctx, e.nova, id, servers.RebuildOpts{ImageRef: e.imageID}).Extract(); err != nil {
+		t.Fatal(err)
+	}
+	if s := e.waitStatus(t, id, "SHUTOFF"); s.PowerState != servers.SHUTDOWN {
+		t.Errorf("rebuilt stopped server: power %v, want SHUTDOWN", s.PowerState)
+	}
+	if err := servers.Start(ctx, e.nova, id).ExtractErr(); err != nil {
+		t.Fatal(err)
+	}
+	e.waitStatus(t, id, "ACTIVE")
+	if _, err := servers.Rebuild(ctx, e.nova, id, servers.RebuildOpts{ImageRef: e.imageID}).Extract(); err != nil {
+		t.Fatal(err)
+	}
+	e.waitStatus(t, id, "ACTIVE")
+}

@@ -210,6 +210,9 @@ func (s *Service) Report(ctx context.Context, r hostapi.Report) error {
 		}
 		if _, agents := completions[r.Done]; agents && r.Done == v.TaskState && !awaitsScheduler(v) {
 			c := completions[r.Done]
+			if r.Done == TaskRebuilding && v.DesiredPower == hostapi.PowerShutdown {
+				c = completion{hostapi.PowerShutdown, VMStopped} // rebuilt while stopped
+			}
 			if c.power != "" && c.power != r.Power {
 				return nil // not there yet
 			}

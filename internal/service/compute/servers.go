@@ -612,9 +612,10 @@ func (s *Service) Rebuild(ctx context.Context, c *auth.Credentials, id string, r
 		if img.MinRAM > v.Flavor.RAM || (v.Flavor.Disk > 0 && img.MinDisk > v.Flavor.Disk) {
 			return apierr.BadRequest("Image %s needs %d MB RAM and %d GB disk; the server's flavor has %d MB and %d GB.", img.ID, img.MinRAM, img.MinDisk, v.Flavor.RAM, v.Flavor.Disk)
 		}
-		v.ImageID, v.TaskState, v.DesiredPower, v.Fault = img.ID, TaskRebuilding, "running", nil
+		// A stopped server is rebuilt stopped, as Nova does; one in ERROR comes back running.
+		v.ImageID, v.TaskState, v.Fault = img.ID, TaskRebuilding, nil
 		if v.VMState == VMError {
-			v.VMState = VMActive
+			v.VMState, v.DesiredPower = VMActive, "running"
 		}
 		if r.Name != nil {
 			v.Name = *r.Name
