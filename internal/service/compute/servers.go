@@ -533,31 +533,28 @@ func (s *Service) Resume(ctx context.Context, c *auth.Credentials, id string) er
 	return err
 }
 
-// Lock stops non-admins from acting on a server.
+// Lock stops non-admins from acting on a server; it is allowed in any
+// state and during a task, as in Nova.
 func (s *Service) Lock(ctx context.Context, c *auth.Credentials, id, reason string) error {
-	_, err := s.transition(ctx, c, id, "lock", nil, func(_ *store.Tx, v *store.Server) error {
+	return s.db.Write(ctx, func(tx *store.Tx) error {
+		v, err := s.visible(ctx, tx, c, id, false)
+		if err != nil {
+			return err
+		}
+		if err := s.checkLocked(c, v); err != nil {
+			return err
+		}
 		v.Locked, v.LockedReason, v.LockedBy = true, reason, "owner"
 		if c.IsAdmin() && c.ProjectID() != v.ProjectID {
 			v.LockedBy = "admin"
 		}
-		return nil
-	})
-	if apierr.Is(err, 409) && strings.Contains(apierr.From(err).Message, "task_state") {
-		// Nova allows locking during a task.
-		_, err = s.lockAnyway(ctx, c, id, reason)
-	}
-	return err
-}
-
-func (s *Service) lockAnyway(ctx context.Context, c *auth.Credentials, id, reason string) (v store.Server, err error) {
-	err = s.db.Write(ctx, func(tx *store.Tx) error {
-		if v, err = s.visible(ctx, tx, c, id, false); err != nil {
+		v.UpdatedAt = s.Now()
+		if err := tx.UpdateServer(ctx, &v, 0); err != nil {
 			return err
 		}
-		v.Locked, v.LockedReason, v.LockedBy = true, reason, "owner"
-		return tx.UpdateServer(ctx, &v, 0)
+		_, err = s.startAction(ctx, tx, c, v.ID, "lock")
+		return err
 	})
-	return v, err
 }
 
 // Unlock lets non-admins act on a server again; only an admin may undo an admin's lock.
@@ -668,6 +665,41 @@ func (s *Service) ResetState(ctx context.Context, c *auth.Credentials, id, state
 		_, err = s.startAction(ctx, tx, c, v.ID, "resetState")
 		return err
 	})
+}
+
+// CreateBackup snapshots a server into a backup image (image_type backup,
+// backup_type kind) and keeps the newest rotation backups of that kind,
+// deleting older ones. Rotation happens when the backup is requested, not
+// when its data lands, so a failing backup can leave one fewer.
+func (s *Service) CreateBackup(ctx context.Context, c *auth.Credentials, id, name, kind string, rotation int, meta map[string]string) (string, error) {
+	props := map[string]string{}
+	for k, v := range meta {
+		props[k] = v
+	}
+	props["image_type"], props["backup_type"] = "backup", kind
+	imageID, err := s.CreateImage(ctx, c, id, name, props)
+	if err != nil {
+		return "", err
+	}
+	olds, err := s.images.List(ctx, c, ImageFilter{Limit: 1000,
+		Properties: map[string]string{"instance_uuid": id, "image_type": "backup", "backup_type": kind}})
+	if err != nil {
+		return imageID, err
+	}
+	kept := 1 // the new one
+	for _, im := range olds { // newest first
+		if im.ID == imageID {
+			continue
+		}
+		if kept < rotation {
+			kept++
+			continue
+		}
+		if err := s.images.Delete(ctx, c, im.ID); err != nil && !apierr.Is(err, 404) {
+			return imageID, fmt.Errorf("rotate backups of %s: delete %s: %w", id, im.ID, err)
+		}
+	}
+	return imageID, nil
 }
 
 // CreateImage snapshots a server into a new image and returns its id.
