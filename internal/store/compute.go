@@ -381,6 +381,18 @@ const serverCols = `id, project_id, user_id, name, description, hostname, image_
 	desired_power, locked, locked_reason, locked_by, fault, migration, access_ipv4, access_ipv6, progress, launched_at, terminated_at,
 	created_at, updated_at, deleted, deleted_at, disk_config, revision`
 
+// serverColumns is serverCols as a list, in the same order as serverArgs.
+var serverColumns = strings.Split(strings.Join(strings.Fields(serverCols), ""), ",")
+
+// serverUpdate is the UPDATE of every column but id, by id.
+var serverUpdate = func() string {
+	set := make([]string, 0, len(serverColumns)-1)
+	for _, c := range serverColumns[1:] {
+		set = append(set, c+" = ?")
+	}
+	return `UPDATE servers SET ` + strings.Join(set, ", ") + ` WHERE id = ?`
+}()
+
 func scanServer(s scanner) (Server, error) {
 	var v Server
 	var desc sql.NullString
@@ -467,14 +479,9 @@ func (t *Tx) UpdateServer(ctx context.Context, v *Server, ifRevision int64) erro
 	if err != nil {
 		return err
 	}
-	cols := strings.Split(strings.Join(strings.Fields(serverCols), ""), ",")
 	args := serverArgs(*v)
 	args[len(args)-1] = rev
-	set := make([]string, 0, len(cols)-1)
-	for _, c := range cols[1:] {
-		set = append(set, c+" = ?")
-	}
-	q := `UPDATE servers SET ` + strings.Join(set, ", ") + ` WHERE id = ?`
+	q := serverUpdate
 	args = append(args[1:], v.ID)
 	if ifRevision != 0 {
 		q += ` AND revision = ?`
@@ -582,8 +589,7 @@ func (t *Tx) ListServers(ctx context.Context, f ServerFilter) ([]Server, error) 
 
 func serverSortValue(v Server, col string) any {
 	args := serverArgs(v)
-	cols := strings.Split(strings.Join(strings.Fields(serverCols), ""), ",")
-	for i, c := range cols {
+	for i, c := range serverColumns {
 		if c == col {
 			return args[i]
 		}

@@ -141,6 +141,37 @@ func (a *API) serverAction(w http.ResponseWriter, r *http.Request) error {
 		w.Header().Set("Location", a.base+"/v2.1/images/"+imageID)
 		w.WriteHeader(http.StatusAccepted)
 		return nil
+	case "createBackup":
+		var b struct {
+			Name       *string           `json:"name"`
+			BackupType *string           `json:"backup_type"`
+			Rotation   any               `json:"rotation"`
+			Metadata   map[string]string `json:"metadata"`
+		}
+		if err := obj(&b); err != nil {
+			return err
+		}
+		if b.Name == nil || b.BackupType == nil || b.Rotation == nil {
+			return apierr.BadRequest("Invalid input for field/attribute createBackup: name, backup_type and rotation are required.")
+		}
+		rotation, err := intField(b.Rotation, "rotation", 0)
+		if f, ok := b.Rotation.(float64); ok && f == 0 || b.Rotation == "0" {
+			rotation, err = 0, nil
+		}
+		if err != nil {
+			return apierr.BadRequest("Invalid input for field/attribute rotation: %v is not an integer ≥ 0.", b.Rotation)
+		}
+		imageID, err := a.svc.CreateBackup(ctx, c, id, *b.Name, *b.BackupType, rotation, b.Metadata)
+		if err != nil {
+			return err
+		}
+		if at(r, 45) {
+			rest.WriteJSON(w, http.StatusAccepted, map[string]any{"image_id": imageID})
+			return nil
+		}
+		w.Header().Set("Location", a.base+"/v2.1/images/"+imageID)
+		w.WriteHeader(http.StatusAccepted)
+		return nil
 	case "rebuild":
 		return a.rebuild(w, r, arg)
 	case "os-resetState":
@@ -333,7 +364,7 @@ func (a *API) move(w http.ResponseWriter, r *http.Request, name string, arg json
 		case string:
 			ref = f
 		case float64:
-			ref = json.Number(jsonNum(f)).String()
+			ref = jsonNum(f)
 		default:
 			return apierr.BadRequest("Invalid input for field/attribute resize: 'flavorRef' is a required property.")
 		}
