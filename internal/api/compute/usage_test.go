@@ -238,3 +238,44 @@ func testMigrationsList(t *testing.T, backend string) {
 		t.Errorf("limit=0 lists %d, want 0", n)
 	}
 }
+
+func TestBackupEventsAuditPassword(t *testing.T) {
+	e := newComputeEnv(t, "sqlite")
+	id := e.boot(t, "b", "1", nil)
+	e.waitStatus(t, id, "ACTIVE")
+	var backups []string
+	for i := 0; i < 3; i++ {
+		r := wantStatus(t, e.raw(t, "POST", "/servers/"+id+"/action", "2.45",
+			`{"createBackup": {"name": "bk", "backup_type": "daily", "rotation": 2}}`), 202)
+		backups = append(backups, r["image_id"].(string))
+		e.waitStatus(t, id, "ACTIVE")
+	}
+	left := wantStatus(t, e.raw(t, "GET", "/images?server="+id+"&type=backup", "2.1", ""), 200)["images"].([]any)
+	var ids []string
+	for _, im := range left {
+		ids = append(ids, im.(map[string]any)["id"].(string))
+	}
+	if d := cmp.Diff([]string{backups[2], backups[1]}, ids); d != "" {
+		t.Errorf("backups after rotation 2 (-want +got):\n%s", d)
+	}
+	wantStatus(t, e.raw(t, "POST", "/servers/"+id+"/action", "2.1", `{"createBackup": {"name": "bk"}}`), 400)
+
+	ev := wantStatus(t, e.raw(t, "POST", "/os-server-external-events", "2.1",
+		`{"events": [{"name": "network-changed", "server_uuid": "`+id+`"}, {"name": "network-changed", "server_uuid": "absent"}]}`), 207)
+	codes := []any{ev["events"].([]any)[0].(map[string]any)["code"], ev["events"].([]any)[1].(map[string]any)["code"]}
+	if d := cmp.Diff([]any{200.0, 404.0}, codes); d != "" {
+		t.Errorf("event codes (-want +got):\n%s", d)
+	}
+	wantStatus(t, e.raw(t, "POST", "/os-server-external-events", "2.1", `{"events": [{"name": "power-update", "server_uuid": "`+id+`"}]}`), 400)
+
+	log := wantStatus(t, e.raw(t, "GET", "/os-instance_usage_audit_log/2020-02-15%2010:00:00", "2.1", ""), 200)["instance_usage_audit_log"].(map[string]any)
+	if log["period_beginning"] != "2020-01-01 00:00:00" || log["num_hosts_done"] != 0.0 {
+		t.Errorf("audit log = %v, want January 2020 with no host done", log)
+	}
+	wantStatus(t, e.raw(t, "GET", "/os-instance_usage_audit_log/yesterday", "2.1", ""), 400)
+
+	if p := wantStatus(t, e.raw(t, "GET", "/servers/"+id+"/os-server-password", "2.1", ""), 200); p["password"] != "" {
+		t.Errorf("password = %v, want empty", p)
+	}
+	wantStatus(t, e.raw(t, "DELETE", "/servers/"+id+"/os-server-password", "2.1", ""), 204)
+}
