@@ -686,8 +686,9 @@ func (s *Service) CreateBackup(ctx context.Context, c *auth.Credentials, id, nam
 	if err != nil {
 		return imageID, err
 	}
-	kept := 1 // the new one
-	for _, im := range olds { // newest first
+	// olds are newest first; the new backup counts as one kept.
+	kept := 1
+	for _, im := range olds {
 		if im.ID == imageID {
 			continue
 		}
