@@ -18,7 +18,90 @@ func (a *API) quotaRoutes() []rest.Route {
 		rest.R("GET", "/v2.1/os-quota-sets/{project_id}/defaults", reader, a.defaultQuotas),
 		rest.R("GET", "/v2.1/os-quota-sets/{project_id}/detail", reader, a.detailQuotas),
 		rest.R("GET", "/v2.1/limits", reader, a.limits),
+		rest.R("GET", "/v2.1/os-quota-class-sets/{class}", admin("os_compute_api:os-quota-class-sets:show"), a.showQuotaClass),
+		rest.R("PUT", "/v2.1/os-quota-class-sets/{class}", admin("os_compute_api:os-quota-class-sets:update"), a.updateQuotaClass),
 	}
+}
+
+// classResources are the resources os-quota-class-sets shows at the
+// request's microversion, and which of them are legacy (not enforced):
+// network quotas until 2.50 (when server groups appear), personality
+// quotas until 2.57.
+func classResources(r *http.Request) (names []string, legacy map[string]bool) {
+	legacy = map[string]bool{}
+	for _, k := range svc.QuotaResources() {
+		if (k == "server_groups" || k == "server_group_members") && !at(r, 50) {
+			continue
+		}
+		names = append(names, k)
+	}
+	if !at(r, 50) {
+		for k := range networkQuotas {
+			names, legacy[k] = append(names, k), true
+		}
+	}
+	if !at(r, 57) {
+		for k := range injectedQuotas {
+			names, legacy[k] = append(names, k), true
+		}
+	}
+	return names, legacy
+}
+
+func classSet(r *http.Request, id string, q svc.Quotas) map[string]any {
+	names, _ := classResources(r)
+	m := map[string]any{}
+	if id != "" {
+		m["id"] = id
+	}
+	for _, k := range names {
+		v, ok := q[k]
+		if !ok {
+			if v, ok = networkQuotas[k]; !ok {
+				v = injectedQuotas[k]
+			}
+		}
+		m[k] = v
+	}
+	return map[string]any{"quota_class_set": m}
+}
+
+func (a *API) showQuotaClass(w http.ResponseWriter, r *http.Request) error {
+	q, err := a.svc.QuotaClass(r.Context(), auth.From(r.Context()), r.PathValue("class"))
+	if err != nil {
+		return err
+	}
+	rest.WriteJSON(w, http.StatusOK, classSet(r, r.PathValue("class"), q))
+	return nil
+}
+
+func (a *API) updateQuotaClass(w http.ResponseWriter, r *http.Request) error {
+	body, err := readBody(r)
+	if err != nil {
+		return err
+	}
+	names, legacy := classResources(r)
+	m, err := wrapped(body, "quota_class_set", names, nil)
+	if err != nil {
+		return err
+	}
+	limits := map[string]int64{}
+	for k, raw := range m {
+		if isNull(raw) {
+			continue
+		}
+		v, err := signedInt(raw, k, -1, svc.MaxInt)
+		if err != nil {
+			return err
+		}
+		limits[k] = v
+	}
+	q, err := a.svc.UpdateQuotaClass(r.Context(), auth.From(r.Context()), r.PathValue("class"), limits, legacy)
+	if err != nil {
+		return err
+	}
+	rest.WriteJSON(w, http.StatusOK, classSet(r, "", q))
+	return nil
 }
 
 // Quotas Nova still shows for features this cloud does not meter through
@@ -77,7 +160,11 @@ func (a *API) showQuotas(w http.ResponseWriter, r *http.Request) error {
 }
 
 func (a *API) defaultQuotas(w http.ResponseWriter, r *http.Request) error {
-	rest.WriteJSON(w, http.StatusOK, quotaSet(r, r.PathValue("project_id"), a.svc.DefaultLimits()))
+	q, err := a.svc.DefaultLimits(r.Context())
+	if err != nil {
+		return err
+	}
+	rest.WriteJSON(w, http.StatusOK, quotaSet(r, r.PathValue("project_id"), q))
 	return nil
 }
 

@@ -95,3 +95,31 @@ func TestQuotasAndLimits(t *testing.T) {
 		})
 	}
 }
+
+func TestQuotaClassDefault(t *testing.T) {
+	e := newOpsEnv(t, "sqlite")
+	ctx := context.Background()
+	admin := nova(t, e.adminPC, "2.79")
+	show := e.call(t, "GET", "/os-quota-class-sets/default", e.adminTok, "2.1", "")
+	if show.Status != 200 {
+		t.Fatalf("show: %d %s", show.Status, show.Body)
+	}
+	set := show.JSON(t)["quota_class_set"].(map[string]any)
+	if set["id"] != "default" || set["instances"] != 10.0 || set["floating_ips"] != 10.0 || set["server_groups"] != nil {
+		t.Errorf("class set at 2.1 = %v, want id default, instances 10, network quotas, no server_groups", set)
+	}
+	up := e.call(t, "PUT", "/os-quota-class-sets/default", e.adminTok, "2.1", `{"quota_class_set": {"instances": 12, "floating_ips": 110}}`)
+	if up.Status != 200 {
+		t.Fatalf("update: %d %s", up.Status, up.Body)
+	}
+	if got := up.JSON(t)["quota_class_set"].(map[string]any); got["instances"] != 12.0 || got["floating_ips"] != 110.0 {
+		t.Errorf("update answers %v, want instances 12, floating_ips 110", got)
+	}
+	// The default class is every project's default.
+	q, err := quotasets.Get(ctx, admin, e.shopID).Extract()
+	if err != nil || q.Instances != 12 {
+		t.Fatalf("project quota after class update: %+v %v", q, err)
+	}
+	novaError(t, e.call(t, "PUT", "/os-quota-class-sets/default", e.adminTok, "2.57", `{"quota_class_set": {"floating_ips": 1}}`), 400, "badRequest", "floating_ips")
+	novaError(t, e.call(t, "GET", "/os-quota-class-sets/default", e.aliceTok, "2.1", ""), 403, "forbidden", "admin")
+}

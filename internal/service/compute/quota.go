@@ -38,12 +38,40 @@ func (s *Service) limitsTx(ctx context.Context, tx *store.Tx, projectID string) 
 	if err != nil {
 		return nil, err
 	}
+	q, err := s.classLimitsTx(ctx, tx, DefaultQuotaClass)
+	if err != nil {
+		return nil, err
+	}
+	for k, v := range own {
+		if _, ok := s.cfg.Quotas[k]; ok {
+			q[k] = v
+		}
+	}
+	return q, nil
+}
+
+// DefaultQuotaClass is the quota class whose limits are every project's
+// defaults (Nova's os-quota-class-sets/default).
+const DefaultQuotaClass = "default"
+
+// classKey is where a quota class's limits are kept in the quotas table:
+// no project id contains a colon.
+func classKey(name string) string { return "class:" + name }
+
+// classLimitsTx returns a class's limits: the configured defaults with
+// the class's own values over them. Only the default class is used for
+// projects; others are kept and shown, as Nova does.
+func (s *Service) classLimitsTx(ctx context.Context, tx *store.Tx, name string) (Quotas, error) {
+	own, err := tx.QuotaLimits(ctx, classKey(name))
+	if err != nil {
+		return nil, err
+	}
 	q := Quotas{}
 	for k, v := range s.cfg.Quotas {
 		q[k] = v
 	}
 	for k, v := range own {
-		q[k] = v
+		q[k] = v // includes legacy resources the class was given; callers pick what they show
 	}
 	return q, nil
 }

@@ -6,6 +6,7 @@ import (
 
 	"github.com/onestack/onestack/internal/apierr"
 	"github.com/onestack/onestack/internal/auth"
+	"github.com/onestack/onestack/internal/store"
 )
 
 // This file is os-quota-sets and /limits over quota.go: policy, the
@@ -19,13 +20,61 @@ func canSeeQuotas(c *auth.Credentials, projectID, rule string) error {
 	return apierr.Forbidden("Policy doesn't allow %s to be performed on project %s; you may read your own project's quotas, others need the admin role.", rule, projectID)
 }
 
-// DefaultLimits returns the default per-project limits.
-func (s *Service) DefaultLimits() Quotas {
-	q := Quotas{}
-	for k, v := range s.cfg.Quotas {
-		q[k] = v
+// DefaultLimits returns the default per-project limits: the configured
+// ones as the default quota class changes them.
+func (s *Service) DefaultLimits(ctx context.Context) (q Quotas, err error) {
+	err = s.db.Read(ctx, func(tx *store.Tx) error {
+		all, err := s.classLimitsTx(ctx, tx, DefaultQuotaClass)
+		q = Quotas{}
+		for k := range s.cfg.Quotas {
+			q[k] = all[k]
+		}
+		return err
+	})
+	return q, err
+}
+
+// QuotaClass returns a quota class's limits (admin only), with any legacy
+// resources it was given (network and personality quotas, accepted and
+// not enforced).
+func (s *Service) QuotaClass(ctx context.Context, c *auth.Credentials, name string) (q Quotas, err error) {
+	if err := requireAdmin(c, "os_compute_api:os-quota-class-sets:show"); err != nil {
+		return nil, err
 	}
-	return q
+	err = s.db.Read(ctx, func(tx *store.Tx) error {
+		q, err = s.classLimitsTx(ctx, tx, name)
+		return err
+	})
+	return q, err
+}
+
+// UpdateQuotaClass sets limits of a quota class (admin only); the default
+// class's become every project's defaults. legacy names resources that are
+// stored and shown but not enforced.
+func (s *Service) UpdateQuotaClass(ctx context.Context, c *auth.Credentials, name string, limits map[string]int64, legacy map[string]bool) (Quotas, error) {
+	if err := requireAdmin(c, "os_compute_api:os-quota-class-sets:update"); err != nil {
+		return nil, err
+	}
+	for k, v := range limits {
+		if _, ok := s.cfg.Quotas[k]; !ok && !legacy[k] {
+			return nil, apierr.BadRequest("Unknown quota resource %q.", k)
+		}
+		if v < -1 {
+			return nil, apierr.BadRequest("Quota value %d for %s is invalid; use -1 (unlimited) or a number ≥ 0.", v, k)
+		}
+	}
+	var q Quotas
+	err := s.db.Write(ctx, func(tx *store.Tx) error {
+		for k, v := range limits {
+			if err := tx.SetQuota(ctx, classKey(name), k, v); err != nil {
+				return err
+			}
+		}
+		var err error
+		q, err = s.classLimitsTx(ctx, tx, name)
+		return err
+	})
+	return q, err
 }
 
 // ProjectQuotas returns a project's limits (its own project, or any for admins).
