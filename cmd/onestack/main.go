@@ -21,6 +21,7 @@ Usage:
   onestack up [flags]            run everything in one process (see 'onestack up -h')
   onestack agent [flags]         run one host agent against a control plane (see 'onestack agent -h')
   onestack keys rotate [flags]   rotate the token signing keys
+  onestack bench [flags]         boot, list, show and delete many servers on a local cloud; print JSON figures
   onestack version               print the version
 `
 
@@ -43,6 +44,8 @@ func run(ctx context.Context, args []string, getenv func(string) string) error {
 		return up(ctx, args[1:], getenv)
 	case "agent":
 		return agentCmd(ctx, args[1:])
+	case "bench":
+		return benchCmd(ctx, args[1:])
 	case "keys":
 		return keys(args[1:])
 	case "version", "--version", "-v":

@@ -107,6 +107,9 @@ func (c *Cloud) serve(typ, name, path, suffix string) {
 	c.Services = append(c.Services, root.Entry{Type: typ, Name: name, Path: path, URL: c.cfg.PublicURL + path + suffix})
 }
 
+// DataDir is the directory of the cloud's SQLite store, keys and images.
+func (c *Cloud) DataDir() string { return c.cfg.DataDir }
+
 // Handler serves every API.
 func (c *Cloud) Handler() http.Handler { return c.handler }
 
