@@ -33,6 +33,7 @@ type upConfig struct {
 	logLevel      string
 	hypervisor    string
 	hosts         int
+	debugListen   string
 }
 
 func parseUp(args []string, getenv func(string) string) (upConfig, error) {
@@ -49,6 +50,7 @@ func parseUp(args []string, getenv func(string) string) (upConfig, error) {
 	fs.StringVar(&c.logLevel, "log-level", "info", "debug, info, warn or error")
 	fs.StringVar(&c.hypervisor, "hypervisor", "fake", "hypervisor of the in-process hosts: fake (no real guests; qemu comes next)")
 	fs.IntVar(&c.hosts, "hosts", 1, "how many in-process hosts to run (host-1 … host-N); 0 for a control plane only")
+	fs.StringVar(&c.debugListen, "debug-listen", "", "loopback HOST:PORT to serve Go profiles on (/debug/pprof/); off when empty")
 	if err := fs.Parse(args); err != nil {
 		return c, err
 	}
@@ -120,6 +122,11 @@ func up(ctx context.Context, args []string, getenv func(string) string) error {
 		IdleTimeout:       2 * time.Minute,
 		MaxHeaderBytes:    64 << 10,
 		ErrorLog:          slog.NewLogLogger(log.Handler(), slog.LevelWarn),
+	}
+	if cfg.debugListen != "" {
+		if err := serveDebug(ctx, cfg.debugListen, log); err != nil {
+			return err
+		}
 	}
 	c.Start(ctx)
 	errc := make(chan error, 1)
