@@ -181,18 +181,118 @@ func (s *Scheduler) passBoots(ctx context.Context) error {
 		if len(pending) == 0 {
 			return nil
 		}
+		full := len(pending) == 256
 		if err := s.ensureSnapshot(ctx); err != nil {
 			return err
 		}
-		for _, v := range pending {
-			if err := s.place(ctx, v); err != nil {
+		for len(pending) > 0 {
+			n := min(len(pending), batchSize)
+			if err := s.placeBatch(ctx, pending[:n]); err != nil {
 				return err
 			}
+			pending = pending[n:]
 		}
-		if len(pending) < 256 {
+		if !full {
 			return nil
 		}
 	}
+}
+
+// batchSize is how many boots one transaction places. The store has one
+// writer: placing servers one transaction each makes the scheduler queue
+// for the write lock behind every API call and agent report once per
+// server, which caps boots per second; a batch queues once for many while
+// holding the lock only a few milliseconds.
+const batchSize = 32
+
+// placeBatch places simple boots (no server group, a host fits in the
+// snapshot) together in one transaction and the rest one by one. When a
+// claim in the batch fails the batch rolls back and every server in it is
+// placed alone from a fresh snapshot, so a lost race costs a retry, never
+// an over-commit.
+func (s *Scheduler) placeBatch(ctx context.Context, servers []store.Server) error {
+	type placement struct {
+		v     store.Server
+		want  map[string]int64
+		d     decision
+		start time.Time
+	}
+	var batch []placement
+	var alone []store.Server
+	for _, v := range servers {
+		start := time.Now()
+		if v.GroupID != "" {
+			alone = append(alone, v)
+			continue
+		}
+		want := request(v)
+		d := s.decide(v, want, nil, nil, false, "")
+		if s.Decision != nil {
+			s.Decision(time.Since(start))
+		}
+		if d.chosen == nil {
+			alone = append(alone, v) // place explains or retries from fresh data
+			continue
+		}
+		for rc, n := range want { // later decisions in the batch see this one
+			d.chosen.prov.Free[rc] -= n
+		}
+		batch = append(batch, placement{v, want, d, start})
+	}
+	var placed []string
+	err := s.compute.DB().Write(ctx, func(tx *store.Tx) error {
+		placed = placed[:0]
+		for _, p := range batch {
+			cur, err := tx.GetServer(ctx, p.v.ID)
+			if errors.Is(err, store.ErrNotFound) {
+				continue
+			}
+			if err != nil {
+				return err
+			}
+			if cur.Deleted || cur.Host != "" || cur.VMState != compute.VMBuilding {
+				continue // deleted or placed meanwhile
+			}
+			h := p.d.chosen
+			if err := s.capacity.ClaimTx(ctx, tx, cur.ID, cur.ProjectID, cur.UserID, h.rec.ID, p.want); err != nil {
+				return fmt.Errorf("%w: %v", errClaim, err)
+			}
+			cur.Host, cur.Zone, cur.TaskState, cur.UpdatedAt = h.rec.Host, h.zone, compute.TaskSpawning, s.compute.Now()
+			if err := tx.UpdateServer(ctx, &cur, 0); err != nil {
+				return err
+			}
+			err = s.compute.Event(ctx, tx, cur.ID, "conductor_schedule_and_build_instances", "", "Success",
+				fmt.Sprintf("placed on %s: %d hosts considered, %d fit", h.rec.Host, p.d.considered, p.d.fit), p.start)
+			if err != nil {
+				return err
+			}
+			placed = append(placed, h.rec.Host)
+		}
+		return nil
+	})
+	switch {
+	case errors.Is(err, errClaim):
+		s.log.Debug("a claim in a batch lost a race; placing the batch one by one", "servers", len(batch), "error", err)
+		if err := s.refresh(ctx); err != nil {
+			return err
+		}
+		for _, p := range batch {
+			alone = append(alone, p.v)
+		}
+	case err != nil:
+		s.snap = nil // the tentative decisions were not committed
+		return err
+	default:
+		for _, h := range placed {
+			s.compute.Hub.WakeHost(h)
+		}
+	}
+	for _, v := range alone {
+		if err := s.place(ctx, v); err != nil {
+			return err
+		}
+	}
+	return nil
 }
 
 // request is what a server needs.
