@@ -1,6 +1,7 @@
 package compute
 
 import (
+	"fmt"
 	"net/http"
 	"net/url"
 	"slices"
@@ -204,7 +205,7 @@ func (a *API) flavorList(w http.ResponseWriter, r *http.Request, full bool) erro
 			case strings.EqualFold(s, "none"):
 				l.IsPublic = nil
 			default:
-				b, err := boolString(s, "is_public")
+				b, err := strictBool(s)
 				if err != nil {
 					return apierr.BadRequest("Invalid is_public filter [%s]; use true, false or none.", s)
 				}
@@ -399,4 +400,16 @@ func (a *API) flavorAction(w http.ResponseWriter, r *http.Request) error {
 		rest.WriteJSON(w, http.StatusOK, flavorAccessBody(id, ps))
 	}
 	return nil
+}
+
+// strictBool is oslo's bool_from_string(strict=True), which Nova's
+// is_public filter uses: 1/t/true/on/y/yes and 0/f/false/off/n/no, any case.
+func strictBool(s string) (bool, error) {
+	switch strings.ToLower(strings.TrimSpace(s)) {
+	case "1", "t", "true", "on", "y", "yes":
+		return true, nil
+	case "0", "f", "false", "off", "n", "no":
+		return false, nil
+	}
+	return false, fmt.Errorf("not a boolean: %q", s)
 }

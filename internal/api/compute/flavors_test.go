@@ -176,3 +176,17 @@ func TestFlavorMicroversions(t *testing.T) {
 	}
 	novaError(t, e.call(t, "GET", "/flavors/7/os-flavor-access", e.adminTok, "2.1", ""), 404, "itemNotFound", "public flavors")
 }
+
+// TestFlavorIsPublicSpellings checks the admin is_public filter accepts
+// oslo's boolean spellings (t, f, yes, off, …) and refuses others.
+func TestFlavorIsPublicSpellings(t *testing.T) {
+	e := newOpsEnv(t, "sqlite")
+	for _, c := range []struct {
+		v      string
+		status int
+	}{{"t", 200}, {"f", 200}, {"YES", 200}, {"off", 200}, {"0", 200}, {"none", 200}, {"maybe", 400}} {
+		if r := e.call(t, "GET", "/flavors/detail?is_public="+c.v, e.adminTok, "2.1", ""); r.Status != c.status {
+			t.Errorf("is_public=%s: status %d, want %d: %s", c.v, r.Status, c.status, r.Body)
+		}
+	}
+}
