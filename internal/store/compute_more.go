@@ -315,3 +315,11 @@ func (t *Tx) ListMigrations(ctx context.Context, f MigrationFilter) ([]Migration
 func (t *Tx) GetMigrationByUUID(ctx context.Context, uuid string) (MigrationRecord, error) {
 	return one(ctx, t, scanMigration, `SELECT `+migrationCols+` FROM migrations WHERE uuid = ?`, uuid)
 }
+
+// UserServerUsage counts one user's live servers, vCPUs and RAM in a project.
+func (t *Tx) UserServerUsage(ctx context.Context, projectID, userID string) (ProjectUsage, error) {
+	var u ProjectUsage
+	err := t.queryRow(ctx, `SELECT COUNT(*), COALESCE(SUM(vcpus), 0), COALESCE(SUM(ram_mb), 0) FROM servers WHERE project_id = ? AND user_id = ? AND deleted = ?`,
+		projectID, userID, false).Scan(&u.Instances, &u.Cores, &u.RAM)
+	return u, err
+}

@@ -4,7 +4,6 @@ import (
 	"net/http"
 
 	"github.com/onestack/onestack/internal/api/rest"
-	"github.com/onestack/onestack/internal/apierr"
 	"github.com/onestack/onestack/internal/auth"
 	svc "github.com/onestack/onestack/internal/service/compute"
 )
@@ -151,7 +150,13 @@ func (a *API) showQuotas(w http.ResponseWriter, r *http.Request) error {
 		return err
 	}
 	id := r.PathValue("project_id")
-	q, err := a.svc.ProjectQuotas(r.Context(), auth.From(r.Context()), id)
+	var q svc.Quotas
+	var err error
+	if user := r.URL.Query().Get("user_id"); user != "" {
+		q, err = a.svc.UserQuotas(r.Context(), auth.From(r.Context()), id, user)
+	} else {
+		q, err = a.svc.ProjectQuotas(r.Context(), auth.From(r.Context()), id)
+	}
 	if err != nil {
 		return err
 	}
@@ -173,7 +178,14 @@ func (a *API) detailQuotas(w http.ResponseWriter, r *http.Request) error {
 		return err
 	}
 	id := r.PathValue("project_id")
-	q, used, err := a.svc.ProjectQuotaUsage(r.Context(), auth.From(r.Context()), id, "")
+	var q svc.Quotas
+	var used map[string]int64
+	var err error
+	if user := r.URL.Query().Get("user_id"); user != "" {
+		q, used, err = a.svc.UserQuotaUsage(r.Context(), auth.From(r.Context()), id, user)
+	} else {
+		q, used, err = a.svc.ProjectQuotaUsage(r.Context(), auth.From(r.Context()), id, "")
+	}
 	if err != nil {
 		return err
 	}
@@ -237,9 +249,6 @@ func (a *API) updateQuotas(w http.ResponseWriter, r *http.Request) error {
 	if err := onlyQuery(r, 75, "user_id"); err != nil {
 		return err
 	}
-	if r.URL.Query().Has("user_id") {
-		return apierr.BadRequest("Per-user quotas are not supported; set the project's quota (drop user_id).")
-	}
 	body, err := readBody(r)
 	if err != nil {
 		return err
@@ -249,7 +258,12 @@ func (a *API) updateQuotas(w http.ResponseWriter, r *http.Request) error {
 		return err
 	}
 	id := r.PathValue("project_id")
-	q, err := a.svc.UpdateQuotas(r.Context(), auth.From(r.Context()), id, limits, force)
+	var q svc.Quotas
+	if user := r.URL.Query().Get("user_id"); user != "" {
+		q, err = a.svc.UpdateUserQuotas(r.Context(), auth.From(r.Context()), id, user, limits, force)
+	} else {
+		q, err = a.svc.UpdateQuotas(r.Context(), auth.From(r.Context()), id, limits, force)
+	}
 	if err != nil {
 		return err
 	}
@@ -261,7 +275,13 @@ func (a *API) deleteQuotas(w http.ResponseWriter, r *http.Request) error {
 	if err := onlyQuery(r, 75, "user_id"); err != nil {
 		return err
 	}
-	if err := a.svc.DeleteQuotas(r.Context(), auth.From(r.Context()), r.PathValue("project_id")); err != nil {
+	var err error
+	if user := r.URL.Query().Get("user_id"); user != "" {
+		err = a.svc.DeleteUserQuotas(r.Context(), auth.From(r.Context()), r.PathValue("project_id"), user)
+	} else {
+		err = a.svc.DeleteQuotas(r.Context(), auth.From(r.Context()), r.PathValue("project_id"))
+	}
+	if err != nil {
 		return err
 	}
 	w.WriteHeader(http.StatusAccepted)

@@ -84,7 +84,7 @@ func TestQuotasAndLimits(t *testing.T) {
 		{"member deletes", "DELETE", "/os-quota-sets/" + e.shopID, "alice", "2.79", "", 403, "forbidden", "os_compute_api:os-quota-sets:delete"},
 		{"other project limits", "GET", "/limits?tenant_id=x", "alice", "2.79", "", 403, "forbidden", "admin"},
 		{"unknown query", "GET", "/limits?colour=red", "alice", "2.75", "", 400, "badRequest", "colour"},
-		{"user quotas", "PUT", "/os-quota-sets/" + e.shopID + "?user_id=u", "admin", "2.79", `{"quota_set": {"instances": 3}}`, 400, "badRequest", "Per-user quotas"},
+		{"user quota over the project's", "PUT", "/os-quota-sets/" + e.shopID + "?user_id=u", "admin", "2.79", `{"quota_set": {"instances": 30}}`, 400, "badRequest", "less than or equal to 10"},
 	} {
 		t.Run(tc.name, func(t *testing.T) {
 			tok := e.adminTok

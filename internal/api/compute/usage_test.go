@@ -279,3 +279,38 @@ func TestBackupEventsAuditPassword(t *testing.T) {
 	}
 	wantStatus(t, e.raw(t, "DELETE", "/servers/"+id+"/os-server-password", "2.1", ""), 204)
 }
+
+func TestPerUserQuotas(t *testing.T) {
+	e := newComputeEnv(t, "sqlite")
+	tok := e.Token(t, "admin", cloudtest.AdminPassword, "admin")
+	var project, user string
+	{
+		r := e.Do(t, "GET", "/identity/v3/auth/tokens", tok, nil, "X-Subject-Token", tok)
+		tokBody := wantStatus(t, r, 200)["token"].(map[string]any)
+		project = tokBody["project"].(map[string]any)["id"].(string)
+		user = tokBody["user"].(map[string]any)["id"].(string)
+	}
+	q := "/os-quota-sets/" + project
+	wantStatus(t, e.raw(t, "PUT", q+"?user_id="+user, "2.1", `{"quota_set": {"instances": 1, "ram": "2048"}}`), 200)
+	got := wantStatus(t, e.raw(t, "GET", q+"?user_id="+user, "2.1", ""), 200)["quota_set"].(map[string]any)
+	if got["instances"] != 1.0 || got["ram"] != 2048.0 || got["cores"] != 20.0 {
+		t.Errorf("user quota = %v, want instances 1, ram 2048 and the project's cores", got)
+	}
+	if p := wantStatus(t, e.raw(t, "GET", q, "2.1", ""), 200)["quota_set"].(map[string]any); p["instances"] != 10.0 {
+		t.Errorf("project quota = %v, want instances 10 still", p)
+	}
+	// The user's own limit is enforced on the user's servers.
+	e.boot(t, "one", "1", nil)
+	r := e.raw(t, "POST", "/servers", "2.1", `{"server": {"name": "two", "imageRef": "`+e.imageID+`", "flavorRef": "1"}}`)
+	if r.Status != 403 {
+		t.Errorf("second boot over the user's instances quota: status %d, want 403: %s", r.Status, r.Body)
+	}
+	d := wantStatus(t, e.raw(t, "GET", q+"/detail?user_id="+user, "2.1", ""), 200)["quota_set"].(map[string]any)
+	if in := d["instances"].(map[string]any); in["limit"] != 1.0 || in["in_use"] != 1.0 {
+		t.Errorf("user detail instances = %v, want limit 1, in use 1", in)
+	}
+	wantStatus(t, e.raw(t, "DELETE", q+"?user_id="+user, "2.1", ""), 202)
+	if got := wantStatus(t, e.raw(t, "GET", q+"?user_id="+user, "2.1", ""), 200)["quota_set"].(map[string]any); got["instances"] != 10.0 {
+		t.Errorf("user quota after delete = %v, want the project's", got)
+	}
+}

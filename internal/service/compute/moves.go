@@ -30,7 +30,7 @@ func (s *Service) Resize(ctx context.Context, c *auth.Credentials, id, flavorRef
 			return apierr.BadRequest("Resizing to a smaller disk (%d GB → %d GB) is not supported; choose a flavor with at least %d GB.", v.Flavor.Disk, f.Disk, v.Flavor.Disk)
 		}
 		if dc, dr := f.VCPUs-v.Flavor.VCPUs, f.RAM-v.Flavor.RAM; dc > 0 || dr > 0 {
-			if err := s.checkDelta(ctx, tx, v.ProjectID, dc, dr); err != nil {
+			if err := s.checkDelta(ctx, tx, v.ProjectID, v.UserID, dc, dr); err != nil {
 				return err
 			}
 		}
@@ -48,8 +48,8 @@ func (s *Service) Resize(ctx context.Context, c *auth.Credentials, id, flavorRef
 }
 
 // checkDelta checks quota for growing a server by cores and ram.
-func (s *Service) checkDelta(ctx context.Context, tx *store.Tx, projectID string, cores, ram int) error {
-	return s.checkQuota(ctx, tx, projectID, 0, int64(max(cores, 0)), int64(max(ram, 0)))
+func (s *Service) checkDelta(ctx context.Context, tx *store.Tx, projectID, userID string, cores, ram int) error {
+	return s.checkQuota(ctx, tx, projectID, userID, 0, int64(max(cores, 0)), int64(max(ram, 0)))
 }
 
 // Migrate moves a server to another host (cold), optionally a chosen one.

@@ -50,6 +50,29 @@ func (s *Service) limitsTx(ctx context.Context, tx *store.Tx, projectID string) 
 	return q, nil
 }
 
+// userKey is where a user's own limits within a project are kept in the
+// quotas table (Nova's per-user quotas); no project id contains a colon.
+func userKey(projectID, userID string) string { return "user:" + projectID + ":" + userID }
+
+// userLimitsTx returns a user's effective limits in a project: the
+// project's, with the user's own over them.
+func (s *Service) userLimitsTx(ctx context.Context, tx *store.Tx, projectID, userID string) (Quotas, error) {
+	q, err := s.limitsTx(ctx, tx, projectID)
+	if err != nil {
+		return nil, err
+	}
+	own, err := tx.QuotaLimits(ctx, userKey(projectID, userID))
+	if err != nil {
+		return nil, err
+	}
+	for k, v := range own {
+		if _, ok := s.cfg.Quotas[k]; ok {
+			q[k] = v
+		}
+	}
+	return q, nil
+}
+
 // DefaultQuotaClass is the quota class whose limits are every project's
 // defaults (Nova's os-quota-class-sets/default).
 const DefaultQuotaClass = "default"
@@ -130,20 +153,40 @@ func (s *Service) ResetLimits(ctx context.Context, projectID string) error {
 
 // checkServerQuota runs inside the creating transaction, after
 // LockProjectQuota, so racing boots in one project cannot both pass.
-func (s *Service) checkServerQuota(ctx context.Context, tx *store.Tx, projectID string, count int, f store.Flavor) error {
-	return s.checkQuota(ctx, tx, projectID, int64(count), int64(count*f.VCPUs), int64(count*f.RAM))
+func (s *Service) checkServerQuota(ctx context.Context, tx *store.Tx, projectID, userID string, count int, f store.Flavor) error {
+	return s.checkQuota(ctx, tx, projectID, userID, int64(count), int64(count*f.VCPUs), int64(count*f.RAM))
 }
 
-// checkQuota checks that a project may add instances, cores and ram.
-func (s *Service) checkQuota(ctx context.Context, tx *store.Tx, projectID string, instances, cores, ram int64) error {
+// checkQuota checks that a project, and the user within it when the user
+// has limits of their own, may add instances, cores and ram.
+func (s *Service) checkQuota(ctx context.Context, tx *store.Tx, projectID, userID string, instances, cores, ram int64) error {
+	if err := s.checkQuotaOf(ctx, tx, projectID, "", instances, cores, ram); err != nil {
+		return err
+	}
+	if userID == "" {
+		return nil
+	}
+	own, err := tx.QuotaLimits(ctx, userKey(projectID, userID))
+	if err != nil || len(own) == 0 {
+		return err
+	}
+	return s.checkQuotaOf(ctx, tx, projectID, userID, instances, cores, ram)
+}
+
+func (s *Service) checkQuotaOf(ctx context.Context, tx *store.Tx, projectID, userID string, instances, cores, ram int64) error {
 	if err := tx.LockProjectQuota(ctx, projectID); err != nil {
 		return err
 	}
-	q, err := s.limitsTx(ctx, tx, projectID)
-	if err != nil {
-		return err
+	var q Quotas
+	var u store.ProjectUsage
+	var err error
+	if userID == "" {
+		if q, err = s.limitsTx(ctx, tx, projectID); err == nil {
+			u, err = tx.ServerUsage(ctx, projectID)
+		}
+	} else if q, err = s.userLimitsTx(ctx, tx, projectID, userID); err == nil {
+		u, err = tx.UserServerUsage(ctx, projectID, userID)
 	}
-	u, err := tx.ServerUsage(ctx, projectID)
 	if err != nil {
 		return err
 	}
@@ -160,6 +203,9 @@ func (s *Service) checkQuota(ctx context.Context, tx *store.Tx, projectID string
 		}
 	}
 	if len(over) > 0 {
+		if userID != "" {
+			return apierr.Forbidden("Quota exceeded for %s (your own limits in project %s). Delete servers or ask an admin to raise your quota ('openstack quota set --user').", strings.Join(over, "; "), projectID)
+		}
 		return apierr.Forbidden("Quota exceeded for %s. Delete servers or ask an admin to raise the quota ('openstack quota set --instances/--cores/--ram').", strings.Join(over, "; "))
 	}
 	return nil

@@ -158,3 +158,101 @@ func (s *Service) AbsoluteLimits(ctx context.Context, c *auth.Credentials, proje
 	u, err := s.Usage(ctx, projectID, "")
 	return q, u, err
 }
+
+// Per-user quotas: limits for one user within a project, over the
+// project's. They are enforced on the user's own servers (instances,
+// cores, ram) when the user has any.
+
+// UserQuotas returns a user's effective limits in a project.
+func (s *Service) UserQuotas(ctx context.Context, c *auth.Credentials, projectID, userID string) (q Quotas, err error) {
+	if err := canSeeQuotas(c, projectID, "os_compute_api:os-quota-sets:show"); err != nil {
+		return nil, err
+	}
+	err = s.db.Read(ctx, func(tx *store.Tx) error {
+		q, err = s.userLimitsTx(ctx, tx, projectID, userID)
+		return err
+	})
+	return q, err
+}
+
+// UserQuotaUsage returns a user's effective limits and what the user uses.
+func (s *Service) UserQuotaUsage(ctx context.Context, c *auth.Credentials, projectID, userID string) (Quotas, map[string]int64, error) {
+	q, err := s.UserQuotas(ctx, c, projectID, userID)
+	if err != nil {
+		return nil, nil, err
+	}
+	u, err := s.userUsage(ctx, projectID, userID)
+	return q, u, err
+}
+
+func (s *Service) userUsage(ctx context.Context, projectID, userID string) (map[string]int64, error) {
+	u, err := s.Usage(ctx, projectID, userID)
+	if err != nil {
+		return nil, err
+	}
+	err = s.db.Read(ctx, func(tx *store.Tx) error {
+		su, err := tx.UserServerUsage(ctx, projectID, userID)
+		u["instances"], u["cores"], u["ram"] = su.Instances, su.Cores, su.RAM
+		return err
+	})
+	return u, err
+}
+
+// UpdateUserQuotas sets a user's limits within a project (admin only):
+// none may exceed the project's limit, and without force none may be
+// below what the user already uses.
+func (s *Service) UpdateUserQuotas(ctx context.Context, c *auth.Credentials, projectID, userID string, limits map[string]int64, force bool) (Quotas, error) {
+	if err := requireAdmin(c, "os_compute_api:os-quota-sets:update"); err != nil {
+		return nil, err
+	}
+	project, err := s.Limits(ctx, projectID)
+	if err != nil {
+		return nil, err
+	}
+	var used map[string]int64
+	if !force {
+		if used, err = s.userUsage(ctx, projectID, userID); err != nil {
+			return nil, err
+		}
+	}
+	keys := make([]string, 0, len(limits))
+	for k := range limits {
+		keys = append(keys, k)
+	}
+	sort.Strings(keys)
+	for _, k := range keys {
+		v := limits[k]
+		if _, ok := s.cfg.Quotas[k]; !ok {
+			return nil, apierr.BadRequest("Unknown quota resource %q; use one of %v.", k, quotaResources)
+		}
+		if v < -1 || v > MaxInt {
+			return nil, apierr.BadRequest("Invalid input for field/attribute %s: %d is out of range; use -1 (unlimited) or 0 to %d.", k, v, MaxInt)
+		}
+		if p := project[k]; p >= 0 && (v == -1 || v > p) {
+			return nil, apierr.BadRequest("Quota limit %d for %s must be less than or equal to %d, the project's limit.", v, k, p)
+		}
+		if used != nil && v != -1 && v < used[k] {
+			return nil, apierr.BadRequest("Quota limit %d for %s must be greater than or equal to already used and reserved %d; free resources first or send \"force\": true.", v, k, used[k])
+		}
+	}
+	err = s.db.Write(ctx, func(tx *store.Tx) error {
+		for _, k := range keys {
+			if err := tx.SetQuota(ctx, userKey(projectID, userID), k, limits[k]); err != nil {
+				return err
+			}
+		}
+		return nil
+	})
+	if err != nil {
+		return nil, err
+	}
+	return s.UserQuotas(ctx, c, projectID, userID)
+}
+
+// DeleteUserQuotas drops a user's own limits: the project's apply again (admin only).
+func (s *Service) DeleteUserQuotas(ctx context.Context, c *auth.Credentials, projectID, userID string) error {
+	if err := requireAdmin(c, "os_compute_api:os-quota-sets:delete"); err != nil {
+		return err
+	}
+	return s.db.Write(ctx, func(tx *store.Tx) error { return tx.DeleteQuotas(ctx, userKey(projectID, userID)) })
+}

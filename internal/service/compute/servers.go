@@ -177,12 +177,12 @@ func (s *Service) Create(ctx context.Context, c *auth.Credentials, req CreateReq
 			}
 		}
 		count := req.MaxCount
-		if err := s.checkServerQuota(ctx, tx, c.ProjectID(), count, f); err != nil {
+		if err := s.checkServerQuota(ctx, tx, c.ProjectID(), c.User.ID, count, f); err != nil {
 			if count == req.MinCount {
 				return err
 			}
 			count = req.MinCount
-			if err := s.checkServerQuota(ctx, tx, c.ProjectID(), count, f); err != nil {
+			if err := s.checkServerQuota(ctx, tx, c.ProjectID(), c.User.ID, count, f); err != nil {
 				return err
 			}
 		}
