@@ -7,6 +7,7 @@ package agent
 
 import (
 	"context"
+	"encoding/json"
 	"errors"
 	"fmt"
 	"io"
@@ -52,6 +53,14 @@ type Agent struct {
 	driver Driver
 	log    *slog.Logger
 	cfg    Config
+	// applied maps a server to the desired state (without its revision)
+	// the agent last made so and reported without error. The agent's own
+	// report bumps the server's revision, so every change comes back once
+	// more through the watch; an unchanged desired state without a task is
+	// then skipped instead of costing another hypervisor call and another
+	// write. Owned by the Run goroutine; cleared on every resync, which
+	// re-checks every guest against the hypervisor.
+	applied map[string]string
 }
 
 // New returns an agent.
@@ -62,7 +71,7 @@ func New(plane hostapi.Plane, driver Driver, log *slog.Logger, cfg Config) *Agen
 	if cfg.Resync <= 0 {
 		cfg.Resync = time.Minute
 	}
-	return &Agent{plane: plane, driver: driver, log: log.With("host", cfg.Host), cfg: cfg}
+	return &Agent{plane: plane, driver: driver, log: log.With("host", cfg.Host), cfg: cfg, applied: map[string]string{}}
 }
 
 // wait sleeps for d with jitter, or until ctx ends.
@@ -150,6 +159,7 @@ func (a *Agent) heartbeats(ctx context.Context) {
 // removes guests that have no record here. It returns the revision to
 // watch from.
 func (a *Agent) resync(ctx context.Context) (int64, error) {
+	clear(a.applied)
 	wanted := map[string]bool{}
 	var since int64
 	var next int64
@@ -188,6 +198,11 @@ func (a *Agent) resync(ctx context.Context) (int64, error) {
 
 // reconcile makes one guest match its desired state and reports.
 func (a *Agent) reconcile(ctx context.Context, g hostapi.Guest) {
+	spec := desired(g)
+	if g.Task == "" && spec != "" && a.applied[g.ServerID] == spec {
+		return // already made so and reported: the watch echoes our own report
+	}
+	delete(a.applied, g.ServerID)
 	r := hostapi.Report{Host: a.cfg.Host, ServerID: g.ServerID, Revision: g.Revision}
 	if g.Deleted {
 		if err := a.driver.Delete(ctx, g.ServerID); err != nil {
@@ -207,9 +222,26 @@ func (a *Agent) reconcile(ctx context.Context, g hostapi.Guest) {
 			r.Done = g.Task
 		}
 	}
-	if err := a.plane.Report(ctx, r); err != nil && ctx.Err() == nil {
-		a.log.Warn("report failed; the next resync repeats it", "server_id", g.ServerID, "error", err)
+	if err := a.plane.Report(ctx, r); err != nil {
+		if ctx.Err() == nil {
+			a.log.Warn("report failed; the next resync repeats it", "server_id", g.ServerID, "error", err)
+		}
+		return
 	}
+	if r.Error == "" && g.Task == "" && spec != "" {
+		a.applied[g.ServerID] = spec
+	}
+}
+
+// desired is a guest's desired state without its revision, to compare
+// with what was applied; "" when it cannot be encoded (never skipped).
+func desired(g hostapi.Guest) string {
+	g.Revision = 0
+	b, err := json.Marshal(g)
+	if err != nil {
+		return ""
+	}
+	return string(b)
 }
 
 // snapshot copies the guest's disk into the image named by the task.

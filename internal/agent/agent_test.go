@@ -153,3 +153,45 @@ func TestAgentReportsFailures(t *testing.T) {
 		t.Errorf("failure report = %+v, want an error and no completed task", r)
 	}
 }
+
+// counting counts Ensure calls.
+type counting struct {
+	*fake.Driver
+	mu      sync.Mutex
+	ensures int
+}
+
+func (c *counting) Ensure(ctx context.Context, g hostapi.Guest) (string, error) {
+	c.mu.Lock()
+	c.ensures++
+	c.mu.Unlock()
+	return c.Driver.Ensure(ctx, g)
+}
+
+func TestAgentSkipsTheEchoOfItsOwnReport(t *testing.T) {
+	d := &counting{Driver: fake.New(slog.New(slog.NewTextHandler(io.Discard, nil)), 8, 8192, 100)}
+	a := New(&plane{}, d, slog.New(slog.NewTextHandler(io.Discard, nil)), Config{Host: "h1"})
+	p := a.plane.(*plane)
+	ctx := context.Background()
+	running := hostapi.Guest{ServerID: "a", Revision: 7, Power: hostapi.PowerRunning}
+	a.reconcile(ctx, running)
+	echo := running
+	echo.Revision = 8 // our report bumped the revision; nothing else changed
+	a.reconcile(ctx, echo)
+	if d.ensures != 1 || len(p.reports) != 1 {
+		t.Errorf("after an echo: %d ensures, %d reports; want 1 and 1", d.ensures, len(p.reports))
+	}
+	stop := echo
+	stop.Revision, stop.Power, stop.Task = 9, hostapi.PowerShutdown, "powering-off"
+	a.reconcile(ctx, stop)
+	a.reconcile(ctx, stop) // a task is acted on every time it is handed out
+	if d.ensures != 3 || len(p.reports) != 3 {
+		t.Errorf("after a stop: %d ensures, %d reports; want 3 and 3", d.ensures, len(p.reports))
+	}
+	if _, err := a.resync(ctx); err != nil {
+		t.Fatal(err)
+	}
+	if len(a.applied) != 0 {
+		t.Errorf("resync kept %d applied states; it re-checks every guest", len(a.applied))
+	}
+}

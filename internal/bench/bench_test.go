@@ -98,3 +98,31 @@ func TestRunRefusesRemoteClouds(t *testing.T) {
 		}
 	}
 }
+
+// BenchmarkFleet boots 2,000 servers on 100 fake hosts with 32 clients
+// through the whole HTTP path (API, scheduler, agents), lists, shows and
+// deletes them, and reports the figures of issue 8 for the last wave. One
+// wave is one iteration: run with -benchtime=1x.
+func BenchmarkFleet(b *testing.B) {
+	env := cloudtest.NewWith(b, cloudtest.Options{Hosts: 100})
+	var res *bench.Result
+	for b.Loop() {
+		var err error
+		res, err = bench.Run(context.Background(), bench.Config{
+			CloudURL:    env.URL,
+			Credentials: bench.Credentials{Username: "admin", Password: cloudtest.AdminPassword, UserDomain: "Default", Project: "admin", ProjectDomain: "Default"},
+			Servers:     2000, Concurrency: 32, ShowSample: 500, PID: os.Getpid(),
+		})
+		if err != nil {
+			b.Fatal(err)
+		}
+		if res.Failures != 0 || res.Errors != 0 {
+			b.Fatalf("failures %d, errors %d: %v", res.Failures, res.Errors, res.FailureSamples)
+		}
+	}
+	b.ReportMetric(res.ActivePerSecond, "active/s")
+	b.ReportMetric(res.DeletesPerSecond, "deletes/s")
+	b.ReportMetric(res.Create.P99, "create-p99-ms")
+	b.ReportMetric(res.List.P99, "list-p99-ms")
+	b.ReportMetric(res.Show.P99, "show-p99-ms")
+}
