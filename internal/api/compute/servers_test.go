@@ -27,7 +27,7 @@ type computeEnv struct {
 	imageID string
 }
 
-func newComputeEnv(t *testing.T, backend string) *computeEnv {
+func newComputeEnv(t testing.TB, backend string) *computeEnv {
 	t.Helper()
 	env := cloudtest.NewOn(t, backend)
 	ctx := context.Background()
@@ -100,7 +100,7 @@ func (e *computeEnv) waitStatus(t *testing.T, id string, want ...string) *server
 	return nil
 }
 
-func (e *computeEnv) boot(t *testing.T, name, flavor string, hints servers.SchedulerHintOptsBuilder) string {
+func (e *computeEnv) boot(t testing.TB, name, flavor string, hints servers.SchedulerHintOptsBuilder) string {
 	t.Helper()
 	s, err := servers.Create(context.Background(), e.nova, servers.CreateOpts{
 		Name: name, ImageRef: e.imageID, FlavorRef: flavor, Networks: "none",
