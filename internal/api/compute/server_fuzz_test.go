@@ -48,4 +48,3 @@ func FuzzServerRequests(f *testing.F) {
 		}
 	})
 }
-
