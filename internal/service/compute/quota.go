@@ -38,9 +38,13 @@ func (s *Service) limitsTx(ctx context.Context, tx *store.Tx, projectID string) 
 	if err != nil {
 		return nil, err
 	}
-	q, err := s.classLimitsTx(ctx, tx, DefaultQuotaClass)
+	class, err := s.classLimitsTx(ctx, tx, DefaultQuotaClass)
 	if err != nil {
 		return nil, err
+	}
+	q := Quotas{}
+	for k := range s.cfg.Quotas {
+		q[k] = class[k] // legacy resources a class may hold are not limits
 	}
 	for k, v := range own {
 		if _, ok := s.cfg.Quotas[k]; ok {
