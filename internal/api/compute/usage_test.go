@@ -314,3 +314,24 @@ func TestPerUserQuotas(t *testing.T) {
 		t.Errorf("user quota after delete = %v, want the project's", got)
 	}
 }
+
+func TestUnofferedActionsAnswerAsNova(t *testing.T) {
+	e := newComputeEnv(t, "sqlite")
+	id := e.boot(t, "u", "1", nil)
+	e.waitStatus(t, id, "ACTIVE")
+	for _, c := range []struct {
+		server, body string
+		status       int
+	}{
+		{id, `{"unshelve": null}`, 409},
+		{id, `{"restore": null}`, 409},
+		{id, `{"shelve": null}`, 400},
+		{"00000000-0000-0000-0000-000000000000", `{"unshelve": null}`, 404},
+		{"00000000-0000-0000-0000-000000000000", `{"restore": null}`, 404},
+		{"00000000-0000-0000-0000-000000000000", `{"shelve": null}`, 404},
+	} {
+		if r := e.raw(t, "POST", "/servers/"+c.server+"/action", "2.1", c.body); r.Status != c.status {
+			t.Errorf("%s on %s: status %d, want %d: %s", c.body, c.server, r.Status, c.status, r.Body)
+		}
+	}
+}
