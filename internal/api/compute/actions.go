@@ -191,6 +191,11 @@ func (a *API) serverAction(w http.ResponseWriter, r *http.Request) error {
 	// Not offered yet, but Nova's answers that need none of it hold: an
 	// unknown server is 404, and since no server is ever shelved or
 	// soft-deleted, unshelve and restore always find the wrong state.
+	switch name {
+	case "unshelve", "restore", "shelve", "shelveOffload":
+	default:
+		return apierr.BadRequest("Action %q is not supported on this cloud.", name)
+	}
 	v, err := a.svc.Get(ctx, c, id)
 	if err != nil {
 		return err
@@ -200,10 +205,8 @@ func (a *API) serverAction(w http.ResponseWriter, r *http.Request) error {
 		return apierr.Conflict("Cannot 'unshelve' instance %s while it is in vm_state %s; only shelved servers can be unshelved.", v.ID, v.VMState)
 	case "restore":
 		return apierr.Conflict("Cannot 'restore' instance %s while it is in vm_state %s; only soft-deleted servers can be restored (this cloud deletes at once).", v.ID, v.VMState)
-	case "shelve", "shelveOffload":
-		return apierr.BadRequest("Shelving is not supported on this cloud yet; stop the server instead (openstack server stop).")
 	}
-	return apierr.BadRequest("Action %q is not supported on this cloud.", name)
+	return apierr.BadRequest("Shelving is not supported on this cloud yet; stop the server instead (openstack server stop).")
 }
 
 func (a *API) rebuild(w http.ResponseWriter, r *http.Request, arg json.RawMessage) error {
