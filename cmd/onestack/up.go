@@ -34,6 +34,7 @@ type upConfig struct {
 	hypervisor    string
 	hosts         int
 	debugListen   string
+	retention     time.Duration
 }
 
 func parseUp(args []string, getenv func(string) string) (upConfig, error) {
@@ -50,6 +51,7 @@ func parseUp(args []string, getenv func(string) string) (upConfig, error) {
 	fs.StringVar(&c.logLevel, "log-level", "info", "debug, info, warn or error")
 	fs.StringVar(&c.hypervisor, "hypervisor", "fake", "hypervisor of the in-process hosts: fake (no real guests; qemu comes next)")
 	fs.IntVar(&c.hosts, "hosts", 1, "how many in-process hosts to run (host-1 … host-N); 0 for a control plane only")
+	fs.DurationVar(&c.retention, "deleted-retention", 24*time.Hour, "how long deleted servers stay listable (deleted=true, instance actions) before they are purged")
 	fs.StringVar(&c.debugListen, "debug-listen", "", "loopback HOST:PORT to serve Go profiles on (/debug/pprof/); off when empty")
 	if err := fs.Parse(args); err != nil {
 		return c, err
@@ -96,7 +98,7 @@ func up(ctx context.Context, args []string, getenv func(string) string) error {
 	c, err := cloud.New(ctx, cloud.Config{
 		DataDir: cfg.dataDir, Database: cfg.database, PublicURL: cfg.publicURL, Region: cfg.region,
 		AdminPassword: password, TokenTTL: cfg.tokenTTL, HashCost: cfg.hashCost, Version: version, Log: log,
-		Hypervisor: cfg.hypervisor, FakeHosts: cfg.hosts,
+		Hypervisor: cfg.hypervisor, FakeHosts: cfg.hosts, DeletedRetention: cfg.retention,
 	})
 	if err != nil {
 		return err

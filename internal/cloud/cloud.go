@@ -45,6 +45,13 @@ type Config struct {
 	FakeHosts  int
 	// FakeHost is the capacity of each fake host.
 	FakeHost FakeHostSize
+	// DeletedRetention is how long deleted servers stay readable (Nova's
+	// deleted=true listings, instance actions) before they are purged;
+	// zero keeps the compute service's default (24 h).
+	DeletedRetention time.Duration
+	// PurgeInterval is how often deleted servers past the retention are
+	// purged; zero means every minute.
+	PurgeInterval time.Duration
 }
 
 // FakeHostSize is the capacity a fake host reports.

@@ -20,7 +20,7 @@ func (c *Cloud) wireCompute(ctx context.Context) error {
 	if c.Placement == nil || c.Image == nil {
 		return fmt.Errorf("compute needs the placement and image services wired first")
 	}
-	c.Compute = computesvc.New(c.DB, imagesFor(c.Image), placementFor(c.Placement), c.cfg.Log.With("service", "compute"), computesvc.Config{})
+	c.Compute = computesvc.New(c.DB, imagesFor(c.Image), placementFor(c.Placement), c.cfg.Log.With("service", "compute"), computesvc.Config{DeletedRetention: c.cfg.DeletedRetention})
 	nova := compute.New(c.Compute, c.cfg.PublicURL, c.cfg.Log)
 	nova.Service(c.Identity).Mount(c.mux)
 	legacy := nova.LegacyV2(c.mux)
@@ -62,10 +62,16 @@ func (c *Cloud) wireCompute(ctx context.Context) error {
 	return nil
 }
 
-// purgeDeleted removes servers deleted longer ago than the retention, so
-// churn does not grow the tables.
+// purgeDeleted removes servers deleted longer ago than the retention, with
+// their instance actions, so churn does not grow the tables. Each pass
+// purges in batches of purgeBatch, one short write transaction each, until
+// nothing is left or maxPurgeBatches ran (the next pass takes the rest).
 func (c *Cloud) purgeDeleted(ctx context.Context) error {
-	t := time.NewTicker(10 * time.Minute)
+	every := c.cfg.PurgeInterval
+	if every <= 0 {
+		every = time.Minute
+	}
+	t := time.NewTicker(every)
 	defer t.Stop()
 	for {
 		select {
@@ -73,16 +79,37 @@ func (c *Cloud) purgeDeleted(ctx context.Context) error {
 			return nil
 		case <-t.C:
 		}
-		cutoff := c.Compute.Now().Add(-c.Compute.Config().DeletedRetention)
-		err := c.DB.Write(ctx, func(tx *store.Tx) error {
-			n, err := tx.PurgeDeletedServers(ctx, cutoff, 1000)
-			if n > 0 {
-				c.cfg.Log.Info("purged deleted servers", "count", n)
-			}
-			return err
-		})
+		total, err := c.PurgeDeleted(ctx)
+		if total > 0 {
+			c.cfg.Log.Info("purged deleted servers", "count", total)
+		}
 		if err != nil && ctx.Err() == nil {
 			c.cfg.Log.Warn("purging deleted servers failed", "error", err)
 		}
 	}
+}
+
+const (
+	purgeBatch      = 1000
+	maxPurgeBatches = 100
+)
+
+// PurgeDeleted runs one purge pass now and returns how many servers it
+// removed (the background loop runs one every PurgeInterval).
+func (c *Cloud) PurgeDeleted(ctx context.Context) (int, error) {
+	cutoff := c.Compute.Now().Add(-c.Compute.Config().DeletedRetention)
+	total := 0
+	for i := 0; i < maxPurgeBatches; i++ {
+		var n int
+		err := c.DB.Write(ctx, func(tx *store.Tx) error {
+			var err error
+			n, err = tx.PurgeDeletedServers(ctx, cutoff, purgeBatch)
+			return err
+		})
+		total += n
+		if err != nil || n < purgeBatch {
+			return total, err
+		}
+	}
+	return total, nil
 }

@@ -46,6 +46,8 @@ type Options struct {
 	// (default 8 vCPUs, 8192 MB, 100 GB).
 	Hosts int
 	Size  cloud.FakeHostSize
+	// DeletedRetention is how long deleted servers are kept (default 24 h).
+	DeletedRetention time.Duration
 }
 
 // NewWith starts a cloud shaped by o.
@@ -60,7 +62,7 @@ func NewWith(t testing.TB, o Options) *Env {
 	}
 	cfg := cloud.Config{DataDir: t.TempDir(), AdminPassword: AdminPassword, HashCost: 4,
 		Log:        slog.New(slog.NewTextHandler(io.Discard, nil)),
-		Hypervisor: "fake", FakeHosts: o.Hosts, FakeHost: o.Size}
+		Hypervisor: "fake", FakeHosts: o.Hosts, FakeHost: o.Size, DeletedRetention: o.DeletedRetention}
 	if backend == "postgres" {
 		cfg.Database = storetest.PostgresURL(t)
 	}
