@@ -98,7 +98,7 @@ func (a *API) serverView(r *http.Request, v store.Server, hostStatus string) map
 	if at(r, 9) {
 		m["locked"] = v.Locked
 	}
-	if at(r, 16) && (isAdmin || hostStatus != "") && v.Host != "" {
+	if at(r, 16) && isAdmin && v.Host != "" { // admin-only by Nova's default policy
 		m["host_status"] = hostStatus
 	}
 	if at(r, 19) {
@@ -252,7 +252,14 @@ func (a *API) showServer(w http.ResponseWriter, r *http.Request) error {
 	if err != nil {
 		return err
 	}
-	rest.WriteJSON(w, http.StatusOK, map[string]any{"server": a.serverView(r, v, a.hostStatus(r, a.hostMap(r), v.Host))})
+	hosts := map[string]store.ComputeHost{}
+	if at(r, 16) && auth.From(r.Context()).IsAdmin() && v.Host != "" {
+		// One host, not the fleet: show stays flat at 10,000 hosts.
+		if h, err := a.svc.HostByName(r.Context(), v.Host); err == nil {
+			hosts[h.Host] = h
+		}
+	}
+	rest.WriteJSON(w, http.StatusOK, map[string]any{"server": a.serverView(r, v, a.hostStatus(r, hosts, v.Host))})
 	return nil
 }
 

@@ -63,6 +63,15 @@ func (s *Service) Heartbeat(ctx context.Context, host string) error {
 
 var _ hostapi.Plane = (*Service)(nil)
 
+// HostByName reads one compute host.
+func (s *Service) HostByName(ctx context.Context, name string) (h store.ComputeHost, err error) {
+	err = s.db.Read(ctx, func(tx *store.Tx) error {
+		h, err = tx.GetHostByName(ctx, name)
+		return notFound(err, "Compute host", name)
+	})
+	return h, err
+}
+
 // Hosts lists every compute host.
 func (s *Service) Hosts(ctx context.Context) (hs []store.ComputeHost, err error) {
 	err = s.db.Read(ctx, func(tx *store.Tx) error {

@@ -178,17 +178,26 @@ func (s *Service) checkQuota(ctx context.Context, tx *store.Tx, projectID, userI
 }
 
 func (s *Service) checkQuotaOf(ctx context.Context, tx *store.Tx, projectID, userID string, instances, cores, ram int64) error {
+	var q Quotas
+	var err error
+	if userID == "" {
+		q, err = s.limitsTx(ctx, tx, projectID)
+	} else {
+		q, err = s.userLimitsTx(ctx, tx, projectID, userID)
+	}
+	if err != nil {
+		return err
+	}
+	if q["instances"] < 0 && q["cores"] < 0 && q["ram"] < 0 {
+		return nil // unlimited: nothing to count, nothing to serialise on
+	}
 	if err := tx.LockProjectQuota(ctx, projectID); err != nil {
 		return err
 	}
-	var q Quotas
 	var u store.ProjectUsage
-	var err error
 	if userID == "" {
-		if q, err = s.limitsTx(ctx, tx, projectID); err == nil {
-			u, err = tx.ServerUsage(ctx, projectID)
-		}
-	} else if q, err = s.userLimitsTx(ctx, tx, projectID, userID); err == nil {
+		u, err = tx.ServerUsage(ctx, projectID)
+	} else {
 		u, err = tx.UserServerUsage(ctx, projectID, userID)
 	}
 	if err != nil {
