@@ -93,7 +93,9 @@ func (d *Driver) ConsoleOutput(id string) string {
 	if !ok {
 		return ""
 	}
-	return fmt.Sprintf("onestack fake hypervisor: server %s has no real guest and no console; power state %s\n", id, p)
+	return fmt.Sprintf("onestack fake hypervisor: server %s has no real guest and no console\n"+
+		"onestack fake hypervisor: this log is made up by the fake driver, for tests and benchmarks\n"+
+		"onestack fake hypervisor: power state %s\n", id, p)
 }
 
 // Snapshot returns a tiny stand-in for a disk image that says it is fake.
