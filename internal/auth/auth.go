@@ -107,7 +107,7 @@ func From(ctx context.Context) *Credentials {
 	return c
 }
 
-// Validator turns a token into Credentials, or returns an *apierr.Error
+// Validator turns a token into Credentials, or returns an *oserr.Error
 // (401 for a bad, expired or revoked token).
 type Validator interface {
 	Validate(ctx context.Context, token string) (*Credentials, error)

@@ -9,7 +9,7 @@ import (
 	"strconv"
 	"strings"
 
-	"github.com/onestack/onestack/internal/apierr"
+	"github.com/onestack/onestack/internal/oserr"
 )
 
 // Version is a microversion such as 2.79.
@@ -51,7 +51,7 @@ type Range struct {
 
 // Negotiate reads the requested version from r (the minimum when absent,
 // the maximum for "latest"), sets the response headers on w and returns the
-// version to serve, or a 406 *apierr.Error naming the supported range.
+// version to serve, or a 406 *oserr.Error naming the supported range.
 func (rg Range) Negotiate(w http.ResponseWriter, r *http.Request) (Version, error) {
 	want := ""
 	for _, h := range r.Header.Values("OpenStack-API-Version") {
@@ -73,10 +73,10 @@ func (rg Range) Negotiate(w http.ResponseWriter, r *http.Request) (Version, erro
 	default:
 		p, err := Parse(want)
 		if err != nil {
-			return Version{}, apierr.BadRequest("Invalid OpenStack-API-Version header: %v; send e.g. \"%s %s\".", err, rg.Service, rg.Max)
+			return Version{}, oserr.BadRequest("Invalid OpenStack-API-Version header: %v; send e.g. \"%s %s\".", err, rg.Service, rg.Max)
 		}
 		if p.Less(rg.Min) || rg.Max.Less(p) {
-			return Version{}, apierr.NotAcceptable("Version %s is not supported by the API. Minimum is %s and maximum is %s.", p, rg.Min, rg.Max)
+			return Version{}, oserr.NotAcceptable("Version %s is not supported by the API. Minimum is %s and maximum is %s.", p, rg.Min, rg.Max)
 		}
 		v = p
 	}

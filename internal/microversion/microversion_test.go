@@ -7,7 +7,7 @@ import (
 	"strings"
 	"testing"
 
-	"github.com/onestack/onestack/internal/apierr"
+	"github.com/onestack/onestack/internal/oserr"
 )
 
 var compute = Range{Service: "compute", Legacy: "X-OpenStack-Nova-API-Version", Min: Version{2, 1}, Max: Version{2, 96}}
@@ -68,7 +68,7 @@ func TestNegotiate(t *testing.T) {
 			w := httptest.NewRecorder()
 			got, err := compute.Negotiate(w, r)
 			if c.status != 0 {
-				if !apierr.Is(err, c.status) {
+				if !oserr.Is(err, c.status) {
 					t.Fatalf("Negotiate = %v, %v; want %d", got, err, c.status)
 				}
 				return
@@ -114,7 +114,7 @@ func FuzzParse(f *testing.F) {
 }
 
 // FuzzNegotiate: any header values give either a version inside the range,
-// announced in the response headers, or a 400/406 *apierr.Error.
+// announced in the response headers, or a 400/406 *oserr.Error.
 func FuzzNegotiate(f *testing.F) {
 	f.Add("compute 2.60", "")
 	f.Add("compute latest", "")
@@ -133,9 +133,9 @@ func FuzzNegotiate(f *testing.F) {
 		w := httptest.NewRecorder()
 		v, err := compute.Negotiate(w, r)
 		if err != nil {
-			var e *apierr.Error
+			var e *oserr.Error
 			if !errors.As(err, &e) || (e.Status != 400 && e.Status != 406) {
-				t.Fatalf("Negotiate(%q, %q) error %v, want a 400 or 406 *apierr.Error", header, legacy, err)
+				t.Fatalf("Negotiate(%q, %q) error %v, want a 400 or 406 *oserr.Error", header, legacy, err)
 			}
 			if w.Header().Get("OpenStack-API-Version") != "" {
 				t.Fatal("a refused version still set the response header")

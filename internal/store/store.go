@@ -2,9 +2,9 @@
 // embedded default) and PostgreSQL (scale-out), embedded forward-only
 // migrations, and one file of queries per table group.
 //
-// It is the lowest layer: it imports nothing of the project but apierr-free
-// plumbing, and services call it through the Write and Read helpers, each
-// state change in one transaction.
+// It is the lowest layer: it imports nothing else of the project, and
+// services call it through the Write and Read helpers, each state change in
+// one transaction.
 package store
 
 import (

@@ -10,9 +10,9 @@ import (
 	"time"
 
 	"github.com/onestack/onestack/internal/api/rest"
-	"github.com/onestack/onestack/internal/apierr"
 	"github.com/onestack/onestack/internal/auth"
 	"github.com/onestack/onestack/internal/hostapi"
+	"github.com/onestack/onestack/internal/oserr"
 )
 
 // Prefix is where the agent API is mounted.
@@ -31,9 +31,9 @@ func Service(p Plane, v auth.Validator) *rest.Service {
 		if c.IsAdmin() {
 			return nil
 		}
-		return apierr.Forbidden("The agent API needs an admin token; run the agent with the cloud's admin credentials.")
+		return oserr.Forbidden("The agent API needs an admin token; run the agent with the cloud's admin credentials.")
 	}
-	return &rest.Service{Prefix: Prefix, MaxBody: 1 << 40, Format: apierr.Plain, Validator: v, Routes: []rest.Route{
+	return &rest.Service{Prefix: Prefix, MaxBody: 1 << 40, Format: oserr.Plain, Validator: v, Routes: []rest.Route{
 		rest.R("POST", "/v1/hosts", admin, func(w http.ResponseWriter, r *http.Request) error {
 			var h hostapi.HostInfo
 			if err := rest.Decode(r, &h, true); err != nil {
@@ -55,12 +55,12 @@ func Service(p Plane, v auth.Validator) *rest.Service {
 		rest.R("GET", "/v1/hosts/{host}/watch", admin, func(w http.ResponseWriter, r *http.Request) error {
 			since, err := strconv.ParseInt(r.URL.Query().Get("since"), 10, 64)
 			if err != nil || since < 0 {
-				return apierr.BadRequest("since must be a revision number ≥ 0.")
+				return oserr.BadRequest("since must be a revision number ≥ 0.")
 			}
 			wait := 25 * time.Second
 			if v := r.URL.Query().Get("wait"); v != "" {
 				if wait, err = time.ParseDuration(v); err != nil || wait < 0 || wait > time.Minute {
-					return apierr.BadRequest("wait must be a duration up to 1m, e.g. 25s.")
+					return oserr.BadRequest("wait must be a duration up to 1m, e.g. 25s.")
 				}
 			}
 			gs, next, err := p.WatchWait(r.Context(), r.PathValue("host"), since, wait)

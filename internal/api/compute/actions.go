@@ -7,8 +7,8 @@ import (
 	"strconv"
 
 	"github.com/onestack/onestack/internal/api/rest"
-	"github.com/onestack/onestack/internal/apierr"
 	"github.com/onestack/onestack/internal/auth"
+	"github.com/onestack/onestack/internal/oserr"
 	svc "github.com/onestack/onestack/internal/service/compute"
 	"github.com/onestack/onestack/internal/store"
 )
@@ -20,7 +20,7 @@ func (a *API) serverAction(w http.ResponseWriter, r *http.Request) error {
 		return err
 	}
 	if len(body) != 1 {
-		return apierr.BadRequest("An action body has exactly one key, the action, e.g. {\"os-stop\": null}.")
+		return oserr.BadRequest("An action body has exactly one key, the action, e.g. {\"os-stop\": null}.")
 	}
 	var name string
 	var arg json.RawMessage
@@ -33,7 +33,7 @@ func (a *API) serverAction(w http.ResponseWriter, r *http.Request) error {
 			return nil
 		}
 		if err := json.Unmarshal(arg, v); err != nil {
-			return apierr.BadRequest("Invalid input for action %s: %v.", name, err)
+			return oserr.BadRequest("Invalid input for action %s: %v.", name, err)
 		}
 		return nil
 	}
@@ -59,7 +59,7 @@ func (a *API) serverAction(w http.ResponseWriter, r *http.Request) error {
 		switch b.Type {
 		case "SOFT", "soft", "HARD", "hard":
 		default:
-			return apierr.BadRequest("Invalid input for field/attribute reboot.type: %q is not one of SOFT, HARD.", b.Type)
+			return oserr.BadRequest("Invalid input for field/attribute reboot.type: %q is not one of SOFT, HARD.", b.Type)
 		}
 		return accepted(a.svc.Reboot(ctx, c, id, b.Type == "HARD" || b.Type == "hard"))
 	case "pause":
@@ -80,7 +80,7 @@ func (a *API) serverAction(w http.ResponseWriter, r *http.Request) error {
 		reason := ""
 		if b.Reason != nil {
 			if !at(r, 73) {
-				return apierr.BadRequest("locked_reason needs microversion 2.73 or later.")
+				return oserr.BadRequest("locked_reason needs microversion 2.73 or later.")
 			}
 			reason = *b.Reason
 		}
@@ -108,10 +108,10 @@ func (a *API) serverAction(w http.ResponseWriter, r *http.Request) error {
 			}
 			lines = n
 		default:
-			return apierr.BadRequest("Invalid input for field/attribute length: expected an integer.")
+			return oserr.BadRequest("Invalid input for field/attribute length: expected an integer.")
 		}
 		if lines < -1 {
-			return apierr.BadRequest("Invalid input for field/attribute length: %d is less than -1.", lines)
+			return oserr.BadRequest("Invalid input for field/attribute length: %d is less than -1.", lines)
 		}
 		out, err := a.svc.ConsoleOutput(ctx, c, id, lines)
 		if err != nil {
@@ -128,7 +128,7 @@ func (a *API) serverAction(w http.ResponseWriter, r *http.Request) error {
 			return err
 		}
 		if b.Name == nil {
-			return apierr.BadRequest("Invalid input for field/attribute createImage: 'name' is a required property.")
+			return oserr.BadRequest("Invalid input for field/attribute createImage: 'name' is a required property.")
 		}
 		imageID, err := a.svc.CreateImage(ctx, c, id, *b.Name, b.Metadata)
 		if err != nil {
@@ -152,14 +152,14 @@ func (a *API) serverAction(w http.ResponseWriter, r *http.Request) error {
 			return err
 		}
 		if b.Name == nil || b.BackupType == nil || b.Rotation == nil {
-			return apierr.BadRequest("Invalid input for field/attribute createBackup: name, backup_type and rotation are required.")
+			return oserr.BadRequest("Invalid input for field/attribute createBackup: name, backup_type and rotation are required.")
 		}
 		rotation, err := intField(b.Rotation, "rotation", 0)
 		if f, ok := b.Rotation.(float64); ok && f == 0 || b.Rotation == "0" {
 			rotation, err = 0, nil
 		}
 		if err != nil {
-			return apierr.BadRequest("Invalid input for field/attribute rotation: %v is not an integer ≥ 0.", b.Rotation)
+			return oserr.BadRequest("Invalid input for field/attribute rotation: %v is not an integer ≥ 0.", b.Rotation)
 		}
 		imageID, err := a.svc.CreateBackup(ctx, c, id, *b.Name, *b.BackupType, rotation, b.Metadata)
 		if err != nil {
@@ -182,7 +182,7 @@ func (a *API) serverAction(w http.ResponseWriter, r *http.Request) error {
 			return err
 		}
 		if b.State == nil || (*b.State != svc.VMActive && *b.State != svc.VMError) {
-			return apierr.BadRequest("Invalid input for field/attribute os-resetState.state: give 'active' or 'error'.")
+			return oserr.BadRequest("Invalid input for field/attribute os-resetState.state: give 'active' or 'error'.")
 		}
 		return accepted(a.svc.ResetState(ctx, c, id, *b.State))
 	case "resize", "confirmResize", "revertResize", "migrate", "os-migrateLive":
@@ -194,7 +194,7 @@ func (a *API) serverAction(w http.ResponseWriter, r *http.Request) error {
 	switch name {
 	case "unshelve", "restore", "shelve", "shelveOffload":
 	default:
-		return apierr.BadRequest("Action %q is not supported on this cloud.", name)
+		return oserr.BadRequest("Action %q is not supported on this cloud.", name)
 	}
 	v, err := a.svc.Get(ctx, c, id)
 	if err != nil {
@@ -202,17 +202,17 @@ func (a *API) serverAction(w http.ResponseWriter, r *http.Request) error {
 	}
 	switch name {
 	case "unshelve":
-		return apierr.Conflict("Cannot 'unshelve' instance %s while it is in vm_state %s; only shelved servers can be unshelved.", v.ID, v.VMState)
+		return oserr.Conflict("Cannot 'unshelve' instance %s while it is in vm_state %s; only shelved servers can be unshelved.", v.ID, v.VMState)
 	case "restore":
-		return apierr.Conflict("Cannot 'restore' instance %s while it is in vm_state %s; only soft-deleted servers can be restored (this cloud deletes at once).", v.ID, v.VMState)
+		return oserr.Conflict("Cannot 'restore' instance %s while it is in vm_state %s; only soft-deleted servers can be restored (this cloud deletes at once).", v.ID, v.VMState)
 	}
-	return apierr.BadRequest("Shelving is not supported on this cloud yet; stop the server instead (openstack server stop).")
+	return oserr.BadRequest("Shelving is not supported on this cloud yet; stop the server instead (openstack server stop).")
 }
 
 func (a *API) rebuild(w http.ResponseWriter, r *http.Request, arg json.RawMessage) error {
 	var b map[string]json.RawMessage
 	if err := json.Unmarshal(arg, &b); err != nil || b == nil {
-		return apierr.BadRequest("Invalid input for action rebuild: expected an object with imageRef.")
+		return oserr.BadRequest("Invalid input for action rebuild: expected an object with imageRef.")
 	}
 	var req svc.RebuildRequest
 	str := func(k string) (*string, error) {
@@ -222,7 +222,7 @@ func (a *API) rebuild(w http.ResponseWriter, r *http.Request, arg json.RawMessag
 		}
 		var s *string
 		if err := json.Unmarshal(raw, &s); err != nil {
-			return nil, apierr.BadRequest("Invalid input for field/attribute %s: expected a string.", k)
+			return nil, oserr.BadRequest("Invalid input for field/attribute %s: expected a string.", k)
 		}
 		return s, nil
 	}
@@ -231,7 +231,7 @@ func (a *API) rebuild(w http.ResponseWriter, r *http.Request, arg json.RawMessag
 		return err
 	}
 	if img == nil {
-		return apierr.BadRequest("Invalid input for field/attribute rebuild: 'imageRef' is a required property.")
+		return oserr.BadRequest("Invalid input for field/attribute rebuild: 'imageRef' is a required property.")
 	}
 	req.ImageRef = *img
 	if req.Name, err = str("name"); err != nil {
@@ -239,7 +239,7 @@ func (a *API) rebuild(w http.ResponseWriter, r *http.Request, arg json.RawMessag
 	}
 	if _, ok := b["description"]; ok {
 		if !at(r, 19) {
-			return apierr.BadRequest("description needs microversion 2.19 or later.")
+			return oserr.BadRequest("description needs microversion 2.19 or later.")
 		}
 		d, err := str("description")
 		if err != nil {
@@ -249,7 +249,7 @@ func (a *API) rebuild(w http.ResponseWriter, r *http.Request, arg json.RawMessag
 	}
 	if raw, ok := b["metadata"]; ok {
 		if err := json.Unmarshal(raw, &req.Metadata); err != nil {
-			return apierr.BadRequest("Invalid input for field/attribute metadata: expected an object of strings.")
+			return oserr.BadRequest("Invalid input for field/attribute metadata: expected an object of strings.")
 		}
 		if err := checkMetadata(req.Metadata); err != nil {
 			return err
@@ -257,7 +257,7 @@ func (a *API) rebuild(w http.ResponseWriter, r *http.Request, arg json.RawMessag
 	}
 	if _, ok := b["user_data"]; ok {
 		if !at(r, 57) {
-			return apierr.BadRequest("user_data in rebuild needs microversion 2.57 or later.")
+			return oserr.BadRequest("user_data in rebuild needs microversion 2.57 or later.")
 		}
 		if req.UserData, err = str("user_data"); err != nil {
 			return err
@@ -269,7 +269,7 @@ func (a *API) rebuild(w http.ResponseWriter, r *http.Request, arg json.RawMessag
 	}
 	if _, ok := b["key_name"]; ok {
 		if !at(r, 54) {
-			return apierr.BadRequest("key_name in rebuild needs microversion 2.54 or later.")
+			return oserr.BadRequest("key_name in rebuild needs microversion 2.54 or later.")
 		}
 		if req.KeyName, err = str("key_name"); err != nil {
 			return err
@@ -282,7 +282,7 @@ func (a *API) rebuild(w http.ResponseWriter, r *http.Request, arg json.RawMessag
 	if raw, ok := b["OS-DCF:diskConfig"]; ok {
 		var d *string
 		if err := json.Unmarshal(raw, &d); err != nil || d == nil {
-			return apierr.BadRequest("Invalid input for field/attribute OS-DCF:diskConfig: expected AUTO or MANUAL.")
+			return oserr.BadRequest("Invalid input for field/attribute OS-DCF:diskConfig: expected AUTO or MANUAL.")
 		}
 		if req.DiskConfig, err = diskConfigField(d); err != nil {
 			return err
@@ -367,7 +367,7 @@ func (a *API) move(w http.ResponseWriter, r *http.Request, name string, arg json
 	}
 	if len(arg) > 0 && string(arg) != "null" {
 		if err := json.Unmarshal(arg, &b); err != nil {
-			return apierr.BadRequest("Invalid input for action %s: %v.", name, err)
+			return oserr.BadRequest("Invalid input for action %s: %v.", name, err)
 		}
 	}
 	host := ""
@@ -384,7 +384,7 @@ func (a *API) move(w http.ResponseWriter, r *http.Request, name string, arg json
 		case float64:
 			ref = jsonNum(f)
 		default:
-			return apierr.BadRequest("Invalid input for field/attribute resize: 'flavorRef' is a required property.")
+			return oserr.BadRequest("Invalid input for field/attribute resize: 'flavorRef' is a required property.")
 		}
 		dc, derr := diskConfigField(b.DiskConfig)
 		if derr != nil {
@@ -400,11 +400,11 @@ func (a *API) move(w http.ResponseWriter, r *http.Request, name string, arg json
 		err = a.svc.RevertResize(ctx, c, id)
 	case "migrate", "os-migrateLive":
 		if !c.IsAdmin() {
-			return apierr.Forbidden("Policy doesn't allow os_compute_api:os-migrate-server to be performed; it needs the admin role.")
+			return oserr.Forbidden("Policy doesn't allow os_compute_api:os-migrate-server to be performed; it needs the admin role.")
 		}
 		if name == "migrate" {
 			if host != "" && !at(r, 56) {
-				return apierr.BadRequest("Choosing the host of a cold migration needs microversion 2.56 or later.")
+				return oserr.BadRequest("Choosing the host of a cold migration needs microversion 2.56 or later.")
 			}
 			err = a.svc.Migrate(ctx, c, id, host)
 		} else {

@@ -6,8 +6,8 @@ import (
 	"strings"
 
 	"github.com/onestack/onestack/internal/api/rest"
-	"github.com/onestack/onestack/internal/apierr"
 	"github.com/onestack/onestack/internal/auth"
+	"github.com/onestack/onestack/internal/oserr"
 	svc "github.com/onestack/onestack/internal/service/compute"
 	"github.com/onestack/onestack/internal/store"
 )
@@ -69,7 +69,7 @@ func zoneField(raw []byte) (*string, error) {
 		return nil, err
 	}
 	if z != nil && !svc.ValidZoneName(strings.TrimSpace(*z)) {
-		return nil, apierr.BadRequest("Invalid input for field/attribute availability_zone: %q is not a valid zone name; use 1 to 255 printable characters without ':' and without leading or trailing whitespace.", *z)
+		return nil, oserr.BadRequest("Invalid input for field/attribute availability_zone: %q is not a valid zone name; use 1 to 255 printable characters without ':' and without leading or trailing whitespace.", *z)
 	}
 	return z, nil
 }
@@ -147,7 +147,7 @@ func (a *API) updateAggregate(w http.ResponseWriter, r *http.Request) error {
 		u.Zone = &z
 	}
 	if u.Name == nil && u.Zone == nil {
-		return apierr.BadRequest("Invalid input for field/attribute aggregate: give name or availability_zone to update.")
+		return oserr.BadRequest("Invalid input for field/attribute aggregate: give name or availability_zone to update.")
 	}
 	ag, err := a.svc.UpdateAggregate(r.Context(), auth.From(r.Context()), id, u)
 	if err != nil {
@@ -185,7 +185,7 @@ func (a *API) aggregateAction(w http.ResponseWriter, r *http.Request) error {
 		return err
 	}
 	if len(top) != 1 {
-		return apierr.BadRequest("An aggregate action body has exactly one key: add_host, remove_host or set_metadata.")
+		return oserr.BadRequest("An aggregate action body has exactly one key: add_host, remove_host or set_metadata.")
 	}
 	c := auth.From(r.Context())
 	var ag store.Aggregate
@@ -201,7 +201,7 @@ func (a *API) aggregateAction(w http.ResponseWriter, r *http.Request) error {
 				return err
 			}
 			if !hostName.MatchString(host) {
-				return apierr.BadRequest("Invalid input for field/attribute host: %q is not a host name (letters, digits, '-', '.', '_').", host)
+				return oserr.BadRequest("Invalid input for field/attribute host: %q is not a host name (letters, digits, '-', '.', '_').", host)
 			}
 			if action == "add_host" {
 				ag, err = a.svc.AddAggregateHost(r.Context(), c, id, host)

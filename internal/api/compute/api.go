@@ -11,9 +11,9 @@ import (
 	"strings"
 
 	"github.com/onestack/onestack/internal/api/rest"
-	"github.com/onestack/onestack/internal/apierr"
 	"github.com/onestack/onestack/internal/auth"
 	"github.com/onestack/onestack/internal/microversion"
+	"github.com/onestack/onestack/internal/oserr"
 	"github.com/onestack/onestack/internal/reqid"
 	svc "github.com/onestack/onestack/internal/service/compute"
 )
@@ -57,7 +57,7 @@ func at(r *http.Request, minor int) bool {
 
 // Service returns the routes ready to mount.
 func (a *API) Service(v auth.Validator) *rest.Service {
-	return &rest.Service{Prefix: Prefix, Format: apierr.Nova, Validator: v, Routes: a.routes(), Log: a.log,
+	return &rest.Service{Prefix: Prefix, Format: oserr.Nova, Validator: v, Routes: a.routes(), Log: a.log,
 		Before: func(w http.ResponseWriter, r *http.Request) (*http.Request, error) {
 			w.Header().Set("X-Compute-Request-Id", reqid.From(r.Context()))
 			if !strings.HasPrefix(r.URL.Path, Prefix+"/v2.1/") || r.URL.Path == Prefix+"/v2.1/" {
@@ -77,17 +77,17 @@ func (a *API) Service(v auth.Validator) *rest.Service {
 
 func member(c *auth.Credentials, _ *http.Request) error {
 	if c.ProjectID() == "" && !c.IsAdmin() {
-		return apierr.Forbidden("Compute needs a project-scoped token; authenticate with a project (e.g. --os-project-name).")
+		return oserr.Forbidden("Compute needs a project-scoped token; authenticate with a project (e.g. --os-project-name).")
 	}
 	if !c.HasRole(auth.RoleMember) && !c.IsAdmin() {
-		return apierr.Forbidden("Policy doesn't allow this: your role on project %s is reader, and changes need member.", c.ProjectID())
+		return oserr.Forbidden("Policy doesn't allow this: your role on project %s is reader, and changes need member.", c.ProjectID())
 	}
 	return nil
 }
 
 func reader(c *auth.Credentials, _ *http.Request) error {
 	if c.ProjectID() == "" && !c.IsAdmin() {
-		return apierr.Forbidden("Compute needs a project-scoped token; authenticate with a project (e.g. --os-project-name).")
+		return oserr.Forbidden("Compute needs a project-scoped token; authenticate with a project (e.g. --os-project-name).")
 	}
 	return nil
 }
@@ -97,7 +97,7 @@ func admin(rule string) rest.Access {
 		if c.IsAdmin() {
 			return nil
 		}
-		return apierr.Forbidden("Policy doesn't allow %s to be performed; it needs the admin role.", rule)
+		return oserr.Forbidden("Policy doesn't allow %s to be performed; it needs the admin role.", rule)
 	}
 }
 

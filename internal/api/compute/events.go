@@ -7,8 +7,8 @@ import (
 	"time"
 
 	"github.com/onestack/onestack/internal/api/rest"
-	"github.com/onestack/onestack/internal/apierr"
 	"github.com/onestack/onestack/internal/auth"
+	"github.com/onestack/onestack/internal/oserr"
 )
 
 // Small operator and guest APIs: server external events, the instance
@@ -39,7 +39,7 @@ func (a *API) externalEvents(w http.ResponseWriter, r *http.Request) error {
 		return err
 	}
 	if len(b.Events) == 0 {
-		return apierr.BadRequest("Invalid input for field/attribute events: at least one event is required.")
+		return oserr.BadRequest("Invalid input for field/attribute events: at least one event is required.")
 	}
 	c := auth.From(r.Context())
 	out := make([]any, 0, len(b.Events))
@@ -48,17 +48,17 @@ func (a *API) externalEvents(w http.ResponseWriter, r *http.Request) error {
 		name, _ := e["name"].(string)
 		sid, _ := e["server_uuid"].(string)
 		if mvMin, known := eventNames[name]; !known || !at(r, mvMin) {
-			return apierr.BadRequest("Invalid input for field/attribute name: %q is not an event this microversion accepts.", name)
+			return oserr.BadRequest("Invalid input for field/attribute name: %q is not an event this microversion accepts.", name)
 		}
 		if sid == "" {
-			return apierr.BadRequest("Invalid input for field/attribute events: 'server_uuid' is a required property.")
+			return oserr.BadRequest("Invalid input for field/attribute events: 'server_uuid' is a required property.")
 		}
 		status, _ := e["status"].(string)
 		if status == "" {
 			status = "completed"
 		}
 		if status != "completed" && status != "failed" && status != "in-progress" {
-			return apierr.BadRequest("Invalid input for field/attribute status: %q is not one of completed, failed, in-progress.", status)
+			return oserr.BadRequest("Invalid input for field/attribute status: %q is not one of completed, failed, in-progress.", status)
 		}
 		ev := map[string]any{"name": name, "server_uuid": sid, "status": status}
 		if tag, has := e["tag"]; has {
@@ -66,7 +66,7 @@ func (a *API) externalEvents(w http.ResponseWriter, r *http.Request) error {
 		}
 		v, err := a.svc.Get(r.Context(), c, sid)
 		switch {
-		case apierr.Is(err, 404):
+		case oserr.Is(err, 404):
 			ev["code"] = 404
 			failed++
 		case err != nil:
@@ -110,7 +110,7 @@ func (a *API) auditLog(w http.ResponseWriter, r *http.Request) error {
 		}
 	}
 	if before.IsZero() {
-		return apierr.BadRequest("Invalid timestamp for date %s; use YYYY-MM-DD hh:mm:ss.", raw)
+		return oserr.BadRequest("Invalid timestamp for date %s; use YYYY-MM-DD hh:mm:ss.", raw)
 	}
 	return a.writeAuditLog(w, r, "instance_usage_audit_log", before)
 }

@@ -9,8 +9,8 @@ import (
 	"strings"
 
 	"github.com/onestack/onestack/internal/api/rest"
-	"github.com/onestack/onestack/internal/apierr"
 	"github.com/onestack/onestack/internal/auth"
+	"github.com/onestack/onestack/internal/oserr"
 	svc "github.com/onestack/onestack/internal/service/compute"
 	"github.com/onestack/onestack/internal/store"
 )
@@ -87,14 +87,14 @@ func decodeFlavorCreate(body []byte, minor int) (svc.FlavorCreate, error) {
 		return req, err
 	}
 	if !svc.PrintableName(req.Name) {
-		return req, apierr.BadRequest("Invalid input for field/attribute name: a flavor name is 1 to 255 printable characters and may not start or end with whitespace.")
+		return req, oserr.BadRequest("Invalid input for field/attribute name: a flavor name is 1 to 255 printable characters and may not start or end with whitespace.")
 	}
 	if raw, ok := m["id"]; ok && !isNull(raw) {
 		if req.ID, err = scalarString(raw, "id"); err != nil {
 			return req, err
 		}
 		if !svc.ValidFlavorID(req.ID) {
-			return req, apierr.BadRequest("Invalid input for field/attribute id: %q is not a valid flavor id; use 1 to 255 letters, digits, '.', '_', '-' or inner spaces, or omit it for a generated UUID.", req.ID)
+			return req, oserr.BadRequest("Invalid input for field/attribute id: %q is not a valid flavor id; use 1 to 255 letters, digits, '.', '_', '-' or inner spaces, or omit it for a generated UUID.", req.ID)
 		}
 	}
 	for _, f := range []struct {
@@ -174,7 +174,7 @@ func (a *API) flavorList(w http.ResponseWriter, r *http.Request, full bool) erro
 	l := svc.FlavorList{SortKey: "flavorid", Page: store.Page{Limit: limit, Marker: marker}}
 	if k := q.Get("sort_key"); k != "" {
 		if !slices.Contains(store.FlavorSortKeyNames(), k) {
-			return apierr.BadRequest("Invalid input for query parameters sort_key: %q is not one of %s.", k, strings.Join(store.FlavorSortKeyNames(), ", "))
+			return oserr.BadRequest("Invalid input for query parameters sort_key: %q is not one of %s.", k, strings.Join(store.FlavorSortKeyNames(), ", "))
 		}
 		l.SortKey = k
 	}
@@ -183,7 +183,7 @@ func (a *API) flavorList(w http.ResponseWriter, r *http.Request, full bool) erro
 	case "desc":
 		l.Desc = true
 	default:
-		return apierr.BadRequest("Invalid input for query parameters sort_dir: %q is not one of asc, desc.", d)
+		return oserr.BadRequest("Invalid input for query parameters sort_dir: %q is not one of asc, desc.", d)
 	}
 	for _, p := range []struct {
 		name string
@@ -192,7 +192,7 @@ func (a *API) flavorList(w http.ResponseWriter, r *http.Request, full bool) erro
 		if v, ok := q[p.name]; ok {
 			n, err := strconv.Atoi(v[0])
 			if err != nil {
-				return apierr.BadRequest("Invalid %s filter [%s]; give an integer.", p.name, v[0])
+				return oserr.BadRequest("Invalid %s filter [%s]; give an integer.", p.name, v[0])
 			}
 			*p.dst = n
 		}
@@ -207,7 +207,7 @@ func (a *API) flavorList(w http.ResponseWriter, r *http.Request, full bool) erro
 			default:
 				b, err := strictBool(s)
 				if err != nil {
-					return apierr.BadRequest("Invalid is_public filter [%s]; use true, false or none.", s)
+					return oserr.BadRequest("Invalid is_public filter [%s]; use true, false or none.", s)
 				}
 				l.IsPublic = &b
 			}
@@ -309,7 +309,7 @@ func (a *API) showExtraSpec(w http.ResponseWriter, r *http.Request) error {
 	}
 	v, ok := specs[key]
 	if !ok {
-		return apierr.NotFound("Flavor %s has no extra specs with key %s.", id, key)
+		return oserr.NotFound("Flavor %s has no extra specs with key %s.", id, key)
 	}
 	rest.WriteJSON(w, http.StatusOK, map[string]string{key: v})
 	return nil
@@ -326,10 +326,10 @@ func (a *API) updateExtraSpec(w http.ResponseWriter, r *http.Request) error {
 	}
 	key := r.PathValue("key")
 	if len(specs) != 1 {
-		return apierr.BadRequest("Invalid input: the body must set exactly one extra spec, the one named in the URL (%s); it has %d.", key, len(specs))
+		return oserr.BadRequest("Invalid input: the body must set exactly one extra spec, the one named in the URL (%s); it has %d.", key, len(specs))
 	}
 	if _, ok := specs[key]; !ok {
-		return apierr.BadRequest("Request body and URI mismatch: the body must set the extra spec named in the URL (%s).", key)
+		return oserr.BadRequest("Request body and URI mismatch: the body must set the extra spec named in the URL (%s).", key)
 	}
 	if _, err := a.svc.SetFlavorExtraSpecs(r.Context(), auth.From(r.Context()), r.PathValue("id"), specs); err != nil {
 		return err
@@ -376,7 +376,7 @@ func (a *API) flavorAction(w http.ResponseWriter, r *http.Request) error {
 		return err
 	}
 	if len(top) != 1 {
-		return apierr.BadRequest("A flavor action body has exactly one key: addTenantAccess or removeTenantAccess.")
+		return oserr.BadRequest("A flavor action body has exactly one key: addTenantAccess or removeTenantAccess.")
 	}
 	id, c := r.PathValue("id"), auth.From(r.Context())
 	for action, raw := range top {

@@ -4,15 +4,15 @@ import (
 	"testing"
 
 	"github.com/onestack/onestack/internal/api/compute"
-	"github.com/onestack/onestack/internal/apierr"
+	"github.com/onestack/onestack/internal/oserr"
 	svc "github.com/onestack/onestack/internal/service/compute"
 )
 
-// badRequestOnly fails unless err is a 400 *apierr.Error: a decoder never
+// badRequestOnly fails unless err is a 400 *oserr.Error: a decoder never
 // panics or answers bad input with anything but Nova's badRequest.
 func badRequestOnly(t *testing.T, err error) {
 	t.Helper()
-	e, ok := err.(*apierr.Error)
+	e, ok := err.(*oserr.Error)
 	if !ok || e.Status != 400 || e.Message == "" {
 		t.Fatalf("decoder error %T %v is not a 400 with a message", err, err)
 	}

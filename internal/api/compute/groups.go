@@ -6,8 +6,8 @@ import (
 	"strconv"
 
 	"github.com/onestack/onestack/internal/api/rest"
-	"github.com/onestack/onestack/internal/apierr"
 	"github.com/onestack/onestack/internal/auth"
+	"github.com/onestack/onestack/internal/oserr"
 	svc "github.com/onestack/onestack/internal/service/compute"
 )
 
@@ -72,7 +72,7 @@ func decodeGroupCreate(body []byte, minor int) (svc.GroupCreate, error) {
 			return req, err
 		}
 		if !valid(req.Policy) {
-			return req, apierr.BadRequest("Invalid input for field/attribute policy: %q is not one of %v.", req.Policy, policies)
+			return req, oserr.BadRequest("Invalid input for field/attribute policy: %q is not one of %v.", req.Policy, policies)
 		}
 		if raw, ok := m["rules"]; ok {
 			rules, err := object(raw, "rules", []string{"max_server_per_host"}, nil)
@@ -95,12 +95,12 @@ func decodeGroupCreate(body []byte, minor int) (svc.GroupCreate, error) {
 		}
 		var ps []string
 		if json.Unmarshal(m["policies"], &ps) != nil || len(ps) != 1 || !valid(ps[0]) {
-			return req, apierr.BadRequest("Invalid input for field/attribute policies: give a list of exactly one of %v, e.g. [\"anti-affinity\"].", policies)
+			return req, oserr.BadRequest("Invalid input for field/attribute policies: give a list of exactly one of %v, e.g. [\"anti-affinity\"].", policies)
 		}
 		req.Policy = ps[0]
 	}
 	if !svc.PrintableName(req.Name) {
-		return req, apierr.BadRequest("Invalid input for field/attribute name: a server group name is 1 to 255 printable characters and may not start or end with whitespace.")
+		return req, oserr.BadRequest("Invalid input for field/attribute name: a server group name is 1 to 255 printable characters and may not start or end with whitespace.")
 	}
 	return req, nil
 }
@@ -144,7 +144,7 @@ func (a *API) listGroups(w http.ResponseWriter, r *http.Request) error {
 		if v, ok := q[p.name]; ok {
 			n, err := strconv.Atoi(v[0])
 			if err != nil || n < 0 {
-				return apierr.BadRequest("Invalid input for query parameters %s: %q is not an integer 0 or greater.", p.name, v[0])
+				return oserr.BadRequest("Invalid input for query parameters %s: %q is not an integer 0 or greater.", p.name, v[0])
 			}
 			*p.dst = n
 		}

@@ -6,8 +6,8 @@ import (
 	"strconv"
 
 	"github.com/onestack/onestack/internal/api/rest"
-	"github.com/onestack/onestack/internal/apierr"
 	"github.com/onestack/onestack/internal/auth"
+	"github.com/onestack/onestack/internal/oserr"
 	svc "github.com/onestack/onestack/internal/service/compute"
 )
 
@@ -99,7 +99,7 @@ func (a *API) updateService(w http.ResponseWriter, r *http.Request) error {
 		known = known || x == action
 	}
 	if !known {
-		return apierr.NotFound("Unknown action %s; use one of %v (or, from microversion 2.53, PUT /os-services/{service_id}).", action, actions)
+		return oserr.NotFound("Unknown action %s; use one of %v (or, from microversion 2.53, PUT /os-services/{service_id}).", action, actions)
 	}
 	body, err := readBody(r)
 	if err != nil {
@@ -124,7 +124,7 @@ func (a *API) updateService(w http.ResponseWriter, r *http.Request) error {
 			return err
 		}
 		if s == "" || len(s) > 255 {
-			return apierr.BadRequest("Invalid input for field/attribute disabled_reason: give 1 to 255 characters.")
+			return oserr.BadRequest("Invalid input for field/attribute disabled_reason: give 1 to 255 characters.")
 		}
 		reason = &s
 	}
@@ -138,13 +138,13 @@ func (a *API) updateService(w http.ResponseWriter, r *http.Request) error {
 		u.Enabled, out["status"] = &no, "disabled"
 	case "disable-log-reason":
 		if reason == nil {
-			return apierr.BadRequest("Missing disabled reason field: give disabled_reason.")
+			return oserr.BadRequest("Missing disabled reason field: give disabled_reason.")
 		}
 		u.Enabled, u.DisabledReason, out["status"], out["disabled_reason"] = &no, reason, "disabled", *reason
 	case "force-down":
 		raw, ok := m["forced_down"]
 		if !ok {
-			return apierr.BadRequest("Missing forced_down field: give forced_down true or false.")
+			return oserr.BadRequest("Missing forced_down field: give forced_down true or false.")
 		}
 		b, err := boolean(raw, "forced_down")
 		if err != nil {
@@ -162,7 +162,7 @@ func (a *API) updateService(w http.ResponseWriter, r *http.Request) error {
 func (a *API) updateServiceByID(w http.ResponseWriter, r *http.Request) error {
 	ref, ok := svc.ParseServiceRef(r.PathValue("id"), true)
 	if !ok {
-		return apierr.BadRequest("Invalid uuid %s: from microversion 2.53 services are named by their UUID id (see 'openstack compute service list').", r.PathValue("id"))
+		return oserr.BadRequest("Invalid uuid %s: from microversion 2.53 services are named by their UUID id (see 'openstack compute service list').", r.PathValue("id"))
 	}
 	body, err := readBody(r)
 	if err != nil {
@@ -180,7 +180,7 @@ func (a *API) updateServiceByID(w http.ResponseWriter, r *http.Request) error {
 			return err
 		}
 		if s == "" || len(s) > 255 {
-			return apierr.BadRequest("Invalid input for field/attribute disabled_reason: give 1 to 255 characters.")
+			return oserr.BadRequest("Invalid input for field/attribute disabled_reason: give 1 to 255 characters.")
 		}
 		reason = &s
 	}
@@ -192,7 +192,7 @@ func (a *API) updateServiceByID(w http.ResponseWriter, r *http.Request) error {
 		switch st {
 		case "enabled":
 			if reason != nil {
-				return apierr.BadRequest("Specifying 'disabled_reason' with status 'enabled' is invalid; drop disabled_reason.")
+				return oserr.BadRequest("Specifying 'disabled_reason' with status 'enabled' is invalid; drop disabled_reason.")
 			}
 			yes := true
 			u.Enabled = &yes
@@ -200,7 +200,7 @@ func (a *API) updateServiceByID(w http.ResponseWriter, r *http.Request) error {
 			no := false
 			u.Enabled, u.DisabledReason = &no, reason
 		default:
-			return apierr.BadRequest("Invalid input for field/attribute status: %q is not one of enabled, disabled.", st)
+			return oserr.BadRequest("Invalid input for field/attribute status: %q is not one of enabled, disabled.", st)
 		}
 	}
 	if raw, ok := m["forced_down"]; ok {
@@ -211,7 +211,7 @@ func (a *API) updateServiceByID(w http.ResponseWriter, r *http.Request) error {
 		u.ForcedDown = &b
 	}
 	if u.Enabled == nil && u.ForcedDown == nil {
-		return apierr.BadRequest("No updates were requested. Fields 'status' or 'forced_down' should be specified.")
+		return oserr.BadRequest("No updates were requested. Fields 'status' or 'forced_down' should be specified.")
 	}
 	cs, err := a.svc.UpdateService(r.Context(), auth.From(r.Context()), ref, u)
 	if err != nil {
@@ -226,9 +226,9 @@ func (a *API) deleteService(w http.ResponseWriter, r *http.Request) error {
 	ref, ok := svc.ParseServiceRef(id, at(r, 53))
 	if !ok {
 		if at(r, 53) {
-			return apierr.BadRequest("Invalid uuid %s: from microversion 2.53 services are named by their UUID id.", id)
+			return oserr.BadRequest("Invalid uuid %s: from microversion 2.53 services are named by their UUID id.", id)
 		}
-		return apierr.BadRequest("Invalid input for service id: %q is not an integer (before microversion 2.53 service ids are integers).", id)
+		return oserr.BadRequest("Invalid input for service id: %q is not an integer (before microversion 2.53 service ids are integers).", id)
 	}
 	if err := a.svc.DeleteService(r.Context(), auth.From(r.Context()), ref); err != nil {
 		return err
@@ -304,7 +304,7 @@ func (a *API) hypervisorList(w http.ResponseWriter, r *http.Request, detail bool
 		if marker != "" {
 			ref, ok := svc.ParseServiceRef(marker, at(r, 53))
 			if !ok {
-				return apierr.BadRequest("marker [%s] not found; page with the id of a hypervisor from the previous page.", marker)
+				return oserr.BadRequest("marker [%s] not found; page with the id of a hypervisor from the previous page.", marker)
 			}
 			l.Marker, l.HasMarker = ref, true
 		}
@@ -312,10 +312,10 @@ func (a *API) hypervisorList(w http.ResponseWriter, r *http.Request, detail bool
 	if at(r, 53) {
 		if v, ok := q["hypervisor_hostname_pattern"]; ok {
 			if v[0] == "" || !hostName.MatchString(v[0]) {
-				return apierr.BadRequest("Invalid input for query parameters hypervisor_hostname_pattern: %q is not part of a host name.", v[0])
+				return oserr.BadRequest("Invalid input for query parameters hypervisor_hostname_pattern: %q is not part of a host name.", v[0])
 			}
 			if q.Has("limit") || q.Has("marker") {
-				return apierr.BadRequest("Paging over hypervisors with the hypervisor_hostname_pattern query parameter is not supported; drop limit and marker.")
+				return oserr.BadRequest("Paging over hypervisors with the hypervisor_hostname_pattern query parameter is not supported; drop limit and marker.")
 			}
 			l.Pattern, l.Limit, limit = v[0], 0, 0
 		}
@@ -363,9 +363,9 @@ func hypervisorRef(r *http.Request) (svc.ServiceRef, error) {
 	case ok:
 		return ref, nil
 	case at(r, 53):
-		return ref, apierr.BadRequest("Invalid uuid %s: from microversion 2.53 hypervisors are named by their UUID id (see 'openstack hypervisor list').", id)
+		return ref, oserr.BadRequest("Invalid uuid %s: from microversion 2.53 hypervisors are named by their UUID id (see 'openstack hypervisor list').", id)
 	}
-	return ref, apierr.NotFound("Hypervisor with ID '%s' could not be found; before microversion 2.53 hypervisor ids are integers.", id)
+	return ref, oserr.NotFound("Hypervisor with ID '%s' could not be found; before microversion 2.53 hypervisor ids are integers.", id)
 }
 
 func (a *API) showHypervisor(w http.ResponseWriter, r *http.Request) error {
@@ -399,7 +399,7 @@ func (a *API) hypervisorUptime(w http.ResponseWriter, r *http.Request) error {
 	if err != nil {
 		return err
 	}
-	return apierr.NotImplemented("The uptime of hypervisor %s is not reported: onestack's host agents do not collect it; run 'uptime' on host %s instead.", hv.Host.Host, hv.Host.Host)
+	return oserr.NotImplemented("The uptime of hypervisor %s is not reported: onestack's host agents do not collect it; run 'uptime' on host %s instead.", hv.Host.Host, hv.Host.Host)
 }
 
 func (a *API) searchHypervisors(w http.ResponseWriter, r *http.Request) error {
@@ -414,7 +414,7 @@ func (a *API) hypervisorServers(w http.ResponseWriter, r *http.Request) error {
 // in favour of hypervisor_hostname_pattern and with_servers.
 func (a *API) hypervisorPattern(w http.ResponseWriter, r *http.Request, withServers bool) error {
 	if at(r, 53) {
-		return apierr.NotFound("GET /os-hypervisors/{pattern}/search and /servers were removed in microversion 2.53; use GET /os-hypervisors?hypervisor_hostname_pattern=...&with_servers=true.")
+		return oserr.NotFound("GET /os-hypervisors/{pattern}/search and /servers were removed in microversion 2.53; use GET /os-hypervisors?hypervisor_hostname_pattern=...&with_servers=true.")
 	}
 	hvs, err := a.svc.Hypervisors(r.Context(), auth.From(r.Context()), svc.HypervisorList{Pattern: r.PathValue("id"), WithServers: withServers})
 	if err != nil {

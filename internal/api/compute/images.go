@@ -8,8 +8,8 @@ import (
 	"strings"
 
 	"github.com/onestack/onestack/internal/api/rest"
-	"github.com/onestack/onestack/internal/apierr"
 	"github.com/onestack/onestack/internal/auth"
+	"github.com/onestack/onestack/internal/oserr"
 	svc "github.com/onestack/onestack/internal/service/compute"
 )
 
@@ -32,7 +32,7 @@ func (a *API) imageRoutes() []rest.Route {
 
 func proxyGone(r *http.Request) error {
 	if at(r, 36) {
-		return apierr.NotFound("The image proxy API was removed in microversion 2.36; use the Image service (openstack image …).")
+		return oserr.NotFound("The image proxy API was removed in microversion 2.36; use the Image service (openstack image …).")
 	}
 	return nil
 }
@@ -74,8 +74,8 @@ func (a *API) listImages(w http.ResponseWriter, r *http.Request) error {
 	}
 	ims, err := a.svc.ListImages(r.Context(), auth.From(r.Context()), f)
 	if err != nil {
-		if apierr.Is(err, 404) {
-			return apierr.BadRequest("marker [%s] not found", f.Marker)
+		if oserr.Is(err, 404) {
+			return oserr.BadRequest("marker [%s] not found", f.Marker)
 		}
 		return err
 	}
@@ -97,7 +97,7 @@ func imageFilter(q url.Values) (svc.ImageFilter, error) {
 	if v := q.Get("limit"); v != "" {
 		n, err := strconv.Atoi(v)
 		if err != nil || n < 0 {
-			return f, apierr.BadRequest("limit must be an integer 0 or greater.")
+			return f, oserr.BadRequest("limit must be an integer 0 or greater.")
 		}
 		f.Limit = min(n, 1000)
 	}
@@ -116,7 +116,7 @@ func imageFilter(q url.Values) (svc.ImageFilter, error) {
 	if v := q.Get("changes-since"); v != "" {
 		t, err := parseTime(v)
 		if err != nil {
-			return f, apierr.BadRequest("Invalid filter changes-since=%s: give an ISO 8601 time.", v)
+			return f, oserr.BadRequest("Invalid filter changes-since=%s: give an ISO 8601 time.", v)
 		}
 		f.ChangesSince = &t
 	}
@@ -138,7 +138,7 @@ func imageFilter(q url.Values) (svc.ImageFilter, error) {
 		if v := q.Get(p.param); v != "" {
 			n, err := strconv.Atoi(v)
 			if err != nil || n < 0 {
-				return f, apierr.BadRequest("Invalid filter %s=%s: give an integer 0 or greater.", p.param, v)
+				return f, oserr.BadRequest("Invalid filter %s=%s: give an integer 0 or greater.", p.param, v)
 			}
 			*p.dst = n
 		}
@@ -152,8 +152,8 @@ func (a *API) showImage(w http.ResponseWriter, r *http.Request) error {
 	}
 	im, err := a.svc.Image(r.Context(), auth.From(r.Context()), r.PathValue("id"))
 	if err != nil {
-		if apierr.Is(err, 404) {
-			return apierr.NotFound("Image not found.")
+		if oserr.Is(err, 404) {
+			return oserr.NotFound("Image not found.")
 		}
 		return err
 	}
@@ -166,8 +166,8 @@ func (a *API) deleteImage(w http.ResponseWriter, r *http.Request) error {
 		return err
 	}
 	if err := a.svc.DeleteImage(r.Context(), auth.From(r.Context()), r.PathValue("id")); err != nil {
-		if apierr.Is(err, 404) {
-			return apierr.NotFound("Image not found.")
+		if oserr.Is(err, 404) {
+			return oserr.NotFound("Image not found.")
 		}
 		return err
 	}
@@ -179,14 +179,14 @@ func (a *API) deleteImage(w http.ResponseWriter, r *http.Request) error {
 
 func imageMetaGone(r *http.Request) error {
 	if at(r, 39) {
-		return apierr.NotFound("The image metadata API was removed in microversion 2.39; use the Image service (openstack image set --property).")
+		return oserr.NotFound("The image metadata API was removed in microversion 2.39; use the Image service (openstack image set --property).")
 	}
 	return nil
 }
 
 func imageNotFound(err error) error {
-	if apierr.Is(err, 404) {
-		return apierr.NotFound("Image not found.")
+	if oserr.Is(err, 404) {
+		return oserr.NotFound("Image not found.")
 	}
 	return err
 }
@@ -245,7 +245,7 @@ func (a *API) showImageMetadataItem(w http.ResponseWriter, r *http.Request) erro
 	key := r.PathValue("key")
 	v, ok := im.Properties[key]
 	if !ok {
-		return apierr.NotFound("Image %s has no metadata item %s.", im.ID, key)
+		return oserr.NotFound("Image %s has no metadata item %s.", im.ID, key)
 	}
 	rest.WriteJSON(w, http.StatusOK, map[string]any{"meta": map[string]string{key: v}})
 	return nil
@@ -261,10 +261,10 @@ func (a *API) setImageMetadataItem(w http.ResponseWriter, r *http.Request) error
 	}
 	key := r.PathValue("key")
 	if len(m) > 1 {
-		return apierr.BadRequest("Request body contains too many items; set one item per request.")
+		return oserr.BadRequest("Request body contains too many items; set one item per request.")
 	}
 	if _, ok := m[key]; !ok {
-		return apierr.BadRequest("Request body and URI mismatch: the body must set the item named in the URL (%s).", key)
+		return oserr.BadRequest("Request body and URI mismatch: the body must set the item named in the URL (%s).", key)
 	}
 	if _, err := a.svc.SetImageMetadata(r.Context(), auth.From(r.Context()), r.PathValue("id"), m, false); err != nil {
 		return imageNotFound(err)
@@ -279,7 +279,7 @@ func (a *API) deleteImageMetadataItem(w http.ResponseWriter, r *http.Request) er
 	}
 	err := a.svc.DeleteImageMetadata(r.Context(), auth.From(r.Context()), r.PathValue("id"), r.PathValue("key"))
 	if err != nil {
-		if apierr.Is(err, 404) && strings.HasPrefix(apierr.From(err).Message, "Metadata item") {
+		if oserr.Is(err, 404) && strings.HasPrefix(oserr.From(err).Message, "Metadata item") {
 			return err
 		}
 		return imageNotFound(err)

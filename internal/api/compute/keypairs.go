@@ -4,8 +4,8 @@ import (
 	"net/http"
 
 	"github.com/onestack/onestack/internal/api/rest"
-	"github.com/onestack/onestack/internal/apierr"
 	"github.com/onestack/onestack/internal/auth"
+	"github.com/onestack/onestack/internal/oserr"
 	svc "github.com/onestack/onestack/internal/service/compute"
 	"github.com/onestack/onestack/internal/store"
 )
@@ -40,7 +40,7 @@ func decodeKeypairCreate(body []byte, minor int) (svc.KeypairCreate, error) {
 		return req, err
 	}
 	if !svc.ValidKeypairName(req.Name) {
-		return req, apierr.BadRequest("Invalid input for field/attribute name: keypair names are 1 to 255 letters, digits, spaces, '_' and '-', and may not start or end with a space.")
+		return req, oserr.BadRequest("Invalid input for field/attribute name: keypair names are 1 to 255 letters, digits, spaces, '_' and '-', and may not start or end with a space.")
 	}
 	if raw, ok := m["public_key"]; ok {
 		if req.PublicKey, err = str(raw, "public_key"); err != nil {
@@ -53,7 +53,7 @@ func decodeKeypairCreate(body []byte, minor int) (svc.KeypairCreate, error) {
 			return req, err
 		}
 		if req.Type != svc.KeypairSSH && req.Type != svc.KeypairX509 {
-			return req, apierr.BadRequest("Invalid input for field/attribute type: %q is not one of ssh, x509.", req.Type)
+			return req, oserr.BadRequest("Invalid input for field/attribute type: %q is not one of ssh, x509.", req.Type)
 		}
 	}
 	if raw, ok := m["user_id"]; ok {

@@ -7,8 +7,8 @@ import (
 	"time"
 
 	"github.com/onestack/onestack/internal/api/rest"
-	"github.com/onestack/onestack/internal/apierr"
 	"github.com/onestack/onestack/internal/auth"
+	"github.com/onestack/onestack/internal/oserr"
 	svc "github.com/onestack/onestack/internal/service/compute"
 	"github.com/onestack/onestack/internal/store"
 )
@@ -36,7 +36,7 @@ func (a *API) listMigrations(w http.ResponseWriter, r *http.Request) error {
 		if v := q.Get("limit"); v != "" {
 			n, err := strconv.Atoi(v)
 			if err != nil || n < 0 {
-				return apierr.BadRequest("limit must be an integer 0 or greater.")
+				return oserr.BadRequest("limit must be an integer 0 or greater.")
 			}
 			l.Filter.Limit = min(n, 1000)
 		}
@@ -48,7 +48,7 @@ func (a *API) listMigrations(w http.ResponseWriter, r *http.Request) error {
 			if v := q.Get(p.name); v != "" && at(r, p.mv) {
 				t, err := parseTime(v)
 				if err != nil {
-					return apierr.BadRequest("Invalid filter %s=%s: give an ISO 8601 time.", p.name, v)
+					return oserr.BadRequest("Invalid filter %s=%s: give an ISO 8601 time.", p.name, v)
 				}
 				*p.dst = &t
 			}

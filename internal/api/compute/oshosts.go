@@ -6,8 +6,8 @@ import (
 	"strings"
 
 	"github.com/onestack/onestack/internal/api/rest"
-	"github.com/onestack/onestack/internal/apierr"
 	"github.com/onestack/onestack/internal/auth"
+	"github.com/onestack/onestack/internal/oserr"
 	svc "github.com/onestack/onestack/internal/service/compute"
 )
 
@@ -27,7 +27,7 @@ func (a *API) osHostRoutes() []rest.Route {
 
 func osHostsGone(r *http.Request) error {
 	if at(r, 43) {
-		return apierr.NotFound("The os-hosts API was removed in microversion 2.43; use os-services and os-hypervisors.")
+		return oserr.NotFound("The os-hosts API was removed in microversion 2.43; use os-services and os-hypervisors.")
 	}
 	return nil
 }
@@ -59,7 +59,7 @@ func (a *API) computeHost(r *http.Request, host string) (svc.ComputeService, err
 		return svc.ComputeService{}, err
 	}
 	if len(ss) == 0 {
-		return svc.ComputeService{}, apierr.NotFound("Compute host %s could not be found.", host)
+		return svc.ComputeService{}, oserr.NotFound("Compute host %s could not be found.", host)
 	}
 	return ss[0], nil
 }
@@ -99,21 +99,21 @@ func (a *API) updateOSHost(w http.ResponseWriter, r *http.Request) error {
 		return err
 	}
 	if len(b) == 0 {
-		return apierr.BadRequest("Invalid input for os-hosts update: give status and/or maintenance_mode.")
+		return oserr.BadRequest("Invalid input for os-hosts update: give status and/or maintenance_mode.")
 	}
 	for k, raw := range b {
 		var v string
 		if k != "status" && k != "maintenance_mode" {
-			return apierr.BadRequest("Invalid input for os-hosts update: additional property %q is not allowed.", k)
+			return oserr.BadRequest("Invalid input for os-hosts update: additional property %q is not allowed.", k)
 		}
 		if err := json.Unmarshal(raw, &v); err != nil || (v != "enable" && v != "disable") {
-			return apierr.BadRequest("Invalid input for field/attribute %s: use \"enable\" or \"disable\".", k)
+			return oserr.BadRequest("Invalid input for field/attribute %s: use \"enable\" or \"disable\".", k)
 		}
 	}
 	if _, err := a.computeHost(r, r.PathValue("host")); err != nil {
 		return err
 	}
-	return apierr.NotImplemented("Host-level status and maintenance mode are not supported; enable or disable the host's nova-compute with os-services.")
+	return oserr.NotImplemented("Host-level status and maintenance mode are not supported; enable or disable the host's nova-compute with os-services.")
 }
 
 func (a *API) osHostAction(w http.ResponseWriter, r *http.Request) error {
@@ -123,10 +123,10 @@ func (a *API) osHostAction(w http.ResponseWriter, r *http.Request) error {
 	switch r.PathValue("action") {
 	case "startup", "shutdown", "reboot":
 	default:
-		return apierr.NotFound("Unknown os-hosts action %q; the actions are startup, shutdown and reboot.", r.PathValue("action"))
+		return oserr.NotFound("Unknown os-hosts action %q; the actions are startup, shutdown and reboot.", r.PathValue("action"))
 	}
 	if _, err := a.computeHost(r, r.PathValue("host")); err != nil {
 		return err
 	}
-	return apierr.NotImplemented("Host power actions are not supported on this cloud.")
+	return oserr.NotImplemented("Host power actions are not supported on this cloud.")
 }

@@ -15,7 +15,7 @@ import (
 	"time"
 
 	"github.com/onestack/onestack/internal/api/rest"
-	"github.com/onestack/onestack/internal/apierr"
+	"github.com/onestack/onestack/internal/oserr"
 )
 
 // This file holds the request helpers the operator resources share:
@@ -49,7 +49,7 @@ func object(raw []byte, where string, allowed, required []string) (map[string]js
 	}
 	var m map[string]json.RawMessage
 	if len(bytes.TrimSpace(raw)) == 0 || bytes.Equal(bytes.TrimSpace(raw), []byte("null")) || json.Unmarshal(raw, &m) != nil || m == nil {
-		return nil, apierr.BadRequest("%s expected a JSON object.", prefix)
+		return nil, oserr.BadRequest("%s expected a JSON object.", prefix)
 	}
 	if allowed != nil {
 		var extra []string
@@ -60,12 +60,12 @@ func object(raw []byte, where string, allowed, required []string) (map[string]js
 		}
 		if len(extra) > 0 {
 			sort.Strings(extra)
-			return nil, apierr.BadRequest("%s Additional properties are not allowed (%s was unexpected); remove it (allowed: %s).", prefix, strings.Join(extra, ", "), strings.Join(allowed, ", "))
+			return nil, oserr.BadRequest("%s Additional properties are not allowed (%s was unexpected); remove it (allowed: %s).", prefix, strings.Join(extra, ", "), strings.Join(allowed, ", "))
 		}
 	}
 	for _, k := range required {
 		if _, ok := m[k]; !ok {
-			return nil, apierr.BadRequest("%s '%s' is a required property.", prefix, k)
+			return nil, oserr.BadRequest("%s '%s' is a required property.", prefix, k)
 		}
 	}
 	return m, nil
@@ -86,7 +86,7 @@ func isNull(raw json.RawMessage) bool { return string(bytes.TrimSpace(raw)) == "
 func str(raw json.RawMessage, field string) (string, error) {
 	var s string
 	if err := json.Unmarshal(raw, &s); err != nil {
-		return "", apierr.BadRequest("Invalid input for field/attribute %s: expected a string, got %s.", field, short(raw))
+		return "", oserr.BadRequest("Invalid input for field/attribute %s: expected a string, got %s.", field, short(raw))
 	}
 	return s, nil
 }
@@ -108,7 +108,7 @@ var (
 // integer reads Nova's integer-or-numeric-string values within [lo, hi].
 func integer(raw json.RawMessage, field string, lo, hi int64) (int, error) {
 	bad := func() (int, error) {
-		return 0, apierr.BadRequest("Invalid input for field/attribute %s: %s is not an integer from %d to %d.", field, short(raw), lo, hi)
+		return 0, oserr.BadRequest("Invalid input for field/attribute %s: %s is not an integer from %d to %d.", field, short(raw), lo, hi)
 	}
 	t := strings.TrimSpace(string(raw))
 	if strings.HasPrefix(t, `"`) {
@@ -137,7 +137,7 @@ func signedInt(raw json.RawMessage, field string, lo, hi int64) (int64, error) {
 	}
 	n, err := strconv.ParseInt(t, 10, 64)
 	if err != nil || n < lo || n > hi {
-		return 0, apierr.BadRequest("Invalid input for field/attribute %s: %s is not an integer from %d to %d.", field, short(raw), lo, hi)
+		return 0, oserr.BadRequest("Invalid input for field/attribute %s: %s is not an integer from %d to %d.", field, short(raw), lo, hi)
 	}
 	return n, nil
 }
@@ -161,7 +161,7 @@ func boolean(raw json.RawMessage, field string) (bool, error) {
 			return v, nil
 		}
 	}
-	return false, apierr.BadRequest("Invalid input for field/attribute %s: %s is not a boolean; use true or false.", field, short(raw))
+	return false, oserr.BadRequest("Invalid input for field/attribute %s: %s is not a boolean; use true or false.", field, short(raw))
 }
 
 // boolString parses a boolean query parameter strictly.
@@ -176,13 +176,13 @@ func number(raw json.RawMessage, field string) (float64, error) {
 	if strings.HasPrefix(t, `"`) {
 		s, err := str(raw, field)
 		if err != nil || !decimal.MatchString(s) {
-			return 0, apierr.BadRequest("Invalid input for field/attribute %s: %s is not a number.", field, short(raw))
+			return 0, oserr.BadRequest("Invalid input for field/attribute %s: %s is not a number.", field, short(raw))
 		}
 		t = s
 	}
 	f, err := strconv.ParseFloat(t, 64)
 	if err != nil || math.IsInf(f, 0) || math.IsNaN(f) {
-		return 0, apierr.BadRequest("Invalid input for field/attribute %s: %s is not a number.", field, short(raw))
+		return 0, oserr.BadRequest("Invalid input for field/attribute %s: %s is not a number.", field, short(raw))
 	}
 	return f, nil
 }
@@ -199,7 +199,7 @@ func scalarString(raw json.RawMessage, field string) (string, error) {
 	}
 	f, err := strconv.ParseFloat(t, 64)
 	if err != nil || math.IsInf(f, 0) {
-		return "", apierr.BadRequest("Invalid input for field/attribute %s: expected a string or a number, got %s.", field, short(raw))
+		return "", oserr.BadRequest("Invalid input for field/attribute %s: expected a string or a number, got %s.", field, short(raw))
 	}
 	return strconv.FormatFloat(f, 'f', -1, 64), nil
 }
@@ -221,7 +221,7 @@ func onlyQuery(r *http.Request, minor int, allowed ...string) error {
 	}
 	for k := range r.URL.Query() {
 		if !slices.Contains(allowed, k) {
-			return apierr.BadRequest("Invalid input for query parameters %s: additional properties are not allowed at microversion 2.%d and later; remove it (allowed: %s).", k, minor, orNothing(allowed))
+			return oserr.BadRequest("Invalid input for query parameters %s: additional properties are not allowed at microversion 2.%d and later; remove it (allowed: %s).", k, minor, orNothing(allowed))
 		}
 	}
 	return nil
@@ -241,7 +241,7 @@ func page(q url.Values) (limit int, marker string, err error) {
 	if v, ok := q["limit"]; ok {
 		n, e := strconv.Atoi(v[0])
 		if e != nil || n < 0 {
-			return 0, "", apierr.BadRequest("Invalid input for query parameters limit: %q is not an integer 0 or greater.", v[0])
+			return 0, "", oserr.BadRequest("Invalid input for query parameters limit: %q is not an integer 0 or greater.", v[0])
 		}
 		if n > 0 && n < maxLimit {
 			limit = n
@@ -270,7 +270,7 @@ func pathInt(r *http.Request, name, what string) (int, error) {
 	v := r.PathValue(name)
 	n, err := strconv.Atoi(v)
 	if err != nil {
-		return 0, apierr.BadRequest("Invalid input for %s id: %q is not an integer.", what, v)
+		return 0, oserr.BadRequest("Invalid input for %s id: %q is not an integer.", what, v)
 	}
 	return n, nil
 }

@@ -19,8 +19,8 @@ import (
 	"github.com/google/uuid"
 
 	"github.com/onestack/onestack/internal/api/rest"
-	"github.com/onestack/onestack/internal/apierr"
 	"github.com/onestack/onestack/internal/auth"
+	"github.com/onestack/onestack/internal/oserr"
 	svc "github.com/onestack/onestack/internal/service/compute"
 	"github.com/onestack/onestack/internal/store"
 )
@@ -151,7 +151,7 @@ func diskConfigField(v *string) (string, error) {
 		return "", nil
 	}
 	if *v != "AUTO" && *v != "MANUAL" {
-		return "", apierr.BadRequest("Invalid input for field/attribute OS-DCF:diskConfig: %q is not one of 'AUTO', 'MANUAL'.", *v)
+		return "", oserr.BadRequest("Invalid input for field/attribute OS-DCF:diskConfig: %q is not one of 'AUTO', 'MANUAL'.", *v)
 	}
 	return *v, nil
 }
@@ -168,7 +168,7 @@ func accessIP(field, v string, six bool) (string, error) {
 		if six {
 			kind = "IPv6"
 		}
-		return "", apierr.BadRequest("Invalid input for field/attribute %s: %q is not a valid %s address.", field, v, kind)
+		return "", oserr.BadRequest("Invalid input for field/attribute %s: %q is not a valid %s address.", field, v, kind)
 	}
 	return a.String(), nil
 }
@@ -177,7 +177,7 @@ func accessIP(field, v string, six bool) (string, error) {
 func checkMetadata(m map[string]string) error {
 	for k, v := range m {
 		if k == "" || utf8.RuneCountInString(k) > 255 || utf8.RuneCountInString(v) > 255 {
-			return apierr.BadRequest("Invalid input for field/attribute metadata: keys are 1 to 255 characters and values at most 255 (key %.40q).", k)
+			return oserr.BadRequest("Invalid input for field/attribute metadata: keys are 1 to 255 characters and values at most 255 (key %.40q).", k)
 		}
 	}
 	return nil
@@ -308,7 +308,7 @@ func intField(v any, name string, def int) (int, error) {
 			return n, nil
 		}
 	}
-	return 0, apierr.BadRequest("Invalid input for field/attribute %s: %v is not an integer ≥ 1.", name, v)
+	return 0, oserr.BadRequest("Invalid input for field/attribute %s: %v is not an integer ≥ 1.", name, v)
 }
 
 func boolField(v any, name string) (bool, error) {
@@ -325,7 +325,7 @@ func boolField(v any, name string) (bool, error) {
 			return false, nil
 		}
 	}
-	return false, apierr.BadRequest("Invalid input for field/attribute %s: %v is not a boolean.", name, v)
+	return false, oserr.BadRequest("Invalid input for field/attribute %s: %v is not a boolean.", name, v)
 }
 
 func (a *API) createServer(w http.ResponseWriter, r *http.Request) error {
@@ -335,17 +335,17 @@ func (a *API) createServer(w http.ResponseWriter, r *http.Request) error {
 	}
 	s := b.Server
 	if s == nil {
-		return apierr.BadRequest("The request body needs a \"server\" object.")
+		return oserr.BadRequest("The request body needs a \"server\" object.")
 	}
 	c := auth.From(r.Context())
 	req := svc.CreateRequest{Metadata: s.Metadata, Tags: s.Tags}
 	if s.Name == nil {
-		return apierr.BadRequest("Invalid input for field/attribute server: 'name' is a required property.")
+		return oserr.BadRequest("Invalid input for field/attribute server: 'name' is a required property.")
 	}
 	req.Name = *s.Name
 	if s.Description != nil {
 		if !at(r, 19) {
-			return apierr.BadRequest("Invalid input for field/attribute server: description needs microversion 2.19 or later.")
+			return oserr.BadRequest("Invalid input for field/attribute server: description needs microversion 2.19 or later.")
 		}
 		req.Description = s.Description
 	}
@@ -355,7 +355,7 @@ func (a *API) createServer(w http.ResponseWriter, r *http.Request) error {
 			ref = ref[i+1:]
 		}
 		if _, err := uuid.Parse(ref); err != nil {
-			return apierr.BadRequest("Invalid imageRef provided: %q is not an image id.", *s.ImageRef)
+			return oserr.BadRequest("Invalid imageRef provided: %q is not an image id.", *s.ImageRef)
 		}
 		req.ImageRef = ref
 	}
@@ -365,21 +365,21 @@ func (a *API) createServer(w http.ResponseWriter, r *http.Request) error {
 	case float64:
 		req.FlavorRef = strconv.Itoa(int(f))
 	default:
-		return apierr.BadRequest("Invalid input for field/attribute server: 'flavorRef' is a required property.")
+		return oserr.BadRequest("Invalid input for field/attribute server: 'flavorRef' is a required property.")
 	}
 	if len(s.BDMv2) > 0 {
-		return apierr.BadRequest("block_device_mapping_v2 (boot from volume) needs the block storage service, which this cloud does not run yet; boot from an image.")
+		return oserr.BadRequest("block_device_mapping_v2 (boot from volume) needs the block storage service, which this cloud does not run yet; boot from an image.")
 	}
 	if s.Personality != nil && at(r, 57) {
-		return apierr.BadRequest("Invalid input for field/attribute server: personality was removed in microversion 2.57; use user_data.")
+		return oserr.BadRequest("Invalid input for field/attribute server: personality was removed in microversion 2.57; use user_data.")
 	}
 	if len(s.Personality) > 0 {
-		return apierr.BadRequest("Personality files are not supported; pass files with user_data or a config drive.")
+		return oserr.BadRequest("Personality files are not supported; pass files with user_data or a config drive.")
 	}
 	if len(s.SecurityGroups) > 0 {
 		for _, sg := range s.SecurityGroups {
 			if sg["name"] != "default" {
-				return apierr.BadRequest("Security groups need the networking service, which this cloud does not run yet; drop security_groups.")
+				return oserr.BadRequest("Security groups need the networking service, which this cloud does not run yet; drop security_groups.")
 			}
 		}
 	}
@@ -388,30 +388,30 @@ func (a *API) createServer(w http.ResponseWriter, r *http.Request) error {
 	switch raw := strings.TrimSpace(string(s.Networks)); {
 	case raw == "" || raw == "null":
 		if at(r, 37) {
-			return apierr.BadRequest("Invalid input for field/attribute server: 'networks' is a required property (microversion 2.37+); use \"none\" or \"auto\".")
+			return oserr.BadRequest("Invalid input for field/attribute server: 'networks' is a required property (microversion 2.37+); use \"none\" or \"auto\".")
 		}
 		req.Networks = svc.NetworksUnset
 	case raw == `"auto"`:
 		if !at(r, 37) {
-			return apierr.BadRequest("networks \"auto\" needs microversion 2.37 or later.")
+			return oserr.BadRequest("networks \"auto\" needs microversion 2.37 or later.")
 		}
 		req.Networks = svc.NetworksAuto
 	case raw == `"none"`:
 		if !at(r, 37) {
-			return apierr.BadRequest("networks \"none\" needs microversion 2.37 or later.")
+			return oserr.BadRequest("networks \"none\" needs microversion 2.37 or later.")
 		}
 		req.Networks = svc.NetworksNone
 	case strings.HasPrefix(raw, "["):
 		var nets []map[string]any
 		if err := json.Unmarshal(s.Networks, &nets); err != nil {
-			return apierr.BadRequest("Invalid input for field/attribute networks: expected a list of {\"uuid\"|\"port\"|\"fixed_ip\"}.")
+			return oserr.BadRequest("Invalid input for field/attribute networks: expected a list of {\"uuid\"|\"port\"|\"fixed_ip\"}.")
 		}
 		req.Networks = svc.NetworksList
 		if len(nets) == 0 {
 			req.Networks = svc.NetworksUnset
 		}
 	default:
-		return apierr.BadRequest("Invalid input for field/attribute networks: use \"auto\", \"none\" or a list.")
+		return oserr.BadRequest("Invalid input for field/attribute networks: use \"auto\", \"none\" or a list.")
 	}
 	if s.KeyName != nil {
 		req.KeyName = *s.KeyName
@@ -423,10 +423,10 @@ func (a *API) createServer(w http.ResponseWriter, r *http.Request) error {
 	req.DiskConfig = dc
 	if s.UserData != nil {
 		if _, err := base64.StdEncoding.DecodeString(*s.UserData); err != nil {
-			return apierr.BadRequest("Invalid input for field/attribute user_data: it must be base64-encoded.")
+			return oserr.BadRequest("Invalid input for field/attribute user_data: it must be base64-encoded.")
 		}
 		if len(*s.UserData) > 65535 {
-			return apierr.BadRequest("Invalid input for field/attribute user_data: at most 65535 bytes (base64) are allowed.")
+			return oserr.BadRequest("Invalid input for field/attribute user_data: at most 65535 bytes (base64) are allowed.")
 		}
 		req.UserData = *s.UserData
 	}
@@ -435,7 +435,7 @@ func (a *API) createServer(w http.ResponseWriter, r *http.Request) error {
 	}
 	if s.Host != nil {
 		if !at(r, 74) {
-			return apierr.BadRequest("Invalid input for field/attribute server: host needs microversion 2.74 or later.")
+			return oserr.BadRequest("Invalid input for field/attribute server: host needs microversion 2.74 or later.")
 		}
 		req.Host = *s.Host
 	}
@@ -446,10 +446,10 @@ func (a *API) createServer(w http.ResponseWriter, r *http.Request) error {
 		return err
 	}
 	if req.MaxCount < req.MinCount {
-		return apierr.BadRequest("min_count (%d) must be <= max_count (%d).", req.MinCount, req.MaxCount)
+		return oserr.BadRequest("min_count (%d) must be <= max_count (%d).", req.MinCount, req.MaxCount)
 	}
 	if len(req.Tags) > 0 && !at(r, 52) {
-		return apierr.BadRequest("Invalid input for field/attribute server: tags at create need microversion 2.52 or later.")
+		return oserr.BadRequest("Invalid input for field/attribute server: tags at create need microversion 2.52 or later.")
 	}
 	if req.ConfigDrive, err = boolField(s.ConfigDrive, "config_drive"); err != nil {
 		return err
@@ -546,7 +546,7 @@ func (a *API) list(w http.ResponseWriter, r *http.Request, detail bool) error {
 		f.VMStates = svc.StatusVMStates(strings.ToUpper(st))
 		if f.VMStates == nil {
 			if at(r, 38) {
-				return apierr.BadRequest("Invalid status value %q; use ACTIVE, BUILD, SHUTOFF, ERROR, …", st)
+				return oserr.BadRequest("Invalid status value %q; use ACTIVE, BUILD, SHUTOFF, ERROR, …", st)
 			}
 			f.VMStates = []string{} // Nova before 2.38: an unknown status matches nothing
 		}
@@ -570,13 +570,13 @@ func (a *API) list(w http.ResponseWriter, r *http.Request, detail bool) error {
 			}
 			t, err := parseTime(v)
 			if err != nil {
-				return apierr.BadRequest("Invalid filter %s=%s: give an ISO 8601 time.", p.name, v)
+				return oserr.BadRequest("Invalid filter %s=%s: give an ISO 8601 time.", p.name, v)
 			}
 			*p.dst = &t
 		}
 	}
 	if f.ChangesSince != nil && f.ChangesBefore != nil && f.ChangesSince.After(*f.ChangesBefore) {
-		return apierr.BadRequest("The value of changes-since must be earlier than or equal to changes-before.")
+		return oserr.BadRequest("The value of changes-since must be earlier than or equal to changes-before.")
 	}
 	if f.ChangesSince != nil && !f.OnlyDeleted {
 		f.IncludeDeleted = true // Nova lists deleted servers changed since then
@@ -584,13 +584,13 @@ func (a *API) list(w http.ResponseWriter, r *http.Request, detail bool) error {
 	if v := q.Get("locked"); v != "" && at(r, 73) {
 		b, err := strconv.ParseBool(v)
 		if err != nil {
-			return apierr.BadRequest("Invalid filter locked=%s: use true or false.", v)
+			return oserr.BadRequest("Invalid filter locked=%s: use true or false.", v)
 		}
 		f.Locked = &b
 	}
 	if k := q.Get("sort_key"); k != "" {
 		if store.ServerSortColumn(k) == "" {
-			return apierr.BadRequest("Invalid sort_key %q.", k)
+			return oserr.BadRequest("Invalid sort_key %q.", k)
 		}
 		f.SortKey = k
 	}
@@ -599,7 +599,7 @@ func (a *API) list(w http.ResponseWriter, r *http.Request, detail bool) error {
 	if v := q.Get("limit"); v != "" {
 		n, err := strconv.Atoi(v)
 		if err != nil || n < 0 {
-			return apierr.BadRequest("limit must be an integer 0 or greater.")
+			return oserr.BadRequest("limit must be an integer 0 or greater.")
 		}
 		limit = min(n, 1000)
 	}
@@ -712,7 +712,7 @@ func (a *API) updateServer(w http.ResponseWriter, r *http.Request) error {
 		return err
 	}
 	if b.Server == nil {
-		return apierr.BadRequest("The request body needs a \"server\" object.")
+		return oserr.BadRequest("The request body needs a \"server\" object.")
 	}
 	var u svc.ServerUpdate
 	for k, raw := range b.Server {
@@ -720,7 +720,7 @@ func (a *API) updateServer(w http.ResponseWriter, r *http.Request) error {
 		case "name", "accessIPv4", "accessIPv6":
 			var s string
 			if err := json.Unmarshal(raw, &s); err != nil {
-				return apierr.BadRequest("Invalid input for field/attribute %s: expected a string.", k)
+				return oserr.BadRequest("Invalid input for field/attribute %s: expected a string.", k)
 			}
 			switch k {
 			case "name":
@@ -738,17 +738,17 @@ func (a *API) updateServer(w http.ResponseWriter, r *http.Request) error {
 			}
 		case "description":
 			if !at(r, 19) {
-				return apierr.BadRequest("Invalid input for field/attribute server: description needs microversion 2.19 or later.")
+				return oserr.BadRequest("Invalid input for field/attribute server: description needs microversion 2.19 or later.")
 			}
 			var s *string
 			if err := json.Unmarshal(raw, &s); err != nil {
-				return apierr.BadRequest("Invalid input for field/attribute description: expected a string or null.")
+				return oserr.BadRequest("Invalid input for field/attribute description: expected a string or null.")
 			}
 			u.Description = &s
 		case "OS-DCF:diskConfig":
 			var d *string
 			if err := json.Unmarshal(raw, &d); err != nil || d == nil {
-				return apierr.BadRequest("Invalid input for field/attribute OS-DCF:diskConfig: expected AUTO or MANUAL.")
+				return oserr.BadRequest("Invalid input for field/attribute OS-DCF:diskConfig: expected AUTO or MANUAL.")
 			}
 			dc, err := diskConfigField(d)
 			if err != nil {
@@ -756,7 +756,7 @@ func (a *API) updateServer(w http.ResponseWriter, r *http.Request) error {
 			}
 			u.DiskConfig = &dc
 		default:
-			return apierr.BadRequest("Invalid input for field/attribute server: additional property %q is not allowed.", k)
+			return oserr.BadRequest("Invalid input for field/attribute server: additional property %q is not allowed.", k)
 		}
 	}
 	v, err := a.svc.Update(r.Context(), auth.From(r.Context()), r.PathValue("id"), u)
@@ -784,13 +784,13 @@ func (a *API) metaBody(r *http.Request, key string) (map[string]string, error) {
 	}
 	m, ok := b[key]
 	if !ok {
-		return nil, apierr.BadRequest("The request body needs a %q object.", key)
+		return nil, oserr.BadRequest("The request body needs a %q object.", key)
 	}
 	out := map[string]string{}
 	for k, v := range m {
 		s, ok := v.(string)
 		if !ok || k == "" || len(k) > 255 || len(s) > 255 {
-			return nil, apierr.BadRequest("Invalid metadata %q: keys and values are strings of 1 to 255 characters.", k)
+			return nil, oserr.BadRequest("Invalid metadata %q: keys and values are strings of 1 to 255 characters.", k)
 		}
 		out[k] = s
 	}
@@ -842,7 +842,7 @@ func (a *API) showMetadataItem(w http.ResponseWriter, r *http.Request) error {
 	key := r.PathValue("key")
 	val, ok := v.Metadata[key]
 	if !ok {
-		return apierr.NotFound("Metadata item %s was not found.", key)
+		return oserr.NotFound("Metadata item %s was not found.", key)
 	}
 	rest.WriteJSON(w, http.StatusOK, map[string]any{"meta": map[string]string{key: val}})
 	return nil
@@ -855,7 +855,7 @@ func (a *API) setMetadataItem(w http.ResponseWriter, r *http.Request) error {
 	}
 	key := r.PathValue("key")
 	if _, ok := m[key]; !ok || len(m) != 1 {
-		return apierr.BadRequest("The body must set exactly the item named in the URL (%s).", key)
+		return oserr.BadRequest("The body must set exactly the item named in the URL (%s).", key)
 	}
 	if _, err := a.svc.SetMetadata(r.Context(), auth.From(r.Context()), r.PathValue("id"), m, false, ""); err != nil {
 		return err
@@ -876,7 +876,7 @@ func (a *API) deleteMetadataItem(w http.ResponseWriter, r *http.Request) error {
 
 func needs(r *http.Request, minor int, what string) error {
 	if !at(r, minor) {
-		return apierr.NotFound("%s needs microversion 2.%d or later.", what, minor)
+		return oserr.NotFound("%s needs microversion 2.%d or later.", what, minor)
 	}
 	return nil
 }
@@ -897,7 +897,7 @@ func (a *API) listTags(w http.ResponseWriter, r *http.Request) error {
 
 func checkTagName(t string) error {
 	if t == "" || len(t) > 60 || strings.ContainsAny(t, "/,") {
-		return apierr.BadRequest("Invalid tag %q: tags are 1 to 60 characters without '/' or ','.", t)
+		return oserr.BadRequest("Invalid tag %q: tags are 1 to 60 characters without '/' or ','.", t)
 	}
 	return nil
 }
@@ -950,7 +950,7 @@ func (a *API) checkTag(w http.ResponseWriter, r *http.Request) error {
 			return nil
 		}
 	}
-	return apierr.NotFound("Tag %s was not found on server %s.", r.PathValue("tag"), v.ID)
+	return oserr.NotFound("Tag %s was not found on server %s.", r.PathValue("tag"), v.ID)
 }
 
 func (a *API) addTag(w http.ResponseWriter, r *http.Request) error {

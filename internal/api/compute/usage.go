@@ -8,8 +8,8 @@ import (
 	"time"
 
 	"github.com/onestack/onestack/internal/api/rest"
-	"github.com/onestack/onestack/internal/apierr"
 	"github.com/onestack/onestack/internal/auth"
+	"github.com/onestack/onestack/internal/oserr"
 	svc "github.com/onestack/onestack/internal/service/compute"
 )
 
@@ -39,7 +39,7 @@ func (a *API) showIPs(w http.ResponseWriter, r *http.Request) error {
 	if _, err := a.svc.Get(r.Context(), auth.From(r.Context()), r.PathValue("id")); err != nil {
 		return err
 	}
-	return apierr.NotFound("There is no such network label: the server has no address on %s (servers have no NICs until networking exists).", r.PathValue("network"))
+	return oserr.NotFound("There is no such network label: the server has no address on %s (servers have no NICs until networking exists).", r.PathValue("network"))
 }
 
 // diagnostics answers for servers on fake hosts only, with figures taken
@@ -91,7 +91,7 @@ func usageTime(q url.Values, name string, now time.Time) (time.Time, error) {
 			return t.UTC(), nil
 		}
 	}
-	return time.Time{}, apierr.BadRequest("Datetime is in invalid format: %s=%q; use YYYY-MM-DDThh:mm:ss[.ffffff].", name, v)
+	return time.Time{}, oserr.BadRequest("Datetime is in invalid format: %s=%q; use YYYY-MM-DDThh:mm:ss[.ffffff].", name, v)
 }
 
 func (a *API) usageRequest(r *http.Request, projectID string) (svc.UsageRequest, error) {
@@ -106,14 +106,14 @@ func (a *API) usageRequest(r *http.Request, projectID string) (svc.UsageRequest,
 		return req, err
 	}
 	if !req.Start.Before(req.End) {
-		return req, apierr.BadRequest("Invalid start time. The start time cannot occur after the end time.")
+		return req, oserr.BadRequest("Invalid start time. The start time cannot occur after the end time.")
 	}
 	if at(r, 40) {
 		req.Marker = q.Get("marker")
 		if v := q.Get("limit"); v != "" {
 			n, err := strconv.Atoi(v)
 			if err != nil || n < 0 {
-				return req, apierr.BadRequest("limit must be an integer 0 or greater.")
+				return req, oserr.BadRequest("limit must be an integer 0 or greater.")
 			}
 			req.Limit = n
 		}

@@ -8,8 +8,8 @@ import (
 	"strings"
 
 	"github.com/onestack/onestack/internal/api/rest"
-	"github.com/onestack/onestack/internal/apierr"
 	"github.com/onestack/onestack/internal/auth"
+	"github.com/onestack/onestack/internal/oserr"
 	svc "github.com/onestack/onestack/internal/service/identity"
 )
 
@@ -31,7 +31,7 @@ func New(s *svc.Service, publicURL string, log *slog.Logger) *API {
 
 // Service returns the routes ready to mount.
 func (a *API) Service() *rest.Service {
-	return &rest.Service{Prefix: Prefix, Format: apierr.Keystone, Validator: a.svc, Routes: a.routes(), Log: a.log}
+	return &rest.Service{Prefix: Prefix, Format: oserr.Keystone, Validator: a.svc, Routes: a.routes(), Log: a.log}
 }
 
 // Policy rules, named after Keystone's defaults (enforce_scope off, as in a
@@ -40,7 +40,7 @@ func (a *API) Service() *rest.Service {
 func authenticated(*auth.Credentials, *http.Request) error { return nil }
 
 func forbidden(rule string) error {
-	return apierr.Forbidden("You are not authorized to perform the requested action: %s; it needs the admin role.", rule)
+	return oserr.Forbidden("You are not authorized to perform the requested action: %s; it needs the admin role.", rule)
 }
 
 func admin(rule string) rest.Access {
@@ -58,7 +58,7 @@ func adminOrSelf(rule string) rest.Access {
 		if c.IsAdmin() || c.User.ID == r.PathValue("user_id") {
 			return nil
 		}
-		return apierr.Forbidden("You are not authorized to perform the requested action: %s; only the user itself or an admin may.", rule)
+		return oserr.Forbidden("You are not authorized to perform the requested action: %s; only the user itself or an admin may.", rule)
 	}
 }
 

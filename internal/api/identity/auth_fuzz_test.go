@@ -11,7 +11,7 @@ import (
 	"github.com/google/go-cmp/cmp"
 
 	"github.com/onestack/onestack/internal/api/rest"
-	"github.com/onestack/onestack/internal/apierr"
+	"github.com/onestack/onestack/internal/oserr"
 	svc "github.com/onestack/onestack/internal/service/identity"
 )
 
@@ -59,7 +59,7 @@ func TestDecodeAuth(t *testing.T) {
 		t.Run(c.name, func(t *testing.T) {
 			got, err := decodeAuth(authRequest([]byte(c.body)))
 			if c.status != 0 {
-				if !apierr.Is(err, c.status) {
+				if !oserr.Is(err, c.status) {
 					t.Fatalf("decodeAuth = %v, want %d", err, c.status)
 				}
 				return
@@ -74,7 +74,7 @@ func TestDecodeAuth(t *testing.T) {
 	}
 }
 
-// FuzzDecodeAuth: any body yields a request or a 4xx *apierr.Error, and a
+// FuzzDecodeAuth: any body yields a request or a 4xx *oserr.Error, and a
 // decoded request has what each of its methods needs.
 func FuzzDecodeAuth(f *testing.F) {
 	for _, s := range []string{
@@ -93,9 +93,9 @@ func FuzzDecodeAuth(f *testing.F) {
 	f.Fuzz(func(t *testing.T, body []byte) {
 		req, err := decodeAuth(authRequest(body))
 		if err != nil {
-			var e *apierr.Error
+			var e *oserr.Error
 			if !errors.As(err, &e) || e.Status < 400 || e.Status > 499 || e.Message == "" {
-				t.Fatalf("decodeAuth error %v, want a 4xx *apierr.Error with a message", err)
+				t.Fatalf("decodeAuth error %v, want a 4xx *oserr.Error with a message", err)
 			}
 			return
 		}

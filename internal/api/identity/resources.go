@@ -4,8 +4,8 @@ import (
 	"net/http"
 
 	"github.com/onestack/onestack/internal/api/rest"
-	"github.com/onestack/onestack/internal/apierr"
 	"github.com/onestack/onestack/internal/auth"
+	"github.com/onestack/onestack/internal/oserr"
 	"github.com/onestack/onestack/internal/store"
 )
 
@@ -106,7 +106,7 @@ func (a *API) createDomain(w http.ResponseWriter, r *http.Request) error {
 func (a *API) getDomain(w http.ResponseWriter, r *http.Request) error {
 	c, id := auth.From(r.Context()), r.PathValue("domain_id")
 	if !c.IsAdmin() && c.DomainID() != id && c.ProjectDomain.ID != id {
-		return apierr.Forbidden("You are not authorized to perform the requested action: identity:get_domain; only admins and tokens scoped in that domain may.")
+		return oserr.Forbidden("You are not authorized to perform the requested action: identity:get_domain; only admins and tokens scoped in that domain may.")
 	}
 	d, err := a.svc.GetDomain(r.Context(), id)
 	if err != nil {
@@ -156,7 +156,7 @@ func applyProject(f fields, p *store.Project) error {
 		return err
 	}
 	if isDomain {
-		return apierr.BadRequest("Projects acting as domains (is_domain: true) are not supported; create a domain instead.")
+		return oserr.BadRequest("Projects acting as domains (is_domain: true) are not supported; create a domain instead.")
 	}
 	if hasName {
 		p.Name = name
@@ -219,7 +219,7 @@ func (a *API) createProject(w http.ResponseWriter, r *http.Request) error {
 func (a *API) getProject(w http.ResponseWriter, r *http.Request) error {
 	c, id := auth.From(r.Context()), r.PathValue("project_id")
 	if !c.IsAdmin() && c.ProjectID() != id {
-		return apierr.Forbidden("You are not authorized to perform the requested action: identity:get_project; only admins and tokens scoped to that project may.")
+		return oserr.Forbidden("You are not authorized to perform the requested action: identity:get_project; only admins and tokens scoped to that project may.")
 	}
 	p, err := a.svc.GetProject(r.Context(), id)
 	if err != nil {
@@ -379,7 +379,7 @@ func (a *API) changePassword(w http.ResponseWriter, r *http.Request) error {
 		return err
 	}
 	if !hasOrig || !hasPw {
-		return apierr.BadRequest("Send both user.original_password and user.password.")
+		return oserr.BadRequest("Send both user.original_password and user.password.")
 	}
 	return done(w, a.svc.ChangePassword(r.Context(), r.PathValue("user_id"), orig, pw))
 }

@@ -5,8 +5,8 @@ import (
 	"time"
 
 	"github.com/onestack/onestack/internal/api/rest"
-	"github.com/onestack/onestack/internal/apierr"
 	"github.com/onestack/onestack/internal/auth"
+	"github.com/onestack/onestack/internal/oserr"
 	svc "github.com/onestack/onestack/internal/service/identity"
 	"github.com/onestack/onestack/internal/store"
 )
@@ -245,10 +245,10 @@ func (a *API) listAssignments(w http.ResponseWriter, r *http.Request) error {
 		System: sys != "", Effective: eff,
 	}
 	if query.UserID != "" && query.GroupID != "" {
-		return apierr.BadRequest("Specify only one of user.id and group.id.")
+		return oserr.BadRequest("Specify only one of user.id and group.id.")
 	}
 	if sys != "" && sys != "all" {
-		return apierr.BadRequest("Invalid query parameter scope.system=%s; use scope.system=all.", sys)
+		return oserr.BadRequest("Invalid query parameter scope.system=%s; use scope.system=all.", sys)
 	}
 	rows, err := a.svc.ListRoleAssignments(r.Context(), query)
 	if err != nil {
@@ -378,10 +378,10 @@ func (a *API) appCredJSON(r *http.Request, ac store.AppCred) (map[string]any, er
 // application credential's token (Keystone forbids that escalation).
 func (a *API) canCreateAppCred(c *auth.Credentials, r *http.Request) error {
 	if c.User.ID != r.PathValue("user_id") {
-		return apierr.Forbidden("You are not authorized to perform the requested action: identity:create_application_credential; users create application credentials only for themselves.")
+		return oserr.Forbidden("You are not authorized to perform the requested action: identity:create_application_credential; users create application credentials only for themselves.")
 	}
 	if c.AppCred != nil && !c.AppCred.Unrestricted {
-		return apierr.Forbidden("This token comes from a restricted application credential, which cannot create application credentials; use a password token or an unrestricted credential.")
+		return oserr.Forbidden("This token comes from a restricted application credential, which cannot create application credentials; use a password token or an unrestricted credential.")
 	}
 	return nil
 }
@@ -410,14 +410,14 @@ func (a *API) createAppCred(w http.ResponseWriter, r *http.Request) error {
 	if raw, ok := f["roles"]; ok && raw != nil {
 		list, ok := raw.([]any)
 		if !ok {
-			return apierr.BadRequest("Invalid input for field 'roles': expected an array of {\"id\": …} or {\"name\": …}.")
+			return oserr.BadRequest("Invalid input for field 'roles': expected an array of {\"id\": …} or {\"name\": …}.")
 		}
 		for _, item := range list {
 			m, ok := item.(map[string]any)
 			id, _ := m["id"].(string)
 			nm, _ := m["name"].(string)
 			if !ok || (id == "" && nm == "") {
-				return apierr.BadRequest("Invalid input for field 'roles': each role needs an id or a name.")
+				return oserr.BadRequest("Invalid input for field 'roles': each role needs an id or a name.")
 			}
 			if id != "" {
 				in.RoleIDs = append(in.RoleIDs, id)
@@ -427,7 +427,7 @@ func (a *API) createAppCred(w http.ResponseWriter, r *http.Request) error {
 		}
 	}
 	if _, ok := f["access_rules"]; ok {
-		return apierr.BadRequest("Access rules on application credentials are not supported yet; remove access_rules.")
+		return oserr.BadRequest("Access rules on application credentials are not supported yet; remove access_rules.")
 	}
 	c := auth.From(r.Context())
 	tokenRoles := make([]store.Role, len(c.Roles))
@@ -461,7 +461,7 @@ func parseTime(s string) (time.Time, error) {
 			return t.UTC(), nil
 		}
 	}
-	return time.Time{}, apierr.BadRequest("Invalid input for field 'expires_at': %q is not an ISO 8601 time such as 2030-01-01T00:00:00Z.", s)
+	return time.Time{}, oserr.BadRequest("Invalid input for field 'expires_at': %q is not an ISO 8601 time such as 2030-01-01T00:00:00Z.", s)
 }
 
 func (a *API) listAppCreds(w http.ResponseWriter, r *http.Request) error {

@@ -6,8 +6,8 @@ import (
 	"strings"
 
 	"github.com/onestack/onestack/internal/api/rest"
-	"github.com/onestack/onestack/internal/apierr"
 	"github.com/onestack/onestack/internal/auth"
+	"github.com/onestack/onestack/internal/oserr"
 	"github.com/onestack/onestack/internal/store"
 )
 
@@ -17,7 +17,7 @@ const maxTags = 80
 
 func checkTag(tag string) error {
 	if tag == "" || len(tag) > 255 || strings.ContainsAny(tag, "/,") {
-		return apierr.BadRequest("Invalid project tag %q: tags are 1 to 255 characters without '/' or ','.", tag)
+		return oserr.BadRequest("Invalid project tag %q: tags are 1 to 255 characters without '/' or ','.", tag)
 	}
 	return nil
 }
@@ -26,7 +26,7 @@ func (a *API) canReadProject(c *auth.Credentials, r *http.Request) error {
 	if c.IsAdmin() || c.ProjectID() == r.PathValue("project_id") {
 		return nil
 	}
-	return apierr.Forbidden("You are not authorized to perform the requested action: identity:get_project_tag; only admins and tokens scoped to that project may.")
+	return oserr.Forbidden("You are not authorized to perform the requested action: identity:get_project_tag; only admins and tokens scoped to that project may.")
 }
 
 func (a *API) writeTags(w http.ResponseWriter, p store.Project) error {
@@ -50,7 +50,7 @@ func (a *API) replaceProjectTags(w http.ResponseWriter, r *http.Request) error {
 		return err
 	}
 	if len(b.Tags) > maxTags {
-		return apierr.BadRequest("A project has at most %d tags; you sent %d.", maxTags, len(b.Tags))
+		return oserr.BadRequest("A project has at most %d tags; you sent %d.", maxTags, len(b.Tags))
 	}
 	for _, t := range b.Tags {
 		if err := checkTag(t); err != nil {
@@ -81,7 +81,7 @@ func (a *API) checkProjectTag(w http.ResponseWriter, r *http.Request) error {
 		return err
 	}
 	if !slices.Contains(p.Tags, r.PathValue("tag")) {
-		return apierr.NotFound("Project %s has no tag %q.", p.ID, r.PathValue("tag"))
+		return oserr.NotFound("Project %s has no tag %q.", p.ID, r.PathValue("tag"))
 	}
 	return done(w, nil)
 }
@@ -94,7 +94,7 @@ func (a *API) addProjectTag(w http.ResponseWriter, r *http.Request) error {
 	p, err := a.svc.UpdateProject(r.Context(), r.PathValue("project_id"), func(p *store.Project) error {
 		if !slices.Contains(p.Tags, tag) {
 			if len(p.Tags) >= maxTags {
-				return apierr.BadRequest("Project %s already has %d tags, the most allowed.", p.ID, maxTags)
+				return oserr.BadRequest("Project %s already has %d tags, the most allowed.", p.ID, maxTags)
 			}
 			p.Tags = append(p.Tags, tag)
 		}
@@ -113,7 +113,7 @@ func (a *API) deleteProjectTag(w http.ResponseWriter, r *http.Request) error {
 	_, err := a.svc.UpdateProject(r.Context(), r.PathValue("project_id"), func(p *store.Project) error {
 		i := slices.Index(p.Tags, tag)
 		if i < 0 {
-			return apierr.NotFound("Project %s has no tag %q.", p.ID, tag)
+			return oserr.NotFound("Project %s has no tag %q.", p.ID, tag)
 		}
 		p.Tags = slices.Delete(p.Tags, i, i+1)
 		return nil

@@ -5,8 +5,8 @@ import (
 	"net/http"
 
 	"github.com/onestack/onestack/internal/api/rest"
-	"github.com/onestack/onestack/internal/apierr"
 	"github.com/onestack/onestack/internal/auth"
+	"github.com/onestack/onestack/internal/oserr"
 	svc "github.com/onestack/onestack/internal/service/identity"
 )
 
@@ -92,7 +92,7 @@ func parseScope(raw json.RawMessage) (svc.Scope, error) {
 			sc.Unscoped = true
 			return sc, nil
 		}
-		return sc, apierr.BadRequest("Invalid input for field 'auth.scope': the only string allowed is \"unscoped\".")
+		return sc, oserr.BadRequest("Invalid input for field 'auth.scope': the only string allowed is \"unscoped\".")
 	}
 	var v struct {
 		Project *nameRef `json:"project"`
@@ -102,11 +102,11 @@ func parseScope(raw json.RawMessage) (svc.Scope, error) {
 		} `json:"system"`
 	}
 	if err := json.Unmarshal(raw, &v); err != nil {
-		return sc, apierr.BadRequest("Invalid input for field 'auth.scope': expected {\"project\": {...}}, {\"domain\": {...}} or {\"system\": {\"all\": true}}.")
+		return sc, oserr.BadRequest("Invalid input for field 'auth.scope': expected {\"project\": {...}}, {\"domain\": {...}} or {\"system\": {\"all\": true}}.")
 	}
 	if v.Project != nil {
 		if v.Project.ID == "" && v.Project.Name == "" {
-			return sc, apierr.BadRequest("Invalid input for field 'auth.scope.project': give its id, or its name and domain.")
+			return sc, oserr.BadRequest("Invalid input for field 'auth.scope.project': give its id, or its name and domain.")
 		}
 		sc.ProjectID, sc.ProjectName = v.Project.ID, v.Project.Name
 		if v.Project.Domain != nil {
@@ -115,13 +115,13 @@ func parseScope(raw json.RawMessage) (svc.Scope, error) {
 	}
 	if v.Domain != nil {
 		if v.Domain.ID == "" && v.Domain.Name == "" {
-			return sc, apierr.BadRequest("Invalid input for field 'auth.scope.domain': give its id or name.")
+			return sc, oserr.BadRequest("Invalid input for field 'auth.scope.domain': give its id or name.")
 		}
 		sc.DomainID, sc.DomainName = v.Domain.ID, v.Domain.Name
 	}
 	if v.System != nil {
 		if !v.System.All {
-			return sc, apierr.BadRequest("Invalid input for field 'auth.scope.system': only {\"all\": true} is supported.")
+			return sc, oserr.BadRequest("Invalid input for field 'auth.scope.system': only {\"all\": true} is supported.")
 		}
 		sc.System = true
 	}
@@ -136,7 +136,7 @@ func decodeAuth(r *http.Request) (svc.AuthRequest, error) {
 		return req, err
 	}
 	if b.Auth == nil || b.Auth.Identity == nil {
-		return req, apierr.BadRequest("Invalid input: the body needs auth.identity, e.g. {\"auth\": {\"identity\": {\"methods\": [\"password\"], \"password\": {...}}}}.")
+		return req, oserr.BadRequest("Invalid input: the body needs auth.identity, e.g. {\"auth\": {\"identity\": {\"methods\": [\"password\"], \"password\": {...}}}}.")
 	}
 	id := b.Auth.Identity
 	req.Methods = id.Methods
@@ -144,17 +144,17 @@ func decodeAuth(r *http.Request) (svc.AuthRequest, error) {
 		switch m {
 		case "password":
 			if id.Password == nil || id.Password.User == nil {
-				return req, apierr.BadRequest("Invalid input: the password method needs auth.identity.password.user with id or name+domain, and password.")
+				return req, oserr.BadRequest("Invalid input: the password method needs auth.identity.password.user with id or name+domain, and password.")
 			}
 			req.User, req.Password = id.Password.User.selector(), id.Password.User.Password
 		case "token":
 			if id.Token == nil || id.Token.ID == "" {
-				return req, apierr.BadRequest("Invalid input: the token method needs auth.identity.token.id.")
+				return req, oserr.BadRequest("Invalid input: the token method needs auth.identity.token.id.")
 			}
 			req.Token = id.Token.ID
 		case "application_credential":
 			if id.AppCred == nil {
-				return req, apierr.BadRequest("Invalid input: the application_credential method needs auth.identity.application_credential.")
+				return req, oserr.BadRequest("Invalid input: the application_credential method needs auth.identity.application_credential.")
 			}
 			req.AppCred = &svc.AppCredAuth{ID: id.AppCred.ID, Name: id.AppCred.Name, Secret: id.AppCred.Secret, User: id.AppCred.User.selector()}
 		}
@@ -188,18 +188,18 @@ func (a *API) issueToken(w http.ResponseWriter, r *http.Request) error {
 func (a *API) subject(r *http.Request) (*auth.Credentials, error) {
 	tok := r.Header.Get("X-Subject-Token")
 	if tok == "" {
-		return nil, apierr.BadRequest("Send the token to check in the X-Subject-Token header.")
+		return nil, oserr.BadRequest("Send the token to check in the X-Subject-Token header.")
 	}
 	c, err := a.svc.Validate(r.Context(), tok)
-	if apierr.Is(err, http.StatusUnauthorized) {
-		return nil, apierr.NotFound("Could not find token: %s", apierr.From(err).Message)
+	if oserr.Is(err, http.StatusUnauthorized) {
+		return nil, oserr.NotFound("Could not find token: %s", oserr.From(err).Message)
 	}
 	if err != nil {
 		return nil, err
 	}
 	caller := auth.From(r.Context())
 	if !caller.IsAdmin() && caller.User.ID != c.User.ID {
-		return nil, apierr.Forbidden("You are not authorized to perform the requested action: identity:validate_token; only the token's user or an admin may.")
+		return nil, oserr.Forbidden("You are not authorized to perform the requested action: identity:validate_token; only the token's user or an admin may.")
 	}
 	return c, nil
 }
@@ -299,7 +299,7 @@ func (a *API) catalog(r *http.Request) ([]any, error) {
 func (a *API) authCatalog(w http.ResponseWriter, r *http.Request) error {
 	c := auth.From(r.Context())
 	if c.Project == nil && c.Domain == nil && !c.System {
-		return apierr.Forbidden("An unscoped token has no catalog; authenticate with a project, domain or system scope.")
+		return oserr.Forbidden("An unscoped token has no catalog; authenticate with a project, domain or system scope.")
 	}
 	cat, err := a.catalog(r)
 	if err != nil {

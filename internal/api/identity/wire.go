@@ -8,7 +8,7 @@ import (
 	"unicode/utf8"
 
 	"github.com/onestack/onestack/internal/api/rest"
-	"github.com/onestack/onestack/internal/apierr"
+	"github.com/onestack/onestack/internal/oserr"
 )
 
 // fields is one decoded resource object of a request body, e.g. the value
@@ -25,11 +25,11 @@ func body(r *http.Request, key string) (fields, error) {
 	}
 	raw, ok := doc[key]
 	if !ok {
-		return nil, apierr.BadRequest("Invalid input: the request body needs a %q object, e.g. {\"%s\": {...}}.", key, key)
+		return nil, oserr.BadRequest("Invalid input: the request body needs a %q object, e.g. {\"%s\": {...}}.", key, key)
 	}
 	var f fields
 	if err := json.Unmarshal(raw, &f); err != nil || f == nil {
-		return nil, apierr.BadRequest("Invalid input for field '%s': expected an object.", key)
+		return nil, oserr.BadRequest("Invalid input for field '%s': expected an object.", key)
 	}
 	return f, nil
 }
@@ -42,10 +42,10 @@ func (f fields) str(name string, max int) (v string, present bool, err error) {
 	}
 	s, ok := raw.(string)
 	if !ok {
-		return "", true, apierr.BadRequest("Invalid input for field '%s': expected a string, got %s.", name, jsonKind(raw))
+		return "", true, oserr.BadRequest("Invalid input for field '%s': expected a string, got %s.", name, jsonKind(raw))
 	}
 	if max > 0 && utf8.RuneCountInString(s) > max {
-		return "", true, apierr.BadRequest("Invalid input for field '%s': at most %d characters are allowed.", name, max)
+		return "", true, oserr.BadRequest("Invalid input for field '%s': at most %d characters are allowed.", name, max)
 	}
 	return s, true, nil
 }
@@ -58,7 +58,7 @@ func (f fields) boolean(name string) (v bool, present bool, err error) {
 	}
 	b, ok := raw.(bool)
 	if !ok {
-		return false, true, apierr.BadRequest("Invalid input for field '%s': expected a boolean, got %s.", name, jsonKind(raw))
+		return false, true, oserr.BadRequest("Invalid input for field '%s': expected a boolean, got %s.", name, jsonKind(raw))
 	}
 	return b, true, nil
 }
@@ -71,13 +71,13 @@ func (f fields) strings(name string) ([]string, bool, error) {
 	}
 	l, ok := raw.([]any)
 	if !ok {
-		return nil, true, apierr.BadRequest("Invalid input for field '%s': expected an array of strings.", name)
+		return nil, true, oserr.BadRequest("Invalid input for field '%s': expected an array of strings.", name)
 	}
 	out := make([]string, 0, len(l))
 	for _, v := range l {
 		s, ok := v.(string)
 		if !ok {
-			return nil, true, apierr.BadRequest("Invalid input for field '%s': expected an array of strings.", name)
+			return nil, true, oserr.BadRequest("Invalid input for field '%s': expected an array of strings.", name)
 		}
 		out = append(out, s)
 	}
@@ -103,7 +103,7 @@ func (f fields) immutable(name, current string) error {
 		return err
 	}
 	if present && v != current {
-		return apierr.BadRequest("Invalid input for field '%s': it cannot be changed (it is %s).", name, current)
+		return oserr.BadRequest("Invalid input for field '%s': it cannot be changed (it is %s).", name, current)
 	}
 	return nil
 }

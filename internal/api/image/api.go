@@ -15,8 +15,8 @@ import (
 	"strings"
 
 	"github.com/onestack/onestack/internal/api/rest"
-	"github.com/onestack/onestack/internal/apierr"
 	"github.com/onestack/onestack/internal/auth"
+	"github.com/onestack/onestack/internal/oserr"
 	svc "github.com/onestack/onestack/internal/service/image"
 )
 
@@ -51,7 +51,7 @@ func (a *API) Service() *rest.Service {
 
 // Format renders errors as Glance (webob) does for clients that accept
 // JSON: {"message", "code": "404 Not Found", "title": "Not Found"}.
-func Format(e *apierr.Error, _ string) any {
+func Format(e *oserr.Error, _ string) any {
 	title := http.StatusText(e.Status)
 	return map[string]any{"message": e.Message, "code": fmt.Sprintf("%d %s", e.Status, title), "title": title}
 }
@@ -135,7 +135,7 @@ func (a *API) versionList(w http.ResponseWriter, _ *http.Request) error {
 // json.Number so that integers stay exact.
 func decodeJSON(w http.ResponseWriter, r *http.Request) (any, error) {
 	if r.Body == nil {
-		return nil, apierr.BadRequest("Body expected in request: send a JSON document.")
+		return nil, oserr.BadRequest("Body expected in request: send a JSON document.")
 	}
 	dec := json.NewDecoder(http.MaxBytesReader(w, r.Body, rest.MaxBody))
 	dec.UseNumber()
@@ -145,17 +145,17 @@ func decodeJSON(w http.ResponseWriter, r *http.Request) (any, error) {
 		var syn *json.SyntaxError
 		switch {
 		case errors.As(err, &mbe):
-			return nil, apierr.TooLarge("The request body is larger than the limit of %d bytes; send a smaller body.", mbe.Limit)
+			return nil, oserr.TooLarge("The request body is larger than the limit of %d bytes; send a smaller body.", mbe.Limit)
 		case errors.Is(err, io.EOF):
-			return nil, apierr.BadRequest("Body expected in request: send a JSON document.")
+			return nil, oserr.BadRequest("Body expected in request: send a JSON document.")
 		case errors.As(err, &syn):
-			return nil, apierr.BadRequest("Malformed JSON in request body: %s at byte %d.", syn.Error(), syn.Offset)
+			return nil, oserr.BadRequest("Malformed JSON in request body: %s at byte %d.", syn.Error(), syn.Offset)
 		default:
-			return nil, apierr.BadRequest("Malformed JSON in request body: %v.", err)
+			return nil, oserr.BadRequest("Malformed JSON in request body: %v.", err)
 		}
 	}
 	if _, err := dec.Token(); err != io.EOF {
-		return nil, apierr.BadRequest("Malformed JSON in request body: data after the JSON document; send exactly one.")
+		return nil, oserr.BadRequest("Malformed JSON in request body: data after the JSON document; send exactly one.")
 	}
 	return v, nil
 }
@@ -168,7 +168,7 @@ func decodeObject(w http.ResponseWriter, r *http.Request) (map[string]any, error
 	}
 	m, ok := v.(map[string]any)
 	if !ok {
-		return nil, apierr.BadRequest("The request body must be a JSON object, not %s.", jsonKind(v))
+		return nil, oserr.BadRequest("The request body must be a JSON object, not %s.", jsonKind(v))
 	}
 	return m, nil
 }

@@ -7,8 +7,8 @@ import (
 	"time"
 
 	"github.com/onestack/onestack/internal/api/rest"
-	"github.com/onestack/onestack/internal/apierr"
 	"github.com/onestack/onestack/internal/auth"
+	"github.com/onestack/onestack/internal/oserr"
 	"github.com/onestack/onestack/internal/reqid"
 	svc "github.com/onestack/onestack/internal/service/image"
 )
@@ -17,7 +17,7 @@ const octetStream = "application/octet-stream"
 
 func checkOctetStream(r *http.Request) error {
 	if mt := mediaType(r); mt != octetStream {
-		return apierr.UnsupportedMediaType("The request media type %s is not supported by this server: send image data as %s.", mt, octetStream)
+		return oserr.UnsupportedMediaType("The request media type %s is not supported by this server: send image data as %s.", mt, octetStream)
 	}
 	return nil
 }
@@ -106,24 +106,24 @@ func (a *API) importImage(w http.ResponseWriter, r *http.Request) error {
 	}
 	method, ok := body["method"].(map[string]any)
 	if !ok {
-		return apierr.BadRequest("Import request requires a 'method' field, e.g. {\"method\": {\"name\": \"glance-direct\"}}.")
+		return oserr.BadRequest("Import request requires a 'method' field, e.g. {\"method\": {\"name\": \"glance-direct\"}}.")
 	}
 	name, ok := method["name"].(string)
 	if !ok {
-		return apierr.BadRequest("Import request requires a 'name' field in 'method', e.g. {\"method\": {\"name\": \"glance-direct\"}}.")
+		return oserr.BadRequest("Import request requires a 'name' field in 'method', e.g. {\"method\": {\"name\": \"glance-direct\"}}.")
 	}
 	if !slices.Contains(svc.ImportMethods, name) {
-		return apierr.BadRequest("Unknown import method name '%s'; this cloud imports with glance-direct (stage the data, then import).", name)
+		return oserr.BadRequest("Unknown import method name '%s'; this cloud imports with glance-direct (stage the data, then import).", name)
 	}
 	for _, k := range []string{"all_stores_must_succeed", "all_stores"} {
 		if v, ok := body[k]; ok {
 			if _, isBool := v.(bool); !isBool {
-				return apierr.BadRequest("'%s' must be boolean value only.", k)
+				return oserr.BadRequest("'%s' must be boolean value only.", k)
 			}
 		}
 	}
 	if v, ok := body["all_stores_must_succeed"].(bool); ok && !v {
-		return apierr.BadRequest("All_stores_must_succeed can only be set with enabled_backends: this cloud has one store.")
+		return oserr.BadRequest("All_stores_must_succeed can only be set with enabled_backends: this cloud has one store.")
 	}
 	if _, err := a.svc.Import(r.Context(), auth.From(r.Context()), r.PathValue("image_id"), name, reqid.From(r.Context())); err != nil {
 		return err
@@ -154,7 +154,7 @@ func (a *API) infoImport(w http.ResponseWriter, _ *http.Request) error {
 // infoStores answers as a Glance with one store does: the stores API is
 // for multi-store sites.
 func (a *API) infoStores(http.ResponseWriter, *http.Request) error {
-	return apierr.NotFound("Multi backend is not supported at this site: images are kept in this cloud's one store.")
+	return oserr.NotFound("Multi backend is not supported at this site: images are kept in this cloud's one store.")
 }
 
 // infoUsage reports the caller's project's usage against its quotas, in

@@ -6,7 +6,7 @@ import (
 	"net/http/httptest"
 	"testing"
 
-	"github.com/onestack/onestack/internal/apierr"
+	"github.com/onestack/onestack/internal/oserr"
 	svc "github.com/onestack/onestack/internal/service/image"
 )
 
@@ -41,7 +41,7 @@ func FuzzPatchDecoder(f *testing.F) {
 			}
 		}
 		if err != nil {
-			var e *apierr.Error
+			var e *oserr.Error
 			if !errors.As(err, &e) || e.Status < 400 || e.Status >= 500 || e.Message == "" {
 				t.Fatalf("error %v is not a client error with a message", err)
 			}
@@ -61,7 +61,7 @@ func FuzzCreateDecoder(f *testing.F) {
 		r := httptest.NewRequest("POST", "/image/v2/images", bytes.NewReader(body))
 		m, err := decodeObject(httptest.NewRecorder(), r)
 		if err != nil {
-			var e *apierr.Error
+			var e *oserr.Error
 			if !errors.As(err, &e) || e.Status < 400 || e.Status >= 500 || e.Message == "" {
 				t.Fatalf("error %v is not a client error with a message", err)
 			}

@@ -10,8 +10,8 @@ import (
 	"time"
 
 	"github.com/onestack/onestack/internal/api/rest"
-	"github.com/onestack/onestack/internal/apierr"
 	"github.com/onestack/onestack/internal/auth"
+	"github.com/onestack/onestack/internal/oserr"
 	svc "github.com/onestack/onestack/internal/service/image"
 	"github.com/onestack/onestack/internal/store"
 )
@@ -109,10 +109,10 @@ func parseList(v url.Values) (q store.ImageQuery, marker string, err error) {
 	if s, ok := first(v, "limit"); ok {
 		n, err := strconv.Atoi(s)
 		if err != nil {
-			return q, "", apierr.BadRequest("limit param must be an integer, not %q.", s)
+			return q, "", oserr.BadRequest("limit param must be an integer, not %q.", s)
 		}
 		if n < 0 {
-			return q, "", apierr.BadRequest("limit param must be positive, not %d.", n)
+			return q, "", oserr.BadRequest("limit param must be positive, not %d.", n)
 		}
 		q.Limit = min(n, maxLimit)
 	}
@@ -120,7 +120,7 @@ func parseList(v url.Values) (q store.ImageQuery, marker string, err error) {
 	q.MemberStatus = svc.MemberAccepted
 	if s, ok := first(v, "member_status"); ok {
 		if s != "all" && !slices.Contains(svc.MemberStatuses, s) {
-			return q, "", apierr.BadRequest("Invalid status: %s; use pending, accepted, rejected or all.", s)
+			return q, "", oserr.BadRequest("Invalid status: %s; use pending, accepted, rejected or all.", s)
 		}
 		q.MemberStatus = s
 	}
@@ -132,7 +132,7 @@ func parseList(v url.Values) (q store.ImageQuery, marker string, err error) {
 	}
 	if s, ok := first(v, "visibility"); ok {
 		if s != "all" && !slices.Contains(svc.Visibilities, s) {
-			return q, "", apierr.BadRequest("Invalid visibility value: %s; use public, private, shared, community or all.", s)
+			return q, "", oserr.BadRequest("Invalid visibility value: %s; use public, private, shared, community or all.", s)
 		}
 		q.Visibility = s
 	}
@@ -151,7 +151,7 @@ func parseList(v url.Values) (q store.ImageQuery, marker string, err error) {
 		q.Protected = &b
 	}
 	if _, ok := v["changes-since"]; ok {
-		return q, "", apierr.BadRequest("The \"changes-since\" filter is no longer available on v2; use updated_at=gt:TIME.")
+		return q, "", oserr.BadRequest("The \"changes-since\" filter is no longer available on v2; use updated_at=gt:TIME.")
 	}
 	consumed := map[string]bool{"limit": true, "marker": true, "member_status": true, "tag": true, "sort": true,
 		"sort_key": true, "sort_dir": true, "visibility": true, "os_hidden": true, "protected": true}
@@ -193,7 +193,7 @@ func parseList(v url.Values) (q store.ImageQuery, marker string, err error) {
 		case intFilter(strings.TrimSuffix(strings.TrimSuffix(key, "_min"), "_max")) && (strings.HasSuffix(key, "_min") || strings.HasSuffix(key, "_max")):
 			n, err := strconv.ParseInt(val, 10, 64)
 			if err != nil {
-				return q, "", apierr.BadRequest("Unable to filter on a range with a non-numeric value: %s=%s; give a whole number of bytes.", key, val)
+				return q, "", oserr.BadRequest("Unable to filter on a range with a non-numeric value: %s=%s; give a whole number of bytes.", key, val)
 			}
 			col := key[:len(key)-4]
 			if strings.HasSuffix(key, "_min") {
@@ -204,7 +204,7 @@ func parseList(v url.Values) (q store.ImageQuery, marker string, err error) {
 		case intFilter(key):
 			n, err := strconv.ParseInt(val, 10, 64)
 			if err != nil {
-				return q, "", apierr.BadRequest("Invalid %s filter %q: give a whole number.", key, val)
+				return q, "", oserr.BadRequest("Invalid %s filter %q: give a whole number.", key, val)
 			}
 			q.Ints = setInt(q.Ints, key, n)
 		default:
@@ -244,7 +244,7 @@ func boolParam(key, s string) (bool, error) {
 	case "false":
 		return false, nil
 	}
-	return false, apierr.BadRequest("Invalid value '%s' for '%s' filter. Valid values are 'true' or 'false'.", s, key)
+	return false, oserr.BadRequest("Invalid value '%s' for '%s' filter. Valid values are 'true' or 'false'.", s, key)
 }
 
 // splitOp splits "op:value"; a plain value (or an ISO time, whose colons
@@ -269,7 +269,7 @@ func inFilter(s string) ([]string, error) {
 	case "in":
 		return splitQuoted(val)
 	}
-	return nil, apierr.BadRequest("Unable to filter by unknown operator '%s'; use in:A,B or a plain value.", op)
+	return nil, oserr.BadRequest("Unable to filter by unknown operator '%s'; use in:A,B or a plain value.", op)
 }
 
 var quoted = regexp.MustCompile(`"((?:[^"\\]|\\.)*)",?|([^,]+),?|,`)
@@ -277,7 +277,7 @@ var quoted = regexp.MustCompile(`"((?:[^"\\]|\\.)*)",?|([^,]+),?|,`)
 // splitQuoted splits a comma-separated list whose items may be quoted.
 func splitQuoted(s string) ([]string, error) {
 	if strings.Count(s, `"`)-strings.Count(s, `\"`) != 0 && (strings.Count(s, `"`)-strings.Count(s, `\"`))%2 != 0 {
-		return nil, apierr.BadRequest("Invalid filter value %s. The quote is not closed.", s)
+		return nil, oserr.BadRequest("Invalid filter value %s. The quote is not closed.", s)
 	}
 	var out []string
 	for _, m := range quoted.FindAllStringSubmatch(s, -1) {
@@ -303,12 +303,12 @@ func timeFilter(key, s string) (store.TimeFilter, error) {
 	op, val := splitOp(s)
 	t, err := parseTime(val)
 	if err != nil {
-		return store.TimeFilter{}, apierr.BadRequest("Bad \"%s\" query filter format. Use ISO 8601 DateTime notation, e.g. %s=gt:2024-01-01T00:00:00Z.", key, key)
+		return store.TimeFilter{}, oserr.BadRequest("Bad \"%s\" query filter format. Use ISO 8601 DateTime notation, e.g. %s=gt:2024-01-01T00:00:00Z.", key, key)
 	}
 	switch op {
 	case "eq", "neq", "gt", "gte", "lt", "lte":
 	default:
-		return store.TimeFilter{}, apierr.BadRequest("Unable to filter on a unknown operator '%s'; use eq, neq, gt, gte, lt or lte.", op)
+		return store.TimeFilter{}, oserr.BadRequest("Unable to filter on a unknown operator '%s'; use eq, neq, gt, gte, lt or lte.", op)
 	}
 	return store.TimeFilter{Column: key, Op: op, At: t}, nil
 }
@@ -319,10 +319,10 @@ func parseSort(v url.Values) ([]store.ImageSort, error) {
 	var keys, dirs []string
 	if s, ok := first(v, "sort"); ok {
 		if _, k := v["sort_key"]; k {
-			return nil, apierr.BadRequest("Old and new sorting syntax cannot be combined: use sort=KEY:DIR or sort_key and sort_dir.")
+			return nil, oserr.BadRequest("Old and new sorting syntax cannot be combined: use sort=KEY:DIR or sort_key and sort_dir.")
 		}
 		if _, k := v["sort_dir"]; k {
-			return nil, apierr.BadRequest("Old and new sorting syntax cannot be combined: use sort=KEY:DIR or sort_key and sort_dir.")
+			return nil, oserr.BadRequest("Old and new sorting syntax cannot be combined: use sort=KEY:DIR or sort_key and sort_dir.")
 		}
 		for _, p := range strings.Split(strings.TrimSpace(s), ",") {
 			k, d, _ := strings.Cut(p, ":")
@@ -339,17 +339,17 @@ func parseSort(v url.Values) ([]store.ImageSort, error) {
 			dirs = append(dirs, strings.TrimSpace(d))
 		}
 		if len(dirs) > 1 && len(dirs) != len(keys) {
-			return nil, apierr.BadRequest("Number of sort dirs does not match the number of sort keys: give one sort_dir per sort_key, or one for all.")
+			return nil, oserr.BadRequest("Number of sort dirs does not match the number of sort keys: give one sort_dir per sort_key, or one for all.")
 		}
 	}
 	for _, k := range keys {
 		if !slices.Contains(store.ImageSortKeys, k) {
-			return nil, apierr.BadRequest("Invalid sort key: %s. It must be one of the following: %s.", k, strings.Join(store.ImageSortKeys, ", "))
+			return nil, oserr.BadRequest("Invalid sort key: %s. It must be one of the following: %s.", k, strings.Join(store.ImageSortKeys, ", "))
 		}
 	}
 	for _, d := range dirs {
 		if d != "asc" && d != "desc" {
-			return nil, apierr.BadRequest("Invalid sort direction: %s; use asc or desc.", d)
+			return nil, oserr.BadRequest("Invalid sort direction: %s; use asc or desc.", d)
 		}
 	}
 	defaultDir := "desc"
@@ -411,7 +411,7 @@ func decodePatch(w http.ResponseWriter, r *http.Request) ([]svc.Change, error) {
 	mt := mediaType(r)
 	if mt != patchV21 && mt != patchV20 {
 		w.Header().Set("Accept-Patch", patchV20+", "+patchV21)
-		return nil, apierr.UnsupportedMediaType("The request media type %s is not supported by this server: send Content-Type %s.", mt, patchV21)
+		return nil, oserr.UnsupportedMediaType("The request media type %s is not supported by this server: send Content-Type %s.", mt, patchV21)
 	}
 	v, err := decodeJSON(w, r)
 	if err != nil {
@@ -425,13 +425,13 @@ func decodePatch(w http.ResponseWriter, r *http.Request) ([]svc.Change, error) {
 func parsePatch(v any, draft4 bool) ([]svc.Change, error) {
 	ops, ok := v.([]any)
 	if !ok {
-		return nil, apierr.BadRequest("Request body must be a JSON array of operation objects, not %s.", jsonKind(v))
+		return nil, oserr.BadRequest("Request body must be a JSON array of operation objects, not %s.", jsonKind(v))
 	}
 	var changes []svc.Change
 	for _, raw := range ops {
 		o, ok := raw.(map[string]any)
 		if !ok {
-			return nil, apierr.BadRequest("Operations must be JSON objects, not %s.", jsonKind(raw))
+			return nil, oserr.BadRequest("Operations must be JSON objects, not %s.", jsonKind(raw))
 		}
 		var op string
 		var path any
@@ -439,46 +439,46 @@ func parsePatch(v any, draft4 bool) ([]svc.Change, error) {
 			for _, name := range []string{svc.OpAdd, svc.OpRemove, svc.OpReplace} {
 				if p, ok := o[name]; ok {
 					if op != "" {
-						return nil, apierr.BadRequest(`Operation objects must contain only one member named "add", "remove", or "replace".`)
+						return nil, oserr.BadRequest(`Operation objects must contain only one member named "add", "remove", or "replace".`)
 					}
 					op, path = name, p
 				}
 			}
 			if op == "" {
-				return nil, apierr.BadRequest(`Operation objects must contain exactly one member named "add", "remove", or "replace".`)
+				return nil, oserr.BadRequest(`Operation objects must contain exactly one member named "add", "remove", or "replace".`)
 			}
 		} else {
 			s, ok := o["op"].(string)
 			if !ok {
-				return nil, apierr.BadRequest("Unable to find `op` in JSON Schema change. It must be one of the following: add, remove, replace.")
+				return nil, oserr.BadRequest("Unable to find `op` in JSON Schema change. It must be one of the following: add, remove, replace.")
 			}
 			if s != svc.OpAdd && s != svc.OpRemove && s != svc.OpReplace {
-				return nil, apierr.BadRequest("Invalid operation: `%s`. It must be one of the following: add, remove, replace.", s)
+				return nil, oserr.BadRequest("Invalid operation: `%s`. It must be one of the following: add, remove, replace.", s)
 			}
 			op = s
 			if path, ok = o["path"]; !ok {
-				return nil, apierr.BadRequest("Unable to find 'path' in JSON Schema change.")
+				return nil, oserr.BadRequest("Unable to find 'path' in JSON Schema change.")
 			}
 		}
 		ptr, ok := path.(string)
 		if !ok {
-			return nil, apierr.BadRequest("Pointer %s is not a string; use a JSON pointer such as \"/name\".", jsonText(path))
+			return nil, oserr.BadRequest("Pointer %s is not a string; use a JSON pointer such as \"/name\".", jsonText(path))
 		}
 		parts, err := decodePointer(ptr)
 		if err != nil {
 			return nil, err
 		}
 		if parts[0] == "locations" {
-			return nil, apierr.Forbidden("It's not allowed to %s locations if locations are invisible: this cloud stores image data itself.", op)
+			return nil, oserr.Forbidden("It's not allowed to %s locations if locations are invisible: this cloud stores image data itself.", op)
 		}
 		if len(parts) != 1 {
-			return nil, apierr.BadRequest("Invalid JSON pointer for this resource: '/%s'; image attributes are one level deep, e.g. \"/%s\".", strings.Join(parts, "/"), parts[0])
+			return nil, oserr.BadRequest("Invalid JSON pointer for this resource: '/%s'; image attributes are one level deep, e.g. \"/%s\".", strings.Join(parts, "/"), parts[0])
 		}
 		ch := svc.Change{Op: op, Attr: parts[0]}
 		if op != svc.OpRemove {
 			val, ok := o["value"]
 			if !ok {
-				return nil, apierr.BadRequest("Operation \"%s\" requires a member named \"value\".", op)
+				return nil, oserr.BadRequest("Operation \"%s\" requires a member named \"value\".", op)
 			}
 			ch.Value = val
 		}
@@ -497,15 +497,15 @@ var (
 func decodePointer(p string) ([]string, error) {
 	switch {
 	case !strings.HasPrefix(p, "/"):
-		return nil, apierr.BadRequest("Pointer `%s` does not start with \"/\".", p)
+		return nil, oserr.BadRequest("Pointer `%s` does not start with \"/\".", p)
 	case adjacentSlash.MatchString(p[1:]):
-		return nil, apierr.BadRequest("Pointer `%s` contains adjacent \"/\".", p)
+		return nil, oserr.BadRequest("Pointer `%s` contains adjacent \"/\".", p)
 	case len(p) > 1 && strings.HasSuffix(p, "/"):
-		return nil, apierr.BadRequest("Pointer `%s` end with \"/\".", p)
+		return nil, oserr.BadRequest("Pointer `%s` end with \"/\".", p)
 	case strings.TrimSpace(p[1:]) == "/" || strings.TrimSpace(p[1:]) == "":
-		return nil, apierr.BadRequest("Pointer `%s` does not contains valid token.", p)
+		return nil, oserr.BadRequest("Pointer `%s` does not contains valid token.", p)
 	case badTilde.MatchString(p) || strings.HasSuffix(p, "~"):
-		return nil, apierr.BadRequest("Pointer `%s` contains \"~\" not part of a recognized escape sequence.", p)
+		return nil, oserr.BadRequest("Pointer `%s` contains \"~\" not part of a recognized escape sequence.", p)
 	}
 	var out []string
 	for _, part := range strings.Split(p[1:], "/") {

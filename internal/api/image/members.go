@@ -4,8 +4,8 @@ import (
 	"net/http"
 
 	"github.com/onestack/onestack/internal/api/rest"
-	"github.com/onestack/onestack/internal/apierr"
 	"github.com/onestack/onestack/internal/auth"
+	"github.com/onestack/onestack/internal/oserr"
 )
 
 func (a *API) listMembers(w http.ResponseWriter, r *http.Request) error {
@@ -29,7 +29,7 @@ func (a *API) createMember(w http.ResponseWriter, r *http.Request) error {
 	}
 	member, ok := body["member"].(string)
 	if !ok {
-		return apierr.BadRequest("Member to be added not specified: send {\"member\": \"PROJECT_ID\"}.")
+		return oserr.BadRequest("Member to be added not specified: send {\"member\": \"PROJECT_ID\"}.")
 	}
 	m, err := a.svc.AddMember(r.Context(), auth.From(r.Context()), r.PathValue("image_id"), member)
 	if err != nil {
@@ -55,7 +55,7 @@ func (a *API) updateMember(w http.ResponseWriter, r *http.Request) error {
 	}
 	status, ok := body["status"].(string)
 	if !ok {
-		return apierr.BadRequest("Status not specified: send {\"status\": \"accepted\"} (or pending, rejected).")
+		return oserr.BadRequest("Status not specified: send {\"status\": \"accepted\"} (or pending, rejected).")
 	}
 	m, err := a.svc.UpdateMember(r.Context(), auth.From(r.Context()), r.PathValue("image_id"), r.PathValue("member_id"), status)
 	if err != nil {

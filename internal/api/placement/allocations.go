@@ -6,8 +6,8 @@ import (
 	"slices"
 	"time"
 
-	"github.com/onestack/onestack/internal/apierr"
 	"github.com/onestack/onestack/internal/microversion"
+	"github.com/onestack/onestack/internal/oserr"
 	svc "github.com/onestack/onestack/internal/service/placement"
 )
 
@@ -26,7 +26,7 @@ type consumerBody struct {
 }
 
 func invalid(format string, args ...any) error {
-	return apierr.BadRequest("JSON does not validate: "+format, args...)
+	return oserr.BadRequest("JSON does not validate: "+format, args...)
 }
 
 // decodeConsumer checks one consumer's body at microversion v. post is
@@ -188,7 +188,7 @@ func decodeManyConsumers(b []byte, v microversion.Version, allowEmpty bool) ([]s
 func (a *API) putAllocations(w http.ResponseWriter, r *http.Request, v microversion.Version) error {
 	id, ok := svc.NormalizeUUID(r.PathValue("consumer_uuid"))
 	if !ok {
-		return apierr.BadRequest("Malformed consumer_uuid: %s; a consumer is identified by a UUID.", r.PathValue("consumer_uuid"))
+		return oserr.BadRequest("Malformed consumer_uuid: %s; a consumer is identified by a UUID.", r.PathValue("consumer_uuid"))
 	}
 	b, err := readBody(r)
 	if err != nil {

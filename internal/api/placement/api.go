@@ -15,9 +15,9 @@ import (
 	"time"
 
 	"github.com/onestack/onestack/internal/api/rest"
-	"github.com/onestack/onestack/internal/apierr"
 	"github.com/onestack/onestack/internal/auth"
 	"github.com/onestack/onestack/internal/microversion"
+	"github.com/onestack/onestack/internal/oserr"
 	svc "github.com/onestack/onestack/internal/service/placement"
 )
 
@@ -138,7 +138,7 @@ func (a *API) gated(method, path string, since, status int, rule string, h handl
 		}
 		tok := r.Header.Get("X-Auth-Token")
 		if tok == "" {
-			return apierr.Unauthorized("The request you have made requires authentication: send a token in the X-Auth-Token header (get one with 'openstack token issue').")
+			return oserr.Unauthorized("The request you have made requires authentication: send a token in the X-Auth-Token header (get one with 'openstack token issue').")
 		}
 		c, err := a.validator.Validate(r.Context(), tok)
 		if err != nil {
@@ -147,15 +147,15 @@ func (a *API) gated(method, path string, since, status int, rule string, h handl
 		r = r.WithContext(auth.With(r.Context(), c))
 		if v.Less(mv(since)) {
 			if status == http.StatusMethodNotAllowed {
-				return apierr.MethodNotAllowed("The method specified is not allowed for this resource before microversion 1.%d; send OpenStack-API-Version: placement 1.%d.", since, since)
+				return oserr.MethodNotAllowed("The method specified is not allowed for this resource before microversion 1.%d; send OpenStack-API-Version: placement 1.%d.", since, since)
 			}
-			return apierr.NotFound("The resource could not be found: %s %s needs microversion 1.%d or later; send OpenStack-API-Version: placement 1.%d.", method, r.URL.Path, since, since)
+			return oserr.NotFound("The resource could not be found: %s %s needs microversion 1.%d or later; send OpenStack-API-Version: placement 1.%d.", method, r.URL.Path, since, since)
 		}
 		if !c.IsAdmin() {
-			return apierr.Forbidden("Policy does not allow %s to be performed: it needs the admin role.", rule)
+			return oserr.Forbidden("Policy does not allow %s to be performed: it needs the admin role.", rule)
 		}
 		if method == "GET" && !acceptsJSON(r) {
-			return apierr.NotAcceptable("Only application/json is provided; send Accept: application/json.")
+			return oserr.NotAcceptable("Only application/json is provided; send Accept: application/json.")
 		}
 		return h(w, r, v)
 	})
@@ -167,16 +167,16 @@ var errVersion = errors.New("unsupported microversion")
 
 func negotiate(w http.ResponseWriter, r *http.Request) (microversion.Version, error) {
 	v, err := Versions.Negotiate(w, r)
-	if apierr.Is(err, http.StatusNotAcceptable) {
-		return v, apierr.From(err).WithCause(errVersion)
+	if oserr.Is(err, http.StatusNotAcceptable) {
+		return v, oserr.From(err).WithCause(errVersion)
 	}
 	return v, err
 }
 
 // format renders Placement's {"errors": [...]}, with the supported range
 // on a 406 for the microversion.
-func format(e *apierr.Error, requestID string) any {
-	body := apierr.Placement(e, requestID)
+func format(e *oserr.Error, requestID string) any {
+	body := oserr.Placement(e, requestID)
 	if errors.Is(e.Cause, errVersion) {
 		if m, ok := body.(map[string]any); ok {
 			if errs, ok := m["errors"].([]any); ok && len(errs) == 1 {
@@ -211,17 +211,17 @@ func acceptsJSON(r *http.Request) bool {
 func readBody(r *http.Request) ([]byte, error) {
 	ct := r.Header.Get("Content-Type")
 	if ct == "" {
-		return nil, apierr.BadRequest("content-type header required: send Content-Type: application/json with a JSON body.")
+		return nil, oserr.BadRequest("content-type header required: send Content-Type: application/json with a JSON body.")
 	}
 	if mt, _, err := mime.ParseMediaType(ct); err != nil || mt != "application/json" {
-		return nil, apierr.UnsupportedMediaType("The media type %s is not supported, use application/json.", ct)
+		return nil, oserr.UnsupportedMediaType("The media type %s is not supported, use application/json.", ct)
 	}
 	b, err := io.ReadAll(r.Body)
 	var mbe *http.MaxBytesError
 	if errors.As(err, &mbe) {
-		return nil, apierr.TooLarge("The request body is larger than the limit of %d bytes; send a smaller body.", mbe.Limit)
+		return nil, oserr.TooLarge("The request body is larger than the limit of %d bytes; send a smaller body.", mbe.Limit)
 	} else if err != nil {
-		return nil, apierr.BadRequest("The request body could not be read: %v.", err)
+		return nil, oserr.BadRequest("The request body could not be read: %v.", err)
 	}
 	return b, nil
 }

@@ -10,8 +10,8 @@ import (
 	"strings"
 	"time"
 
-	"github.com/onestack/onestack/internal/apierr"
 	"github.com/onestack/onestack/internal/microversion"
+	"github.com/onestack/onestack/internal/oserr"
 	svc "github.com/onestack/onestack/internal/service/placement"
 )
 
@@ -89,7 +89,7 @@ func parseCandidateQuery(q url.Values, v microversion.Version) (svc.CandidateQue
 			}
 		case "root_required":
 			if len(vals) > 1 {
-				return cq, nil, apierr.BadRequest("Query parameter 'root_required' may be specified only once.").WithType(svc.CodeDuplicateQuery)
+				return cq, nil, oserr.BadRequest("Query parameter 'root_required' may be specified only once.").WithType(svc.CodeDuplicateQuery)
 			}
 			if strings.HasPrefix(vals[0], "in:") {
 				return cq, nil, badQuery("'root_required' does not support the in: format. Got: %s.", vals[0])
@@ -130,17 +130,17 @@ func parseCandidateQuery(q url.Values, v microversion.Version) (svc.CandidateQue
 		}
 		if !v.AtLeast(mv(36)) {
 			if len(g.RequiredTraits) > 0 || len(g.ForbiddenTraits) > 0 {
-				return cq, nil, apierr.BadRequest("All traits parameters must be associated with resources. Found the following orphaned traits keys: required%s.", sfx)
+				return cq, nil, oserr.BadRequest("All traits parameters must be associated with resources. Found the following orphaned traits keys: required%s.", sfx)
 			}
 			if len(g.MemberOf) > 0 || len(g.ForbiddenAggregates) > 0 {
-				return cq, nil, apierr.BadRequest("All member_of parameters must be associated with resources. Found the following orphaned member_of keys: member_of%s.", sfx)
+				return cq, nil, oserr.BadRequest("All member_of parameters must be associated with resources. Found the following orphaned member_of keys: member_of%s.", sfx)
 			}
-			return cq, nil, apierr.BadRequest("All request groups must specify resources; add resources%s.", sfx)
+			return cq, nil, oserr.BadRequest("All request groups must specify resources; add resources%s.", sfx)
 		}
 		resourceless = append(resourceless, sfx)
 	}
 	if withResources == 0 {
-		return cq, nil, apierr.BadRequest("There must be at least one resources or resources[$S] parameter; e.g. ?resources=VCPU:1,MEMORY_MB:512.").WithType(svc.CodeMissingQuery)
+		return cq, nil, oserr.BadRequest("There must be at least one resources or resources[$S] parameter; e.g. ?resources=VCPU:1,MEMORY_MB:512.").WithType(svc.CodeMissingQuery)
 	}
 	var inSubtree []string
 	for _, set := range cq.SameSubtree {
@@ -164,13 +164,13 @@ func parseCandidateQuery(q url.Values, v microversion.Version) (svc.CandidateQue
 		}
 		if v.AtLeast(mv(22)) {
 			if c := conflicting(g.RequiredTraits, g.ForbiddenTraits); len(c) > 0 {
-				return cq, nil, apierr.BadRequest("Conflicting required and forbidden traits found in the following traits keys: required%s: (%s).", sfx, strings.Join(c, "; "))
+				return cq, nil, oserr.BadRequest("Conflicting required and forbidden traits found in the following traits keys: required%s: (%s).", sfx, strings.Join(c, "; "))
 			}
 		}
 		cq.Groups = append(cq.Groups, *g)
 	}
 	if suffixed > 1 && !q.Has("group_policy") {
-		return cq, nil, apierr.BadRequest("The \"group_policy\" parameter is required when specifying more than one \"resources{N}\" parameter; add group_policy=none or group_policy=isolate.")
+		return cq, nil, oserr.BadRequest("The \"group_policy\" parameter is required when specifying more than one \"resources{N}\" parameter; add group_policy=none or group_policy=isolate.")
 	}
 	return cq, requested, nil
 }

@@ -5,8 +5,8 @@ import (
 	"strings"
 	"time"
 
-	"github.com/onestack/onestack/internal/apierr"
 	"github.com/onestack/onestack/internal/microversion"
+	"github.com/onestack/onestack/internal/oserr"
 	"github.com/onestack/onestack/internal/store"
 )
 
@@ -44,7 +44,7 @@ func decodeClassName(b []byte) (string, error) {
 		return "", err
 	}
 	if body.Name == nil {
-		return "", apierr.BadRequest("JSON does not validate: 'name' is a required property.")
+		return "", oserr.BadRequest("JSON does not validate: 'name' is a required property.")
 	}
 	return *body.Name, nil
 }
@@ -117,7 +117,7 @@ func (a *API) listTraits(w http.ResponseWriter, r *http.Request, v microversion.
 		op, val, ok := strings.Cut(q.Get("name"), ":")
 		switch {
 		case !ok:
-			return apierr.BadRequest("Badly formatted name parameter. Expected name query string parameter in form: ?name=[in|startswith]:[name1,name2|prefix]. Got: \"%s\".", q.Get("name"))
+			return oserr.BadRequest("Badly formatted name parameter. Expected name query string parameter in form: ?name=[in|startswith]:[name1,name2|prefix]. Got: \"%s\".", q.Get("name"))
 		case op == "in":
 			f.NameIn = strings.Split(val, ",")
 		case op == "startswith":
@@ -131,7 +131,7 @@ func (a *API) listTraits(w http.ResponseWriter, r *http.Request, v microversion.
 		case "false":
 			f.Associated = new(false)
 		default:
-			return apierr.BadRequest("The query parameter \"associated\" only accepts \"true\" or \"false\".")
+			return oserr.BadRequest("The query parameter \"associated\" only accepts \"true\" or \"false\".")
 		}
 	}
 	ts, err := a.svc.ListTraits(r.Context(), f)

@@ -4,8 +4,8 @@ import (
 	"errors"
 	"testing"
 
-	"github.com/onestack/onestack/internal/apierr"
 	"github.com/onestack/onestack/internal/microversion"
+	"github.com/onestack/onestack/internal/oserr"
 )
 
 // checkDecodeError fails unless err is nil or a 400/413 the client can act on.
@@ -14,7 +14,7 @@ func checkDecodeError(t *testing.T, err error) {
 	if err == nil {
 		return
 	}
-	var e *apierr.Error
+	var e *oserr.Error
 	if !errors.As(err, &e) || (e.Status != 400 && e.Status != 413) {
 		t.Fatalf("decoder returned %v, want nil or a 400", err)
 	}

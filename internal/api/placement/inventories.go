@@ -4,8 +4,8 @@ import (
 	"net/http"
 	"time"
 
-	"github.com/onestack/onestack/internal/apierr"
 	"github.com/onestack/onestack/internal/microversion"
+	"github.com/onestack/onestack/internal/oserr"
 	svc "github.com/onestack/onestack/internal/service/placement"
 	"github.com/onestack/onestack/internal/store"
 )
@@ -28,7 +28,7 @@ type inventoryFields struct {
 
 func (f inventoryFields) inventory(class string) (svc.Inventory, error) {
 	if f.Total == nil {
-		return svc.Inventory{}, apierr.BadRequest("JSON does not validate: 'total' is a required property of the %s inventory.", class)
+		return svc.Inventory{}, oserr.BadRequest("JSON does not validate: 'total' is a required property of the %s inventory.", class)
 	}
 	i := svc.DefaultInventory(*f.Total)
 	for _, p := range []struct {
@@ -56,15 +56,15 @@ func decodeInventories(b []byte) (int64, map[string]svc.Inventory, error) {
 		return 0, nil, err
 	}
 	if body.Generation == nil || body.Inventories == nil {
-		return 0, nil, apierr.BadRequest("JSON does not validate: 'resource_provider_generation' and 'inventories' are required properties.")
+		return 0, nil, oserr.BadRequest("JSON does not validate: 'resource_provider_generation' and 'inventories' are required properties.")
 	}
 	out := make(map[string]svc.Inventory, len(*body.Inventories))
 	for rc, f := range *body.Inventories {
 		if !svc.ValidClassName(rc) {
-			return 0, nil, apierr.BadRequest("JSON does not validate: resource class %q does not match '^[A-Z0-9_]+$'.", rc)
+			return 0, nil, oserr.BadRequest("JSON does not validate: resource class %q does not match '^[A-Z0-9_]+$'.", rc)
 		}
 		if f.ResourceClass != nil {
-			return 0, nil, apierr.BadRequest("JSON does not validate: Additional properties are not allowed ('resource_class' was unexpected) in the %s inventory.", rc)
+			return 0, nil, oserr.BadRequest("JSON does not validate: Additional properties are not allowed ('resource_class' was unexpected) in the %s inventory.", rc)
 		}
 		i, err := f.inventory(rc)
 		if err != nil {
@@ -85,18 +85,18 @@ func decodeInventory(b []byte, create bool) (class string, gen *int64, inv svc.I
 	}
 	if create {
 		if f.ResourceClass == nil {
-			return "", nil, inv, apierr.BadRequest("JSON does not validate: 'resource_class' is a required property.")
+			return "", nil, inv, oserr.BadRequest("JSON does not validate: 'resource_class' is a required property.")
 		}
 		class = *f.ResourceClass
 		if !svc.ValidClassName(class) {
-			return "", nil, inv, apierr.BadRequest("JSON does not validate: resource class %q does not match '^[A-Z0-9_]+$'.", class)
+			return "", nil, inv, oserr.BadRequest("JSON does not validate: resource class %q does not match '^[A-Z0-9_]+$'.", class)
 		}
 	} else {
 		if f.ResourceClass != nil {
-			return "", nil, inv, apierr.BadRequest("JSON does not validate: Additional properties are not allowed ('resource_class' was unexpected); the class is in the URL.")
+			return "", nil, inv, oserr.BadRequest("JSON does not validate: Additional properties are not allowed ('resource_class' was unexpected); the class is in the URL.")
 		}
 		if f.Generation == nil {
-			return "", nil, inv, apierr.BadRequest("JSON does not validate: 'resource_provider_generation' is a required property.")
+			return "", nil, inv, oserr.BadRequest("JSON does not validate: 'resource_provider_generation' is a required property.")
 		}
 	}
 	inv, err = f.inventory(class)
@@ -140,7 +140,7 @@ func (a *API) getInventory(w http.ResponseWriter, r *http.Request, v microversio
 			return reply(w, v, http.StatusOK, body, i.UpdatedAt)
 		}
 	}
-	return apierr.NotFound("No inventory of class %s for %s.", class, id)
+	return oserr.NotFound("No inventory of class %s for %s.", class, id)
 }
 
 func (a *API) setInventories(w http.ResponseWriter, r *http.Request, v microversion.Version) error {

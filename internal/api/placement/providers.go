@@ -5,8 +5,8 @@ import (
 	"net/http"
 	"time"
 
-	"github.com/onestack/onestack/internal/apierr"
 	"github.com/onestack/onestack/internal/microversion"
+	"github.com/onestack/onestack/internal/oserr"
 	svc "github.com/onestack/onestack/internal/service/placement"
 	"github.com/onestack/onestack/internal/store"
 )
@@ -118,32 +118,32 @@ func decodeProvider(b []byte, v microversion.Version, create bool) (name, id str
 		return "", "", nil, err
 	}
 	if body.Name == nil {
-		return "", "", nil, apierr.BadRequest("JSON does not validate: 'name' is a required property.")
+		return "", "", nil, oserr.BadRequest("JSON does not validate: 'name' is a required property.")
 	}
 	if body.UUID != nil {
 		if !create {
-			return "", "", nil, apierr.BadRequest("JSON does not validate: Additional properties are not allowed ('uuid' was unexpected); a provider's uuid cannot change.")
+			return "", "", nil, oserr.BadRequest("JSON does not validate: Additional properties are not allowed ('uuid' was unexpected); a provider's uuid cannot change.")
 		}
 		n, ok := svc.NormalizeUUID(*body.UUID)
 		if !ok {
-			return "", "", nil, apierr.BadRequest("JSON does not validate: 'uuid' %q is not a 'uuid'.", *body.UUID)
+			return "", "", nil, oserr.BadRequest("JSON does not validate: 'uuid' %q is not a 'uuid'.", *body.UUID)
 		}
 		id = n
 	}
 	if body.Parent != nil {
 		if !v.AtLeast(mv(14)) {
-			return "", "", nil, apierr.BadRequest("JSON does not validate: Additional properties are not allowed ('parent_provider_uuid' was unexpected); nested providers need microversion 1.14.")
+			return "", "", nil, oserr.BadRequest("JSON does not validate: Additional properties are not allowed ('parent_provider_uuid' was unexpected); nested providers need microversion 1.14.")
 		}
 		var p *string
 		if err := json.Unmarshal(body.Parent, &p); err != nil {
-			return "", "", nil, apierr.BadRequest("JSON does not validate: 'parent_provider_uuid' must be a UUID string or null.")
+			return "", "", nil, oserr.BadRequest("JSON does not validate: 'parent_provider_uuid' must be a UUID string or null.")
 		}
 		empty := ""
 		parent = &empty
 		if p != nil {
 			n, ok := svc.NormalizeUUID(*p)
 			if !ok {
-				return "", "", nil, apierr.BadRequest("JSON does not validate: 'parent_provider_uuid' %q is not a 'uuid'.", *p)
+				return "", "", nil, oserr.BadRequest("JSON does not validate: 'parent_provider_uuid' %q is not a 'uuid'.", *p)
 			}
 			parent = &n
 		}
@@ -285,7 +285,7 @@ func decodeAggregates(b []byte, v microversion.Version) (aggs []string, gen *int
 			return nil, nil, err
 		}
 		if body.Aggregates == nil || body.Generation == nil {
-			return nil, nil, apierr.BadRequest("JSON does not validate: 'aggregates' and 'resource_provider_generation' are required properties.")
+			return nil, nil, oserr.BadRequest("JSON does not validate: 'aggregates' and 'resource_provider_generation' are required properties.")
 		}
 		raw, gen = *body.Aggregates, body.Generation
 	} else if err := decodeStrict(b, &raw); err != nil {
@@ -295,10 +295,10 @@ func decodeAggregates(b []byte, v microversion.Version) (aggs []string, gen *int
 	for _, u := range raw {
 		n, ok := svc.NormalizeUUID(u)
 		if !ok {
-			return nil, nil, apierr.BadRequest("JSON does not validate: aggregate %q is not a 'uuid'.", u)
+			return nil, nil, oserr.BadRequest("JSON does not validate: aggregate %q is not a 'uuid'.", u)
 		}
 		if seen[n] {
-			return nil, nil, apierr.BadRequest("JSON does not validate: aggregate %s is listed twice; has non-unique elements.", n)
+			return nil, nil, oserr.BadRequest("JSON does not validate: aggregate %s is listed twice; has non-unique elements.", n)
 		}
 		seen[n] = true
 		aggs = append(aggs, n)
@@ -356,11 +356,11 @@ func (a *API) setProviderTraits(w http.ResponseWriter, r *http.Request, v microv
 		return err
 	}
 	if body.Traits == nil || body.Generation == nil {
-		return apierr.BadRequest("JSON does not validate: 'traits' and 'resource_provider_generation' are required properties.")
+		return oserr.BadRequest("JSON does not validate: 'traits' and 'resource_provider_generation' are required properties.")
 	}
 	for _, t := range *body.Traits {
 		if t == "" || len(t) > 255 {
-			return apierr.BadRequest("JSON does not validate: trait %q must be 1 to 255 characters.", t)
+			return oserr.BadRequest("JSON does not validate: trait %q must be 1 to 255 characters.", t)
 		}
 	}
 	p, ts, err := a.svc.SetProviderTraits(r.Context(), r.PathValue("uuid"), *body.Generation, *body.Traits)

@@ -6,13 +6,13 @@ import (
 	"strconv"
 	"strings"
 
-	"github.com/onestack/onestack/internal/apierr"
 	"github.com/onestack/onestack/internal/microversion"
+	"github.com/onestack/onestack/internal/oserr"
 	svc "github.com/onestack/onestack/internal/service/placement"
 )
 
 func badQuery(format string, args ...any) error {
-	return apierr.BadRequest("Invalid query string parameters: "+format, args...).WithType(svc.CodeBadQuery)
+	return oserr.BadRequest("Invalid query string parameters: "+format, args...).WithType(svc.CodeBadQuery)
 }
 
 // checkQuery rejects parameters outside allowed, as Placement's query
@@ -32,20 +32,20 @@ func checkQuery(q url.Values, allowed ...string) error {
 // parseResources reads "VCPU:2,MEMORY_MB:1024".
 func parseResources(val string) (map[string]int64, error) {
 	if strings.TrimSpace(val) == "" {
-		return nil, apierr.BadRequest("Badly formed resources parameter. Expected resources query string parameter in form: ?resources=VCPU:2,MEMORY_MB:1024. Got: empty string.")
+		return nil, oserr.BadRequest("Badly formed resources parameter. Expected resources query string parameter in form: ?resources=VCPU:2,MEMORY_MB:1024. Got: empty string.")
 	}
 	out := map[string]int64{}
 	for _, part := range strings.Split(val, ",") {
 		rc, amount, ok := strings.Cut(part, ":")
 		if !ok || strings.Contains(amount, ":") {
-			return nil, apierr.BadRequest("Badly formed resources parameter. Expected resources query string parameter in form: ?resources=VCPU:2,MEMORY_MB:1024. Got: %s.", part)
+			return nil, oserr.BadRequest("Badly formed resources parameter. Expected resources query string parameter in form: ?resources=VCPU:2,MEMORY_MB:1024. Got: %s.", part)
 		}
 		n, err := strconv.ParseInt(strings.TrimSpace(amount), 10, 64)
 		if err != nil {
-			return nil, apierr.BadRequest("Requested resource %s expected positive integer amount. Got: %s.", rc, amount)
+			return nil, oserr.BadRequest("Requested resource %s expected positive integer amount. Got: %s.", rc, amount)
 		}
 		if n < 1 {
-			return nil, apierr.BadRequest("Requested resource %s requires amount >= 1. Got: %d.", rc, n)
+			return nil, oserr.BadRequest("Requested resource %s requires amount >= 1. Got: %d.", rc, n)
 		}
 		out[strings.TrimSpace(rc)] = n
 	}
@@ -115,13 +115,13 @@ func conflicting(required [][]string, forbidden []string) []string {
 // "!AGG" and "!in:A,B". Several parameters need 1.24.
 func parseMemberOf(values []string, v microversion.Version, key string) ([][]string, []string, error) {
 	if len(values) > 1 && !v.AtLeast(mv(24)) {
-		return nil, nil, apierr.BadRequest("Multiple %s parameters are not supported before microversion 1.24; combine them with in:A,B.", key)
+		return nil, nil, oserr.BadRequest("Multiple %s parameters are not supported before microversion 1.24; combine them with in:A,B.", key)
 	}
 	var required [][]string
 	var forbidden []string
 	for _, val := range values {
 		if strings.Contains(val, ",") && !strings.HasPrefix(val, "in:") && !strings.HasPrefix(val, "!in:") {
-			return nil, nil, apierr.BadRequest("Multiple values for 'member_of' must be prefixed with the 'in:' or '!in:' keyword using the valid microversion. Got: %s.", val)
+			return nil, nil, oserr.BadRequest("Multiple values for 'member_of' must be prefixed with the 'in:' or '!in:' keyword using the valid microversion. Got: %s.", val)
 		}
 		neg := strings.HasPrefix(val, "!")
 		body := strings.TrimPrefix(strings.TrimPrefix(val, "!"), "in:")
@@ -135,7 +135,7 @@ func parseMemberOf(values []string, v microversion.Version, key string) ([][]str
 		}
 		if neg {
 			if !v.AtLeast(mv(32)) {
-				return nil, nil, apierr.BadRequest("Forbidden %s parameters are not supported in the specified microversion; forbidden aggregates need 1.32.", key)
+				return nil, nil, oserr.BadRequest("Forbidden %s parameters are not supported in the specified microversion; forbidden aggregates need 1.32.", key)
 			}
 			forbidden = append(forbidden, set...)
 			continue

@@ -9,8 +9,8 @@ import (
 	"testing"
 
 	"github.com/onestack/onestack/internal/api/rest"
-	"github.com/onestack/onestack/internal/apierr"
 	"github.com/onestack/onestack/internal/auth"
+	"github.com/onestack/onestack/internal/oserr"
 	"github.com/onestack/onestack/internal/reqid"
 	idsvc "github.com/onestack/onestack/internal/service/identity"
 	"github.com/onestack/onestack/internal/storetest"
@@ -38,7 +38,7 @@ func BenchmarkMiddlewareNoop(b *testing.B) {
 	}
 	noop := func(w http.ResponseWriter, _ *http.Request) error { rest.NoContent(w); return nil }
 	svc := &rest.Service{
-		Prefix: "/bench", Format: apierr.Keystone, Validator: ids, Log: log,
+		Prefix: "/bench", Format: oserr.Keystone, Validator: ids, Log: log,
 		Routes: []rest.Route{
 			rest.R("GET", "/v1/public", nil, noop),
 			rest.R("GET", "/v1/private", func(*auth.Credentials, *http.Request) error { return nil }, noop),

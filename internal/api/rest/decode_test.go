@@ -9,7 +9,7 @@ import (
 	"strings"
 	"testing"
 
-	"github.com/onestack/onestack/internal/apierr"
+	"github.com/onestack/onestack/internal/oserr"
 )
 
 // decodeTarget has a field of each JSON kind a request body carries.
@@ -73,7 +73,7 @@ func TestDecode(t *testing.T) {
 				}
 				return
 			}
-			var e *apierr.Error
+			var e *oserr.Error
 			if !errors.As(err, &e) || e.Status != c.status || !strings.Contains(e.Message, c.substr) {
 				t.Fatalf("Decode(%q) = %v, want %d containing %q", c.body, err, c.status, c.substr)
 			}
@@ -81,12 +81,12 @@ func TestDecode(t *testing.T) {
 	}
 	var v decodeTarget
 	err := Decode(httptest.NewRequest(http.MethodPost, "/", nil), &v, false)
-	if !apierr.Is(err, 400) {
+	if !oserr.Is(err, 400) {
 		t.Errorf("Decode without a body = %v, want 400", err)
 	}
 	r := httptest.NewRequest(http.MethodPost, "/", nil)
 	r.Body = nil
-	if err := Decode(r, &v, false); !apierr.Is(err, 400) {
+	if err := Decode(r, &v, false); !oserr.Is(err, 400) {
 		t.Errorf("Decode with a nil body = %v, want 400", err)
 	}
 }
@@ -118,9 +118,9 @@ func FuzzDecode(f *testing.F) {
 			}
 			return
 		}
-		var e *apierr.Error
+		var e *oserr.Error
 		if !errors.As(err, &e) {
-			t.Fatalf("Decode error %T %v is not an *apierr.Error", err, err)
+			t.Fatalf("Decode error %T %v is not an *oserr.Error", err, err)
 		}
 		switch {
 		case e.Status == 413 && int64(len(body)) <= max:

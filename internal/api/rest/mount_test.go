@@ -7,7 +7,7 @@ import (
 	"testing"
 
 	"github.com/onestack/onestack/internal/api/rest"
-	"github.com/onestack/onestack/internal/apierr"
+	"github.com/onestack/onestack/internal/oserr"
 )
 
 // TestMount checks routing, 404 and 405 for a table with a literal path
@@ -19,7 +19,7 @@ func TestMount(t *testing.T) {
 			return nil
 		}
 	}
-	svc := &rest.Service{Prefix: "/svc", Format: apierr.Keystone, Routes: []rest.Route{
+	svc := &rest.Service{Prefix: "/svc", Format: oserr.Keystone, Routes: []rest.Route{
 		rest.R("GET", "/v1/servers", nil, named("list")),
 		rest.R("POST", "/v1/servers", nil, named("create")),
 		rest.R("GET", "/v1/servers/detail", nil, named("detail")),

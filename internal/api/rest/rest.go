@@ -17,8 +17,8 @@ import (
 	"strings"
 	"time"
 
-	"github.com/onestack/onestack/internal/apierr"
 	"github.com/onestack/onestack/internal/auth"
+	"github.com/onestack/onestack/internal/oserr"
 	"github.com/onestack/onestack/internal/reqid"
 )
 
@@ -31,7 +31,7 @@ const MaxBody = 1 << 20
 type HandlerFunc func(w http.ResponseWriter, r *http.Request) error
 
 // Access decides whether the bearer of c may call a route. It returns an
-// *apierr.Error (usually 403) when not. Public routes have a nil Access and
+// *oserr.Error (usually 403) when not. Public routes have a nil Access and
 // no token is required.
 type Access func(c *auth.Credentials, r *http.Request) error
 
@@ -46,7 +46,7 @@ type Route struct {
 // Service is one OpenStack API mounted under a path prefix.
 type Service struct {
 	Prefix    string // e.g. "/identity"
-	Format    apierr.Format
+	Format    oserr.Format
 	Validator auth.Validator
 	Routes    []Route
 	Log       *slog.Logger
@@ -72,7 +72,7 @@ func (s *Service) Mount(mux *http.ServeMux) {
 		allow := strings.Join(methods, ", ")
 		h := s.handler(Route{Handler: func(w http.ResponseWriter, r *http.Request) error {
 			w.Header().Set("Allow", allow)
-			return apierr.MethodNotAllowed("The method %s is not allowed for %s; allowed: %s.", r.Method, r.URL.Path, allow)
+			return oserr.MethodNotAllowed("The method %s is not allowed for %s; allowed: %s.", r.Method, r.URL.Path, allow)
 		}})
 		// One pattern per missing method, not a method-less one: "/servers/detail"
 		// without a method would conflict with "GET /servers/{id}" (neither is
@@ -84,7 +84,7 @@ func (s *Service) Mount(mux *http.ServeMux) {
 		}
 	}
 	notFound := s.handler(Route{Handler: func(w http.ResponseWriter, r *http.Request) error {
-		return apierr.NotFound("The resource could not be found: no %s API path %s.", strings.TrimPrefix(s.Prefix, "/"), r.URL.Path)
+		return oserr.NotFound("The resource could not be found: no %s API path %s.", strings.TrimPrefix(s.Prefix, "/"), r.URL.Path)
 	}})
 	mux.Handle(s.Prefix+"/", notFound)
 	if _, ok := allowed[s.Prefix]; !ok && s.Prefix != "" {
@@ -103,7 +103,7 @@ func (s *Service) handler(rt Route) http.Handler {
 				if p == http.ErrAbortHandler {
 					panic(p)
 				}
-				s.WriteError(w, r, apierr.Internal(fmt.Errorf("panic: %v\n%s", p, debug.Stack())))
+				s.WriteError(w, r, oserr.Internal(fmt.Errorf("panic: %v\n%s", p, debug.Stack())))
 			}
 		}()
 		if s.Before != nil {
@@ -119,7 +119,7 @@ func (s *Service) handler(rt Route) http.Handler {
 		if rt.Access != nil {
 			tok := r.Header.Get("X-Auth-Token")
 			if tok == "" {
-				s.WriteError(w, r, apierr.Unauthorized("The request you have made requires authentication: send a token in the X-Auth-Token header (get one with 'openstack token issue')."))
+				s.WriteError(w, r, oserr.Unauthorized("The request you have made requires authentication: send a token in the X-Auth-Token header (get one with 'openstack token issue')."))
 				return
 			}
 			c, err := s.Validator.Validate(r.Context(), tok)
@@ -141,7 +141,7 @@ func (s *Service) handler(rt Route) http.Handler {
 
 // WriteError renders err in the service's format and logs it.
 func (s *Service) WriteError(w http.ResponseWriter, r *http.Request, err error) {
-	e := apierr.From(err)
+	e := oserr.From(err)
 	id := reqid.From(r.Context())
 	log := s.Log
 	if log == nil {
@@ -175,7 +175,7 @@ func NoContent(w http.ResponseWriter) { w.WriteHeader(http.StatusNoContent) }
 // wrong type, 413 past the body limit.
 func Decode(r *http.Request, v any, strict bool) error {
 	if r.Body == nil {
-		return apierr.BadRequest("The request body is empty; send a JSON document.")
+		return oserr.BadRequest("The request body is empty; send a JSON document.")
 	}
 	dec := json.NewDecoder(r.Body)
 	if strict {
@@ -185,14 +185,14 @@ func Decode(r *http.Request, v any, strict bool) error {
 		return decodeError(err)
 	}
 	if dec.More() {
-		return apierr.BadRequest("The request body has data after the JSON document; send exactly one JSON object.")
+		return oserr.BadRequest("The request body has data after the JSON document; send exactly one JSON object.")
 	}
 	if _, err := dec.Token(); err != io.EOF {
 		var mbe *http.MaxBytesError
 		if errors.As(err, &mbe) {
 			return decodeError(err)
 		}
-		return apierr.BadRequest("The request body has data after the JSON document; send exactly one JSON object.")
+		return oserr.BadRequest("The request body has data after the JSON document; send exactly one JSON object.")
 	}
 	return nil
 }
@@ -205,23 +205,23 @@ func decodeError(err error) error {
 	)
 	switch {
 	case errors.As(err, &mbe):
-		return apierr.TooLarge("The request body is larger than the limit of %d bytes; send a smaller body.", mbe.Limit)
+		return oserr.TooLarge("The request body is larger than the limit of %d bytes; send a smaller body.", mbe.Limit)
 	case errors.Is(err, io.EOF):
-		return apierr.BadRequest("The request body is empty; send a JSON document.")
+		return oserr.BadRequest("The request body is empty; send a JSON document.")
 	case errors.Is(err, io.ErrUnexpectedEOF):
-		return apierr.BadRequest("The request body is not valid JSON: it ends before the document is complete.")
+		return oserr.BadRequest("The request body is not valid JSON: it ends before the document is complete.")
 	case errors.As(err, &syn):
-		return apierr.BadRequest("The request body is not valid JSON: %s at byte %d.", syn.Error(), syn.Offset)
+		return oserr.BadRequest("The request body is not valid JSON: %s at byte %d.", syn.Error(), syn.Offset)
 	case errors.As(err, &typ):
 		field := typ.Field
 		if field == "" {
 			field = "the document"
 		}
-		return apierr.BadRequest("Invalid input for field '%s': expected %s, got JSON %s.", field, jsonType(typ.Type.Kind().String()), typ.Value)
+		return oserr.BadRequest("Invalid input for field '%s': expected %s, got JSON %s.", field, jsonType(typ.Type.Kind().String()), typ.Value)
 	case strings.HasPrefix(err.Error(), "json: unknown field "):
-		return apierr.BadRequest("Additional properties are not allowed: %s is not a field of this request; remove it.", strings.TrimPrefix(err.Error(), "json: unknown field "))
+		return oserr.BadRequest("Additional properties are not allowed: %s is not a field of this request; remove it.", strings.TrimPrefix(err.Error(), "json: unknown field "))
 	default:
-		return apierr.BadRequest("The request body is not valid JSON: %v.", err)
+		return oserr.BadRequest("The request body is not valid JSON: %v.", err)
 	}
 }
 

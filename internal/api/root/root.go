@@ -6,7 +6,7 @@ import (
 	"net/http"
 
 	"github.com/onestack/onestack/internal/api/rest"
-	"github.com/onestack/onestack/internal/apierr"
+	"github.com/onestack/onestack/internal/oserr"
 )
 
 // Entry is one served API.
@@ -22,7 +22,7 @@ func Service(version string, entries []Entry) *rest.Service {
 	doc := map[string]any{"name": "onestack", "version": version, "services": entries}
 	return &rest.Service{
 		Prefix: "",
-		Format: apierr.Plain,
+		Format: oserr.Plain,
 		Routes: []rest.Route{rest.R("GET", "/{$}", nil, func(w http.ResponseWriter, _ *http.Request) error {
 			rest.WriteJSON(w, http.StatusOK, doc)
 			return nil

@@ -8,8 +8,8 @@ import (
 	"sort"
 	"strings"
 
-	"github.com/onestack/onestack/internal/apierr"
 	"github.com/onestack/onestack/internal/auth"
+	"github.com/onestack/onestack/internal/oserr"
 	"github.com/onestack/onestack/internal/store"
 )
 
@@ -22,7 +22,7 @@ const zoneKey = "availability_zone"
 func ValidZoneName(z string) bool { return PrintableName(z) && !strings.Contains(z, ":") }
 
 func badZone(z string) error {
-	return apierr.BadRequest("Invalid input for field/attribute availability_zone: %q is not a valid zone name; use 1 to 255 printable characters without ':' and without leading or trailing whitespace.", z)
+	return oserr.BadRequest("Invalid input for field/attribute availability_zone: %q is not a valid zone name; use 1 to 255 printable characters without ':' and without leading or trailing whitespace.", z)
 }
 
 // CreateAggregate creates a host aggregate, optionally an availability zone.
@@ -32,7 +32,7 @@ func (s *Service) CreateAggregate(ctx context.Context, c *auth.Credentials, name
 	}
 	name, zone = strings.TrimSpace(name), strings.TrimSpace(zone)
 	if !PrintableName(name) {
-		return store.Aggregate{}, apierr.BadRequest("Invalid input for field/attribute name: an aggregate name is 1 to 255 printable characters and may not start or end with whitespace.")
+		return store.Aggregate{}, oserr.BadRequest("Invalid input for field/attribute name: an aggregate name is 1 to 255 printable characters and may not start or end with whitespace.")
 	}
 	if zone != "" && !ValidZoneName(zone) {
 		return store.Aggregate{}, badZone(zone)
@@ -45,7 +45,7 @@ func (s *Service) CreateAggregate(ctx context.Context, c *auth.Credentials, name
 	err := s.db.Write(ctx, func(tx *store.Tx) error {
 		err := tx.CreateAggregate(ctx, &a)
 		if errors.Is(err, store.ErrConflict) {
-			return apierr.Conflict("Aggregate %s already exists; choose another name.", name)
+			return oserr.Conflict("Aggregate %s already exists; choose another name.", name)
 		}
 		return err
 	})
@@ -66,7 +66,7 @@ func (s *Service) Aggregates(ctx context.Context, c *auth.Credentials) (as []sto
 
 func aggregateNotFound(err error, id int) error {
 	if errors.Is(err, store.ErrNotFound) {
-		return apierr.NotFound("Aggregate %d could not be found; see 'openstack aggregate list'.", id)
+		return oserr.NotFound("Aggregate %d could not be found; see 'openstack aggregate list'.", id)
 	}
 	return err
 }
@@ -114,9 +114,9 @@ func (s *Service) checkZoneChange(ctx context.Context, tx *store.Tx, a store.Agg
 	refuse := func(format string, args ...any) error {
 		msg := fmt.Sprintf("Cannot %s aggregate %d. Reason: ", action, a.ID) + fmt.Sprintf(format, args...)
 		if status == 409 {
-			return apierr.Conflict("%s", msg)
+			return oserr.Conflict("%s", msg)
 		}
-		return apierr.BadRequest("%s", msg)
+		return oserr.BadRequest("%s", msg)
 	}
 	if zone == "" {
 		return refuse("Aggregate %s does not support empty named availability zone; give a zone name.", a.Name)
@@ -157,12 +157,12 @@ func (s *Service) UpdateAggregate(ctx context.Context, c *auth.Credentials, id i
 		return a, err
 	}
 	if u.Name == nil && u.Zone == nil {
-		return a, apierr.BadRequest("Invalid input for field/attribute aggregate: give name or availability_zone to update.")
+		return a, oserr.BadRequest("Invalid input for field/attribute aggregate: give name or availability_zone to update.")
 	}
 	if u.Name != nil {
 		n := strings.TrimSpace(*u.Name)
 		if !PrintableName(n) {
-			return a, apierr.BadRequest("Invalid input for field/attribute name: an aggregate name is 1 to 255 printable characters.")
+			return a, oserr.BadRequest("Invalid input for field/attribute name: an aggregate name is 1 to 255 printable characters.")
 		}
 		u.Name = &n
 	}
@@ -189,7 +189,7 @@ func (s *Service) UpdateAggregate(ctx context.Context, c *auth.Credentials, id i
 		a.UpdatedAt = s.Now()
 		err := tx.UpdateAggregate(ctx, a)
 		if errors.Is(err, store.ErrConflict) {
-			return apierr.Conflict("Aggregate %s already exists; choose another name.", a.Name)
+			return oserr.Conflict("Aggregate %s already exists; choose another name.", a.Name)
 		}
 		return err
 	})
@@ -207,10 +207,10 @@ func (s *Service) SetAggregateMetadata(ctx context.Context, c *auth.Credentials,
 	}
 	for k, v := range meta {
 		if !extraSpecKey.MatchString(k) {
-			return a, apierr.BadRequest("Invalid input for field/attribute metadata: key %q is invalid; keys are 1 to 255 letters, digits, spaces and '-', '_', ':', '.'.", k)
+			return a, oserr.BadRequest("Invalid input for field/attribute metadata: key %q is invalid; keys are 1 to 255 letters, digits, spaces and '-', '_', ':', '.'.", k)
 		}
 		if v != nil && len([]rune(*v)) > 255 {
-			return a, apierr.BadRequest("Invalid input for field/attribute metadata: the value of %q is longer than 255 characters.", k)
+			return a, oserr.BadRequest("Invalid input for field/attribute metadata: the value of %q is longer than 255 characters.", k)
 		}
 		if k == zoneKey && v != nil && *v != "" && !ValidZoneName(*v) {
 			return a, badZone(*v)
@@ -257,7 +257,7 @@ func (s *Service) DeleteAggregate(ctx context.Context, c *auth.Credentials, id i
 			return aggregateNotFound(err, id)
 		}
 		if len(a.Hosts) > 0 {
-			return apierr.BadRequest("Cannot delete aggregate %d. Reason: Host aggregate is not empty: it still has hosts %s; remove them first ('openstack aggregate remove host').", id, strings.Join(a.Hosts, ", "))
+			return oserr.BadRequest("Cannot delete aggregate %d. Reason: Host aggregate is not empty: it still has hosts %s; remove them first ('openstack aggregate remove host').", id, strings.Join(a.Hosts, ", "))
 		}
 		return aggregateNotFound(tx.DeleteAggregate(ctx, id), id)
 	})
@@ -274,12 +274,12 @@ func (s *Service) AddAggregateHost(ctx context.Context, c *auth.Credentials, id 
 			return aggregateNotFound(err, id)
 		}
 		if _, err := tx.GetHostByName(ctx, host); errors.Is(err, store.ErrNotFound) {
-			return apierr.NotFound("Compute host %s could not be found; see 'openstack compute service list --service nova-compute'.", host)
+			return oserr.NotFound("Compute host %s could not be found; see 'openstack compute service list --service nova-compute'.", host)
 		} else if err != nil {
 			return err
 		}
 		if slices.Contains(a.Hosts, host) {
-			return apierr.Conflict("Aggregate %d already has host %s.", id, host)
+			return oserr.Conflict("Aggregate %d already has host %s.", id, host)
 		}
 		if a.Zone != "" {
 			if err := s.addHostZoneCheck(ctx, tx, a, host); err != nil {
@@ -287,7 +287,7 @@ func (s *Service) AddAggregateHost(ctx context.Context, c *auth.Credentials, id 
 			}
 		}
 		if err := tx.AddAggregateHost(ctx, id, host); errors.Is(err, store.ErrConflict) {
-			return apierr.Conflict("Aggregate %d already has host %s.", id, host)
+			return oserr.Conflict("Aggregate %d already has host %s.", id, host)
 		} else if err != nil {
 			return err
 		}
@@ -310,7 +310,7 @@ func (s *Service) addHostZoneCheck(ctx context.Context, tx *store.Tx, a store.Ag
 	}
 	cur, ok := hostZones(aggs, a.ID)[host]
 	if ok && cur != a.Zone {
-		return apierr.Conflict("Cannot add host to aggregate %d. Reason: One or more hosts already in availability zone(s) [%s]; host %s can be in one zone only: remove it from that zone's aggregate first.", a.ID, cur, host)
+		return oserr.Conflict("Cannot add host to aggregate %d. Reason: One or more hosts already in availability zone(s) [%s]; host %s can be in one zone only: remove it from that zone's aggregate first.", a.ID, cur, host)
 	}
 	if ok {
 		return nil
@@ -320,7 +320,7 @@ func (s *Service) addHostZoneCheck(ctx context.Context, tx *store.Tx, a store.Ag
 		return err
 	}
 	if n > 0 {
-		return apierr.Conflict("Cannot add host to aggregate %d. Reason: The host cannot be added to the aggregate as the availability zone of the host would change from '%s' to '%s' but the host already has %d instance(s); move them off the host first.", a.ID, s.cfg.DefaultZone, a.Zone, n)
+		return oserr.Conflict("Cannot add host to aggregate %d. Reason: The host cannot be added to the aggregate as the availability zone of the host would change from '%s' to '%s' but the host already has %d instance(s); move them off the host first.", a.ID, s.cfg.DefaultZone, a.Zone, n)
 	}
 	return nil
 }
@@ -335,7 +335,7 @@ func (s *Service) RemoveAggregateHost(ctx context.Context, c *auth.Credentials, 
 			return aggregateNotFound(err, id)
 		}
 		if !slices.Contains(a.Hosts, host) {
-			return apierr.NotFound("Cannot remove host %s in aggregate %d: the aggregate has no such host (it has %s).", host, id, orNone(a.Hosts))
+			return oserr.NotFound("Cannot remove host %s in aggregate %d: the aggregate has no such host (it has %s).", host, id, orNone(a.Hosts))
 		}
 		if a.Zone != "" {
 			aggs, err := tx.ListAggregates(ctx)
@@ -352,7 +352,7 @@ func (s *Service) RemoveAggregateHost(ctx context.Context, c *auth.Credentials, 
 					return err
 				}
 				if n > 0 {
-					return apierr.Conflict("Cannot remove host from aggregate %d. Reason: The host cannot be removed from the aggregate as the availability zone of the host would change from '%s' to '%s' but the host already has %d instance(s); move them off the host first.", id, a.Zone, next, n)
+					return oserr.Conflict("Cannot remove host from aggregate %d. Reason: The host cannot be removed from the aggregate as the availability zone of the host would change from '%s' to '%s' but the host already has %d instance(s); move them off the host first.", id, a.Zone, next, n)
 				}
 			}
 		}

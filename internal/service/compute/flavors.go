@@ -10,8 +10,8 @@ import (
 	"unicode"
 	"unicode/utf8"
 
-	"github.com/onestack/onestack/internal/apierr"
 	"github.com/onestack/onestack/internal/auth"
+	"github.com/onestack/onestack/internal/oserr"
 	"github.com/onestack/onestack/internal/store"
 )
 
@@ -39,7 +39,7 @@ type FlavorCreate struct {
 // requireAdmin refuses non-admins with Nova's policy message for rule.
 func requireAdmin(c *auth.Credentials, rule string) error {
 	if c == nil || !c.IsAdmin() {
-		return apierr.Forbidden("Policy doesn't allow %s to be performed; it needs the admin role.", rule)
+		return oserr.Forbidden("Policy doesn't allow %s to be performed; it needs the admin role.", rule)
 	}
 	return nil
 }
@@ -90,10 +90,10 @@ func ValidFlavorID(id string) bool {
 // Validate checks a flavor create request against Nova's rules.
 func (f FlavorCreate) Validate() error {
 	if !PrintableName(f.Name) {
-		return apierr.BadRequest("Invalid input for field/attribute name: a flavor name is 1 to 255 printable characters and may not start or end with whitespace.")
+		return oserr.BadRequest("Invalid input for field/attribute name: a flavor name is 1 to 255 printable characters and may not start or end with whitespace.")
 	}
 	if f.ID != "" && !ValidFlavorID(f.ID) {
-		return apierr.BadRequest("Invalid input for field/attribute id: %q is not a valid flavor id; use 1 to 255 letters, digits, '.', '_', '-' or inner spaces, or omit it for a generated UUID.", f.ID)
+		return oserr.BadRequest("Invalid input for field/attribute id: %q is not a valid flavor id; use 1 to 255 letters, digits, '.', '_', '-' or inner spaces, or omit it for a generated UUID.", f.ID)
 	}
 	for _, v := range []struct {
 		name     string
@@ -102,11 +102,11 @@ func (f FlavorCreate) Validate() error {
 	}{{"ram", f.RAM, 1, "MB"}, {"vcpus", f.VCPUs, 1, "vCPUs"}, {"disk", f.Disk, 0, "GB"},
 		{"OS-FLV-EXT-DATA:ephemeral", f.Ephemeral, 0, "GB"}, {"swap", f.Swap, 0, "MB"}} {
 		if v.val < v.min || v.val > MaxInt {
-			return apierr.BadRequest("Invalid input for field/attribute %s: %d is out of range; give an integer from %d to %d (%s).", v.name, v.val, v.min, MaxInt, v.unit)
+			return oserr.BadRequest("Invalid input for field/attribute %s: %d is out of range; give an integer from %d to %d (%s).", v.name, v.val, v.min, MaxInt, v.unit)
 		}
 	}
 	if math.IsNaN(f.RxTxFactor) || f.RxTxFactor <= 0 || f.RxTxFactor > MaxRxTxFactor {
-		return apierr.BadRequest("Invalid input for field/attribute rxtx_factor: %g is out of range; give a number greater than 0 and at most %g.", f.RxTxFactor, MaxRxTxFactor)
+		return oserr.BadRequest("Invalid input for field/attribute rxtx_factor: %g is out of range; give a number greater than 0 and at most %g.", f.RxTxFactor, MaxRxTxFactor)
 	}
 	if f.Description != nil {
 		if err := checkDescription(*f.Description); err != nil {
@@ -118,7 +118,7 @@ func (f FlavorCreate) Validate() error {
 
 func checkDescription(d string) error {
 	if utf8.RuneCountInString(d) > 65535 || !PrintableText(d) {
-		return apierr.BadRequest("Invalid input for field/attribute description: a flavor description is at most 65535 printable characters (no newlines or control characters).")
+		return oserr.BadRequest("Invalid input for field/attribute description: a flavor description is at most 65535 printable characters (no newlines or control characters).")
 	}
 	return nil
 }
@@ -146,18 +146,18 @@ func (s *Service) CreateFlavor(ctx context.Context, c *auth.Credentials, req Fla
 	}
 	err := s.db.Write(ctx, func(tx *store.Tx) error {
 		if _, err := tx.GetFlavor(ctx, f.ID); err == nil {
-			return apierr.Conflict("Flavor with ID %s already exists; choose another id or omit it for a generated UUID.", f.ID)
+			return oserr.Conflict("Flavor with ID %s already exists; choose another id or omit it for a generated UUID.", f.ID)
 		} else if !errors.Is(err, store.ErrNotFound) {
 			return err
 		}
 		if _, err := tx.GetFlavorByName(ctx, f.Name); err == nil {
-			return apierr.Conflict("Flavor with name %s already exists; choose another name.", f.Name)
+			return oserr.Conflict("Flavor with name %s already exists; choose another name.", f.Name)
 		} else if !errors.Is(err, store.ErrNotFound) {
 			return err
 		}
 		err := tx.CreateFlavor(ctx, f)
 		if errors.Is(err, store.ErrConflict) {
-			return apierr.Conflict("Flavor with name %s or ID %s already exists; choose another.", f.Name, f.ID)
+			return oserr.Conflict("Flavor with name %s or ID %s already exists; choose another.", f.Name, f.ID)
 		}
 		return err
 	})
@@ -178,7 +178,7 @@ func (s *Service) flavorVisible(ctx context.Context, tx *store.Tx, c *auth.Crede
 		}
 	}
 	if errors.Is(err, store.ErrNotFound) {
-		return f, apierr.NotFound("Flavor %s could not be found; see 'openstack flavor list'.", id)
+		return f, oserr.NotFound("Flavor %s could not be found; see 'openstack flavor list'.", id)
 	}
 	return f, err
 }
@@ -217,7 +217,7 @@ func (s *Service) Flavors(ctx context.Context, c *auth.Credentials, l FlavorList
 	err = s.db.Read(ctx, func(tx *store.Tx) error {
 		fs, err = tx.ListFlavorsBy(ctx, q)
 		if errors.Is(err, store.ErrNotFound) {
-			return apierr.BadRequest("marker [%s] not found; page with the id of a flavor from the previous page.", l.Page.Marker)
+			return oserr.BadRequest("marker [%s] not found; page with the id of a flavor from the previous page.", l.Page.Marker)
 		}
 		return err
 	})
@@ -261,10 +261,10 @@ var extraSpecKey = regexp.MustCompile(`^[a-zA-Z0-9-_:. ]{1,255}$`)
 func CheckExtraSpecs(specs map[string]string) error {
 	for k, v := range specs {
 		if !extraSpecKey.MatchString(k) {
-			return apierr.BadRequest("Invalid input for field/attribute extra_specs: key %q is invalid; keys are 1 to 255 letters, digits, spaces and '-', '_', ':', '.'.", k)
+			return oserr.BadRequest("Invalid input for field/attribute extra_specs: key %q is invalid; keys are 1 to 255 letters, digits, spaces and '-', '_', ':', '.'.", k)
 		}
 		if utf8.RuneCountInString(v) > 255 {
-			return apierr.BadRequest("Invalid input for field/attribute extra_specs: the value of %q is longer than 255 characters.", k)
+			return oserr.BadRequest("Invalid input for field/attribute extra_specs: the value of %q is longer than 255 characters.", k)
 		}
 	}
 	return nil
@@ -317,7 +317,7 @@ func (s *Service) DeleteFlavorExtraSpec(ctx context.Context, c *auth.Credentials
 			return notFound(err, "Flavor", id)
 		}
 		if _, ok := f.ExtraSpecs[key]; !ok {
-			return apierr.NotFound("Flavor %s has no extra specs with key %s.", id, key)
+			return oserr.NotFound("Flavor %s has no extra specs with key %s.", id, key)
 		}
 		delete(f.ExtraSpecs, key)
 		f.UpdatedAt = s.Now()
@@ -336,7 +336,7 @@ func (s *Service) FlavorAccess(ctx context.Context, c *auth.Credentials, id stri
 			return notFound(err, "Flavor", id)
 		}
 		if f.IsPublic {
-			return apierr.NotFound("Access list not available for public flavors: flavor %s is usable by every project.", id)
+			return oserr.NotFound("Access list not available for public flavors: flavor %s is usable by every project.", id)
 		}
 		projects, err = tx.FlavorAccess(ctx, id)
 		return err
@@ -360,10 +360,10 @@ func (s *Service) AddFlavorAccess(ctx context.Context, c *auth.Credentials, id, 
 			return notFound(err, "Flavor", id)
 		}
 		if f.IsPublic && refusePublic {
-			return apierr.Conflict("Can not add access to a public flavor: flavor %s is already usable by every project.", id)
+			return oserr.Conflict("Can not add access to a public flavor: flavor %s is already usable by every project.", id)
 		}
 		if err := tx.AddFlavorAccess(ctx, id, project); errors.Is(err, store.ErrConflict) {
-			return apierr.Conflict("Flavor access already exists for flavor %s and project %s combination.", id, project)
+			return oserr.Conflict("Flavor access already exists for flavor %s and project %s combination.", id, project)
 		} else if err != nil {
 			return err
 		}
@@ -386,7 +386,7 @@ func (s *Service) RemoveFlavorAccess(ctx context.Context, c *auth.Credentials, i
 			return notFound(err, "Flavor", id)
 		}
 		if err := tx.RemoveFlavorAccess(ctx, id, project); errors.Is(err, store.ErrNotFound) {
-			return apierr.NotFound("Flavor access not found for %s / %s combination.", id, project)
+			return oserr.NotFound("Flavor access not found for %s / %s combination.", id, project)
 		} else if err != nil {
 			return err
 		}
@@ -398,7 +398,7 @@ func (s *Service) RemoveFlavorAccess(ctx context.Context, c *auth.Credentials, i
 
 func checkProjectRef(p string) error {
 	if p == "" || len(p) > 255 {
-		return apierr.BadRequest("Invalid input for field/attribute tenant: give a project id of 1 to 255 characters.")
+		return oserr.BadRequest("Invalid input for field/attribute tenant: give a project id of 1 to 255 characters.")
 	}
 	return nil
 }

@@ -4,8 +4,8 @@ import (
 	"context"
 	"errors"
 
-	"github.com/onestack/onestack/internal/apierr"
 	"github.com/onestack/onestack/internal/auth"
+	"github.com/onestack/onestack/internal/oserr"
 	"github.com/onestack/onestack/internal/store"
 )
 
@@ -34,26 +34,26 @@ type ServerGroup struct {
 // CreateServerGroup creates a server group in the caller's project.
 func (s *Service) CreateServerGroup(ctx context.Context, c *auth.Credentials, req GroupCreate) (ServerGroup, error) {
 	if !PrintableName(req.Name) {
-		return ServerGroup{}, apierr.BadRequest("Invalid input for field/attribute name: a server group name is 1 to 255 printable characters and may not start or end with whitespace.")
+		return ServerGroup{}, oserr.BadRequest("Invalid input for field/attribute name: a server group name is 1 to 255 printable characters and may not start or end with whitespace.")
 	}
 	switch req.Policy {
 	case PolicyAffinity, PolicyAntiAffinity, PolicySoftAffinity, PolicySoftAntiAffinity:
 	default:
-		return ServerGroup{}, apierr.BadRequest("Invalid input for field/attribute policy: %q is not one of affinity, anti-affinity, soft-affinity, soft-anti-affinity.", req.Policy)
+		return ServerGroup{}, oserr.BadRequest("Invalid input for field/attribute policy: %q is not one of affinity, anti-affinity, soft-affinity, soft-anti-affinity.", req.Policy)
 	}
 	rules := map[string]any{}
 	if req.MaxServerPerHost != 0 {
 		if req.Policy != PolicyAntiAffinity {
-			return ServerGroup{}, apierr.BadRequest("Only anti-affinity policy supports rules; drop max_server_per_host or use policy anti-affinity.")
+			return ServerGroup{}, oserr.BadRequest("Only anti-affinity policy supports rules; drop max_server_per_host or use policy anti-affinity.")
 		}
 		if req.MaxServerPerHost < 1 || req.MaxServerPerHost > MaxInt {
-			return ServerGroup{}, apierr.BadRequest("Invalid input for field/attribute max_server_per_host: give an integer of at least 1.")
+			return ServerGroup{}, oserr.BadRequest("Invalid input for field/attribute max_server_per_host: give an integer of at least 1.")
 		}
 		rules["max_server_per_host"] = req.MaxServerPerHost
 	}
 	project := c.ProjectID()
 	if project == "" {
-		return ServerGroup{}, apierr.Forbidden("Server groups belong to a project; authenticate with a project-scoped token.")
+		return ServerGroup{}, oserr.Forbidden("Server groups belong to a project; authenticate with a project-scoped token.")
 	}
 	g := store.ServerGroup{ID: newUUID(), Name: req.Name, ProjectID: project, UserID: c.User.ID,
 		Policy: req.Policy, Rules: rules, CreatedAt: s.Now()}
@@ -70,7 +70,7 @@ func (s *Service) CreateServerGroup(ctx context.Context, c *auth.Credentials, re
 			return err
 		}
 		if lim := q["server_groups"]; lim >= 0 && int64(n)+1 > lim {
-			return apierr.Forbidden("Quota exceeded, too many server groups: project %s has %d of %d; delete one ('openstack server group delete') or ask an admin to raise server_groups ('openstack quota set --server-groups').", project, n, lim)
+			return oserr.Forbidden("Quota exceeded, too many server groups: project %s has %d of %d; delete one ('openstack server group delete') or ask an admin to raise server_groups ('openstack quota set --server-groups').", project, n, lim)
 		}
 		return tx.CreateServerGroup(ctx, g)
 	})
@@ -91,7 +91,7 @@ func (s *Service) groupVisible(ctx context.Context, tx *store.Tx, c *auth.Creden
 		err = store.ErrNotFound
 	}
 	if errors.Is(err, store.ErrNotFound) {
-		return g, apierr.NotFound("Instance group %s could not be found; see 'openstack server group list'.", id)
+		return g, oserr.NotFound("Instance group %s could not be found; see 'openstack server group list'.", id)
 	}
 	return g, err
 }

@@ -6,8 +6,8 @@ import (
 	"fmt"
 	"time"
 
-	"github.com/onestack/onestack/internal/apierr"
 	"github.com/onestack/onestack/internal/hostapi"
+	"github.com/onestack/onestack/internal/oserr"
 	"github.com/onestack/onestack/internal/store"
 )
 
@@ -24,7 +24,7 @@ func (s *Service) HostUp(h store.ComputeHost) bool { return s.hostUp(h) }
 // resource provider, so the scheduler can place servers on it.
 func (s *Service) Register(ctx context.Context, info hostapi.HostInfo) error {
 	if info.Host == "" {
-		return apierr.BadRequest("A host needs a name.")
+		return oserr.BadRequest("A host needs a name.")
 	}
 	now := s.Now()
 	var h store.ComputeHost
@@ -56,7 +56,7 @@ func (s *Service) Register(ctx context.Context, info hostapi.HostInfo) error {
 func (s *Service) Heartbeat(ctx context.Context, host string) error {
 	err := s.db.Write(ctx, func(tx *store.Tx) error { return tx.Heartbeat(ctx, host, s.Now()) })
 	if errors.Is(err, store.ErrNotFound) {
-		return apierr.NotFound("Host %s is not registered; the agent must register first.", host)
+		return oserr.NotFound("Host %s is not registered; the agent must register first.", host)
 	}
 	return err
 }

@@ -18,8 +18,8 @@ import (
 
 	"golang.org/x/crypto/ssh"
 
-	"github.com/onestack/onestack/internal/apierr"
 	"github.com/onestack/onestack/internal/auth"
+	"github.com/onestack/onestack/internal/oserr"
 	"github.com/onestack/onestack/internal/store"
 )
 
@@ -59,13 +59,13 @@ var sshKeyTypes = map[string]bool{
 func SSHFingerprint(publicKey string) (string, error) {
 	key, _, _, rest, err := ssh.ParseAuthorizedKey([]byte(publicKey))
 	if err != nil {
-		return "", apierr.BadRequest("Keypair data is invalid: failed to generate fingerprint: public_key is not an OpenSSH public key (%v); give one line such as the contents of ~/.ssh/id_ed25519.pub.", err)
+		return "", oserr.BadRequest("Keypair data is invalid: failed to generate fingerprint: public_key is not an OpenSSH public key (%v); give one line such as the contents of ~/.ssh/id_ed25519.pub.", err)
 	}
 	if len(strings.TrimSpace(string(rest))) > 0 {
-		return "", apierr.BadRequest("Keypair data is invalid: public_key holds more than one key; give exactly one.")
+		return "", oserr.BadRequest("Keypair data is invalid: public_key holds more than one key; give exactly one.")
 	}
 	if !sshKeyTypes[key.Type()] {
-		return "", apierr.BadRequest("Keypair data is invalid: key type %s is not supported; use ssh-rsa, ssh-ed25519 or ecdsa-sha2-nistp256/384/521.", key.Type())
+		return "", oserr.BadRequest("Keypair data is invalid: key type %s is not supported; use ssh-rsa, ssh-ed25519 or ecdsa-sha2-nistp256/384/521.", key.Type())
 	}
 	return ssh.FingerprintLegacyMD5(key), nil
 }
@@ -75,10 +75,10 @@ func SSHFingerprint(publicKey string) (string, error) {
 func X509Fingerprint(certPEM string) (string, error) {
 	block, _ := pem.Decode([]byte(certPEM))
 	if block == nil || block.Type != "CERTIFICATE" {
-		return "", apierr.BadRequest("Keypair data is invalid: failed to generate X509 fingerprint: public_key is not a PEM certificate (-----BEGIN CERTIFICATE-----).")
+		return "", oserr.BadRequest("Keypair data is invalid: failed to generate X509 fingerprint: public_key is not a PEM certificate (-----BEGIN CERTIFICATE-----).")
 	}
 	if _, err := x509.ParseCertificate(block.Bytes); err != nil {
-		return "", apierr.BadRequest("Keypair data is invalid: failed to generate X509 fingerprint: %v.", err)
+		return "", oserr.BadRequest("Keypair data is invalid: failed to generate X509 fingerprint: %v.", err)
 	}
 	sum := sha1.Sum(block.Bytes)
 	return colonHex(sum[:]), nil
@@ -144,7 +144,7 @@ func keypairOwner(c *auth.Credentials, userID, rule string) (string, error) {
 		return c.User.ID, nil
 	}
 	if !c.IsAdmin() {
-		return "", apierr.Forbidden("Policy doesn't allow %s to be performed for another user's keypairs; it needs the admin role.", rule)
+		return "", oserr.Forbidden("Policy doesn't allow %s to be performed for another user's keypairs; it needs the admin role.", rule)
 	}
 	return userID, nil
 }
@@ -157,7 +157,7 @@ func (s *Service) CreateKeypair(ctx context.Context, c *auth.Credentials, req Ke
 		return kp, "", err
 	}
 	if !ValidKeypairName(req.Name) {
-		return kp, "", apierr.BadRequest("Invalid input for field/attribute name: keypair names are 1 to 255 letters, digits, spaces, '_' and '-', and may not start or end with a space.")
+		return kp, "", oserr.BadRequest("Invalid input for field/attribute name: keypair names are 1 to 255 letters, digits, spaces, '_' and '-', and may not start or end with a space.")
 	}
 	if req.Type == "" {
 		req.Type = KeypairSSH
@@ -165,7 +165,7 @@ func (s *Service) CreateKeypair(ctx context.Context, c *auth.Credentials, req Ke
 	kp = store.Keypair{UserID: owner, Name: req.Name, Type: req.Type, CreatedAt: s.Now()}
 	switch {
 	case req.Type != KeypairSSH && req.Type != KeypairX509:
-		return kp, "", apierr.BadRequest("Invalid input for field/attribute type: %q is not one of ssh, x509.", req.Type)
+		return kp, "", oserr.BadRequest("Invalid input for field/attribute type: %q is not one of ssh, x509.", req.Type)
 	case req.HasPublicKey && req.Type == KeypairSSH:
 		kp.PublicKey = req.PublicKey
 		kp.Fingerprint, err = SSHFingerprint(req.PublicKey)
@@ -198,11 +198,11 @@ func (s *Service) CreateKeypair(ctx context.Context, c *auth.Credentials, req Ke
 			return err
 		}
 		if lim := q["key_pairs"]; lim >= 0 && int64(n)+1 > lim {
-			return apierr.Forbidden("Quota exceeded, too many key pairs: user %s has %d of %d; delete one ('openstack keypair delete') or ask an admin to raise key_pairs ('openstack quota set --key-pairs').", owner, n, lim)
+			return oserr.Forbidden("Quota exceeded, too many key pairs: user %s has %d of %d; delete one ('openstack keypair delete') or ask an admin to raise key_pairs ('openstack quota set --key-pairs').", owner, n, lim)
 		}
 		err = tx.CreateKeypair(ctx, kp)
 		if errors.Is(err, store.ErrConflict) {
-			return apierr.Conflict("Key pair '%s' already exists; choose another name or delete the old one first.", kp.Name)
+			return oserr.Conflict("Key pair '%s' already exists; choose another name or delete the old one first.", kp.Name)
 		}
 		return err
 	})
@@ -223,7 +223,7 @@ func (s *Service) Keypair(ctx context.Context, c *auth.Credentials, userID, name
 		return err
 	})
 	if errors.Is(err, store.ErrNotFound) {
-		return kp, apierr.NotFound("Keypair %s not found for user %s; see 'openstack keypair list'.", name, owner)
+		return kp, oserr.NotFound("Keypair %s not found for user %s; see 'openstack keypair list'.", name, owner)
 	}
 	return kp, err
 }
@@ -237,7 +237,7 @@ func (s *Service) Keypairs(ctx context.Context, c *auth.Credentials, userID stri
 	err = s.db.Read(ctx, func(tx *store.Tx) error {
 		if p.Marker != "" {
 			if _, err := tx.GetKeypair(ctx, owner, p.Marker); errors.Is(err, store.ErrNotFound) {
-				return apierr.BadRequest("Marker %s could not be found; page with the name of a keypair from the previous page.", p.Marker)
+				return oserr.BadRequest("Marker %s could not be found; page with the name of a keypair from the previous page.", p.Marker)
 			} else if err != nil {
 				return err
 			}
@@ -256,7 +256,7 @@ func (s *Service) DeleteKeypair(ctx context.Context, c *auth.Credentials, userID
 	}
 	err = s.db.Write(ctx, func(tx *store.Tx) error { return tx.DeleteKeypair(ctx, owner, name) })
 	if errors.Is(err, store.ErrNotFound) {
-		return apierr.NotFound("Keypair %s not found for user %s; see 'openstack keypair list'.", name, owner)
+		return oserr.NotFound("Keypair %s not found for user %s; see 'openstack keypair list'.", name, owner)
 	}
 	return err
 }

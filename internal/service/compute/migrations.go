@@ -4,8 +4,8 @@ import (
 	"context"
 	"errors"
 
-	"github.com/onestack/onestack/internal/apierr"
 	"github.com/onestack/onestack/internal/auth"
+	"github.com/onestack/onestack/internal/oserr"
 	"github.com/onestack/onestack/internal/store"
 )
 
@@ -70,7 +70,7 @@ func (s *Service) Migrations(ctx context.Context, c *auth.Credentials, l Migrati
 		if l.Marker != "" {
 			m, err := tx.GetMigrationByUUID(ctx, l.Marker)
 			if errors.Is(err, store.ErrNotFound) {
-				return apierr.BadRequest("Marker %s could not be found.", l.Marker)
+				return oserr.BadRequest("Marker %s could not be found.", l.Marker)
 			} else if err != nil {
 				return err
 			}

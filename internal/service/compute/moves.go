@@ -3,9 +3,9 @@ package compute
 import (
 	"context"
 
-	"github.com/onestack/onestack/internal/apierr"
 	"github.com/onestack/onestack/internal/auth"
 	"github.com/onestack/onestack/internal/hostapi"
+	"github.com/onestack/onestack/internal/oserr"
 	"github.com/onestack/onestack/internal/store"
 )
 
@@ -24,10 +24,10 @@ func (s *Service) Resize(ctx context.Context, c *auth.Credentials, id, flavorRef
 			return err
 		}
 		if f.ID == v.Flavor.ID {
-			return apierr.BadRequest("When resizing, instances must change flavor; %s is the current flavor.", f.ID)
+			return oserr.BadRequest("When resizing, instances must change flavor; %s is the current flavor.", f.ID)
 		}
 		if f.Disk > 0 && f.Disk < v.Flavor.Disk {
-			return apierr.BadRequest("Resizing to a smaller disk (%d GB → %d GB) is not supported; choose a flavor with at least %d GB.", v.Flavor.Disk, f.Disk, v.Flavor.Disk)
+			return oserr.BadRequest("Resizing to a smaller disk (%d GB → %d GB) is not supported; choose a flavor with at least %d GB.", v.Flavor.Disk, f.Disk, v.Flavor.Disk)
 		}
 		if dc, dr := f.VCPUs-v.Flavor.VCPUs, f.RAM-v.Flavor.RAM; dc > 0 || dr > 0 {
 			if err := s.checkDelta(ctx, tx, v.ProjectID, v.UserID, dc, dr); err != nil {
@@ -66,10 +66,10 @@ func (s *Service) startMove(ctx context.Context, c *auth.Credentials, id, action
 	_, err := s.transition(ctx, c, id, action, allowed, func(tx *store.Tx, v *store.Server) error {
 		if host != "" {
 			if host == v.Host {
-				return apierr.BadRequest("The server is already on host %s; choose another host.", host)
+				return oserr.BadRequest("The server is already on host %s; choose another host.", host)
 			}
 			if _, err := tx.GetHostByName(ctx, host); err != nil {
-				return apierr.BadRequest("Compute host %s could not be found.", host)
+				return oserr.BadRequest("Compute host %s could not be found.", host)
 			}
 		}
 		v.TaskState, v.SourceHost = task, ""
@@ -86,7 +86,7 @@ func (s *Service) startMove(ctx context.Context, c *auth.Credentials, id, action
 func (s *Service) ConfirmResize(ctx context.Context, c *auth.Credentials, id string) error {
 	_, err := s.transition(ctx, c, id, "confirmResize", []string{VMResized}, func(tx *store.Tx, v *store.Server) error {
 		if v.Migration == nil {
-			return apierr.Conflict("Instance %s has no resize to confirm.", id)
+			return oserr.Conflict("Instance %s has no resize to confirm.", id)
 		}
 		if err := s.placement.ReleaseTx(ctx, tx, v.Migration.MigrationConsumer); err != nil {
 			return err
@@ -102,7 +102,7 @@ func (s *Service) ConfirmResize(ctx context.Context, c *auth.Credentials, id str
 func (s *Service) RevertResize(ctx context.Context, c *auth.Credentials, id string) error {
 	_, err := s.transition(ctx, c, id, "revertResize", []string{VMResized}, func(tx *store.Tx, v *store.Server) error {
 		if v.Migration == nil {
-			return apierr.Conflict("Instance %s has no resize to revert.", id)
+			return oserr.Conflict("Instance %s has no resize to revert.", id)
 		}
 		// The destination's allocations go; the source's return to the server.
 		if err := s.placement.ReleaseTx(ctx, tx, v.ID); err != nil {

@@ -8,8 +8,8 @@ import (
 
 	"github.com/google/uuid"
 
-	"github.com/onestack/onestack/internal/apierr"
 	"github.com/onestack/onestack/internal/auth"
+	"github.com/onestack/onestack/internal/oserr"
 	"github.com/onestack/onestack/internal/service/compute"
 	"github.com/onestack/onestack/internal/store"
 )
@@ -75,13 +75,13 @@ func opsServer(t testing.TB, db *store.DB, project, name, host, group string, f 
 	return v
 }
 
-// wantStatus fails unless err is an *apierr.Error with the status.
-func wantStatus(t testing.TB, err error, status int) *apierr.Error {
+// wantStatus fails unless err is an *oserr.Error with the status.
+func wantStatus(t testing.TB, err error, status int) *oserr.Error {
 	t.Helper()
 	if err == nil {
 		t.Fatalf("got no error, want %d", status)
 	}
-	e := apierr.From(err)
+	e := oserr.From(err)
 	if e.Status != status {
 		t.Fatalf("got %v, want status %d", err, status)
 	}

@@ -5,7 +5,7 @@ import (
 	"fmt"
 	"strings"
 
-	"github.com/onestack/onestack/internal/apierr"
+	"github.com/onestack/onestack/internal/oserr"
 	"github.com/onestack/onestack/internal/store"
 )
 
@@ -130,10 +130,10 @@ func (s *Service) Usage(ctx context.Context, projectID, userID string) (u map[st
 func (s *Service) SetLimits(ctx context.Context, projectID string, limits map[string]int64) (Quotas, error) {
 	for k, v := range limits {
 		if _, ok := s.cfg.Quotas[k]; !ok {
-			return nil, apierr.BadRequest("Unknown quota resource %q; use one of %v.", k, quotaResources)
+			return nil, oserr.BadRequest("Unknown quota resource %q; use one of %v.", k, quotaResources)
 		}
 		if v < -1 {
-			return nil, apierr.BadRequest("Quota value %d for %s is invalid; use -1 (unlimited) or a number ≥ 0.", v, k)
+			return nil, oserr.BadRequest("Quota value %d for %s is invalid; use -1 (unlimited) or a number ≥ 0.", v, k)
 		}
 	}
 	err := s.db.Write(ctx, func(tx *store.Tx) error {
@@ -217,9 +217,9 @@ func (s *Service) checkQuotaOf(ctx context.Context, tx *store.Tx, projectID, use
 	}
 	if len(over) > 0 {
 		if userID != "" {
-			return apierr.Forbidden("Quota exceeded for %s (your own limits in project %s). Delete servers or ask an admin to raise your quota ('openstack quota set --user').", strings.Join(over, "; "), projectID)
+			return oserr.Forbidden("Quota exceeded for %s (your own limits in project %s). Delete servers or ask an admin to raise your quota ('openstack quota set --user').", strings.Join(over, "; "), projectID)
 		}
-		return apierr.Forbidden("Quota exceeded for %s. Delete servers or ask an admin to raise the quota ('openstack quota set --instances/--cores/--ram').", strings.Join(over, "; "))
+		return oserr.Forbidden("Quota exceeded for %s. Delete servers or ask an admin to raise the quota ('openstack quota set --instances/--cores/--ram').", strings.Join(over, "; "))
 	}
 	return nil
 }

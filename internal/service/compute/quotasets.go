@@ -4,8 +4,8 @@ import (
 	"context"
 	"sort"
 
-	"github.com/onestack/onestack/internal/apierr"
 	"github.com/onestack/onestack/internal/auth"
+	"github.com/onestack/onestack/internal/oserr"
 	"github.com/onestack/onestack/internal/store"
 )
 
@@ -17,7 +17,7 @@ func canSeeQuotas(c *auth.Credentials, projectID, rule string) error {
 	if c.IsAdmin() || (projectID != "" && c.ProjectID() == projectID) {
 		return nil
 	}
-	return apierr.Forbidden("Policy doesn't allow %s to be performed on project %s; you may read your own project's quotas, others need the admin role.", rule, projectID)
+	return oserr.Forbidden("Policy doesn't allow %s to be performed on project %s; you may read your own project's quotas, others need the admin role.", rule, projectID)
 }
 
 // DefaultLimits returns the default per-project limits: the configured
@@ -57,10 +57,10 @@ func (s *Service) UpdateQuotaClass(ctx context.Context, c *auth.Credentials, nam
 	}
 	for k, v := range limits {
 		if _, ok := s.cfg.Quotas[k]; !ok && !legacy[k] {
-			return nil, apierr.BadRequest("Unknown quota resource %q.", k)
+			return nil, oserr.BadRequest("Unknown quota resource %q.", k)
 		}
 		if v < -1 {
-			return nil, apierr.BadRequest("Quota value %d for %s is invalid; use -1 (unlimited) or a number ≥ 0.", v, k)
+			return nil, oserr.BadRequest("Quota value %d for %s is invalid; use -1 (unlimited) or a number ≥ 0.", v, k)
 		}
 	}
 	var q Quotas
@@ -114,10 +114,10 @@ func (s *Service) UpdateQuotas(ctx context.Context, c *auth.Credentials, project
 	for _, k := range keys {
 		v := limits[k]
 		if _, ok := s.cfg.Quotas[k]; !ok {
-			return nil, apierr.BadRequest("Unknown quota resource %q; use one of %v.", k, quotaResources)
+			return nil, oserr.BadRequest("Unknown quota resource %q; use one of %v.", k, quotaResources)
 		}
 		if v < -1 || v > MaxInt {
-			return nil, apierr.BadRequest("Invalid input for field/attribute %s: %d is out of range; use -1 (unlimited) or 0 to %d.", k, v, MaxInt)
+			return nil, oserr.BadRequest("Invalid input for field/attribute %s: %d is out of range; use -1 (unlimited) or 0 to %d.", k, v, MaxInt)
 		}
 	}
 	if !force {
@@ -127,7 +127,7 @@ func (s *Service) UpdateQuotas(ctx context.Context, c *auth.Credentials, project
 		}
 		for _, k := range keys {
 			if v := limits[k]; v != -1 && v < used[k] {
-				return nil, apierr.BadRequest("Quota limit %d for %s must be greater than or equal to already used and reserved %d; free resources first or send \"force\": true.", v, k, used[k])
+				return nil, oserr.BadRequest("Quota limit %d for %s must be greater than or equal to already used and reserved %d; free resources first or send \"force\": true.", v, k, used[k])
 			}
 		}
 	}
@@ -223,16 +223,16 @@ func (s *Service) UpdateUserQuotas(ctx context.Context, c *auth.Credentials, pro
 	for _, k := range keys {
 		v := limits[k]
 		if _, ok := s.cfg.Quotas[k]; !ok {
-			return nil, apierr.BadRequest("Unknown quota resource %q; use one of %v.", k, quotaResources)
+			return nil, oserr.BadRequest("Unknown quota resource %q; use one of %v.", k, quotaResources)
 		}
 		if v < -1 || v > MaxInt {
-			return nil, apierr.BadRequest("Invalid input for field/attribute %s: %d is out of range; use -1 (unlimited) or 0 to %d.", k, v, MaxInt)
+			return nil, oserr.BadRequest("Invalid input for field/attribute %s: %d is out of range; use -1 (unlimited) or 0 to %d.", k, v, MaxInt)
 		}
 		if p := project[k]; p >= 0 && (v == -1 || v > p) {
-			return nil, apierr.BadRequest("Quota limit %d for %s must be less than or equal to %d, the project's limit.", v, k, p)
+			return nil, oserr.BadRequest("Quota limit %d for %s must be less than or equal to %d, the project's limit.", v, k, p)
 		}
 		if used != nil && v != -1 && v < used[k] {
-			return nil, apierr.BadRequest("Quota limit %d for %s must be greater than or equal to already used and reserved %d; free resources first or send \"force\": true.", v, k, used[k])
+			return nil, oserr.BadRequest("Quota limit %d for %s must be greater than or equal to already used and reserved %d; free resources first or send \"force\": true.", v, k, used[k])
 		}
 	}
 	err = s.db.Write(ctx, func(tx *store.Tx) error {

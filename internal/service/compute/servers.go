@@ -9,8 +9,8 @@ import (
 	"strings"
 	"unicode/utf8"
 
-	"github.com/onestack/onestack/internal/apierr"
 	"github.com/onestack/onestack/internal/auth"
+	"github.com/onestack/onestack/internal/oserr"
 	"github.com/onestack/onestack/internal/store"
 )
 
@@ -54,7 +54,7 @@ const maxNameLen = 255
 
 func checkServerName(name string) error {
 	if strings.TrimSpace(name) == "" || utf8.RuneCountInString(name) > maxNameLen || !utf8.ValidString(name) {
-		return apierr.BadRequest("Invalid input for field/attribute name: a server name is 1 to %d characters and not only spaces.", maxNameLen)
+		return oserr.BadRequest("Invalid input for field/attribute name: a server name is 1 to %d characters and not only spaces.", maxNameLen)
 	}
 	return nil
 }
@@ -94,30 +94,30 @@ func (s *Service) Create(ctx context.Context, c *auth.Credentials, req CreateReq
 		req.MaxCount = req.MinCount
 	}
 	if req.Networks == NetworksList {
-		return nil, apierr.BadRequest("This cloud has no networking service yet, so servers cannot be attached to networks; boot with \"networks\": \"none\" (openstack server create --nic none).")
+		return nil, oserr.BadRequest("This cloud has no networking service yet, so servers cannot be attached to networks; boot with \"networks\": \"none\" (openstack server create --nic none).")
 	}
 	if len(req.Metadata) > 128 {
-		return nil, apierr.Forbidden("Quota exceeded for metadata_items: %d items requested, the limit is 128.", len(req.Metadata))
+		return nil, oserr.Forbidden("Quota exceeded for metadata_items: %d items requested, the limit is 128.", len(req.Metadata))
 	}
 	if req.ImageRef == "" {
-		return nil, apierr.BadRequest("Missing imageRef attribute: give the image to boot from (booting from volumes comes with block storage).")
+		return nil, oserr.BadRequest("Missing imageRef attribute: give the image to boot from (booting from volumes comes with block storage).")
 	}
 	img, err := s.images.Boot(ctx, c, req.ImageRef)
 	if err != nil {
-		if apierr.Is(err, 404) {
-			return nil, apierr.BadRequest("Image %s could not be found; check 'openstack image list'.", req.ImageRef)
+		if oserr.Is(err, 404) {
+			return nil, oserr.BadRequest("Image %s could not be found; check 'openstack image list'.", req.ImageRef)
 		}
 		return nil, err
 	}
 	if img.Status != "active" {
-		return nil, apierr.BadRequest("Image %s is not active (status %s); upload its data first or choose another image.", img.ID, img.Status)
+		return nil, oserr.BadRequest("Image %s is not active (status %s); upload its data first or choose another image.", img.ID, img.Status)
 	}
 	zone, host := req.Zone, req.Host
 	if z, h, ok := strings.Cut(zone, ":"); ok {
 		zone, host = z, strings.Split(h, ":")[0]
 	}
 	if host != "" && !c.IsAdmin() {
-		return nil, apierr.Forbidden("Only administrators may choose a host; drop the host from the availability zone.")
+		return nil, oserr.Forbidden("Only administrators may choose a host; drop the host from the availability zone.")
 	}
 	var made []store.Server
 	err = s.db.Write(ctx, func(tx *store.Tx) error {
@@ -127,19 +127,19 @@ func (s *Service) Create(ctx context.Context, c *auth.Credentials, req CreateReq
 			return err
 		}
 		if img.MinRAM > f.RAM {
-			return apierr.BadRequest("Flavor's memory is too small for requested image: image %s needs %d MB, flavor %s has %d MB.", img.ID, img.MinRAM, f.Name, f.RAM)
+			return oserr.BadRequest("Flavor's memory is too small for requested image: image %s needs %d MB, flavor %s has %d MB.", img.ID, img.MinRAM, f.Name, f.RAM)
 		}
 		if f.Disk > 0 && img.MinDisk > f.Disk {
-			return apierr.BadRequest("Flavor's disk is too small for requested image: image %s needs %d GB, flavor %s has %d GB.", img.ID, img.MinDisk, f.Name, f.Disk)
+			return oserr.BadRequest("Flavor's disk is too small for requested image: image %s needs %d GB, flavor %s has %d GB.", img.ID, img.MinDisk, f.Name, f.Disk)
 		}
 		if f.Disk > 0 && img.Size > int64(f.Disk)<<30 {
-			return apierr.BadRequest("Flavor's disk is too small for requested image: image %s is %d bytes, flavor %s has %d GB.", img.ID, img.Size, f.Name, f.Disk)
+			return oserr.BadRequest("Flavor's disk is too small for requested image: image %s is %d bytes, flavor %s has %d GB.", img.ID, img.Size, f.Name, f.Disk)
 		}
 		var keyData string
 		if req.KeyName != "" {
 			kp, err := tx.GetKeypair(ctx, c.User.ID, req.KeyName)
 			if errors.Is(err, store.ErrNotFound) {
-				return apierr.BadRequest("Invalid key_name provided: keypair %s does not exist for your user; see 'openstack keypair list'.", req.KeyName)
+				return oserr.BadRequest("Invalid key_name provided: keypair %s does not exist for your user; see 'openstack keypair list'.", req.KeyName)
 			} else if err != nil {
 				return err
 			}
@@ -152,7 +152,7 @@ func (s *Service) Create(ctx context.Context, c *auth.Credentials, req CreateReq
 		}
 		if host != "" {
 			if _, err := tx.GetHostByName(ctx, host); errors.Is(err, store.ErrNotFound) {
-				return apierr.BadRequest("Compute host %s could not be found; see 'openstack compute service list'.", host)
+				return oserr.BadRequest("Compute host %s could not be found; see 'openstack compute service list'.", host)
 			} else if err != nil {
 				return err
 			}
@@ -160,7 +160,7 @@ func (s *Service) Create(ctx context.Context, c *auth.Credentials, req CreateReq
 		if req.GroupID != "" {
 			g, err := tx.GetServerGroup(ctx, req.GroupID)
 			if errors.Is(err, store.ErrNotFound) || (err == nil && g.ProjectID != c.ProjectID() && !c.IsAdmin()) {
-				return apierr.BadRequest("Invalid server group %s: it does not exist in your project.", req.GroupID)
+				return oserr.BadRequest("Invalid server group %s: it does not exist in your project.", req.GroupID)
 			} else if err != nil {
 				return err
 			}
@@ -173,7 +173,7 @@ func (s *Service) Create(ctx context.Context, c *auth.Credentials, req CreateReq
 				return err
 			}
 			if lim := q["server_group_members"]; lim >= 0 && int64(len(members)+req.MaxCount) > lim {
-				return apierr.Forbidden("Quota exceeded for server_group_members: group %s has %d of %d members, %d requested.", g.ID, len(members), lim, req.MaxCount)
+				return oserr.Forbidden("Quota exceeded for server_group_members: group %s has %d of %d members, %d requested.", g.ID, len(members), lim, req.MaxCount)
 			}
 		}
 		count := req.MaxCount
@@ -252,10 +252,10 @@ func (s *Service) flavorFor(ctx context.Context, tx *store.Tx, c *auth.Credentia
 		}
 	}
 	if errors.Is(err, store.ErrNotFound) {
-		return f, apierr.BadRequest("Flavor %s could not be found; see 'openstack flavor list'.", ref)
+		return f, oserr.BadRequest("Flavor %s could not be found; see 'openstack flavor list'.", ref)
 	}
 	if err == nil && f.Disabled {
-		return f, apierr.BadRequest("Flavor %s is disabled; choose another.", ref)
+		return f, oserr.BadRequest("Flavor %s is disabled; choose another.", ref)
 	}
 	return f, err
 }
@@ -274,7 +274,7 @@ func (s *Service) checkZone(ctx context.Context, tx *store.Tx, zone string) erro
 			return nil
 		}
 	}
-	return apierr.BadRequest("The requested availability zone %q is not available; see 'openstack availability zone list'.", zone)
+	return oserr.BadRequest("The requested availability zone %q is not available; see 'openstack availability zone list'.", zone)
 }
 
 // ListRequest is a decoded GET /servers.
@@ -300,7 +300,7 @@ func (s *Service) List(ctx context.Context, c *auth.Credentials, req ListRequest
 		} else {
 			var err error
 			if re, err = regexp.Compile(req.NameRegex); err != nil {
-				return nil, apierr.BadRequest("Invalid name filter %q: %v.", req.NameRegex, err)
+				return nil, oserr.BadRequest("Invalid name filter %q: %v.", req.NameRegex, err)
 			}
 		}
 	}
@@ -310,7 +310,7 @@ func (s *Service) List(ctx context.Context, c *auth.Credentials, req ListRequest
 		for {
 			page, err := tx.ListServers(ctx, f)
 			if errors.Is(err, store.ErrNotFound) {
-				return apierr.BadRequest("marker [%s] not found", f.Page.Marker)
+				return oserr.BadRequest("marker [%s] not found", f.Page.Marker)
 			}
 			if err != nil {
 				return err
@@ -387,7 +387,7 @@ func (s *Service) SetMetadata(ctx context.Context, c *auth.Credentials, id strin
 		switch {
 		case deleteKey != "":
 			if _, ok := v.Metadata[deleteKey]; !ok {
-				return apierr.NotFound("Metadata item %s was not found on server %s.", deleteKey, id)
+				return oserr.NotFound("Metadata item %s was not found on server %s.", deleteKey, id)
 			}
 			delete(v.Metadata, deleteKey)
 		case replace:
@@ -398,7 +398,7 @@ func (s *Service) SetMetadata(ctx context.Context, c *auth.Credentials, id strin
 			}
 		}
 		if len(v.Metadata) > 128 {
-			return apierr.Forbidden("Quota exceeded for metadata_items: %d items, the limit is 128.", len(v.Metadata))
+			return oserr.Forbidden("Quota exceeded for metadata_items: %d items, the limit is 128.", len(v.Metadata))
 		}
 		v.UpdatedAt = s.Now()
 		return tx.UpdateServer(ctx, &v, 0)
@@ -420,14 +420,14 @@ func (s *Service) SetTags(ctx context.Context, c *auth.Credentials, id string, t
 		case del != "":
 			i := slices.Index(v.Tags, del)
 			if i < 0 {
-				return apierr.NotFound("Tag %s was not found on server %s.", del, id)
+				return oserr.NotFound("Tag %s was not found on server %s.", del, id)
 			}
 			v.Tags = slices.Delete(v.Tags, i, i+1)
 		default:
 			v.Tags = tags
 		}
 		if len(v.Tags) > 50 {
-			return apierr.BadRequest("A server has at most 50 tags.")
+			return oserr.BadRequest("A server has at most 50 tags.")
 		}
 		v.UpdatedAt = s.Now()
 		return tx.UpdateServer(ctx, &v, 0)
@@ -437,7 +437,7 @@ func (s *Service) SetTags(ctx context.Context, c *auth.Credentials, id string, t
 
 func (s *Service) checkLocked(c *auth.Credentials, v store.Server) error {
 	if v.Locked && !c.IsAdmin() {
-		return apierr.Conflict("Instance %s is locked; unlock it first ('openstack server unlock').", v.ID)
+		return oserr.Conflict("Instance %s is locked; unlock it first ('openstack server unlock').", v.ID)
 	}
 	return nil
 }
@@ -454,10 +454,10 @@ func (s *Service) transition(ctx context.Context, c *auth.Credentials, id, actio
 			return err
 		}
 		if v.TaskState != "" {
-			return apierr.Conflict("Cannot '%s' instance %s while it is in task_state %s; wait for the task to finish.", action, id, v.TaskState)
+			return oserr.Conflict("Cannot '%s' instance %s while it is in task_state %s; wait for the task to finish.", action, id, v.TaskState)
 		}
 		if allowed != nil && !slices.Contains(allowed, v.VMState) {
-			return apierr.Conflict("Cannot '%s' instance %s while it is in vm_state %s.", action, id, v.VMState)
+			return oserr.Conflict("Cannot '%s' instance %s while it is in vm_state %s.", action, id, v.VMState)
 		}
 		if err := fn(tx, &v); err != nil {
 			return err
@@ -565,7 +565,7 @@ func (s *Service) Unlock(ctx context.Context, c *auth.Credentials, id string) er
 			return err
 		}
 		if v.LockedBy == "admin" && !c.IsAdmin() {
-			return apierr.Forbidden("Instance %s was locked by an administrator; ask one to unlock it.", id)
+			return oserr.Forbidden("Instance %s was locked by an administrator; ask one to unlock it.", id)
 		}
 		v.Locked, v.LockedReason, v.LockedBy = false, "", ""
 		v.UpdatedAt = s.Now()
@@ -592,13 +592,13 @@ type RebuildRequest struct {
 func (s *Service) Rebuild(ctx context.Context, c *auth.Credentials, id string, r RebuildRequest) (store.Server, error) {
 	img, err := s.images.Boot(ctx, c, r.ImageRef)
 	if err != nil {
-		if apierr.Is(err, 404) {
-			return store.Server{}, apierr.BadRequest("Image %s could not be found.", r.ImageRef)
+		if oserr.Is(err, 404) {
+			return store.Server{}, oserr.BadRequest("Image %s could not be found.", r.ImageRef)
 		}
 		return store.Server{}, err
 	}
 	if img.Status != "active" {
-		return store.Server{}, apierr.BadRequest("Image %s is not active (status %s).", img.ID, img.Status)
+		return store.Server{}, oserr.BadRequest("Image %s is not active (status %s).", img.ID, img.Status)
 	}
 	if r.Name != nil {
 		if err := checkServerName(*r.Name); err != nil {
@@ -607,7 +607,7 @@ func (s *Service) Rebuild(ctx context.Context, c *auth.Credentials, id string, r
 	}
 	return s.transition(ctx, c, id, "rebuild", []string{VMActive, VMStopped, VMError}, func(tx *store.Tx, v *store.Server) error {
 		if img.MinRAM > v.Flavor.RAM || (v.Flavor.Disk > 0 && img.MinDisk > v.Flavor.Disk) {
-			return apierr.BadRequest("Image %s needs %d MB RAM and %d GB disk; the server's flavor has %d MB and %d GB.", img.ID, img.MinRAM, img.MinDisk, v.Flavor.RAM, v.Flavor.Disk)
+			return oserr.BadRequest("Image %s needs %d MB RAM and %d GB disk; the server's flavor has %d MB and %d GB.", img.ID, img.MinRAM, img.MinDisk, v.Flavor.RAM, v.Flavor.Disk)
 		}
 		// A stopped server is rebuilt stopped, as Nova does; one in ERROR comes back running.
 		v.ImageID, v.TaskState, v.Fault = img.ID, TaskRebuilding, nil
@@ -634,7 +634,7 @@ func (s *Service) Rebuild(ctx context.Context, c *auth.Credentials, id string, r
 			if *r.KeyName != "" {
 				kp, err := tx.GetKeypair(ctx, c.User.ID, *r.KeyName)
 				if err != nil {
-					return apierr.BadRequest("Invalid key_name provided: keypair %s does not exist for your user.", *r.KeyName)
+					return oserr.BadRequest("Invalid key_name provided: keypair %s does not exist for your user.", *r.KeyName)
 				}
 				v.KeyName, v.KeyData = kp.Name, kp.PublicKey
 			}
@@ -696,7 +696,7 @@ func (s *Service) CreateBackup(ctx context.Context, c *auth.Credentials, id, nam
 			kept++
 			continue
 		}
-		if err := s.images.Delete(ctx, c, im.ID); err != nil && !apierr.Is(err, 404) {
+		if err := s.images.Delete(ctx, c, im.ID); err != nil && !oserr.Is(err, 404) {
 			return imageID, fmt.Errorf("rotate backups of %s: delete %s: %w", id, im.ID, err)
 		}
 	}
@@ -706,7 +706,7 @@ func (s *Service) CreateBackup(ctx context.Context, c *auth.Credentials, id, nam
 // CreateImage snapshots a server into a new image and returns its id.
 func (s *Service) CreateImage(ctx context.Context, c *auth.Credentials, id, name string, meta map[string]string) (string, error) {
 	if strings.TrimSpace(name) == "" {
-		return "", apierr.BadRequest("createImage needs a name for the image.")
+		return "", oserr.BadRequest("createImage needs a name for the image.")
 	}
 	v, err := s.Get(ctx, c, id)
 	if err != nil {
@@ -817,14 +817,14 @@ func (s *Service) ConsoleOutput(ctx context.Context, c *auth.Credentials, id str
 		return "", err
 	}
 	if v.VMState == VMBuilding || v.Host == "" {
-		return "", apierr.Conflict("Cannot 'get console output' of instance %s while it is in vm_state %s.", id, v.VMState)
+		return "", oserr.Conflict("Cannot 'get console output' of instance %s while it is in vm_state %s.", id, v.VMState)
 	}
 	if s.consoles == nil {
-		return "", apierr.NotImplemented("Console logs are not available from host %s.", v.Host)
+		return "", oserr.NotImplemented("Console logs are not available from host %s.", v.Host)
 	}
 	out, err := s.consoles(ctx, v.Host, v.ID)
 	if err != nil {
-		return "", apierr.Conflict("The console log of instance %s cannot be read on host %s: %v.", id, v.Host, err)
+		return "", oserr.Conflict("The console log of instance %s cannot be read on host %s: %v.", id, v.Host, err)
 	}
 	if lines > 0 {
 		all := strings.SplitAfter(out, "\n")

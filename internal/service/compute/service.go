@@ -11,8 +11,8 @@ import (
 
 	"github.com/google/uuid"
 
-	"github.com/onestack/onestack/internal/apierr"
 	"github.com/onestack/onestack/internal/auth"
+	"github.com/onestack/onestack/internal/oserr"
 	"github.com/onestack/onestack/internal/store"
 )
 
@@ -142,7 +142,7 @@ func newUUID() string { return uuid.NewString() }
 // notFound maps store.ErrNotFound to Nova's 404 for a resource kind.
 func notFound(err error, kind, id string) error {
 	if errors.Is(err, store.ErrNotFound) {
-		return apierr.NotFound("%s %s could not be found.", kind, id)
+		return oserr.NotFound("%s %s could not be found.", kind, id)
 	}
 	return err
 }
@@ -218,7 +218,7 @@ func likePattern(re string) (string, bool) {
 // as Nova does, the snapshot is dropped and the server carries on.
 func (s *Service) UploadImage(ctx context.Context, imageID string, data io.Reader) error {
 	err := s.images.Upload(ctx, imageID, data)
-	if apierr.Is(err, 404) || apierr.Is(err, 410) {
+	if oserr.Is(err, 404) || oserr.Is(err, 410) {
 		s.log.Info("snapshot image deleted while it was saved; snapshot dropped", "image_id", imageID, "error", err)
 		return nil
 	}
@@ -259,7 +259,7 @@ func (s *Service) SetImageMetadata(ctx context.Context, c *auth.Credentials, id 
 		return nil, err
 	}
 	if lim := q["metadata_items"]; lim >= 0 && int64(n) > lim {
-		return nil, apierr.Forbidden("Quota exceeded for metadata_items: the image would have %d items, the limit is %d.", n, lim)
+		return nil, oserr.Forbidden("Quota exceeded for metadata_items: the image would have %d items, the limit is %d.", n, lim)
 	}
 	im, err = s.images.SetProperties(ctx, c, id, meta, remove)
 	if err != nil {
@@ -275,7 +275,7 @@ func (s *Service) DeleteImageMetadata(ctx context.Context, c *auth.Credentials, 
 		return err
 	}
 	if _, ok := im.Properties[key]; !ok {
-		return apierr.NotFound("Metadata item %s was not found on image %s.", key, id)
+		return oserr.NotFound("Metadata item %s was not found on image %s.", key, id)
 	}
 	_, err = s.images.SetProperties(ctx, c, id, nil, []string{key})
 	return err

@@ -9,8 +9,8 @@ import (
 
 	"github.com/google/uuid"
 
-	"github.com/onestack/onestack/internal/apierr"
 	"github.com/onestack/onestack/internal/auth"
+	"github.com/onestack/onestack/internal/oserr"
 	"github.com/onestack/onestack/internal/store"
 )
 
@@ -178,7 +178,7 @@ func (s *Service) applyServiceUpdate(ctx context.Context, tx *store.Tx, h store.
 }
 
 func onlyCompute(binary string) error {
-	return apierr.BadRequest("Updating a %s service is not supported. Only nova-compute services can be updated; %s runs inside the onestack control plane.", binary, binary)
+	return oserr.BadRequest("Updating a %s service is not supported. Only nova-compute services can be updated; %s runs inside the onestack control plane.", binary, binary)
 }
 
 // UpdateServiceByHost updates the service named by host and binary (the
@@ -193,7 +193,7 @@ func (s *Service) UpdateServiceByHost(ctx context.Context, c *auth.Credentials, 
 	err = s.db.Write(ctx, func(tx *store.Tx) error {
 		h, err := tx.GetHostByName(ctx, host)
 		if errors.Is(err, store.ErrNotFound) {
-			return apierr.NotFound("Could not find binary %s on host %s; see 'openstack compute service list'.", binary, host)
+			return oserr.NotFound("Could not find binary %s on host %s; see 'openstack compute service list'.", binary, host)
 		} else if err != nil {
 			return err
 		}
@@ -234,7 +234,7 @@ func (s *Service) UpdateService(ctx context.Context, c *auth.Credentials, ref Se
 	err = s.db.Write(ctx, func(tx *store.Tx) error {
 		h, err := hostByRef(ctx, tx, ref, computeIDOffset)
 		if errors.Is(err, store.ErrNotFound) {
-			return apierr.NotFound("Service %s could not be found; see 'openstack compute service list'.", ref)
+			return oserr.NotFound("Service %s could not be found; see 'openstack compute service list'.", ref)
 		} else if err != nil {
 			return err
 		}
@@ -261,14 +261,14 @@ func (s *Service) DeleteService(ctx context.Context, c *auth.Credentials, ref Se
 		return err
 	}
 	if b, ok := controlByRef(ref); ok {
-		return apierr.Conflict("Service %s (%s) runs inside the onestack control plane and cannot be deleted.", ref, b)
+		return oserr.Conflict("Service %s (%s) runs inside the onestack control plane and cannot be deleted.", ref, b)
 	}
 	var h store.ComputeHost
 	err := s.db.Write(ctx, func(tx *store.Tx) error {
 		var err error
 		h, err = hostByRef(ctx, tx, ref, computeIDOffset)
 		if errors.Is(err, store.ErrNotFound) {
-			return apierr.NotFound("Service %s not found; see 'openstack compute service list'.", ref)
+			return oserr.NotFound("Service %s not found; see 'openstack compute service list'.", ref)
 		} else if err != nil {
 			return err
 		}
@@ -277,7 +277,7 @@ func (s *Service) DeleteService(ctx context.Context, c *auth.Credentials, ref Se
 			return err
 		}
 		if n > 0 {
-			return apierr.Conflict("Unable to delete compute service that is hosting instances: host %s has %d server(s). Migrate or delete the instances first.", h.Host, n)
+			return oserr.Conflict("Unable to delete compute service that is hosting instances: host %s has %d server(s). Migrate or delete the instances first.", h.Host, n)
 		}
 		if err := tx.RemoveHostFromAggregates(ctx, h.Host); err != nil {
 			return err
@@ -288,7 +288,7 @@ func (s *Service) DeleteService(ctx context.Context, c *auth.Credentials, ref Se
 		return err
 	}
 	if pd, ok := s.placement.(providerDeleter); ok {
-		if err := pd.DeleteProvider(ctx, h.ID); err != nil && !apierr.Is(err, 404) {
+		if err := pd.DeleteProvider(ctx, h.ID); err != nil && !oserr.Is(err, 404) {
 			s.log.Warn("deleted compute service but not its resource provider; delete it with 'openstack resource provider delete'",
 				"host", h.Host, "provider", h.ID, "error", err)
 		}
@@ -388,7 +388,7 @@ func (s *Service) Hypervisors(ctx context.Context, c *auth.Credentials, l Hyperv
 		if l.HasMarker {
 			m, err := hostByRef(ctx, tx, l.Marker, 0)
 			if errors.Is(err, store.ErrNotFound) {
-				return apierr.BadRequest("marker [%s] not found; page with the id of a hypervisor from the previous page.", l.Marker)
+				return oserr.BadRequest("marker [%s] not found; page with the id of a hypervisor from the previous page.", l.Marker)
 			} else if err != nil {
 				return err
 			}
@@ -399,7 +399,7 @@ func (s *Service) Hypervisors(ctx context.Context, c *auth.Credentials, l Hyperv
 			return err
 		}
 		if l.Pattern != "" && len(hs) == 0 {
-			return apierr.NotFound("No hypervisor matching '%s' could be found; see 'openstack hypervisor list'.", l.Pattern)
+			return oserr.NotFound("No hypervisor matching '%s' could be found; see 'openstack hypervisor list'.", l.Pattern)
 		}
 		out, err = s.hypervisors(ctx, tx, hs, l.WithServers, false)
 		return err
@@ -415,7 +415,7 @@ func (s *Service) Hypervisor(ctx context.Context, c *auth.Credentials, ref Servi
 	err = s.db.Read(ctx, func(tx *store.Tx) error {
 		h, err := hostByRef(ctx, tx, ref, 0)
 		if errors.Is(err, store.ErrNotFound) {
-			return apierr.NotFound("Hypervisor with ID '%s' could not be found; see 'openstack hypervisor list'.", ref)
+			return oserr.NotFound("Hypervisor with ID '%s' could not be found; see 'openstack hypervisor list'.", ref)
 		} else if err != nil {
 			return err
 		}

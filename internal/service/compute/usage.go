@@ -4,8 +4,8 @@ import (
 	"context"
 	"time"
 
-	"github.com/onestack/onestack/internal/apierr"
 	"github.com/onestack/onestack/internal/auth"
+	"github.com/onestack/onestack/internal/oserr"
 	"github.com/onestack/onestack/internal/store"
 )
 
@@ -43,10 +43,10 @@ func (s *Service) UsageServers(ctx context.Context, c *auth.Credentials, req Usa
 			return nil, err
 		}
 	} else if !c.IsAdmin() && c.ProjectID() != req.ProjectID {
-		return nil, apierr.Forbidden("Policy doesn't allow os_compute_api:os-simple-tenant-usage:show to be performed on project %s; you may read your own project's usage, others need the admin role.", req.ProjectID)
+		return nil, oserr.Forbidden("Policy doesn't allow os_compute_api:os-simple-tenant-usage:show to be performed on project %s; you may read your own project's usage, others need the admin role.", req.ProjectID)
 	}
 	if !req.Start.Before(req.End) {
-		return nil, apierr.BadRequest("Invalid start time %s: it is after the end time %s.", req.Start.Format(time.RFC3339), req.End.Format(time.RFC3339))
+		return nil, oserr.BadRequest("Invalid start time %s: it is after the end time %s.", req.Start.Format(time.RFC3339), req.End.Format(time.RFC3339))
 	}
 	var servers []store.Server
 	err := s.db.Read(ctx, func(tx *store.Tx) (err error) {
@@ -114,7 +114,7 @@ func (s *Service) Diagnostics(ctx context.Context, c *auth.Credentials, id strin
 		}
 		d.Server = v
 		if v.Host == "" {
-			return apierr.Conflict("Cannot 'get_diagnostics' instance %s while it is in vm_state %s: it has no host yet.", id, v.VMState)
+			return oserr.Conflict("Cannot 'get_diagnostics' instance %s while it is in vm_state %s: it has no host yet.", id, v.VMState)
 		}
 		h, err := tx.GetHostByName(ctx, v.Host)
 		if err != nil {
@@ -124,7 +124,7 @@ func (s *Service) Diagnostics(ctx context.Context, c *auth.Credentials, id strin
 		return nil
 	})
 	if err == nil && d.HypervisorType != "fake" {
-		return d, apierr.NotImplemented("Diagnostics of guests on %s hosts are not available yet; only fake hosts report (synthetic) diagnostics.", d.HypervisorType)
+		return d, oserr.NotImplemented("Diagnostics of guests on %s hosts are not available yet; only fake hosts report (synthetic) diagnostics.", d.HypervisorType)
 	}
 	return d, err
 }

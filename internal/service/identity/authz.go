@@ -7,8 +7,8 @@ import (
 	"sort"
 	"time"
 
-	"github.com/onestack/onestack/internal/apierr"
 	"github.com/onestack/onestack/internal/auth"
+	"github.com/onestack/onestack/internal/oserr"
 	"github.com/onestack/onestack/internal/store"
 )
 
@@ -67,7 +67,7 @@ func (s *Service) authorize(ctx context.Context, key authzKey) (*authzEntry, err
 // unusable records why a token no longer authorises anything; it is an
 // entry, not an error, so it is cached like any other answer.
 func unusable(format string, args ...any) (*authzEntry, error) {
-	return &authzEntry{err: apierr.Unauthorized(format, args...)}, nil
+	return &authzEntry{err: oserr.Unauthorized(format, args...)}, nil
 }
 
 func (s *Service) computeAuthz(ctx context.Context, tx *store.Tx, key authzKey) (*authzEntry, error) {

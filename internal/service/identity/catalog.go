@@ -4,7 +4,7 @@ import (
 	"context"
 	"errors"
 
-	"github.com/onestack/onestack/internal/apierr"
+	"github.com/onestack/onestack/internal/oserr"
 	"github.com/onestack/onestack/internal/store"
 )
 
@@ -75,7 +75,7 @@ func (s *Service) CreateRegion(ctx context.Context, r store.Region) (store.Regio
 		r.ID = newID()
 	}
 	if len(r.ID) > 255 {
-		return r, apierr.BadRequest("Region id is longer than 255 characters; choose a shorter one.")
+		return r, oserr.BadRequest("Region id is longer than 255 characters; choose a shorter one.")
 	}
 	err := s.write(ctx, func(tx *store.Tx) error {
 		if err := s.checkParentRegion(ctx, tx, r.ID, r.ParentRegionID); err != nil {
@@ -89,11 +89,11 @@ func (s *Service) CreateRegion(ctx context.Context, r store.Region) (store.Regio
 func (s *Service) checkParentRegion(ctx context.Context, tx *store.Tx, id, parent string) error {
 	for depth := 0; parent != "" && depth < 32; depth++ {
 		if parent == id {
-			return apierr.BadRequest("Region %s cannot be its own ancestor; choose another parent_region_id.", id)
+			return oserr.BadRequest("Region %s cannot be its own ancestor; choose another parent_region_id.", id)
 		}
 		p, err := tx.GetRegion(ctx, parent)
 		if errors.Is(err, store.ErrNotFound) {
-			return apierr.BadRequest("Parent region %s does not exist; create it first or drop parent_region_id.", parent)
+			return oserr.BadRequest("Parent region %s does not exist; create it first or drop parent_region_id.", parent)
 		}
 		if err != nil {
 			return err
@@ -153,7 +153,7 @@ func (s *Service) DeleteRegion(ctx context.Context, id string) error {
 			return err
 		}
 		if len(kids) > 0 || len(eps) > 0 {
-			return apierr.Forbidden("Region %s still has %d child regions and %d endpoints; delete them first.", id, len(kids), len(eps))
+			return oserr.Forbidden("Region %s still has %d child regions and %d endpoints; delete them first.", id, len(kids), len(eps))
 		}
 		return tx.DeleteRegion(ctx, id)
 	})
@@ -164,7 +164,7 @@ func (s *Service) DeleteRegion(ctx context.Context, id string) error {
 // CreateService creates a catalog service.
 func (s *Service) CreateService(ctx context.Context, sv store.Service) (store.Service, error) {
 	if sv.Type == "" {
-		return sv, apierr.BadRequest("Service type is required, e.g. \"compute\".")
+		return sv, oserr.BadRequest("Service type is required, e.g. \"compute\".")
 	}
 	sv.ID = newID()
 	return sv, s.write(ctx, func(tx *store.Tx) error { return tx.CreateService(ctx, sv) })
@@ -213,14 +213,14 @@ var interfaces = map[string]bool{"public": true, "internal": true, "admin": true
 
 func (s *Service) checkEndpoint(ctx context.Context, tx *store.Tx, e store.Endpoint) error {
 	if !interfaces[e.Interface] {
-		return apierr.BadRequest("Endpoint interface %q is invalid; use public, internal or admin.", e.Interface)
+		return oserr.BadRequest("Endpoint interface %q is invalid; use public, internal or admin.", e.Interface)
 	}
 	if e.URL == "" {
-		return apierr.BadRequest("Endpoint url is required.")
+		return oserr.BadRequest("Endpoint url is required.")
 	}
 	if _, err := tx.GetService(ctx, e.ServiceID); err != nil {
 		if errors.Is(err, store.ErrNotFound) {
-			return apierr.BadRequest("Service %s does not exist; check service_id.", e.ServiceID)
+			return oserr.BadRequest("Service %s does not exist; check service_id.", e.ServiceID)
 		}
 		return err
 	}

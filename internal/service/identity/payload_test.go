@@ -12,7 +12,7 @@ import (
 	"github.com/fernet/fernet-go"
 	"github.com/google/go-cmp/cmp"
 
-	"github.com/onestack/onestack/internal/apierr"
+	"github.com/onestack/onestack/internal/oserr"
 	"github.com/onestack/onestack/internal/storetest"
 )
 
@@ -152,9 +152,9 @@ func FuzzValidate(f *testing.F) {
 				}
 				continue
 			}
-			var e *apierr.Error
+			var e *oserr.Error
 			if !errors.As(err, &e) || e.Status != 401 {
-				t.Fatalf("Validate error %v, want a 401 *apierr.Error", err)
+				t.Fatalf("Validate error %v, want a 401 *oserr.Error", err)
 			}
 		}
 	})

@@ -6,7 +6,7 @@ import (
 	"strings"
 	"unicode/utf8"
 
-	"github.com/onestack/onestack/internal/apierr"
+	"github.com/onestack/onestack/internal/oserr"
 	"github.com/onestack/onestack/internal/store"
 )
 
@@ -14,11 +14,11 @@ import (
 func checkName(kind, name string, max int) error {
 	switch {
 	case strings.TrimSpace(name) == "":
-		return apierr.BadRequest("Invalid input for field 'name': a %s needs a non-empty name.", kind)
+		return oserr.BadRequest("Invalid input for field 'name': a %s needs a non-empty name.", kind)
 	case !utf8.ValidString(name):
-		return apierr.BadRequest("Invalid input for field 'name': the %s name is not valid UTF-8.", kind)
+		return oserr.BadRequest("Invalid input for field 'name': the %s name is not valid UTF-8.", kind)
 	case utf8.RuneCountInString(name) > max:
-		return apierr.BadRequest("Invalid input for field 'name': a %s name has at most %d characters.", kind, max)
+		return oserr.BadRequest("Invalid input for field 'name': a %s name has at most %d characters.", kind, max)
 	}
 	return nil
 }
@@ -26,7 +26,7 @@ func checkName(kind, name string, max int) error {
 func (s *Service) domainExists(ctx context.Context, tx *store.Tx, id string) error {
 	_, err := tx.GetDomain(ctx, id)
 	if errors.Is(err, store.ErrNotFound) {
-		return apierr.NotFound("Could not find domain: %s.", id)
+		return oserr.NotFound("Could not find domain: %s.", id)
 	}
 	return err
 }
@@ -97,7 +97,7 @@ func (s *Service) DeleteDomain(ctx context.Context, id string) error {
 			return notFound(err, "domain", id)
 		}
 		if d.Enabled {
-			return apierr.Forbidden("Cannot delete a domain that is enabled, please disable it first ('openstack domain set --disable %s').", d.Name)
+			return oserr.Forbidden("Cannot delete a domain that is enabled, please disable it first ('openstack domain set --disable %s').", d.Name)
 		}
 		if err := s.revoke(ctx, tx, store.RevokeDomain, id); err != nil {
 			return err
@@ -122,7 +122,7 @@ func (s *Service) CreateProject(ctx context.Context, p store.Project) (store.Pro
 		if p.ParentID != "" && p.ParentID != p.DomainID {
 			parent, err := tx.GetProject(ctx, p.ParentID)
 			if errors.Is(err, store.ErrNotFound) {
-				return apierr.BadRequest("Parent project %s does not exist; check parent_id.", p.ParentID)
+				return oserr.BadRequest("Parent project %s does not exist; check parent_id.", p.ParentID)
 			}
 			if err != nil {
 				return err
@@ -131,7 +131,7 @@ func (s *Service) CreateProject(ctx context.Context, p store.Project) (store.Pro
 				p.DomainID = parent.DomainID
 			}
 			if parent.DomainID != p.DomainID {
-				return apierr.BadRequest("Parent project %s is in domain %s, not %s; a project and its parent share a domain.", parent.ID, parent.DomainID, p.DomainID)
+				return oserr.BadRequest("Parent project %s is in domain %s, not %s; a project and its parent share a domain.", parent.ID, parent.DomainID, p.DomainID)
 			}
 		}
 		if p.DomainID == "" {
@@ -201,7 +201,7 @@ func (s *Service) DeleteProject(ctx context.Context, id string) error {
 			return err
 		}
 		if n > 0 {
-			return apierr.Forbidden("Cannot delete project %s: it has %d child projects; delete them first.", id, n)
+			return oserr.Forbidden("Cannot delete project %s: it has %d child projects; delete them first.", id, n)
 		}
 		if err := s.revoke(ctx, tx, store.RevokeProject, id); err != nil {
 			return err
@@ -268,7 +268,7 @@ func (s *Service) UserHasSystemRole(ctx context.Context, userID string) (ok bool
 // CheckPasswordInput rejects passwords bcrypt cannot hash faithfully.
 func CheckPasswordInput(pw string) error {
 	if len(pw) > 72 {
-		return apierr.BadRequest("Invalid input for field 'password': at most 72 bytes are allowed.")
+		return oserr.BadRequest("Invalid input for field 'password': at most 72 bytes are allowed.")
 	}
 	return nil
 }
@@ -308,7 +308,7 @@ func (s *Service) checkDefaultProject(ctx context.Context, tx *store.Tx, id stri
 		return nil
 	}
 	if _, err := tx.GetProject(ctx, id); errors.Is(err, store.ErrNotFound) {
-		return apierr.BadRequest("Default project %s does not exist; check default_project_id.", id)
+		return oserr.BadRequest("Default project %s does not exist; check default_project_id.", id)
 	} else {
 		return err
 	}
@@ -382,7 +382,7 @@ func (s *Service) ChangePassword(ctx context.Context, id, original, password str
 		return err
 	}
 	if !checkSecret(u.PasswordHash, original) {
-		return apierr.Unauthorized("The original password is wrong; check it and try again.")
+		return oserr.Unauthorized("The original password is wrong; check it and try again.")
 	}
 	_, err = s.UpdateUser(ctx, id, &password, func(*store.User) error { return nil })
 	return err
@@ -484,7 +484,7 @@ func (s *Service) RemoveGroupMember(ctx context.Context, groupID, userID string)
 			return err
 		}
 		if err := tx.RemoveGroupMember(ctx, groupID, userID); errors.Is(err, store.ErrNotFound) {
-			return apierr.NotFound("User %s is not a member of group %s.", userID, groupID)
+			return oserr.NotFound("User %s is not a member of group %s.", userID, groupID)
 		} else {
 			return err
 		}
@@ -499,7 +499,7 @@ func (s *Service) IsGroupMember(ctx context.Context, groupID, userID string) err
 		}
 		ok, err := tx.IsGroupMember(ctx, groupID, userID)
 		if err == nil && !ok {
-			return apierr.NotFound("User %s is not a member of group %s.", userID, groupID)
+			return oserr.NotFound("User %s is not a member of group %s.", userID, groupID)
 		}
 		return err
 	})

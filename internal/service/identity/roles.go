@@ -6,7 +6,7 @@ import (
 	"slices"
 	"time"
 
-	"github.com/onestack/onestack/internal/apierr"
+	"github.com/onestack/onestack/internal/oserr"
 	"github.com/onestack/onestack/internal/store"
 )
 
@@ -82,7 +82,7 @@ func (s *Service) AddImpliedRole(ctx context.Context, priorID, impliedID string)
 			return err
 		}
 		if slices.Contains(reach, priorID) {
-			return apierr.Forbidden("Role %s already implies %s, directly or not; an implication cycle is not allowed.", ir.Implied.Name, ir.Prior.Name)
+			return oserr.Forbidden("Role %s already implies %s, directly or not; an implication cycle is not allowed.", ir.Implied.Name, ir.Prior.Name)
 		}
 		return tx.AddImpliedRole(ctx, priorID, impliedID)
 	})
@@ -112,7 +112,7 @@ func (s *Service) GetImpliedRole(ctx context.Context, priorID, impliedID string)
 			return err
 		}
 		if !slices.Contains(edges, store.ImpliedRole{PriorID: priorID, ImpliedID: impliedID}) {
-			return apierr.NotFound("Role %s does not imply role %s.", priorID, impliedID)
+			return oserr.NotFound("Role %s does not imply role %s.", priorID, impliedID)
 		}
 		return nil
 	})
@@ -126,7 +126,7 @@ func (s *Service) RemoveImpliedRole(ctx context.Context, priorID, impliedID stri
 			return err
 		}
 		if err := tx.RemoveImpliedRole(ctx, priorID, impliedID); errors.Is(err, store.ErrNotFound) {
-			return apierr.NotFound("Role %s does not imply role %s.", priorID, impliedID)
+			return oserr.NotFound("Role %s does not imply role %s.", priorID, impliedID)
 		} else {
 			return err
 		}
@@ -237,7 +237,7 @@ func (s *Service) CheckGrant(ctx context.Context, a store.Assignment) error {
 			return err
 		}
 		if !slices.Contains(as, a) {
-			return apierr.NotFound("Could not find role assignment: role %s is not granted to %s %s on %s %s.", a.RoleID, a.ActorType, a.ActorID, a.TargetType, a.TargetID)
+			return oserr.NotFound("Could not find role assignment: role %s is not granted to %s %s on %s %s.", a.RoleID, a.ActorType, a.ActorID, a.TargetType, a.TargetID)
 		}
 		return nil
 	})
@@ -251,7 +251,7 @@ func (s *Service) Revoke(ctx context.Context, a store.Assignment) error {
 			return err
 		}
 		if err := tx.Revoke(ctx, a); errors.Is(err, store.ErrNotFound) {
-			return apierr.NotFound("Could not find role assignment: role %s is not granted to %s %s on %s %s.", a.RoleID, a.ActorType, a.ActorID, a.TargetType, a.TargetID)
+			return oserr.NotFound("Could not find role assignment: role %s is not granted to %s %s on %s %s.", a.RoleID, a.ActorType, a.ActorID, a.TargetType, a.TargetID)
 		} else {
 			return err
 		}
@@ -303,7 +303,7 @@ type RoleAssignment struct {
 // ListRoleAssignments lists assignments matching q.
 func (s *Service) ListRoleAssignments(ctx context.Context, q AssignmentQuery) (out []RoleAssignment, err error) {
 	if q.Effective && q.GroupID != "" {
-		return nil, apierr.BadRequest("Combining effective and group.id always gives an empty list; drop one of them.")
+		return nil, oserr.BadRequest("Combining effective and group.id always gives an empty list; drop one of them.")
 	}
 	targetType, targetID := "", ""
 	switch {
@@ -472,10 +472,10 @@ func (s *Service) CreateAppCred(ctx context.Context, userID, projectID string, t
 		return store.AppCred{}, "", err
 	}
 	if projectID == "" {
-		return store.AppCred{}, "", apierr.Forbidden("Application credentials need a project-scoped token; authenticate with a project scope.")
+		return store.AppCred{}, "", oserr.Forbidden("Application credentials need a project-scoped token; authenticate with a project scope.")
 	}
 	if in.ExpiresAt != nil && !in.ExpiresAt.After(s.now()) {
-		return store.AppCred{}, "", apierr.BadRequest("Invalid input for field 'expires_at': it is in the past; give a future time.")
+		return store.AppCred{}, "", oserr.BadRequest("Invalid input for field 'expires_at': it is in the past; give a future time.")
 	}
 	var roleIDs []string
 	for _, r := range tokenRoles {
@@ -485,7 +485,7 @@ func (s *Service) CreateAppCred(ctx context.Context, userID, projectID string, t
 	}
 	for _, want := range append(slices.Clone(in.RoleIDs), in.RoleNames...) {
 		if !slices.ContainsFunc(tokenRoles, func(r store.Role) bool { return r.ID == want || r.Name == want }) {
-			return store.AppCred{}, "", apierr.Forbidden("Role %s is not among the roles of your token on project %s; an application credential can only delegate roles you hold.", want, projectID)
+			return store.AppCred{}, "", oserr.Forbidden("Role %s is not among the roles of your token on project %s; an application credential can only delegate roles you hold.", want, projectID)
 		}
 	}
 	secret := in.Secret

@@ -10,7 +10,7 @@ import (
 
 	"github.com/google/uuid"
 
-	"github.com/onestack/onestack/internal/apierr"
+	"github.com/onestack/onestack/internal/oserr"
 	"github.com/onestack/onestack/internal/store"
 )
 
@@ -109,7 +109,7 @@ func (s *Service) read(ctx context.Context, fn func(*store.Tx) error) error {
 // notFound maps store.ErrNotFound to Keystone's 404 for a resource kind.
 func notFound(err error, kind, id string) error {
 	if errors.Is(err, store.ErrNotFound) {
-		return apierr.NotFound("Could not find %s: %s.", kind, id)
+		return oserr.NotFound("Could not find %s: %s.", kind, id)
 	}
 	return err
 }
@@ -117,7 +117,7 @@ func notFound(err error, kind, id string) error {
 // conflict maps store.ErrConflict to Keystone's 409.
 func conflict(err error, format string, args ...any) error {
 	if errors.Is(err, store.ErrConflict) {
-		return apierr.Conflict("Conflict occurred attempting to store %s", fmt.Sprintf(format, args...))
+		return oserr.Conflict("Conflict occurred attempting to store %s", fmt.Sprintf(format, args...))
 	}
 	return err
 }

@@ -13,8 +13,8 @@ import (
 
 	"github.com/google/go-cmp/cmp"
 
-	"github.com/onestack/onestack/internal/apierr"
 	"github.com/onestack/onestack/internal/auth"
+	"github.com/onestack/onestack/internal/oserr"
 	"github.com/onestack/onestack/internal/store"
 	"github.com/onestack/onestack/internal/storetest"
 )
@@ -119,13 +119,13 @@ func (w *world) alice_(t testing.TB, sc Scope) *auth.Credentials {
 	return authenticate(t, w.s, passwordAuth("alice", alicePassword, sc))
 }
 
-// wantErr checks that err is an *apierr.Error of the status whose message
+// wantErr checks that err is an *oserr.Error of the status whose message
 // contains substr.
 func wantErr(t testing.TB, err error, status int, substr string) {
 	t.Helper()
-	var e *apierr.Error
+	var e *oserr.Error
 	if !errors.As(err, &e) {
-		t.Fatalf("got error %v, want an *apierr.Error with status %d", err, status)
+		t.Fatalf("got error %v, want an *oserr.Error with status %d", err, status)
 	}
 	if e.Status != status || !strings.Contains(e.Message, substr) {
 		t.Fatalf("got %d %q, want %d containing %q", e.Status, e.Message, status, substr)
@@ -292,7 +292,7 @@ func TestBadCredentialsLookAlike(t *testing.T) {
 			t.Run(c.name, func(t *testing.T) {
 				_, err := w.s.Authenticate(context.Background(), c.req)
 				wantErr(t, err, 401, "")
-				messages = append(messages, apierr.From(err).Message)
+				messages = append(messages, oserr.From(err).Message)
 			})
 		}
 		for _, m := range messages[1:] {
@@ -796,7 +796,7 @@ func TestImpliedRoleCycles(t *testing.T) {
 				}
 				continue
 			}
-			var e *apierr.Error
+			var e *oserr.Error
 			if !errors.As(err, &e) || e.Status != c.status || !strings.Contains(e.Message, "cycle") {
 				t.Errorf("%s implies %s = %v, want %d naming the cycle", c.prior, c.implied, err, c.status)
 			}

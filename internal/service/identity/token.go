@@ -7,8 +7,8 @@ import (
 	"slices"
 	"time"
 
-	"github.com/onestack/onestack/internal/apierr"
 	"github.com/onestack/onestack/internal/auth"
+	"github.com/onestack/onestack/internal/oserr"
 	"github.com/onestack/onestack/internal/store"
 )
 
@@ -46,24 +46,24 @@ func (sc Scope) domain() bool  { return sc.DomainID != "" || sc.DomainName != ""
 
 // badCredentials is the one answer for any wrong user, password or secret,
 // so the API does not tell which part was wrong.
-var badCredentials = apierr.Unauthorized("The request you have made requires authentication: the user name, domain and password (or application credential id and secret) do not match; check them and try again.")
+var badCredentials = oserr.Unauthorized("The request you have made requires authentication: the user name, domain and password (or application credential id and secret) do not match; check them and try again.")
 
 // Authenticate checks the methods in req and issues a token.
 func (s *Service) Authenticate(ctx context.Context, req AuthRequest) (*auth.Credentials, error) {
 	if len(req.Methods) == 0 {
-		return nil, apierr.BadRequest("auth.identity.methods is empty; send [\"password\"], [\"token\"] or [\"application_credential\"].")
+		return nil, oserr.BadRequest("auth.identity.methods is empty; send [\"password\"], [\"token\"] or [\"application_credential\"].")
 	}
 	now := s.now().UTC()
 	p := payload{issuedAt: now.Truncate(time.Microsecond), expiresAt: now.Add(s.cfg.TokenTTL).Truncate(time.Microsecond)}
 	for _, m := range req.Methods {
 		b := methodBit(m)
 		if b == 0 {
-			return nil, apierr.Unauthorized("Attempted to authenticate with an unsupported method %q; use password, token or application_credential.", m)
+			return nil, oserr.Unauthorized("Attempted to authenticate with an unsupported method %q; use password, token or application_credential.", m)
 		}
 		p.methods |= b
 	}
 	if p.methods&(p.methods-1) != 0 {
-		return nil, apierr.Unauthorized("Send exactly one authentication method; multi-factor rules are not configured on this cloud.")
+		return nil, oserr.Unauthorized("Send exactly one authentication method; multi-factor rules are not configured on this cloud.")
 	}
 	var defaultProject string
 	switch req.Methods[0] {
@@ -79,7 +79,7 @@ func (s *Service) Authenticate(ctx context.Context, req AuthRequest) (*auth.Cred
 			return nil, err
 		}
 		if parent.AppCred != nil {
-			return nil, apierr.Forbidden("A token issued for an application credential cannot be rescoped; authenticate with the application credential again.")
+			return nil, oserr.Forbidden("A token issued for an application credential cannot be rescoped; authenticate with the application credential again.")
 		}
 		p.userID, p.expiresAt = parent.User.ID, parent.Expires
 		p.methods = methodBit("token")
@@ -104,14 +104,14 @@ func (s *Service) Authenticate(ctx context.Context, req AuthRequest) (*auth.Cred
 		}
 	case "application_credential":
 		if req.AppCred == nil {
-			return nil, apierr.BadRequest("auth.identity.application_credential is missing; send its id (or name and user) and secret.")
+			return nil, oserr.BadRequest("auth.identity.application_credential is missing; send its id (or name and user) and secret.")
 		}
 		ac, err := s.checkAppCred(ctx, req.AppCred, now)
 		if err != nil {
 			return nil, err
 		}
 		if req.Scope.project() || req.Scope.domain() || req.Scope.System {
-			return nil, apierr.Unauthorized("An application credential is already scoped to project %s; remove the scope from the request.", ac.ProjectID)
+			return nil, oserr.Unauthorized("An application credential is already scoped to project %s; remove the scope from the request.", ac.ProjectID)
 		}
 		p.userID, p.appCredID = ac.UserID, ac.ID
 		p.scope, p.scopeID = scopeProject, ac.ProjectID
@@ -134,8 +134,8 @@ func (s *Service) Authenticate(ctx context.Context, req AuthRequest) (*auth.Cred
 	}
 	c, err := s.credentials(ctx, encodeToken(raw), p)
 	if err != nil {
-		if p.scope != scopeNone && apierr.Is(err, 401) {
-			return nil, apierr.Unauthorized("%s", apierr.From(err).Message)
+		if p.scope != scopeNone && oserr.Is(err, 401) {
+			return nil, oserr.Unauthorized("%s", oserr.From(err).Message)
 		}
 		return nil, err
 	}
@@ -159,10 +159,10 @@ func (s *Service) checkPassword(ctx context.Context, sel UserSelector, password 
 		return u, err
 	}
 	if !u.Enabled {
-		return u, apierr.Unauthorized("User %s is disabled; ask an administrator to enable it.", u.Name)
+		return u, oserr.Unauthorized("User %s is disabled; ask an administrator to enable it.", u.Name)
 	}
 	if u.PasswordExpiresAt != nil && u.PasswordExpiresAt.Before(s.now()) {
-		return u, apierr.Unauthorized("The password of user %s has expired; ask an administrator to set a new one.", u.Name)
+		return u, oserr.Unauthorized("The password of user %s has expired; ask an administrator to set a new one.", u.Name)
 	}
 	return u, nil
 }
@@ -174,12 +174,12 @@ func findUser(ctx context.Context, tx *store.Tx, sel UserSelector) (store.User, 
 		return tx.GetUser(ctx, sel.ID)
 	}
 	if sel.Name == "" {
-		return store.User{}, apierr.BadRequest("Identify the user by id, or by name with a domain id or name.")
+		return store.User{}, oserr.BadRequest("Identify the user by id, or by name with a domain id or name.")
 	}
 	domainID := sel.DomainID
 	if domainID == "" {
 		if sel.DomainName == "" {
-			return store.User{}, apierr.BadRequest("User %q is named without a domain; add user.domain.id or user.domain.name (e.g. \"Default\").", sel.Name)
+			return store.User{}, oserr.BadRequest("User %q is named without a domain; add user.domain.id or user.domain.name (e.g. \"Default\").", sel.Name)
 		}
 		d, err := tx.GetDomainByName(ctx, sel.DomainName)
 		if err != nil {
@@ -199,7 +199,7 @@ func (s *Service) checkAppCred(ctx context.Context, in *AppCredAuth, now time.Ti
 			return err
 		}
 		if in.Name == "" {
-			return apierr.BadRequest("Identify the application credential by id, or by name with its user.")
+			return oserr.BadRequest("Identify the application credential by id, or by name with its user.")
 		}
 		u, err := findUser(ctx, tx, in.User)
 		if err != nil {
@@ -219,7 +219,7 @@ func (s *Service) checkAppCred(ctx context.Context, in *AppCredAuth, now time.Ti
 		return ac, badCredentials
 	}
 	if ac.ExpiresAt != nil && !ac.ExpiresAt.After(now) {
-		return ac, apierr.Unauthorized("Application credential %s expired at %s; create a new one.", ac.ID, ac.ExpiresAt.Format(time.RFC3339))
+		return ac, oserr.Unauthorized("Application credential %s expired at %s; create a new one.", ac.ID, ac.ExpiresAt.Format(time.RFC3339))
 	}
 	return ac, nil
 }
@@ -234,7 +234,7 @@ func (s *Service) resolveScope(ctx context.Context, p *payload, sc Scope, defaul
 		}
 	}
 	if n > 1 {
-		return apierr.BadRequest("Specify only one of project, domain or system in auth.scope.")
+		return oserr.BadRequest("Specify only one of project, domain or system in auth.scope.")
 	}
 	return s.read(ctx, func(tx *store.Tx) error {
 		switch {
@@ -253,7 +253,7 @@ func (s *Service) resolveScope(ctx context.Context, p *payload, sc Scope, defaul
 				d, err = tx.GetDomainByName(ctx, sc.DomainName)
 			}
 			if errors.Is(err, store.ErrNotFound) {
-				return apierr.Unauthorized("Could not find the domain to scope to (%s%s); check auth.scope.domain.", sc.DomainID, sc.DomainName)
+				return oserr.Unauthorized("Could not find the domain to scope to (%s%s); check auth.scope.domain.", sc.DomainID, sc.DomainName)
 			}
 			if err != nil {
 				return err
@@ -288,10 +288,10 @@ func findProject(ctx context.Context, tx *store.Tx, sc Scope) (store.Project, er
 			proj, err = tx.GetProjectByName(ctx, d.ID, sc.ProjectName)
 		}
 	default:
-		return proj, apierr.BadRequest("Project %q is named without a domain; add auth.scope.project.domain.id or .name.", sc.ProjectName)
+		return proj, oserr.BadRequest("Project %q is named without a domain; add auth.scope.project.domain.id or .name.", sc.ProjectName)
 	}
 	if errors.Is(err, store.ErrNotFound) {
-		return proj, apierr.Unauthorized("Could not find the project to scope to (%s%s); check auth.scope.project.", sc.ProjectID, sc.ProjectName)
+		return proj, oserr.Unauthorized("Could not find the project to scope to (%s%s); check auth.scope.project.", sc.ProjectID, sc.ProjectName)
 	}
 	return proj, err
 }
@@ -302,18 +302,18 @@ func findProject(ctx context.Context, tx *store.Tx, sc Scope) (store.Project, er
 func (s *Service) Validate(ctx context.Context, token string) (*auth.Credentials, error) {
 	raw := s.keys.open(decodeToken(token))
 	if raw == nil {
-		return nil, apierr.Unauthorized("The token is invalid: it was not issued by this cloud or is damaged; get a new one with 'openstack token issue'.")
+		return nil, oserr.Unauthorized("The token is invalid: it was not issued by this cloud or is damaged; get a new one with 'openstack token issue'.")
 	}
 	p, err := unmarshalPayload(raw)
 	if err != nil {
-		return nil, apierr.Unauthorized("The token is invalid: its payload is not understood; get a new one.")
+		return nil, oserr.Unauthorized("The token is invalid: its payload is not understood; get a new one.")
 	}
 	return s.credentials(ctx, token, p)
 }
 
 func (s *Service) credentials(ctx context.Context, token string, p payload) (*auth.Credentials, error) {
 	if !s.now().Before(p.expiresAt) {
-		return nil, apierr.Unauthorized("The token expired at %s; get a new one with 'openstack token issue'.", p.expiresAt.Format(time.RFC3339))
+		return nil, oserr.Unauthorized("The token expired at %s; get a new one with 'openstack token issue'.", p.expiresAt.Format(time.RFC3339))
 	}
 	if err := s.refresh(ctx); err != nil {
 		return nil, err
@@ -326,7 +326,7 @@ func (s *Service) credentials(ctx context.Context, token string, p payload) (*au
 		revs.revoked(store.RevokeAppCred, p.appCredID, p.issuedAt) ||
 		(p.scope == scopeProject && revs.revoked(store.RevokeProject, p.scopeID, p.issuedAt)) ||
 		(p.scope == scopeDomain && revs.revoked(store.RevokeDomain, p.scopeID, p.issuedAt)) {
-		return nil, apierr.Unauthorized("The token has been revoked; get a new one with 'openstack token issue'.")
+		return nil, oserr.Unauthorized("The token has been revoked; get a new one with 'openstack token issue'.")
 	}
 	e, err := s.authorize(ctx, authzKey{userID: p.userID, scope: p.scope, scopeID: p.scopeID, appCredID: p.appCredID})
 	if err != nil {

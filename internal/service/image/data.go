@@ -12,8 +12,8 @@ import (
 
 	"github.com/google/uuid"
 
-	"github.com/onestack/onestack/internal/apierr"
 	"github.com/onestack/onestack/internal/auth"
+	"github.com/onestack/onestack/internal/oserr"
 	"github.com/onestack/onestack/internal/store"
 )
 
@@ -65,10 +65,10 @@ func (s *Service) receive(ctx context.Context, k caller, id string, r io.Reader,
 	}
 	im, err := s.modifyVisible(ctx, k, id, func(tx *store.Tx, im *store.Image) error {
 		if !k.canWrite(im) {
-			return apierr.Forbidden("Not allowed to %s image %s: only its owner (project %s) or an admin may.", verb, id, im.Owner)
+			return oserr.Forbidden("Not allowed to %s image %s: only its owner (project %s) or an admin may.", verb, id, im.Owner)
 		}
 		if im.Status != store.ImageQueued {
-			return apierr.Conflict("Image status transition from %s to %s is not allowed: data can only be sent to a queued image. "+
+			return oserr.Conflict("Image status transition from %s to %s is not allowed: data can only be sent to a queued image. "+
 				"Create a new image for new data.", im.Status, target)
 		}
 		if u, err := tx.ChangeImageUsage(ctx, im.Owner, 0, reserve, -1, lim.BytesPerProject); errors.Is(err, store.ErrQuota) {
@@ -110,7 +110,7 @@ func (s *Service) receive(ctx context.Context, k caller, id string, r io.Reader,
 		return nil
 	})
 	if err == nil && size >= 0 && d.size != size {
-		err = apierr.BadRequest("The upload ended after %d of the %d bytes announced in Content-Length; send the whole image again.", d.size, size)
+		err = oserr.BadRequest("The upload ended after %d of the %d bytes announced in Content-Length; send the whole image again.", d.size, size)
 	}
 	if err != nil {
 		return im, s.abort(ctx, id, transfer, tmp, err)
@@ -171,12 +171,12 @@ func activate(im *store.Image, d digest) {
 var errLost = errors.New("transfer lost its image")
 
 func gone(id string) error {
-	return &apierr.Error{Status: http.StatusGone,
+	return &oserr.Error{Status: http.StatusGone,
 		Message: fmt.Sprintf("Image %s was deleted (or reset) while its data was being sent; the data was discarded. Create the image again.", id)}
 }
 
 func tooBig(n int64, lim Limits) error {
-	return apierr.TooLarge("The image is larger than the maximum image size of %s on this cloud (it has at least %s); "+
+	return oserr.TooLarge("The image is larger than the maximum image size of %s on this cloud (it has at least %s); "+
 		"shrink or compress it (for example 'qemu-img convert -O qcow2 -c').", bytesText(lim.MaxImageSize), bytesText(n))
 }
 
@@ -226,21 +226,21 @@ func (s *Service) abort(ctx context.Context, id, transfer string, tmp *os.File, 
 	var mbe *http.MaxBytesError
 	switch {
 	case errors.As(cause, &mbe):
-		return apierr.TooLarge("The image is larger than the maximum image size of %s on this cloud; shrink or compress it.", bytesText(mbe.Limit))
+		return oserr.TooLarge("The image is larger than the maximum image size of %s on this cloud; shrink or compress it.", bytesText(mbe.Limit))
 	case isAPIErr(cause):
 		return cause
 	case errors.As(cause, new(*readError)), errors.Is(cause, context.Canceled):
-		return apierr.BadRequest("The image data could not be read to its end (the connection was closed or stalled during the upload); "+
+		return oserr.BadRequest("The image data could not be read to its end (the connection was closed or stalled during the upload); "+
 			"image %s is queued again: send its data again.", id).WithCause(cause)
 	case errors.Is(cause, syscall.ENOSPC):
-		return apierr.TooLarge("Image storage media is full: the cloud's image directory has no room for image %s; "+
+		return oserr.TooLarge("Image storage media is full: the cloud's image directory has no room for image %s; "+
 			"ask an operator to free space, then send the data again.", id).WithCause(cause)
 	}
-	return apierr.Internal(fmt.Errorf("image %s %s: %w", id, transfer, cause))
+	return oserr.Internal(fmt.Errorf("image %s %s: %w", id, transfer, cause))
 }
 
 func isAPIErr(err error) bool {
-	var e *apierr.Error
+	var e *oserr.Error
 	return errors.As(err, &e)
 }
 
@@ -261,7 +261,7 @@ func (s *Service) Open(ctx context.Context, c *auth.Credentials, id string) (Dat
 		return Data{}, err
 	}
 	if im.Status == store.ImageDeactivated && !k.admin() {
-		return Data{}, apierr.Forbidden("The requested image has been deactivated. Image data download is forbidden; ask its owner to reactivate image %s.", id)
+		return Data{}, oserr.Forbidden("The requested image has been deactivated. Image data download is forbidden; ask its owner to reactivate image %s.", id)
 	}
 	if im.Status != store.ImageActive && im.Status != store.ImageDeactivated {
 		return Data{Image: im}, nil
@@ -289,7 +289,7 @@ func (s *Service) Import(ctx context.Context, c *auth.Credentials, id, method, r
 		Input:  map[string]any{"image_id": id, "import_req": map[string]any{"method": map[string]any{"name": method}}, "backend": []any{nil}},
 		Result: map[string]any{}, CreatedAt: now, UpdatedAt: now, ExpiresAt: now.Add(taskTTL)}
 	if method != "glance-direct" {
-		return task, apierr.BadRequest("Unknown import method name '%s'; this cloud imports with glance-direct (stage the data, then import).", method)
+		return task, oserr.BadRequest("Unknown import method name '%s'; this cloud imports with glance-direct (stage the data, then import).", method)
 	}
 	_, err := s.modifyVisible(ctx, k, id, func(tx *store.Tx, im *store.Image) error {
 		if !k.canWrite(im) {
@@ -297,14 +297,14 @@ func (s *Service) Import(ctx context.Context, c *auth.Credentials, id, method, r
 		}
 		switch {
 		case im.Status == store.ImageActive:
-			return apierr.Conflict("Image with status active cannot be target for import: image %s has its data already.", id)
+			return oserr.Conflict("Image with status active cannot be target for import: image %s has its data already.", id)
 		case im.Status != store.ImageUploading || im.Transfer != store.TransferNone:
-			return apierr.Conflict("Image needs to be staged before 'glance-direct' method can be used: image %s is %s; "+
+			return oserr.Conflict("Image needs to be staged before 'glance-direct' method can be used: image %s is %s; "+
 				"send its data with PUT /v2/images/%s/stage first.", id, im.Status, id)
 		case im.ContainerFormat == nil:
-			return apierr.Conflict("'container_format' needs to be set before import ('openstack image set --container-format bare %s').", id)
+			return oserr.Conflict("'container_format' needs to be set before import ('openstack image set --container-format bare %s').", id)
 		case im.DiskFormat == nil:
-			return apierr.Conflict("'disk_format' needs to be set before import ('openstack image set --disk-format raw %s').", id)
+			return oserr.Conflict("'disk_format' needs to be set before import ('openstack image set --disk-format raw %s').", id)
 		}
 		im.Status, im.Transfer, im.Worker, im.HeartbeatAt = store.ImageImporting, store.TransferImport, s.worker, s.now()
 		im.Properties["os_glance_import_task"] = task.ID
@@ -317,7 +317,7 @@ func (s *Service) Import(ctx context.Context, c *auth.Credentials, id, method, r
 	if !s.spawn(func() { s.runImport(task, id) }) {
 		// Shutting down: the import stays as it is and the next start
 		// returns the image to uploading (see recoverTransfers).
-		return task, apierr.Unavailable(5, "The image service is shutting down; image %s will be ready to import again after the restart.", id)
+		return task, oserr.Unavailable(5, "The image service is shutting down; image %s will be ready to import again after the restart.", id)
 	}
 	return task, nil
 }

@@ -10,8 +10,8 @@ import (
 
 	"github.com/google/uuid"
 
-	"github.com/onestack/onestack/internal/apierr"
 	"github.com/onestack/onestack/internal/auth"
+	"github.com/onestack/onestack/internal/oserr"
 	"github.com/onestack/onestack/internal/store"
 )
 
@@ -44,7 +44,7 @@ func needMember(c *auth.Credentials, what string) error {
 	if c.IsAdmin() || c.HasRole(auth.RoleMember) {
 		return nil
 	}
-	return apierr.Forbidden("You are not authorized to %s: it needs the member role in your project.", what)
+	return oserr.Forbidden("You are not authorized to %s: it needs the member role in your project.", what)
 }
 
 // Create registers a queued image from a decoded JSON object of attributes
@@ -92,7 +92,7 @@ func (s *Service) newImage(k caller, attrs map[string]any, lim Limits) (store.Im
 func (s *Service) insert(ctx context.Context, im *store.Image, lim Limits) error {
 	return s.db.Write(ctx, func(tx *store.Tx) error {
 		if u, err := tx.ChangeImageUsage(ctx, im.Owner, 1, 0, lim.ImagesPerProject, -1); errors.Is(err, store.ErrQuota) {
-			return apierr.TooLarge("Image quota exceeded: project %s has %d of its %d images and this request adds 1. "+
+			return oserr.TooLarge("Image quota exceeded: project %s has %d of its %d images and this request adds 1. "+
 				"Delete images it no longer needs ('openstack image list --private', then 'openstack image delete ID') or ask an admin to raise the limit.",
 				im.Owner, u.Images, lim.ImagesPerProject)
 		} else if err != nil {
@@ -100,7 +100,7 @@ func (s *Service) insert(ctx context.Context, im *store.Image, lim Limits) error
 		}
 		err := tx.CreateImage(ctx, im)
 		if errors.Is(err, store.ErrConflict) {
-			return apierr.Conflict("Image with identifier %s already exists (or existed: ids of deleted images are not reused); omit the id to get a fresh one.", im.ID)
+			return oserr.Conflict("Image with identifier %s already exists (or existed: ids of deleted images are not reused); omit the id to get a fresh one.", im.ID)
 		}
 		return err
 	})
@@ -117,7 +117,7 @@ func (s *Service) set(k caller, im *store.Image, key string, v any, lim Limits, 
 		var vis *string
 		if vis, err = enum(key, v, false, Visibilities); err == nil {
 			if *vis == VisibilityPublic && im.Visibility != VisibilityPublic && !k.admin() {
-				return apierr.Forbidden("You are not authorized to complete publicize_image action: only an admin may make an image public; " +
+				return oserr.Forbidden("You are not authorized to complete publicize_image action: only an admin may make an image public; " +
 					"share it with 'shared' (and image members) or 'community' instead.")
 			}
 			im.Visibility = *vis
@@ -138,7 +138,7 @@ func (s *Service) set(k caller, im *store.Image, key string, v any, lim Limits, 
 		var f *string
 		if f, err = enum(key, v, true, allowed); err == nil {
 			if !creating && im.Status != store.ImageQueued {
-				return apierr.Forbidden("Attribute %s can be only replaced for a queued image; image %s is %s. Create a new image to change its format.", key, im.ID, im.Status)
+				return oserr.Forbidden("Attribute %s can be only replaced for a queued image; image %s is %s. Create a new image to change its format.", key, im.ID, im.Status)
 			}
 			if key == "disk_format" {
 				im.DiskFormat = f
@@ -155,9 +155,9 @@ func (s *Service) set(k caller, im *store.Image, key string, v any, lim Limits, 
 			}
 			if owner != im.Owner && !k.admin() {
 				if creating {
-					return apierr.Forbidden("You are not permitted to create images owned by '%s': a project creates its own images; omit 'owner'.", owner)
+					return oserr.Forbidden("You are not permitted to create images owned by '%s': a project creates its own images; omit 'owner'.", owner)
 				}
-				return apierr.Forbidden("Owner can't be updated by non admin; ask an admin to transfer image %s.", im.ID)
+				return oserr.Forbidden("Owner can't be updated by non admin; ask an admin to transfer image %s.", im.ID)
 			}
 			im.Owner = owner
 		}
@@ -171,7 +171,7 @@ func (s *Service) set(k caller, im *store.Image, key string, v any, lim Limits, 
 				return nil
 			}
 			if _, had := im.Properties[key]; !had && lim.PropertiesPerImage >= 0 && len(im.Properties) >= lim.PropertiesPerImage {
-				return apierr.TooLarge("Attempted to add %d image properties, but the maximum is %d: remove properties image %s no longer needs.",
+				return oserr.TooLarge("Attempted to add %d image properties, but the maximum is %d: remove properties image %s no longer needs.",
 					len(im.Properties)+1, lim.PropertiesPerImage, im.ID)
 			}
 			im.Properties[key] = *pv
@@ -203,8 +203,8 @@ func (s *Service) List(ctx context.Context, c *auth.Credentials, q store.ImageQu
 	err = s.db.Read(ctx, func(tx *store.Tx) error {
 		if markerID != "" {
 			m, err := s.visible(ctx, tx, k, markerID)
-			if apierr.Is(err, 404) {
-				return apierr.BadRequest("No image found with ID %s to start the page after (marker); drop the marker to start from the first page.", markerID)
+			if oserr.Is(err, 404) {
+				return oserr.BadRequest("No image found with ID %s to start the page after (marker); drop the marker to start from the first page.", markerID)
 			}
 			if err != nil {
 				return err
@@ -229,7 +229,7 @@ func (s *Service) Update(ctx context.Context, c *auth.Credentials, id string, ch
 			return store.Image{}, err
 		}
 		if ch.Op != OpAdd && ch.Op != OpReplace && ch.Op != OpRemove {
-			return store.Image{}, apierr.BadRequest("Invalid operation: `%s`. It must be one of the following: add, remove, replace.", ch.Op)
+			return store.Image{}, oserr.BadRequest("Invalid operation: `%s`. It must be one of the following: add, remove, replace.", ch.Op)
 		}
 	}
 	lim := s.Limits()
@@ -253,11 +253,11 @@ func (s *Service) apply(k caller, im *store.Image, changes []Change, lim Limits)
 		_, exists := im.Properties[ch.Attr]
 		switch {
 		case ch.Op != OpAdd && ch.Op != OpReplace && ch.Op != OpRemove:
-			return apierr.BadRequest("Invalid operation: `%s`. It must be one of the following: add, remove, replace.", ch.Op)
+			return oserr.BadRequest("Invalid operation: `%s`. It must be one of the following: add, remove, replace.", ch.Op)
 		case ch.Op == OpRemove && core:
-			return apierr.Forbidden("Property %s may not be removed; replace its value instead.", ch.Attr)
+			return oserr.Forbidden("Property %s may not be removed; replace its value instead.", ch.Attr)
 		case ch.Op == OpRemove && !exists, ch.Op == OpReplace && !core && !exists:
-			return apierr.Conflict("Property %s does not exist on image %s; use the add operation to create it.", ch.Attr, im.ID)
+			return oserr.Conflict("Property %s does not exist on image %s; use the add operation to create it.", ch.Attr, im.ID)
 		case ch.Op == OpRemove:
 			delete(im.Properties, ch.Attr)
 		default:
@@ -293,8 +293,8 @@ func (s *Service) Delete(ctx context.Context, c *auth.Credentials, id string) er
 	k := caller{c}
 	err := s.db.Write(ctx, func(tx *store.Tx) error {
 		im, err := s.visible(ctx, tx, k, id)
-		if apierr.Is(err, 404) {
-			return apierr.NotFound("Failed to find image %s to delete; check the id with 'openstack image list'.", id)
+		if oserr.Is(err, 404) {
+			return oserr.NotFound("Failed to find image %s to delete; check the id with 'openstack image list'.", id)
 		}
 		if err != nil {
 			return err
@@ -303,7 +303,7 @@ func (s *Service) Delete(ctx context.Context, c *auth.Credentials, id string) er
 			return notOwner(k, &im)
 		}
 		if im.Protected {
-			return apierr.Forbidden("Image %s is protected and cannot be deleted; unprotect it first ('openstack image set --unprotected %s').", id, id)
+			return oserr.Forbidden("Image %s is protected and cannot be deleted; unprotect it first ('openstack image set --unprotected %s').", id, id)
 		}
 		if _, err := tx.ChangeImageUsage(ctx, im.Owner, -1, -(storedBytes(&im) + im.ReservedBytes), -1, -1); err != nil {
 			return err
@@ -337,7 +337,7 @@ func (s *Service) AddTag(ctx context.Context, c *auth.Credentials, id, tag strin
 	lim := s.Limits()
 	_, err := s.modifyVisible(ctx, k, id, func(tx *store.Tx, im *store.Image) error {
 		if !k.canWrite(im) {
-			return apierr.Forbidden("Not allowed to update tags for image %s: only its owner (project %s) or an admin may.", id, im.Owner)
+			return oserr.Forbidden("Not allowed to update tags for image %s: only its owner (project %s) or an admin may.", id, im.Owner)
 		}
 		if slices.Contains(im.Tags, tag) {
 			return errUnchanged
@@ -359,11 +359,11 @@ func (s *Service) DeleteTag(ctx context.Context, c *auth.Credentials, id, tag st
 	k := caller{c}
 	_, err := s.modifyVisible(ctx, k, id, func(tx *store.Tx, im *store.Image) error {
 		if !k.canWrite(im) {
-			return apierr.Forbidden("Not allowed to update tags for image %s: only its owner (project %s) or an admin may.", id, im.Owner)
+			return oserr.Forbidden("Not allowed to update tags for image %s: only its owner (project %s) or an admin may.", id, im.Owner)
 		}
 		i := slices.Index(im.Tags, tag)
 		if i < 0 {
-			return apierr.NotFound("Tag %s not found on image %s; its tags are: %s.", tag, id, strings.Join(im.Tags, ", "))
+			return oserr.NotFound("Tag %s not found on image %s; its tags are: %s.", tag, id, strings.Join(im.Tags, ", "))
 		}
 		im.Tags = slices.Delete(im.Tags, i, i+1)
 		return nil
@@ -398,7 +398,7 @@ func (s *Service) setActive(ctx context.Context, c *auth.Credentials, id string,
 			im.Status = to
 			return nil
 		}
-		return apierr.Forbidden("Not allowed to %s image in status '%s': only %s or %s images can be %sd.", verb, im.Status, from, to, verb)
+		return oserr.Forbidden("Not allowed to %s image in status '%s': only %s or %s images can be %sd.", verb, im.Status, from, to, verb)
 	})
 	if errors.Is(err, errUnchanged) {
 		return nil
@@ -425,7 +425,7 @@ func (s *Service) Usage(ctx context.Context, c *auth.Credentials) (Usage, error)
 
 // quotaBytes is the 413 for an upload its owner's byte quota cannot hold.
 func quotaBytes(im *store.Image, u store.ImageUsage, add int64, lim Limits) error {
-	return apierr.TooLarge("Image storage quota exceeded: project %s stores %s of its %s limit and this upload needs %s more. "+
+	return oserr.TooLarge("Image storage quota exceeded: project %s stores %s of its %s limit and this upload needs %s more. "+
 		"Delete images it no longer needs ('openstack image list --private', then 'openstack image delete ID') or ask an admin to raise the limit.",
 		im.Owner, bytesText(u.Bytes), bytesText(lim.BytesPerProject), bytesText(add))
 }
@@ -459,7 +459,7 @@ func (s *Service) Tasks(ctx context.Context, c *auth.Credentials, id string) (ts
 			return err
 		}
 		if !k.owns(&im) {
-			return apierr.Forbidden("Not allowed to list the tasks of image %s: only its owner (project %s) or an admin may.", id, im.Owner)
+			return oserr.Forbidden("Not allowed to list the tasks of image %s: only its owner (project %s) or an admin may.", id, im.Owner)
 		}
 		ts, err = tx.ListImageTasks(ctx, id)
 		return err

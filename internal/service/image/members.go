@@ -6,14 +6,14 @@ import (
 	"slices"
 	"strings"
 
-	"github.com/onestack/onestack/internal/apierr"
 	"github.com/onestack/onestack/internal/auth"
+	"github.com/onestack/onestack/internal/oserr"
 	"github.com/onestack/onestack/internal/store"
 )
 
 // onlyShared is Glance's 403 for member operations on an image that is not shared.
 func onlyShared(verb string, im *store.Image) error {
-	return apierr.Forbidden("Not allowed to %s members for image %s: Only shared images have members; its visibility is %s "+
+	return oserr.Forbidden("Not allowed to %s members for image %s: Only shared images have members; its visibility is %s "+
 		"(make it shared with 'openstack image set --shared %s').", verb, im.ID, im.Visibility, im.ID)
 }
 
@@ -28,7 +28,7 @@ func (s *Service) AddMember(ctx context.Context, c *auth.Credentials, id, member
 	k := caller{c}
 	member = strings.TrimSpace(member)
 	if member == "" || len(member) > 255 {
-		return m, apierr.BadRequest("Invalid member: give the id of the project to share image %s with, at most 255 characters.", id)
+		return m, oserr.BadRequest("Invalid member: give the id of the project to share image %s with, at most 255 characters.", id)
 	}
 	lim := s.Limits()
 	err = s.db.Write(ctx, func(tx *store.Tx) error {
@@ -37,7 +37,7 @@ func (s *Service) AddMember(ctx context.Context, c *auth.Credentials, id, member
 			return err
 		}
 		if !k.canWrite(&im) {
-			return apierr.Forbidden("Not allowed to create members for image %s: only its owner (project %s) or an admin may share it.", id, im.Owner)
+			return oserr.Forbidden("Not allowed to create members for image %s: only its owner (project %s) or an admin may share it.", id, im.Owner)
 		}
 		if im.Visibility != VisibilityShared {
 			return onlyShared("create", &im)
@@ -47,13 +47,13 @@ func (s *Service) AddMember(ctx context.Context, c *auth.Credentials, id, member
 			return err
 		}
 		if lim.MembersPerImage >= 0 && n >= lim.MembersPerImage {
-			return apierr.TooLarge("Attempted to add %d image members, but the maximum is %d: remove members image %s no longer needs.", n+1, lim.MembersPerImage, id)
+			return oserr.TooLarge("Attempted to add %d image members, but the maximum is %d: remove members image %s no longer needs.", n+1, lim.MembersPerImage, id)
 		}
 		now := s.now()
 		m = store.ImageMember{ImageID: id, MemberID: member, Status: MemberPending, CreatedAt: now, UpdatedAt: now}
 		err = tx.CreateImageMember(ctx, m)
 		if errors.Is(err, store.ErrConflict) {
-			return apierr.Conflict("Member %s is duplicated for image %s: it is a member already.", member, id)
+			return oserr.Conflict("Member %s is duplicated for image %s: it is a member already.", member, id)
 		}
 		return err
 	})
@@ -106,7 +106,7 @@ func (s *Service) Member(ctx context.Context, c *auth.Credentials, id, member st
 }
 
 func memberNotFound(id, member string) error {
-	return apierr.NotFound("%s not found in the member list of the image %s; list them with 'openstack image member list %s'.", member, id, id)
+	return oserr.NotFound("%s not found in the member list of the image %s; list them with 'openstack image member list %s'.", member, id, id)
 }
 
 // UpdateMember sets a membership's status; only the member project (or an
@@ -114,7 +114,7 @@ func memberNotFound(id, member string) error {
 func (s *Service) UpdateMember(ctx context.Context, c *auth.Credentials, id, member, status string) (m store.ImageMember, err error) {
 	k := caller{c}
 	if !slices.Contains(MemberStatuses, status) {
-		return m, apierr.BadRequest(`Incorrect request: Status must be "pending", "accepted" or "rejected", not %q.`, status)
+		return m, oserr.BadRequest(`Incorrect request: Status must be "pending", "accepted" or "rejected", not %q.`, status)
 	}
 	err = s.db.Write(ctx, func(tx *store.Tx) error {
 		im, err := s.memberImage(ctx, tx, k, id)
@@ -132,7 +132,7 @@ func (s *Service) UpdateMember(ctx context.Context, c *auth.Credentials, id, mem
 			return err
 		}
 		if member != k.project() && !k.admin() {
-			return apierr.Forbidden("Not allowed to update members for image %s: only the member project %s decides whether it accepts the image.", id, member)
+			return oserr.Forbidden("Not allowed to update members for image %s: only the member project %s decides whether it accepts the image.", id, member)
 		}
 		m.Status, m.UpdatedAt = status, s.now()
 		return tx.UpdateImageMember(ctx, m)
@@ -149,7 +149,7 @@ func (s *Service) DeleteMember(ctx context.Context, c *auth.Credentials, id, mem
 			return err
 		}
 		if !k.canWrite(&im) {
-			return apierr.Forbidden("Not allowed to delete members for image %s: only its owner (project %s) or an admin may.", id, im.Owner)
+			return oserr.Forbidden("Not allowed to delete members for image %s: only its owner (project %s) or an admin may.", id, im.Owner)
 		}
 		if im.Visibility != VisibilityShared {
 			return onlyShared("delete", &im)

@@ -6,8 +6,8 @@ import (
 	"io"
 	"os"
 
-	"github.com/onestack/onestack/internal/apierr"
 	"github.com/onestack/onestack/internal/auth"
+	"github.com/onestack/onestack/internal/oserr"
 	"github.com/onestack/onestack/internal/store"
 )
 
@@ -69,7 +69,7 @@ func (s *Service) Reader(ctx context.Context, id string) (store.Image, io.ReadCl
 		return im, nil, notFoundOr(err, id)
 	}
 	if im.Status != store.ImageActive && im.Status != store.ImageDeactivated {
-		return im, nil, apierr.Conflict("Image %s has no data yet: it is %s.", id, im.Status)
+		return im, nil, oserr.Conflict("Image %s has no data yet: it is %s.", id, im.Status)
 	}
 	f, err := os.Open(s.files.Path(id))
 	return im, f, err

@@ -10,7 +10,7 @@ import (
 	"strings"
 	"unicode/utf8"
 
-	"github.com/onestack/onestack/internal/apierr"
+	"github.com/onestack/onestack/internal/oserr"
 )
 
 // Visibilities of an image.
@@ -108,17 +108,17 @@ const maxInt = math.MaxInt32
 func checkKey(key string) error {
 	switch {
 	case slices.Contains(ReadOnly, key):
-		return apierr.Forbidden("Attribute '%s' is read-only; remove it from the request.", key)
+		return oserr.Forbidden("Attribute '%s' is read-only; remove it from the request.", key)
 	case key == "locations":
-		return apierr.Forbidden("It's not allowed to set locations if locations are invisible: this cloud stores image data itself; upload it with PUT /v2/images/{id}/file.")
+		return oserr.Forbidden("It's not allowed to set locations if locations are invisible: this cloud stores image data itself; upload it with PUT /v2/images/{id}/file.")
 	case slices.Contains(Reserved, key) || strings.HasPrefix(key, ReservedPrefix):
-		return apierr.Forbidden("Attribute '%s' is reserved; use another name (the %s prefix belongs to the image service).", key, ReservedPrefix)
+		return oserr.Forbidden("Attribute '%s' is reserved; use another name (the %s prefix belongs to the image service).", key, ReservedPrefix)
 	}
 	return nil
 }
 
 func badValue(key string, v any, want string) error {
-	return apierr.BadRequest("Invalid value %s for '%s': %s.", jsonText(v), key, want)
+	return oserr.BadRequest("Invalid value %s for '%s': %s.", jsonText(v), key, want)
 }
 
 func jsonText(v any) string {
@@ -148,7 +148,7 @@ func str(key string, v any, nullable bool, max int) (*string, error) {
 		return nil, badValue(key, v, "it must be valid UTF-8")
 	}
 	if max > 0 && utf8.RuneCountInString(s) > max {
-		return nil, apierr.BadRequest("Invalid value for '%s': it is %d characters long, the limit is %d; shorten it.", key, utf8.RuneCountInString(s), max)
+		return nil, oserr.BadRequest("Invalid value for '%s': it is %d characters long, the limit is %d; shorten it.", key, utf8.RuneCountInString(s), max)
 	}
 	return &s, nil
 }
@@ -190,10 +190,10 @@ func integer(key string, v any) (int64, error) {
 		return 0, badValue(key, v, "it must be a whole number")
 	}
 	if n < 0 {
-		return 0, apierr.BadRequest("Invalid value '%d' for parameter '%s': Cannot be a negative value.", n, key)
+		return 0, oserr.BadRequest("Invalid value '%d' for parameter '%s': Cannot be a negative value.", n, key)
 	}
 	if n > maxInt {
-		return 0, apierr.BadRequest("Invalid value '%d' for parameter '%s': it must be at most %d.", n, key, maxInt)
+		return 0, oserr.BadRequest("Invalid value '%d' for parameter '%s': it must be at most %d.", n, key, maxInt)
 	}
 	return n, nil
 }
@@ -225,16 +225,16 @@ func tagList(key string, v any, limit int) ([]string, error) {
 
 func checkTag(t string) error {
 	if !utf8.ValidString(t) {
-		return apierr.BadRequest("Invalid tag: it must be valid UTF-8.")
+		return oserr.BadRequest("Invalid tag: it must be valid UTF-8.")
 	}
 	if utf8.RuneCountInString(t) > 255 {
-		return apierr.BadRequest("Invalid tag: it is %d characters long, the limit is 255; shorten it.", utf8.RuneCountInString(t))
+		return oserr.BadRequest("Invalid tag: it is %d characters long, the limit is 255; shorten it.", utf8.RuneCountInString(t))
 	}
 	return nil
 }
 
 func tooManyTags(n, limit int) error {
-	return apierr.TooLarge("Maximum number of tags exceeded: the image would have %d tags, the limit is %d; remove tags you no longer need.", n, limit)
+	return oserr.TooLarge("Maximum number of tags exceeded: the image would have %d tags, the limit is %d; remove tags you no longer need.", n, limit)
 }
 
 // propertyValue validates an extra property: a string, checked against
@@ -242,10 +242,10 @@ func tooManyTags(n, limit int) error {
 // custom property set to null (which Glance keeps as "not set").
 func propertyValue(key string, v any) (*string, error) {
 	if utf8.RuneCountInString(key) > 255 {
-		return nil, apierr.BadRequest("Custom property names are at most 255 characters; '%s…' is longer.", key[:32])
+		return nil, oserr.BadRequest("Custom property names are at most 255 characters; '%s…' is longer.", key[:32])
 	}
 	if key == "" {
-		return nil, apierr.BadRequest("Custom property names may not be empty.")
+		return nil, oserr.BadRequest("Custom property names may not be empty.")
 	}
 	cp := customProperty(key)
 	if cp == nil {

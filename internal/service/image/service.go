@@ -10,8 +10,8 @@ import (
 
 	"github.com/google/uuid"
 
-	"github.com/onestack/onestack/internal/apierr"
 	"github.com/onestack/onestack/internal/auth"
+	"github.com/onestack/onestack/internal/oserr"
 	"github.com/onestack/onestack/internal/store"
 )
 
@@ -371,13 +371,13 @@ func (s *Service) canSee(ctx context.Context, tx *store.Tx, k caller, im *store.
 }
 
 func notFound(id string) error {
-	return apierr.NotFound("No image found with ID %s; check the id with 'openstack image list'.", id)
+	return oserr.NotFound("No image found with ID %s; check the id with 'openstack image list'.", id)
 }
 
 // notOwner is Glance's 403 for a visible image the caller may not change.
 func notOwner(k caller, im *store.Image) error {
 	if k.owns(im) {
-		return apierr.Forbidden("You are not authorized to change image %s: it needs the member role in its project %s.", im.ID, im.Owner)
+		return oserr.Forbidden("You are not authorized to change image %s: it needs the member role in its project %s.", im.ID, im.Owner)
 	}
-	return apierr.Forbidden("You do not own this image: image %s belongs to project %s; only its owner or an admin may change it.", im.ID, im.Owner)
+	return oserr.Forbidden("You do not own this image: image %s belongs to project %s; only its owner or an admin may change it.", im.ID, im.Owner)
 }

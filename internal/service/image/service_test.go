@@ -15,8 +15,8 @@ import (
 	"testing"
 	"time"
 
-	"github.com/onestack/onestack/internal/apierr"
 	"github.com/onestack/onestack/internal/auth"
+	"github.com/onestack/onestack/internal/oserr"
 	"github.com/onestack/onestack/internal/store"
 	"github.com/onestack/onestack/internal/storetest"
 )
@@ -216,7 +216,7 @@ func TestUploadDeletedMidway(t *testing.T) {
 	}()
 	err = <-done
 	pr.Close()
-	if !apierr.Is(err, 410) {
+	if !oserr.Is(err, 410) {
 		t.Errorf("upload into a deleted image: %v, want 410", err)
 	}
 	if ents, _ := os.ReadDir(files.Dir() + "/tmp"); len(ents) != 0 {
@@ -262,7 +262,7 @@ func TestSnapshotAPI(t *testing.T) {
 	if p, _ := s.Path(im.ID); p != files.Path(im.ID) {
 		t.Errorf("Path = %s", p)
 	}
-	if _, err := s.Get(ctx, member("p2"), im.ID); !apierr.Is(err, 404) {
+	if _, err := s.Get(ctx, member("p2"), im.ID); !oserr.Is(err, 404) {
 		t.Errorf("another project gets the snapshot: %v, want 404", err)
 	}
 }
@@ -273,7 +273,7 @@ func checkRefusal(t *testing.T, err error) {
 	if err == nil {
 		return
 	}
-	var e *apierr.Error
+	var e *oserr.Error
 	if !errors.As(err, &e) || e.Status < 400 || e.Status >= 500 || e.Message == "" {
 		t.Fatalf("error %v is not a client error with a message", err)
 	}

@@ -7,7 +7,7 @@ import (
 	"math"
 	"slices"
 
-	"github.com/onestack/onestack/internal/apierr"
+	"github.com/onestack/onestack/internal/oserr"
 	"github.com/onestack/onestack/internal/store"
 )
 
@@ -42,7 +42,7 @@ func (e *CapacityError) Error() string {
 
 // Unwrap returns the error the placement API shows for e: a 409.
 func (e *CapacityError) Unwrap() error {
-	return apierr.Conflict("Unable to allocate inventory: %s; choose another resource provider or request less.", e.Error())
+	return oserr.Conflict("Unable to allocate inventory: %s; choose another resource provider or request less.", e.Error())
 }
 
 // AllocationRequest is the whole allocation set of one consumer, as PUT
@@ -78,7 +78,7 @@ func (s *Service) replace(ctx context.Context, tx *store.Tx, reqs []AllocationRe
 	ids := make([]string, 0, len(reqs))
 	for _, r := range reqs {
 		if slices.Contains(ids, r.Consumer.ID) {
-			return apierr.BadRequest("Consumer %s appears twice in the request; send each consumer once.", r.Consumer.ID)
+			return oserr.BadRequest("Consumer %s appears twice in the request; send each consumer once.", r.Consumer.ID)
 		}
 		ids = append(ids, r.Consumer.ID)
 	}
@@ -125,7 +125,7 @@ func (s *Service) replace(ctx context.Context, tx *store.Tx, reqs []AllocationRe
 			addProvider(p)
 			for rc, n := range res {
 				if n < 1 || n > MaxInt {
-					return apierr.BadRequest("Invalid allocation of %d %s on resource provider %s: amounts are integers between 1 and %d.", n, rc, p, MaxInt)
+					return oserr.BadRequest("Invalid allocation of %d %s on resource provider %s: amounts are integers between 1 and %d.", n, rc, p, MaxInt)
 				}
 				k := key{p, rc}
 				delta[k] += n
@@ -137,7 +137,7 @@ func (s *Service) replace(ctx context.Context, tx *store.Tx, reqs []AllocationRe
 	for _, p := range providers {
 		_, err := tx.BumpGeneration(ctx, p, nil, now)
 		if errors.Is(err, store.ErrNotFound) {
-			return apierr.BadRequest("Allocation for resource provider '%s' that does not exist; create it first or choose another provider.", p)
+			return oserr.BadRequest("Allocation for resource provider '%s' that does not exist; create it first or choose another provider.", p)
 		} else if err != nil {
 			return err
 		}
@@ -344,7 +344,7 @@ func (s *Service) DeleteAllocations(ctx context.Context, id string) error {
 			return err
 		}
 		if _, ok := cs[id]; !ok {
-			return apierr.NotFound("No allocations for consumer '%s'.", id)
+			return oserr.NotFound("No allocations for consumer '%s'.", id)
 		}
 		return s.replace(ctx, tx, []AllocationRequest{{Consumer: Consumer{ID: id}}})
 	})

@@ -4,17 +4,17 @@ import (
 	"context"
 	"errors"
 
-	"github.com/onestack/onestack/internal/apierr"
+	"github.com/onestack/onestack/internal/oserr"
 	"github.com/onestack/onestack/internal/store"
 )
 
 func classNotFound(name string) error {
-	return apierr.NotFound("No such resource class %s.", name)
+	return oserr.NotFound("No such resource class %s.", name)
 }
 
 func checkCustomClass(name string) error {
 	if !ValidCustomName(name) {
-		return apierr.BadRequest("JSON does not validate: resource class name %q is invalid; a custom resource class is CUSTOM_ followed by upper-case letters, digits and underscores, at most 255 characters.", name)
+		return oserr.BadRequest("JSON does not validate: resource class name %q is invalid; a custom resource class is CUSTOM_ followed by upper-case letters, digits and underscores, at most 255 characters.", name)
 	}
 	return nil
 }
@@ -49,7 +49,7 @@ func (s *Service) CreateResourceClass(ctx context.Context, name string) (store.R
 	return rc, s.write(ctx, func(tx *store.Tx) error {
 		err := tx.CreateResourceClass(ctx, rc)
 		if errors.Is(err, store.ErrConflict) {
-			return apierr.Conflict("Conflicting resource class already exists: %s.", name)
+			return oserr.Conflict("Conflicting resource class already exists: %s.", name)
 		}
 		return err
 	})
@@ -81,7 +81,7 @@ func (s *Service) RenameResourceClass(ctx context.Context, from, to string) (rc 
 			return err
 		}
 		if cur.Standard {
-			return apierr.BadRequest("Cannot update standard resource class %s; create a CUSTOM_ class instead.", from)
+			return oserr.BadRequest("Cannot update standard resource class %s; create a CUSTOM_ class instead.", from)
 		}
 		if from == to {
 			rc = cur
@@ -90,7 +90,7 @@ func (s *Service) RenameResourceClass(ctx context.Context, from, to string) (rc 
 		rc = store.ResourceClass{Name: to, CreatedAt: s.now()}
 		err = tx.RenameResourceClass(ctx, from, to, rc.CreatedAt)
 		if errors.Is(err, store.ErrConflict) {
-			return apierr.Conflict("Resource class already exists: %s.", to)
+			return oserr.Conflict("Resource class already exists: %s.", to)
 		}
 		return err
 	})
@@ -107,14 +107,14 @@ func (s *Service) DeleteResourceClass(ctx context.Context, name string) error {
 			return err
 		}
 		if rc.Standard {
-			return apierr.BadRequest("Error in delete resource class: Cannot delete standard resource class %s.", name)
+			return oserr.BadRequest("Error in delete resource class: Cannot delete standard resource class %s.", name)
 		}
 		inUse, err := tx.ResourceClassInUse(ctx, name)
 		if err != nil {
 			return err
 		}
 		if inUse {
-			return apierr.Conflict("Error in delete resource class: Cannot delete resource class %s. Class is in use in inventory; remove those inventories first.", name)
+			return oserr.Conflict("Error in delete resource class: Cannot delete resource class %s. Class is in use in inventory; remove those inventories first.", name)
 		}
 		return tx.DeleteResourceClass(ctx, name)
 	})

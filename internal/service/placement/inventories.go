@@ -6,7 +6,7 @@ import (
 	"slices"
 	"strings"
 
-	"github.com/onestack/onestack/internal/apierr"
+	"github.com/onestack/onestack/internal/oserr"
 	"github.com/onestack/onestack/internal/store"
 )
 
@@ -38,7 +38,7 @@ func (i Inventory) Capacity() int64 {
 // is microversion 1.26's relaxation.
 func (i Inventory) validate(provider, class string, reservedMayEqualTotal bool) error {
 	bad := func(format string, args ...any) error {
-		return apierr.BadRequest("Unable to update inventory for resource provider %s: Invalid inventory for %s: "+format, append([]any{provider, class}, args...)...)
+		return oserr.BadRequest("Unable to update inventory for resource provider %s: Invalid inventory for %s: "+format, append([]any{provider, class}, args...)...)
 	}
 	switch {
 	case i.Total < 1 || i.Total > MaxInt:
@@ -117,7 +117,7 @@ func (s *Service) setInventories(ctx context.Context, tx *store.Tx, id string, i
 		return err
 	}
 	if len(missing) > 0 {
-		return apierr.BadRequest("Unknown resource class in inventory for resource provider %s: No such resource class %s; create it with PUT /resource_classes/{name} first.", id, strings.Join(missing, ", "))
+		return oserr.BadRequest("Unknown resource class in inventory for resource provider %s: No such resource class %s; create it with PUT /resource_classes/{name} first.", id, strings.Join(missing, ", "))
 	}
 	cur, err := tx.ListInventories(ctx, id)
 	if err != nil {
@@ -128,7 +128,7 @@ func (s *Service) setInventories(ctx context.Context, tx *store.Tx, id string, i
 			continue
 		}
 		if c.Used > 0 {
-			return apierr.Conflict("update conflict: Inventory for '%s' on resource provider '%s' in use: %d allocated; free the allocations before removing the inventory.",
+			return oserr.Conflict("update conflict: Inventory for '%s' on resource provider '%s' in use: %d allocated; free the allocations before removing the inventory.",
 				c.ResourceClass, id, c.Used).WithType(CodeInventoryInUse)
 		}
 		if err := tx.DeleteInventory(ctx, id, c.ResourceClass); err != nil {
@@ -174,12 +174,12 @@ func (s *Service) PutInventory(ctx context.Context, id, class string, gen *int64
 		case create && exists:
 			return concurrentUpdate("Update conflict: resource provider %s already has inventory of %s; update it with PUT .../inventories/%s.", id, class, class)
 		case !create && !exists:
-			return apierr.BadRequest("No inventory record with resource class for resource provider %s: there is no %s inventory to update; create it with POST .../inventories.", id, class)
+			return oserr.BadRequest("No inventory record with resource class for resource provider %s: there is no %s inventory to update; create it with POST .../inventories.", id, class)
 		}
 		if missing, err := tx.MissingResourceClasses(ctx, []string{class}); err != nil {
 			return err
 		} else if len(missing) > 0 {
-			return apierr.BadRequest("Unable to create inventory for resource provider %s: No such resource class %s.", id, class)
+			return oserr.BadRequest("Unable to create inventory for resource provider %s: No such resource class %s.", id, class)
 		}
 		out = toStore(id, class, inv)
 		out.UpdatedAt = s.now()
@@ -208,7 +208,7 @@ func (s *Service) DeleteInventory(ctx context.Context, id, class string) error {
 		}
 		i := slices.IndexFunc(cur, func(i store.Inventory) bool { return i.ResourceClass == class })
 		if i < 0 {
-			return apierr.NotFound("No inventory of class %s found for delete on resource provider %s.", class, id)
+			return oserr.NotFound("No inventory of class %s found for delete on resource provider %s.", class, id)
 		}
 		if cur[i].Used > 0 {
 			return concurrentUpdate("Unable to delete inventory of class %s: Inventory for '%s' on resource provider '%s' in use: %d allocated; free the allocations first.",

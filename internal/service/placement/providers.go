@@ -9,25 +9,25 @@ import (
 
 	"github.com/google/uuid"
 
-	"github.com/onestack/onestack/internal/apierr"
+	"github.com/onestack/onestack/internal/oserr"
 	"github.com/onestack/onestack/internal/store"
 )
 
 func checkProviderName(name string) error {
 	switch {
 	case strings.TrimSpace(name) == "":
-		return apierr.BadRequest("JSON does not validate: 'name' must be a non-empty string; name the resource provider, e.g. after its host.")
+		return oserr.BadRequest("JSON does not validate: 'name' must be a non-empty string; name the resource provider, e.g. after its host.")
 	case !utf8.ValidString(name):
-		return apierr.BadRequest("JSON does not validate: 'name' is not valid UTF-8.")
+		return oserr.BadRequest("JSON does not validate: 'name' is not valid UTF-8.")
 	case utf8.RuneCountInString(name) > 200:
-		return apierr.BadRequest("JSON does not validate: 'name' is longer than 200 characters; use a shorter name.")
+		return oserr.BadRequest("JSON does not validate: 'name' is longer than 200 characters; use a shorter name.")
 	}
 	return nil
 }
 
 func duplicateProvider(err error, what string) error {
 	if errors.Is(err, store.ErrConflict) {
-		return apierr.Conflict("Conflicting resource provider %s already exists; choose another.", what).WithType(CodeDuplicateName)
+		return oserr.Conflict("Conflicting resource provider %s already exists; choose another.", what).WithType(CodeDuplicateName)
 	}
 	return err
 }
@@ -47,7 +47,7 @@ func (s *Service) CreateProvider(ctx context.Context, id, name, parent string) (
 		if parent != "" {
 			par, err := tx.GetProvider(ctx, parent)
 			if errors.Is(err, store.ErrNotFound) {
-				return apierr.BadRequest("Unable to create resource provider %q, %s: the parent resource provider %s does not exist; create it first or name another parent_provider_uuid.", name, id, parent)
+				return oserr.BadRequest("Unable to create resource provider %q, %s: the parent resource provider %s does not exist; create it first or name another parent_provider_uuid.", name, id, parent)
 			} else if err != nil {
 				return err
 			}
@@ -98,14 +98,14 @@ func checkExist(ctx context.Context, tx *store.Tx, classes, traits []string) err
 		return err
 	}
 	if len(missing) > 0 {
-		return apierr.BadRequest("Invalid resource class in resources parameter: No such resource class %s; list them with GET /resource_classes or create a CUSTOM_ one.", strings.Join(missing, ", "))
+		return oserr.BadRequest("Invalid resource class in resources parameter: No such resource class %s; list them with GET /resource_classes or create a CUSTOM_ one.", strings.Join(missing, ", "))
 	}
 	missing, err = tx.MissingTraits(ctx, traits)
 	if err != nil {
 		return err
 	}
 	if len(missing) > 0 {
-		return apierr.BadRequest("No such trait(s): %s; list them with GET /traits or create a CUSTOM_ one with PUT /traits/{name}.", strings.Join(missing, ", "))
+		return oserr.BadRequest("No such trait(s): %s; list them with GET /traits or create a CUSTOM_ one with PUT /traits/{name}.", strings.Join(missing, ", "))
 	}
 	return nil
 }
@@ -135,9 +135,9 @@ func (s *Service) UpdateProvider(ctx context.Context, id string, u ProviderUpdat
 			newParent := *u.Parent
 			if p.ParentUUID != "" && !u.Reparent {
 				if newParent == "" {
-					return apierr.BadRequest("Unable to save resource provider %s: un-parenting a provider is not allowed before microversion 1.37; send OpenStack-API-Version: placement 1.37.", id)
+					return oserr.BadRequest("Unable to save resource provider %s: un-parenting a provider is not allowed before microversion 1.37; send OpenStack-API-Version: placement 1.37.", id)
 				}
-				return apierr.BadRequest("Unable to save resource provider %s: re-parenting a provider is not allowed before microversion 1.37; send OpenStack-API-Version: placement 1.37.", id)
+				return oserr.BadRequest("Unable to save resource provider %s: re-parenting a provider is not allowed before microversion 1.37; send OpenStack-API-Version: placement 1.37.", id)
 			}
 			// The provider's subtree moves with it; the new parent may not be in it.
 			tree, err := tx.ListProviders(ctx, store.ProviderFilter{InTree: id})
@@ -148,11 +148,11 @@ func (s *Service) UpdateProvider(ctx context.Context, id string, u ProviderUpdat
 			root := id
 			if newParent != "" {
 				if newParent == id || slices.Contains(subtree, newParent) {
-					return apierr.BadRequest("Unable to save resource provider %s: creating a loop in the provider tree is not allowed; choose a parent outside its subtree.", id)
+					return oserr.BadRequest("Unable to save resource provider %s: creating a loop in the provider tree is not allowed; choose a parent outside its subtree.", id)
 				}
 				par, err := tx.GetProvider(ctx, newParent)
 				if errors.Is(err, store.ErrNotFound) {
-					return apierr.BadRequest("Unable to save resource provider %s: the parent resource provider %s does not exist.", id, newParent)
+					return oserr.BadRequest("Unable to save resource provider %s: the parent resource provider %s does not exist.", id, newParent)
 				} else if err != nil {
 					return err
 				}
@@ -198,14 +198,14 @@ func (s *Service) DeleteProvider(ctx context.Context, id string) error {
 			return err
 		}
 		if n > 0 {
-			return apierr.Conflict("Unable to delete parent resource provider %s: It has child resource providers; delete them first.", id).WithType(CodeCannotDeleteParent)
+			return oserr.Conflict("Unable to delete parent resource provider %s: It has child resource providers; delete them first.", id).WithType(CodeCannotDeleteParent)
 		}
 		used, err := tx.ProviderHasAllocations(ctx, id)
 		if err != nil {
 			return err
 		}
 		if used {
-			return apierr.Conflict("Unable to delete resource provider %s: Resource provider has allocations; delete the consumers' allocations first (GET /resource_providers/%s/allocations lists them).", id, id).WithType(CodeProviderInUse)
+			return oserr.Conflict("Unable to delete resource provider %s: Resource provider has allocations; delete the consumers' allocations first (GET /resource_providers/%s/allocations lists them).", id, id).WithType(CodeProviderInUse)
 		}
 		return tx.DeleteProvider(ctx, id)
 	})

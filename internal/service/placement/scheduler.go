@@ -9,7 +9,7 @@ import (
 	"slices"
 	"strings"
 
-	"github.com/onestack/onestack/internal/apierr"
+	"github.com/onestack/onestack/internal/oserr"
 	"github.com/onestack/onestack/internal/store"
 )
 
@@ -112,7 +112,7 @@ func (s *Service) EnsureProvider(ctx context.Context, uuid, name string, inv map
 	for rc, i := range inv {
 		i = withDefaults(i)
 		if !ValidClassName(rc) {
-			return apierr.BadRequest("Resource class name %q is invalid: use upper-case letters, digits and underscores.", rc)
+			return oserr.BadRequest("Resource class name %q is invalid: use upper-case letters, digits and underscores.", rc)
 		}
 		if err := i.validate(uuid, rc, true); err != nil {
 			return err
@@ -122,7 +122,7 @@ func (s *Service) EnsureProvider(ctx context.Context, uuid, name string, inv map
 	traits = dedupSorted(traits)
 	for _, t := range traits {
 		if !ValidClassName(t) {
-			return apierr.BadRequest("Trait name %q is invalid: use upper-case letters, digits and underscores.", t)
+			return oserr.BadRequest("Trait name %q is invalid: use upper-case letters, digits and underscores.", t)
 		}
 	}
 	err := s.write(ctx, func(tx *store.Tx) error {

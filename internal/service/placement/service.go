@@ -10,7 +10,7 @@ import (
 
 	"github.com/google/uuid"
 
-	"github.com/onestack/onestack/internal/apierr"
+	"github.com/onestack/onestack/internal/oserr"
 	"github.com/onestack/onestack/internal/store"
 )
 
@@ -106,7 +106,7 @@ func NormalizeUUID(u string) (string, bool) {
 }
 
 func providerNotFound(uuid string) error {
-	return apierr.NotFound("No resource provider with uuid %s found.", uuid)
+	return oserr.NotFound("No resource provider with uuid %s found.", uuid)
 }
 
 // getProvider reads a provider, or Placement's 404 for it.
@@ -119,7 +119,7 @@ func getProvider(ctx context.Context, tx *store.Tx, uuid string) (store.Provider
 }
 
 func concurrentUpdate(format string, args ...any) error {
-	return apierr.Conflict(format, args...).WithType(CodeConcurrentUpdate)
+	return oserr.Conflict(format, args...).WithType(CodeConcurrentUpdate)
 }
 
 // bump advances a provider's generation, checking it against expect when

@@ -12,7 +12,7 @@ import (
 
 	"github.com/google/go-cmp/cmp"
 
-	"github.com/onestack/onestack/internal/apierr"
+	"github.com/onestack/onestack/internal/oserr"
 	"github.com/onestack/onestack/internal/service/placement"
 	"github.com/onestack/onestack/internal/store"
 	"github.com/onestack/onestack/internal/storetest"
@@ -105,7 +105,7 @@ func TestEnsureProviderIsIdempotent(t *testing.T) {
 		}
 		// An inventory in use cannot go.
 		err := s.EnsureProvider(ctx, host1, "compute-1-renamed", map[string]placement.Inventory{"MEMORY_MB": {Total: 1}}, nil)
-		if !apierr.Is(err, 409) {
+		if !oserr.Is(err, 409) {
 			t.Errorf("dropping VCPU in use: %v, want a 409", err)
 		}
 		checkNoDrift(t, db)
@@ -134,7 +134,7 @@ func TestClaimReleaseMove(t *testing.T) {
 		if ce.Provider != host1 || ce.Class != "VCPU" || ce.Requested != 2 || ce.Free != 1 {
 			t.Errorf("CapacityError = %+v, want VCPU requested 2 free 1 on host1", ce)
 		}
-		if !apierr.Is(err, 409) {
+		if !oserr.Is(err, 409) {
 			t.Errorf("CapacityError does not render as a 409: %v", err)
 		}
 		// Units are checked too.
@@ -254,13 +254,13 @@ func TestConsumerGeneration(t *testing.T) {
 			}
 			return []placement.AllocationRequest{r}
 		}
-		if err := s.SetAllocations(ctx, req(new(int64(3)), 1)); !apierr.Is(err, 409) {
+		if err := s.SetAllocations(ctx, req(new(int64(3)), 1)); !oserr.Is(err, 409) {
 			t.Errorf("generation for a new consumer: %v, want 409", err)
 		}
 		if err := s.SetAllocations(ctx, req(nil, 1)); err != nil {
 			t.Fatal(err)
 		}
-		if err := s.SetAllocations(ctx, req(nil, 2)); !apierr.Is(err, 409) {
+		if err := s.SetAllocations(ctx, req(nil, 2)); !oserr.Is(err, 409) {
 			t.Errorf("null generation for an existing consumer: %v, want 409", err)
 		}
 		if err := s.SetAllocations(ctx, req(new(int64(1)), 2)); err != nil {

@@ -5,11 +5,11 @@ import (
 	"errors"
 	"slices"
 
-	"github.com/onestack/onestack/internal/apierr"
+	"github.com/onestack/onestack/internal/oserr"
 	"github.com/onestack/onestack/internal/store"
 )
 
-func traitNotFound(name string) error { return apierr.NotFound("No such trait(s): %s.", name) }
+func traitNotFound(name string) error { return oserr.NotFound("No such trait(s): %s.", name) }
 
 // ListTraits lists traits matching f.
 func (s *Service) ListTraits(ctx context.Context, f store.TraitFilter) (ts []store.Trait, err error) {
@@ -36,7 +36,7 @@ func (s *Service) GetTrait(ctx context.Context, name string) (t store.Trait, err
 // it created it.
 func (s *Service) EnsureTrait(ctx context.Context, name string) (created bool, err error) {
 	if !ValidCustomName(name) {
-		return false, apierr.BadRequest("The trait is invalid. A valid trait must be no longer than 255 characters, start with the prefix \"CUSTOM_\" and use following characters: \"A\"-\"Z\", \"0\"-\"9\" and \"_\".")
+		return false, oserr.BadRequest("The trait is invalid. A valid trait must be no longer than 255 characters, start with the prefix \"CUSTOM_\" and use following characters: \"A\"-\"Z\", \"0\"-\"9\" and \"_\".")
 	}
 	err = s.write(ctx, func(tx *store.Tx) error {
 		created, err = tx.EnsureTrait(ctx, store.Trait{Name: name, CreatedAt: s.now()})
@@ -55,14 +55,14 @@ func (s *Service) DeleteTrait(ctx context.Context, name string) error {
 			return err
 		}
 		if t.Standard {
-			return apierr.BadRequest("Cannot delete standard trait %s.", name)
+			return oserr.BadRequest("Cannot delete standard trait %s.", name)
 		}
 		inUse, err := tx.TraitInUse(ctx, name)
 		if err != nil {
 			return err
 		}
 		if inUse {
-			return apierr.Conflict("The trait %s is in use by a resource provider; remove it from the providers first.", name)
+			return oserr.Conflict("The trait %s is in use by a resource provider; remove it from the providers first.", name)
 		}
 		return tx.DeleteTrait(ctx, name)
 	})
@@ -106,7 +106,7 @@ func (s *Service) setTraits(ctx context.Context, tx *store.Tx, id string, traits
 	}
 	if len(missing) > 0 {
 		slices.Sort(missing)
-		return apierr.BadRequest("No such trait %s; create custom traits with PUT /traits/{name} first.", joinComma(missing))
+		return oserr.BadRequest("No such trait %s; create custom traits with PUT /traits/{name} first.", joinComma(missing))
 	}
 	return tx.SetProviderTraits(ctx, id, traits)
 }

@@ -1,11 +1,11 @@
-// Package apierr defines the errors every layer returns to say what a client
+// Package oserr defines the errors every layer returns to say what a client
 // did wrong, and how each OpenStack service renders them on the wire.
 //
 // It sits below every API and service package. A service returns an *Error
 // built with one of the constructors (NotFound, BadRequest, …); the API layer
 // renders it with the body format of its own OpenStack service. Any other
 // error becomes a bare 500 whose cause is logged, never shown.
-package apierr
+package oserr
 
 import (
 	"errors"

@@ -1,4 +1,4 @@
-package apierr
+package oserr
 
 import "net/http"
 
