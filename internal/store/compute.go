@@ -575,15 +575,7 @@ func (t *Tx) ListServers(ctx context.Context, f ServerFilter) ([]Server, error) 
 		}
 		w.after(col, f.Desc, serverSortValue(m, col), m.ID)
 	}
-	dir := " ASC"
-	if f.Desc {
-		dir = " DESC"
-	}
-	q := `SELECT ` + serverCols + ` FROM servers` + w.sql() + ` ORDER BY ` + col + dir + `, id` + dir
-	if f.Page.Limit > 0 {
-		q += ` LIMIT ?`
-		w.args = append(w.args, f.Page.Limit)
-	}
+	q := `SELECT ` + serverCols + ` FROM servers` + w.orderPage(col, f.Desc, f.Page.Limit)
 	return list(ctx, t, scanServer, q, w.args...)
 }
 

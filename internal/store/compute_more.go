@@ -77,15 +77,7 @@ func (t *Tx) ListFlavorsBy(ctx context.Context, q FlavorQuery) ([]Flavor, error)
 		}
 		w.after(col, q.Desc, flavorColumnValue(m, col), m.ID)
 	}
-	dir := " ASC"
-	if q.Desc {
-		dir = " DESC"
-	}
-	sql := `SELECT ` + flavorCols + ` FROM flavors` + w.sql() + ` ORDER BY ` + col + dir + `, id` + dir
-	if q.Page.Limit > 0 {
-		sql += ` LIMIT ?`
-		w.args = append(w.args, q.Page.Limit)
-	}
+	sql := `SELECT ` + flavorCols + ` FROM flavors` + w.orderPage(col, q.Desc, q.Page.Limit)
 	return list(ctx, t, scanFlavor, sql, w.args...)
 }
 

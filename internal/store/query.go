@@ -128,3 +128,18 @@ type Page struct {
 	Limit  int
 	Marker string
 }
+
+// orderPage returns the WHERE clause, the keyset order (col, id) in one
+// direction and, when limit is positive, the LIMIT (its argument appended).
+func (w *where) orderPage(col string, desc bool, limit int) string {
+	dir := " ASC"
+	if desc {
+		dir = " DESC"
+	}
+	q := w.sql() + ` ORDER BY ` + col + dir + `, id` + dir
+	if limit > 0 {
+		q += ` LIMIT ?`
+		w.args = append(w.args, limit)
+	}
+	return q
+}
