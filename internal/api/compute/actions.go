@@ -255,29 +255,26 @@ func (a *API) rebuild(w http.ResponseWriter, r *http.Request, arg json.RawMessag
 			return err
 		}
 	}
-	if _, ok := b["user_data"]; ok {
-		if !at(r, 57) {
-			return oserr.BadRequest("user_data in rebuild needs microversion 2.57 or later.")
+	// user_data (2.57) and key_name (2.54) may be given, and null clears them.
+	for _, f := range []struct {
+		name  string
+		minor int
+		dst   **string
+	}{{"user_data", 57, &req.UserData}, {"key_name", 54, &req.KeyName}} {
+		if _, ok := b[f.name]; !ok {
+			continue
 		}
-		if req.UserData, err = str("user_data"); err != nil {
+		if !at(r, f.minor) {
+			return oserr.BadRequest("%s in rebuild needs microversion 2.%d or later.", f.name, f.minor)
+		}
+		v, err := str(f.name)
+		if err != nil {
 			return err
 		}
-		if req.UserData == nil {
-			empty := ""
-			req.UserData = &empty
+		if v == nil {
+			v = new("")
 		}
-	}
-	if _, ok := b["key_name"]; ok {
-		if !at(r, 54) {
-			return oserr.BadRequest("key_name in rebuild needs microversion 2.54 or later.")
-		}
-		if req.KeyName, err = str("key_name"); err != nil {
-			return err
-		}
-		if req.KeyName == nil {
-			empty := ""
-			req.KeyName = &empty
-		}
+		*f.dst = v
 	}
 	if raw, ok := b["OS-DCF:diskConfig"]; ok {
 		var d *string

@@ -383,3 +383,22 @@ func TestRebuildKeepsPowerState(t *testing.T) {
 	}
 	e.waitStatus(t, id, "ACTIVE")
 }
+
+// TestVersionsAndLegacyV2: the version list names v2.0 first (old clients
+// and Tempest expect it) and /compute/v2 serves the API at microversion 2.1.
+func TestVersionsAndLegacyV2(t *testing.T) {
+	e := newComputeEnv(t, "sqlite")
+	r := e.Do(t, "GET", "/compute/", "", nil)
+	vs, _ := r.JSON(t)["versions"].([]any)
+	if r.Status != 200 || len(vs) != 2 || vs[0].(map[string]any)["id"] != "v2.0" || vs[1].(map[string]any)["version"] != "2.79" {
+		t.Fatalf("GET /compute/: %d %s", r.Status, r.Body)
+	}
+	id := e.boot(t, "legacy", "1", nil)
+	r = e.Do(t, "GET", "/compute/v2/servers/"+id, e.nova.TokenID, nil, "OpenStack-API-Version", "compute 2.79")
+	if r.Status != 200 || r.Header.Get("OpenStack-API-Version") != "compute 2.1" {
+		t.Fatalf("GET /compute/v2/servers/%s: %d %q %s", id, r.Status, r.Header.Get("OpenStack-API-Version"), r.Body)
+	}
+	if _, hasDesc := r.JSON(t)["server"].(map[string]any)["description"]; hasDesc {
+		t.Errorf("the v2 alias served a 2.19+ field: %s", r.Body)
+	}
+}
