@@ -402,3 +402,30 @@ func TestVersionsAndLegacyV2(t *testing.T) {
 		t.Errorf("the v2 alias served a 2.19+ field: %s", r.Body)
 	}
 }
+
+// TestRefusedSnapshotLeavesNoImage: createImage on a server that cannot take
+// it (here: in ERROR) is refused and leaves no queued image.
+func TestRefusedSnapshotLeavesNoImage(t *testing.T) {
+	e := newComputeEnv(t, "sqlite")
+	ctx := context.Background()
+	id := e.boot(t, "s", "1", nil)
+	e.waitStatus(t, id, "ACTIVE")
+	if err := e.Cloud.DB.Write(ctx, func(tx *store.Tx) error {
+		v, err := tx.GetServer(ctx, id)
+		if err != nil {
+			return err
+		}
+		v.VMState = "error" // no agent task changes this state back
+		return tx.UpdateServer(ctx, &v, 0)
+	}); err != nil {
+		t.Fatal(err)
+	}
+	r := e.Do(t, "POST", "/compute/v2.1/servers/"+id+"/action", e.nova.TokenID, []byte(`{"createImage": {"name": "refused"}}`))
+	if r.Status != 409 {
+		t.Fatalf("createImage in ERROR: %d %s", r.Status, r.Body)
+	}
+	list := e.Do(t, "GET", "/image/v2/images?name=refused", e.nova.TokenID, nil)
+	if imgs, _ := list.JSON(t)["images"].([]any); len(imgs) != 0 {
+		t.Errorf("a refused snapshot left images: %s", list.Body)
+	}
+}

@@ -724,7 +724,15 @@ func (s *Service) CreateImage(ctx context.Context, c *auth.Credentials, id, name
 		v.TaskState, v.TaskArg = TaskImageSnapshot, imageID
 		return nil
 	})
-	return imageID, err
+	if err != nil {
+		// The server refused the snapshot (locked, busy, wrong state): leave
+		// no queued image behind.
+		if derr := s.images.Delete(ctx, c, imageID); derr != nil {
+			s.log.Warn("could not remove the image of a refused snapshot", "image_id", imageID, "server_id", id, "error", derr)
+		}
+		return "", err
+	}
+	return imageID, nil
 }
 
 // Delete deletes a server: at once when it never reached a host or its host
