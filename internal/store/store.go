@@ -18,6 +18,7 @@ import (
 	"os"
 	"path/filepath"
 	"strings"
+	"syscall"
 	"time"
 
 	_ "github.com/jackc/pgx/v5/stdlib" // PostgreSQL driver "pgx"
@@ -63,6 +64,15 @@ func Open(ctx context.Context, o Options) (*DB, error) {
 		if path == "" {
 			path = filepath.Join(o.DataDir, "onestack.db")
 		}
+		// Switching a new file to WAL takes an exclusive lock that SQLite
+		// does not wait for: several controllers opening one fresh file
+		// would see "database is locked". An advisory file lock makes their
+		// first connection and migrations take turns.
+		unlock, lerr := lockFile(ctx, path+".open-lock")
+		if lerr != nil {
+			return nil, lerr
+		}
+		defer unlock()
 		db, err = openSQLite(path)
 	default:
 		return nil, fmt.Errorf("database URL %q: use postgres://USER@HOST/DB or sqlite://PATH", o.URL)
@@ -82,6 +92,33 @@ func Open(ctx context.Context, o Options) (*DB, error) {
 		return nil, err
 	}
 	return db, nil
+}
+
+// lockFile takes an exclusive advisory lock on path, waiting for ctx.
+func lockFile(ctx context.Context, path string) (func(), error) {
+	if err := os.MkdirAll(filepath.Dir(path), 0o700); err != nil {
+		return nil, fmt.Errorf("create database directory: %w", err)
+	}
+	f, err := os.OpenFile(path, os.O_CREATE|os.O_RDWR, 0o600)
+	if err != nil {
+		return nil, fmt.Errorf("open database lock file: %w", err)
+	}
+	for {
+		err := syscall.Flock(int(f.Fd()), syscall.LOCK_EX|syscall.LOCK_NB)
+		if err == nil {
+			return func() { syscall.Flock(int(f.Fd()), syscall.LOCK_UN); f.Close() }, nil
+		}
+		if !errors.Is(err, syscall.EWOULDBLOCK) {
+			f.Close()
+			return nil, fmt.Errorf("lock %s: %w", path, err)
+		}
+		select {
+		case <-ctx.Done():
+			f.Close()
+			return nil, fmt.Errorf("wait for another process opening the database (%s): %w", path, ctx.Err())
+		case <-time.After(20 * time.Millisecond):
+		}
+	}
 }
 
 func openSQLite(path string) (*DB, error) {
