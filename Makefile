@@ -12,7 +12,7 @@ GO ?= go
 FUZZTIME ?= 10s
 
 # Debian packages the binary and its tests need on the host.
-HOST_PACKAGES ?= python3-openstackclient python3-osc-placement
+HOST_PACKAGES ?= python3-openstackclient python3-osc-placement qemu-system-x86 qemu-utils genisoimage dosfstools mtools syslinux syslinux-common cpio
 
 .PHONY: all run build test vet fuzz bench host-packages clean
 
@@ -29,7 +29,7 @@ host-packages:
 	done; \
 	if [ -n "$$missing" ]; then \
 		echo "installing host packages:$$missing"; \
-		apt-get update && DEBIAN_FRONTEND=noninteractive apt-get install -y $$missing; \
+		apt-get update && DEBIAN_FRONTEND=noninteractive apt-get install -y --no-install-recommends $$missing; \
 	fi
 
 run: host-packages build
