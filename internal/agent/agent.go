@@ -13,6 +13,7 @@ import (
 	"io"
 	"log/slog"
 	"math/rand/v2"
+	"sync"
 	"time"
 
 	"github.com/onestack/onestack/internal/hostapi"
@@ -45,6 +46,10 @@ type Config struct {
 	Heartbeat time.Duration
 	// Resync is how often the agent re-reads every guest to repair drift.
 	Resync time.Duration
+	// Parallel bounds how many guests the agent changes at once (16 when
+	// zero). Each guest is changed by one worker at a time, so a slow
+	// operation (a guest shutting down) never holds up the others.
+	Parallel int
 }
 
 // Agent runs one host.
@@ -58,9 +63,17 @@ type Agent struct {
 	// report bumps the server's revision, so every change comes back once
 	// more through the watch; an unchanged desired state without a task is
 	// then skipped instead of costing another hypervisor call and another
-	// write. Owned by the Run goroutine; cleared on every resync, which
-	// re-checks every guest against the hypervisor.
+	// write. Cleared on every resync, which re-checks every guest
+	// against the hypervisor. Guarded by mu.
 	applied map[string]string
+
+	mu sync.Mutex
+	// pending holds, per server with a running worker, the newest desired
+	// state not yet taken by it (nil once taken): level-triggered, an
+	// older state is simply replaced.
+	pending map[string]*hostapi.Guest
+	workers sync.WaitGroup
+	slots   chan struct{}
 }
 
 // New returns an agent.
@@ -71,7 +84,11 @@ func New(plane hostapi.Plane, driver Driver, log *slog.Logger, cfg Config) *Agen
 	if cfg.Resync <= 0 {
 		cfg.Resync = time.Minute
 	}
-	return &Agent{plane: plane, driver: driver, log: log.With("host", cfg.Host), cfg: cfg, applied: map[string]string{}}
+	if cfg.Parallel <= 0 {
+		cfg.Parallel = 16
+	}
+	return &Agent{plane: plane, driver: driver, log: log.With("host", cfg.Host), cfg: cfg,
+		applied: map[string]string{}, pending: map[string]*hostapi.Guest{}, slots: make(chan struct{}, cfg.Parallel)}
 }
 
 // wait sleeps for d with jitter, or until ctx ends.
@@ -86,8 +103,10 @@ func wait(ctx context.Context, d time.Duration) error {
 	}
 }
 
-// Run registers the host and reconciles until ctx ends.
+// Run registers the host and reconciles until ctx ends. It returns once
+// every guest operation it started has finished.
 func (a *Agent) Run(ctx context.Context) error {
+	defer a.workers.Wait()
 	backoff := 100 * time.Millisecond
 	for {
 		err := a.register(ctx)
@@ -127,11 +146,55 @@ func (a *Agent) Run(ctx context.Context) error {
 			continue
 		}
 		for _, g := range guests {
-			a.reconcile(ctx, g)
+			a.dispatch(ctx, g)
 		}
 		since = next
 	}
 	return nil
+}
+
+// dispatch hands g to its server's worker, starting one if none runs.
+func (a *Agent) dispatch(ctx context.Context, g hostapi.Guest) {
+	a.mu.Lock()
+	defer a.mu.Unlock()
+	if _, busy := a.pending[g.ServerID]; busy {
+		a.pending[g.ServerID] = &g
+		return
+	}
+	a.pending[g.ServerID] = nil
+	a.workers.Add(1)
+	go func() {
+		defer a.workers.Done()
+		for {
+			select {
+			case a.slots <- struct{}{}:
+			case <-ctx.Done():
+				a.mu.Lock()
+				delete(a.pending, g.ServerID)
+				a.mu.Unlock()
+				return
+			}
+			a.reconcile(ctx, g)
+			<-a.slots
+			a.mu.Lock()
+			next := a.pending[g.ServerID]
+			if next == nil {
+				delete(a.pending, g.ServerID)
+				a.mu.Unlock()
+				return
+			}
+			a.pending[g.ServerID] = nil
+			a.mu.Unlock()
+			g = *next
+		}
+	}()
+}
+
+// Idle reports whether no guest operation is in progress (for tests).
+func (a *Agent) Idle() bool {
+	a.mu.Lock()
+	defer a.mu.Unlock()
+	return len(a.pending) == 0
 }
 
 func (a *Agent) register(ctx context.Context) error {
@@ -159,7 +222,9 @@ func (a *Agent) heartbeats(ctx context.Context) {
 // removes guests that have no record here. It returns the revision to
 // watch from.
 func (a *Agent) resync(ctx context.Context) (int64, error) {
+	a.mu.Lock()
 	clear(a.applied)
+	a.mu.Unlock()
 	wanted := map[string]bool{}
 	var since int64
 	var next int64
@@ -174,7 +239,7 @@ func (a *Agent) resync(ctx context.Context) (int64, error) {
 			if !g.Deleted {
 				wanted[g.ServerID] = true
 			}
-			a.reconcile(ctx, g)
+			a.dispatch(ctx, g)
 		}
 		if len(guests) < 1000 {
 			break
@@ -185,6 +250,11 @@ func (a *Agent) resync(ctx context.Context) (int64, error) {
 	if err != nil {
 		return 0, err
 	}
+	a.mu.Lock()
+	for id := range a.pending {
+		wanted[id] = true // changing now: its worker decides
+	}
+	a.mu.Unlock()
 	for _, id := range have {
 		if !wanted[id] {
 			a.log.Info("removing a guest that has no record on this host", "server_id", id)
@@ -199,10 +269,15 @@ func (a *Agent) resync(ctx context.Context) (int64, error) {
 // reconcile makes one guest match its desired state and reports.
 func (a *Agent) reconcile(ctx context.Context, g hostapi.Guest) {
 	spec := desired(g)
-	if g.Task == "" && spec != "" && a.applied[g.ServerID] == spec {
+	a.mu.Lock()
+	done := g.Task == "" && spec != "" && a.applied[g.ServerID] == spec
+	if !done {
+		delete(a.applied, g.ServerID)
+	}
+	a.mu.Unlock()
+	if done {
 		return // already made so and reported: the watch echoes our own report
 	}
-	delete(a.applied, g.ServerID)
 	r := hostapi.Report{Host: a.cfg.Host, ServerID: g.ServerID, Revision: g.Revision}
 	if g.Deleted {
 		if err := a.driver.Delete(ctx, g.ServerID); err != nil {
@@ -229,7 +304,9 @@ func (a *Agent) reconcile(ctx context.Context, g hostapi.Guest) {
 		return
 	}
 	if r.Error == "" && g.Task == "" && spec != "" {
+		a.mu.Lock()
 		a.applied[g.ServerID] = spec
+		a.mu.Unlock()
 	}
 }
 

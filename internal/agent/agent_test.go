@@ -60,6 +60,10 @@ func (p *plane) UploadImage(_ context.Context, id string, data io.Reader) error 
 	return err
 }
 
+func (p *plane) DownloadImage(context.Context, string) (io.ReadCloser, hostapi.ImageFile, error) {
+	return nil, hostapi.ImageFile{}, errors.New("the test plane has no images")
+}
+
 func (p *plane) reportFor(id string) (hostapi.Report, bool) {
 	p.mu.Lock()
 	defer p.mu.Unlock()

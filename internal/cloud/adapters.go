@@ -6,6 +6,8 @@ import (
 
 	"github.com/onestack/onestack/internal/auth"
 	"github.com/onestack/onestack/internal/controller/scheduler"
+	"github.com/onestack/onestack/internal/hostapi"
+	"github.com/onestack/onestack/internal/oserr"
 	computesvc "github.com/onestack/onestack/internal/service/compute"
 	imagesvc "github.com/onestack/onestack/internal/service/image"
 	placementsvc "github.com/onestack/onestack/internal/service/placement"
@@ -139,10 +141,38 @@ func (a imagesAdapter) Snapshot(ctx context.Context, c *auth.Credentials, name s
 // Upload writes a snapshot's data as the compute service: an internal
 // admin identity, since the agent acts for the server's owner.
 func (a imagesAdapter) Upload(ctx context.Context, imageID string, data io.Reader) error {
-	svc := &auth.Credentials{User: auth.Ref{ID: "onestack-compute", Name: "onestack-compute"},
-		Roles: []auth.Ref{{Name: auth.RoleAdmin}, {Name: auth.RoleMember}, {Name: auth.RoleReader}}}
-	_, err := a.s.Upload(ctx, svc, imageID, data, -1)
+	_, err := a.s.Upload(ctx, computeIdentity(), imageID, data, -1)
 	return err
+}
+
+// Download opens an image's data as the compute service, for a host's
+// image cache: only active images have data to boot from.
+func (a imagesAdapter) Download(ctx context.Context, imageID string) (io.ReadCloser, hostapi.ImageFile, error) {
+	d, err := a.s.Open(ctx, computeIdentity(), imageID)
+	if err != nil {
+		return nil, hostapi.ImageFile{}, err
+	}
+	if d.File == nil {
+		return nil, hostapi.ImageFile{}, oserr.Conflict("Image %s has no data (status %s): upload its data before booting from it.", imageID, d.Image.Status)
+	}
+	str := func(p *string) string {
+		if p == nil {
+			return ""
+		}
+		return *p
+	}
+	f := hostapi.ImageFile{ID: imageID, DiskFormat: str(d.Image.DiskFormat), Checksum: str(d.Image.Checksum),
+		HashAlgo: str(d.Image.OSHashAlgo), HashValue: str(d.Image.OSHashValue)}
+	if d.Image.Size != nil {
+		f.Size = *d.Image.Size
+	}
+	return d.File, f, nil
+}
+
+// computeIdentity is the compute service acting for a server's owner.
+func computeIdentity() *auth.Credentials {
+	return &auth.Credentials{User: auth.Ref{ID: "onestack-compute", Name: "onestack-compute"},
+		Roles: []auth.Ref{{Name: auth.RoleAdmin}, {Name: auth.RoleMember}, {Name: auth.RoleReader}}}
 }
 
 // DeleteProvider lets compute remove a deleted compute service's resource provider.

@@ -162,6 +162,38 @@ func (c *Client) UploadImage(ctx context.Context, imageID string, data io.Reader
 	return nil
 }
 
+// DownloadImage implements Plane, streaming an image's data from the
+// control plane; the file's description comes in response headers.
+func (c *Client) DownloadImage(ctx context.Context, imageID string) (io.ReadCloser, ImageFile, error) {
+	tok, err := c.authToken(ctx)
+	if err != nil {
+		return nil, ImageFile{}, err
+	}
+	req, err := http.NewRequestWithContext(ctx, "GET", c.base+"/agent/v1/images/"+imageID+"/file", nil)
+	if err != nil {
+		return nil, ImageFile{}, err
+	}
+	req.Header.Set("X-Auth-Token", tok)
+	resp, err := (&http.Client{}).Do(req) // no overall timeout: images are large
+	if err != nil {
+		return nil, ImageFile{}, err
+	}
+	if resp.StatusCode != http.StatusOK {
+		defer resp.Body.Close()
+		msg, _ := io.ReadAll(io.LimitReader(resp.Body, 4096))
+		return nil, ImageFile{}, fmt.Errorf("download image %s: HTTP %d: %s", imageID, resp.StatusCode, bytes.TrimSpace(msg))
+	}
+	var f ImageFile
+	if err := json.Unmarshal([]byte(resp.Header.Get(ImageFileHeader)), &f); err != nil {
+		resp.Body.Close()
+		return nil, ImageFile{}, fmt.Errorf("download image %s: bad %s header: %w", imageID, ImageFileHeader, err)
+	}
+	return resp.Body, f, nil
+}
+
+// ImageFileHeader carries an ImageFile as JSON with a download.
+const ImageFileHeader = "X-Onestack-Image-File"
+
 // Report implements Plane.
 func (c *Client) Report(ctx context.Context, r Report) error {
 	return c.do(ctx, "POST", "/agent/v1/reports", r, nil)

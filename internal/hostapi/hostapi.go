@@ -62,6 +62,12 @@ type Guest struct {
 	KeyData     string            `json:"key_data,omitempty"`
 	Metadata    map[string]string `json:"metadata,omitempty"`
 	ConfigDrive bool              `json:"config_drive,omitempty"`
+	// What the guest's metadata (config drive) tells it about itself.
+	Hostname    string `json:"hostname,omitempty"`
+	KeyName     string `json:"key_name,omitempty"`
+	Zone        string `json:"availability_zone,omitempty"`
+	FlavorName  string `json:"flavor_name,omitempty"`
+	LaunchIndex int    `json:"launch_index,omitempty"`
 	// Away: the guest is moving off this host (resize/migration source).
 	Away bool `json:"away,omitempty"`
 }
@@ -93,4 +99,20 @@ type Plane interface {
 	// UploadImage streams a snapshot's data into the image the control
 	// plane created for it (Guest.TaskArg of an image_snapshot task).
 	UploadImage(ctx context.Context, imageID string, data io.Reader) error
+	// DownloadImage opens an image's data for a host's image cache. The
+	// caller closes it and verifies the data against the returned file's
+	// checksums.
+	DownloadImage(ctx context.Context, imageID string) (io.ReadCloser, ImageFile, error)
+}
+
+// ImageFile describes an image's data as Glance stored it.
+type ImageFile struct {
+	ID         string `json:"id"`
+	DiskFormat string `json:"disk_format"`
+	Size       int64  `json:"size"`
+	// Checksum is the MD5 of the data in hex (Glance's checksum); HashAlgo
+	// and HashValue are Glance's os_hash_algo and os_hash_value.
+	Checksum  string `json:"checksum"`
+	HashAlgo  string `json:"os_hash_algo"`
+	HashValue string `json:"os_hash_value"`
 }

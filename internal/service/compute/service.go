@@ -12,6 +12,7 @@ import (
 	"github.com/google/uuid"
 
 	"github.com/onestack/onestack/internal/auth"
+	"github.com/onestack/onestack/internal/hostapi"
 	"github.com/onestack/onestack/internal/oserr"
 	"github.com/onestack/onestack/internal/store"
 )
@@ -36,6 +37,9 @@ type Images interface {
 	Snapshot(ctx context.Context, c *auth.Credentials, name string, props map[string]string) (string, error)
 	// Upload streams data into a snapshot image on the control plane's behalf.
 	Upload(ctx context.Context, imageID string, data io.Reader) error
+	// Download opens an image's data for a host's image cache, on the
+	// control plane's behalf.
+	Download(ctx context.Context, imageID string) (io.ReadCloser, hostapi.ImageFile, error)
 	// List, Delete and SetProperties serve Nova's image proxy (before
 	// microversion 2.36). SetProperties sets and removes user properties
 	// in one change and returns the image as it is afterwards.
@@ -223,6 +227,12 @@ func (s *Service) UploadImage(ctx context.Context, imageID string, data io.Reade
 		return nil
 	}
 	return err
+}
+
+// DownloadImage implements hostapi.Plane: an agent fetches an image's
+// data for its cache.
+func (s *Service) DownloadImage(ctx context.Context, imageID string) (io.ReadCloser, hostapi.ImageFile, error) {
+	return s.images.Download(ctx, imageID)
 }
 
 // Image returns an image as the credentials see it (Nova's image proxy).
