@@ -17,6 +17,7 @@ import (
 	"os"
 	"os/exec"
 	"path/filepath"
+	"slices"
 	"strings"
 	"sync"
 	"syscall"
@@ -210,8 +211,14 @@ func freshPostgres(t *testing.T, base string) string {
 // StartCloud runs `onestack up` on a free loopback port with a fresh data
 // dir and waits until GET / answers. The process is stopped on cleanup,
 // failed test or not.
+//
+// Without a --hypervisor in extraArgs the cloud runs fake hosts: tests of
+// the APIs need no real guests (the qemu tests ask for them).
 func StartCloud(t *testing.T, database string, extraArgs ...string) *Cloud {
 	t.Helper()
+	if !slices.Contains(extraArgs, "--hypervisor") {
+		extraArgs = append([]string{"--hypervisor", "fake"}, extraArgs...)
+	}
 	c := &Cloud{
 		extraArgs:     extraArgs,
 		Listen:        "127.0.0.1:" + freePort(t),

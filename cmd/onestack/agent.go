@@ -5,11 +5,14 @@ import (
 	"flag"
 	"fmt"
 	"os"
+	"path/filepath"
 
 	"sigs.k8s.io/yaml"
 
 	"github.com/onestack/onestack/internal/agent"
 	"github.com/onestack/onestack/internal/driver/fake"
+	"github.com/onestack/onestack/internal/driver/qemu"
+	"github.com/onestack/onestack/internal/guestimage"
 	"github.com/onestack/onestack/internal/hostapi"
 )
 
@@ -19,7 +22,10 @@ func agentCmd(ctx context.Context, args []string) error {
 	controller := fs.String("controller", "http://127.0.0.1:8000", "base URL of the control plane")
 	host := fs.String("host", "", "this host's name (default: the machine's hostname)")
 	zone := fs.String("zone", "", "availability zone to report (default: the cloud's default zone)")
-	hypervisor := fs.String("hypervisor", "fake", "fake (no real guests; qemu comes next)")
+	hypervisor := fs.String("hypervisor", "qemu", "qemu (real guests) or fake (no guests; for scale tests)")
+	dataDir := fs.String("data-dir", "./data/agent", "qemu: directory for this host's image cache and guests")
+	accel := fs.String("accel", "auto", "qemu accelerator: auto (probe KVM by booting a kernel once), kvm or tcg")
+	cacheDir := fs.String("cache-dir", defaultCacheDir(os.Getenv), "where downloaded Debian packages are kept (the KVM probe's kernel)")
 	clouds := fs.String("clouds-yaml", "./data/clouds.yaml", "clouds.yaml with the admin credentials the agent authenticates with")
 	cloud := fs.String("cloud", "onestack", "entry in clouds.yaml")
 	vcpus := fs.Int("fake-vcpus", 16, "vCPUs a fake host offers")
@@ -42,15 +48,30 @@ func agentCmd(ctx context.Context, args []string) error {
 	if err != nil {
 		return err
 	}
+	plane := hostapi.NewClient(*controller, creds)
 	var d agent.Driver
 	switch *hypervisor {
 	case "fake":
 		log.Warn("hypervisor is fake: servers on this host get no real guests")
 		d = fake.New(log, *vcpus, *mem, *disk)
+	case "qemu":
+		kernel := ""
+		if *accel == "auto" {
+			if kernel, err = guestimage.Kernel(ctx, *cacheDir); err != nil {
+				log.Warn("no kernel to probe KVM with; guests use software emulation", "error", err)
+			}
+		}
+		if err := os.MkdirAll(*dataDir, 0o700); err != nil {
+			return err
+		}
+		a := qemu.Probe(ctx, qemu.ProbeConfig{Want: *accel, Kernel: kernel, Cache: filepath.Join(*dataDir, "accel.json")})
+		log.Info("guests run with "+a.Name, "accel", a.Name, "reason", a.Reason)
+		if d, err = qemu.New(qemu.Config{Dir: *dataDir, Host: *host, Accel: a, Images: plane, Log: log}); err != nil {
+			return err
+		}
 	default:
-		return fmt.Errorf("hypervisor %q is not available yet; use --hypervisor fake", *hypervisor)
+		return fmt.Errorf("hypervisor %q is unknown; use qemu or fake", *hypervisor)
 	}
-	plane := hostapi.NewClient(*controller, creds)
 	log.Info("agent starting", "host", *host, "controller", *controller, "hypervisor", *hypervisor)
 	return agent.New(plane, d, log, agent.Config{Host: *host, Zone: *zone}).Run(ctx)
 }

@@ -32,6 +32,8 @@ type upConfig struct {
 	hashCost      int
 	logLevel      string
 	hypervisor    string
+	accel         string
+	cacheDir      string
 	hosts         int
 	debugListen   string
 	retention     time.Duration
@@ -49,7 +51,9 @@ func parseUp(args []string, getenv func(string) string) (upConfig, error) {
 	fs.DurationVar(&c.tokenTTL, "token-ttl", time.Hour, "lifetime of issued tokens")
 	fs.IntVar(&c.hashCost, "password-hash-cost", idsvc.DefaultHashCost, "bcrypt cost for passwords and application credential secrets (Keystone uses 12)")
 	fs.StringVar(&c.logLevel, "log-level", "info", "debug, info, warn or error")
-	fs.StringVar(&c.hypervisor, "hypervisor", "fake", "hypervisor of the in-process hosts: fake (no real guests; qemu comes next)")
+	fs.StringVar(&c.hypervisor, "hypervisor", "qemu", "hypervisor of the in-process hosts: qemu (real guests) or fake (no guests; for scale tests and benchmarks)")
+	fs.StringVar(&c.accel, "accel", "auto", "qemu accelerator: auto (boot a probe kernel under KVM once and use KVM only if it works), kvm or tcg (software emulation)")
+	fs.StringVar(&c.cacheDir, "cache-dir", defaultCacheDir(getenv), "where downloaded Debian packages are kept (the kernel the KVM probe boots)")
 	fs.IntVar(&c.hosts, "hosts", 1, "how many in-process hosts to run (host-1 … host-N); 0 for a control plane only")
 	fs.DurationVar(&c.retention, "deleted-retention", 24*time.Hour, "how long deleted servers stay listable (deleted=true, instance actions) before they are purged")
 	fs.StringVar(&c.debugListen, "debug-listen", "", "loopback HOST:PORT to serve Go profiles on (/debug/pprof/); off when empty")
@@ -64,6 +68,17 @@ func parseUp(args []string, getenv func(string) string) (upConfig, error) {
 	}
 	c.publicURL = strings.TrimRight(c.publicURL, "/")
 	return c, nil
+}
+
+// defaultCacheDir is $XDG_CACHE_HOME/onestack, else ~/.cache/onestack.
+func defaultCacheDir(getenv func(string) string) string {
+	if d := getenv("XDG_CACHE_HOME"); d != "" {
+		return filepath.Join(d, "onestack")
+	}
+	if h := getenv("HOME"); h != "" {
+		return filepath.Join(h, ".cache", "onestack")
+	}
+	return filepath.Join(os.TempDir(), "onestack-cache")
 }
 
 func newLogger(level string) (*slog.Logger, error) {
@@ -99,6 +114,10 @@ func up(ctx context.Context, args []string, getenv func(string) string) error {
 		DataDir: cfg.dataDir, Database: cfg.database, PublicURL: cfg.publicURL, Region: cfg.region,
 		AdminPassword: password, TokenTTL: cfg.tokenTTL, HashCost: cfg.hashCost, Version: version, Log: log,
 		Hypervisor: cfg.hypervisor, FakeHosts: cfg.hosts, DeletedRetention: cfg.retention,
+		Accel: cfg.accel, CacheDir: cfg.cacheDir,
+		AccelChosen: func(name, reason string) {
+			fmt.Fprintf(os.Stderr, "onestack: qemu guests run with %s: %s\n", strings.ToUpper(name), reason)
+		},
 	})
 	if err != nil {
 		return err

@@ -45,6 +45,14 @@ type Config struct {
 	FakeHosts  int
 	// FakeHost is the capacity of each fake host.
 	FakeHost FakeHostSize
+	// Accel is the qemu hosts' accelerator: auto (probe), kvm or tcg.
+	Accel string
+	// CacheDir keeps downloaded Debian packages (the kernel the
+	// accelerator probe boots).
+	CacheDir string
+	// AccelChosen is called once with the accelerator the qemu hosts use
+	// and why, so the command can say so in its first lines.
+	AccelChosen func(name, reason string)
 	// DeletedRetention is how long deleted servers stay readable (Nova's
 	// deleted=true listings, instance actions) before they are purged;
 	// zero keeps the compute service's default (24 h).

@@ -3,6 +3,8 @@ package cloud
 import (
 	"context"
 	"fmt"
+	"os"
+	"path/filepath"
 	"time"
 
 	"github.com/onestack/onestack/internal/agent"
@@ -10,6 +12,8 @@ import (
 	"github.com/onestack/onestack/internal/api/compute"
 	"github.com/onestack/onestack/internal/controller/scheduler"
 	"github.com/onestack/onestack/internal/driver/fake"
+	"github.com/onestack/onestack/internal/driver/qemu"
+	"github.com/onestack/onestack/internal/guestimage"
 	computesvc "github.com/onestack/onestack/internal/service/compute"
 	"github.com/onestack/onestack/internal/store"
 )
@@ -55,10 +59,54 @@ func (c *Cloud) wireCompute(ctx context.Context) error {
 			}
 			return d.ConsoleOutput(id), nil
 		})
+	case "qemu":
+		return c.wireQemuHosts(ctx)
 	case "", "none":
 	default:
-		return fmt.Errorf("hypervisor %q is not available yet; use --hypervisor fake", c.cfg.Hypervisor)
+		return fmt.Errorf("hypervisor %q is unknown; use --hypervisor qemu (real guests) or fake (no guests, for scale tests)", c.cfg.Hypervisor)
 	}
+	return nil
+}
+
+// wireQemuHosts runs the in-process hosts with real guests, each with its
+// own state directory under DATA/hosts. They share the machine: each
+// reports its whole capacity.
+func (c *Cloud) wireQemuHosts(ctx context.Context) error {
+	kernel := ""
+	if c.cfg.Accel == "" || c.cfg.Accel == "auto" {
+		k, err := guestimage.Kernel(ctx, c.cfg.CacheDir)
+		if err != nil {
+			c.cfg.Log.Warn("no kernel to probe KVM with; guests use software emulation", "error", err)
+		}
+		kernel = k
+	}
+	hostsDir := filepath.Join(c.cfg.DataDir, "hosts")
+	if err := os.MkdirAll(hostsDir, 0o700); err != nil {
+		return fmt.Errorf("create hosts directory: %w", err)
+	}
+	accel := qemu.Probe(ctx, qemu.ProbeConfig{Want: c.cfg.Accel, Kernel: kernel, Cache: filepath.Join(hostsDir, "accel.json")})
+	c.cfg.Log.Info("qemu hosts use "+accel.Name, "accel", accel.Name, "reason", accel.Reason, "hosts", c.cfg.FakeHosts)
+	if c.cfg.AccelChosen != nil {
+		c.cfg.AccelChosen(accel.Name, accel.Reason)
+	}
+	drivers := map[string]*qemu.Driver{}
+	for i := 1; i <= c.cfg.FakeHosts; i++ {
+		host := fmt.Sprintf("host-%d", i)
+		log := c.cfg.Log.With("service", "agent", "host", host)
+		d, err := qemu.New(qemu.Config{Dir: filepath.Join(hostsDir, host), Host: host, Accel: accel, Images: c.Compute, Log: log})
+		if err != nil {
+			return err
+		}
+		drivers[host] = d
+		c.loops = append(c.loops, agent.New(c.Compute, d, log, agent.Config{Host: host}).Run)
+	}
+	c.Compute.SetConsoleSource(func(_ context.Context, host, id string) (string, error) {
+		d := drivers[host]
+		if d == nil {
+			return "", fmt.Errorf("host %s is not a host of this process", host)
+		}
+		return d.ConsoleOutput(id)
+	})
 	return nil
 }
 

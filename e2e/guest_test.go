@@ -1,0 +1,237 @@
+package e2e
+
+import (
+	"bytes"
+	"crypto/sha256"
+	"encoding/hex"
+	"fmt"
+	"os"
+	"os/exec"
+	"path/filepath"
+	"strings"
+	"syscall"
+	"testing"
+	"time"
+)
+
+// TestRealGuests boots the tiny image as real QEMU guests (software
+// emulation: this machine's /dev/kvm cannot run stock guests) through the
+// Nova API with the openstack CLI, and checks what a user would: the guest
+// prints its ready line on the console log, stop/start/reboot really
+// power-cycle it, a snapshot boots, killing onestack leaves guests running
+// and a restart adopts them with no duplicate, and deleting leaves nothing.
+func TestRealGuests(t *testing.T) {
+	requireQemu(t)
+	c := StartCloud(t, "", "--hypervisor", "qemu", "--accel", "tcg", "--hosts", "1")
+	t.Cleanup(func() { killGuests(t, c.DataDir) })
+	admin := c.CloudEnv()
+	nova := append(append(Env{}, admin...), "OS_COMPUTE_API_VERSION=2.79")
+	dir := t.TempDir()
+
+	img := filepath.Join(dir, "tiny.qcow2")
+	build := exec.Command(c.binary, "image", "build-tiny", "--output", img, "--cache-dir", filepath.Join(dir, "cache"))
+	if out, err := build.CombinedOutput(); err != nil {
+		t.Fatalf("onestack image build-tiny: %v\n%s", err, out)
+	}
+	MustRun(t, admin, "image", "create", "--file", img, "--disk-format", "qcow2", "--container-format", "bare", "--public", "tiny")
+	MustRun(t, admin, "flavor", "create", "--ram", "128", "--vcpus", "1", "--disk", "1", "g.tiny")
+	MustRun(t, admin, "keypair", "create", "--public-key", writeKey(t, dir), "ops")
+	userData := filepath.Join(dir, "user-data")
+	if err := os.WriteFile(userData, []byte("#!/bin/sh\necho user-data-says-$((6*7))\n"), 0o600); err != nil {
+		t.Fatal(err)
+	}
+
+	var hvs []struct {
+		Type string `json:"Hypervisor Type"`
+	}
+	RunJSON(t, admin, &hvs, "hypervisor", "list")
+	if len(hvs) != 1 || hvs[0].Type != "QEMU" {
+		t.Fatalf("hypervisor list = %+v, want one QEMU host", hvs)
+	}
+
+	var srv map[string]any
+	RunJSON(t, nova, &srv, "server", "create", "--image", "tiny", "--flavor", "g.tiny", "--key-name", "ops", "--nic", "none",
+		"--config-drive", "true", "--user-data", userData, "--wait", "vm-1")
+	if srv["status"] != "ACTIVE" {
+		t.Fatalf("server create --wait ended %v (fault %v)", srv["status"], srv["fault"])
+	}
+	id := srv["id"].(string)
+	console := waitConsole(t, nova, "vm-1", 1)
+	for _, want := range []string{"user-data-says-42", "vm-1"} {
+		if !strings.Contains(console, want) {
+			t.Errorf("console log lacks %q (from the config drive's user data and hostname):\n%s", want, console)
+		}
+	}
+	pid := guestPIDs(t, id)
+	if len(pid) != 1 {
+		t.Fatalf("qemu processes of %s: %v, want exactly one", id, pid)
+	}
+
+	// Stop powers the guest off (its process ends); start boots it again.
+	MustRun(t, nova, "server", "stop", "vm-1")
+	if st := waitStatus(t, nova, "vm-1", "SHUTOFF"); st != "SHUTOFF" {
+		t.Fatalf("after stop: %s, want SHUTOFF", st)
+	}
+	if p := guestPIDs(t, id); len(p) != 0 {
+		t.Errorf("a stopped server still has qemu processes %v", p)
+	}
+	MustRun(t, nova, "server", "start", "vm-1")
+	if st := waitStatus(t, nova, "vm-1", "ACTIVE"); st != "ACTIVE" {
+		t.Fatalf("after start: %s, want ACTIVE", st)
+	}
+	waitConsole(t, nova, "vm-1", 2)
+
+	// A soft reboot powers the guest down through ACPI and boots it again;
+	// a hard reboot resets it. Each boot prints the ready line once more.
+	MustRun(t, nova, "server", "reboot", "--wait", "vm-1")
+	waitConsole(t, nova, "vm-1", 3)
+	MustRun(t, nova, "server", "reboot", "--hard", "--wait", "vm-1")
+	waitConsole(t, nova, "vm-1", 4)
+	if st := waitStatus(t, nova, "vm-1", "ACTIVE"); st != "ACTIVE" {
+		t.Fatalf("after reboots: %s, want ACTIVE", st)
+	}
+
+	// Snapshot the running guest, boot a second server from it.
+	MustRun(t, nova, "server", "image", "create", "--name", "vm-1-snap", "--wait", "vm-1")
+	var snap struct {
+		Status     string `json:"status"`
+		DiskFormat string `json:"disk_format"`
+	}
+	RunJSON(t, admin, &snap, "image", "show", "vm-1-snap")
+	if snap.Status != "active" || snap.DiskFormat != "qcow2" {
+		t.Fatalf("snapshot image: %+v, want an active qcow2", snap)
+	}
+	var srv2 map[string]any
+	RunJSON(t, nova, &srv2, "server", "create", "--image", "vm-1-snap", "--flavor", "g.tiny", "--nic", "none", "--wait", "vm-2")
+	if srv2["status"] != "ACTIVE" {
+		t.Fatalf("server from snapshot ended %v (fault %v)", srv2["status"], srv2["fault"])
+	}
+	id2 := srv2["id"].(string)
+	waitConsole(t, nova, "vm-2", 1)
+
+	// kill -9 of onestack: guests keep running; the restarted agent adopts
+	// them: same processes, no second one, servers still ACTIVE.
+	before := map[string][]int{id: guestPIDs(t, id), id2: guestPIDs(t, id2)}
+	c.Kill(t)
+	for sid, p := range before {
+		if now := guestPIDs(t, sid); fmt.Sprint(now) != fmt.Sprint(p) {
+			t.Errorf("after kill -9 of onestack, guest %s processes %v, want %v still running", sid, now, p)
+		}
+	}
+	c.start(t, false)
+	for _, name := range []string{"vm-1", "vm-2"} {
+		if st := waitStatus(t, nova, name, "ACTIVE"); st != "ACTIVE" {
+			t.Errorf("%s after restart: %s, want ACTIVE", name, st)
+		}
+	}
+	// The agent's first resync has run once the host heartbeats again;
+	// give it the same bounded polling as a status change.
+	waitConsole(t, nova, "vm-2", 1)
+	for sid, p := range before {
+		if now := guestPIDs(t, sid); fmt.Sprint(now) != fmt.Sprint(p) {
+			t.Errorf("after restart, guest %s processes %v, want the adopted %v and no other", sid, now, p)
+		}
+	}
+
+	// Delete: no process, no file, no socket left.
+	MustRun(t, nova, "server", "delete", "--wait", "vm-1", "vm-2")
+	for _, sid := range []string{id, id2} {
+		if p := guestPIDs(t, sid); len(p) != 0 {
+			t.Errorf("deleted server %s still has qemu processes %v", sid, p)
+		}
+	}
+	guests := filepath.Join(c.DataDir, "hosts", "host-1", "guests")
+	if ents, err := os.ReadDir(guests); err != nil || len(ents) != 0 {
+		t.Errorf("guest directories left after delete: %v (err %v)", ents, err)
+	}
+}
+
+// waitConsole polls the console log until the ready line appears n times
+// (bounded: 60 tries of ~1 s each, a TCG boot takes ~5 s) and returns it.
+func waitConsole(t *testing.T, env Env, name string, n int) string {
+	t.Helper()
+	out := ""
+	for i := 0; i < 60; i++ {
+		out = MustRun(t, env, "console", "log", "show", name).Stdout
+		if strings.Count(out, "onestack-guest-ready") >= n {
+			return out
+		}
+	}
+	t.Fatalf("console log of %s shows the ready line %d times, want %d:\n%s", name, strings.Count(out, "onestack-guest-ready"), n, out)
+	return out
+}
+
+// guestPIDs returns the pids of the QEMU processes started for a server
+// (their command line carries -uuid ID).
+func guestPIDs(t *testing.T, id string) []int {
+	t.Helper()
+	ents, err := os.ReadDir("/proc")
+	if err != nil {
+		t.Fatal(err)
+	}
+	var pids []int
+	for _, e := range ents {
+		var pid int
+		if _, err := fmt.Sscan(e.Name(), &pid); err != nil {
+			continue
+		}
+		cmd, err := os.ReadFile(filepath.Join("/proc", e.Name(), "cmdline"))
+		if err != nil || !bytes.Contains(cmd, []byte("\x00-uuid\x00"+id+"\x00")) {
+			continue
+		}
+		if st, err := os.ReadFile(filepath.Join("/proc", e.Name(), "stat")); err == nil && bytes.Contains(st, []byte(") Z")) {
+			continue // a zombie is not a running guest
+		}
+		pids = append(pids, pid)
+	}
+	return pids
+}
+
+// killGuests ends every QEMU process whose files are in dataDir: guests
+// outlive onestack by design, so a failed test must end them itself.
+func killGuests(t *testing.T, dataDir string) {
+	ents, _ := os.ReadDir("/proc")
+	for _, e := range ents {
+		var pid int
+		if _, err := fmt.Sscan(e.Name(), &pid); err != nil {
+			continue
+		}
+		cmd, err := os.ReadFile(filepath.Join("/proc", e.Name(), "cmdline"))
+		if err != nil || !bytes.Contains(cmd, []byte("qemu-system")) || !bytes.Contains(cmd, []byte(dataDir+"/")) {
+			continue
+		}
+		t.Logf("ending guest process %d left by the test", pid)
+		_ = syscall.Kill(pid, syscall.SIGKILL)
+	}
+	// The driver keeps sockets in /run/onestack/<first 4 bytes of
+	// sha256(host dir)>; deleted guests remove theirs, killed ones do not.
+	sum := sha256.Sum256([]byte(filepath.Join(dataDir, "hosts", "host-1")))
+	_ = os.RemoveAll(filepath.Join("/run/onestack", hex.EncodeToString(sum[:4])))
+}
+
+// requireQemu skips without QEMU, or fails in CI, where it must be there.
+func requireQemu(t *testing.T) {
+	t.Helper()
+	for _, bin := range []string{"qemu-system-x86_64", "qemu-img", "genisoimage", "mkfs.fat", "mcopy", "syslinux"} {
+		if _, err := exec.LookPath(bin); err != nil {
+			if os.Getenv("CI") != "" {
+				t.Fatalf("%s is missing in CI: .ci/run must install it", bin)
+			}
+			t.Skipf("%s not installed (make host-packages installs it)", bin)
+		}
+	}
+}
+
+// Kill ends onestack with SIGKILL, as a crash would, and waits for it.
+func (c *Cloud) Kill(t *testing.T) {
+	t.Helper()
+	p := c.proc
+	if err := p.cmd.Process.Signal(syscall.SIGKILL); err != nil {
+		t.Fatalf("kill -9 onestack: %v", err)
+	}
+	select {
+	case <-p.exited:
+	case <-time.After(10 * time.Second):
+		t.Fatal("onestack did not exit after SIGKILL")
+	}
+}

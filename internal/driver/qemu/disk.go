@@ -1,0 +1,240 @@
+package qemu
+
+import (
+	"context"
+	"crypto/md5"
+	"crypto/sha256"
+	"crypto/sha512"
+	"encoding/base64"
+	"encoding/hex"
+	"encoding/json"
+	"errors"
+	"fmt"
+	"hash"
+	"io"
+	"os"
+	"os/exec"
+	"path/filepath"
+	"strings"
+	"sync"
+
+	"github.com/onestack/onestack/internal/hostapi"
+	"github.com/onestack/onestack/internal/metadata"
+)
+
+// cachedImage is an image in the host's cache, verified once.
+type cachedImage struct {
+	Path        string
+	Format      string // qcow2 or raw
+	VirtualSize int64
+}
+
+// prepare makes the guest's disks exist for want: the root disk a qcow2
+// overlay on the cached image grown to the flavor's disk, ephemeral and
+// swap disks if the flavor has them, and the config drive if asked.
+func (d *Driver) prepare(ctx context.Context, g *guest, want hostapi.Guest, spec guestSpec) error {
+	if want.ImageID == "" {
+		return fmt.Errorf("the server has no image to boot from (boot from volume is not available on this host yet)")
+	}
+	root := g.rootDisk()
+	_, err := os.Stat(root)
+	switch {
+	case errors.Is(err, os.ErrNotExist):
+		im, err := d.cachedImage(ctx, want.ImageID)
+		if err != nil {
+			return err
+		}
+		size := im.VirtualSize
+		if gb := int64(want.Flavor.Disk) << 30; gb > 0 {
+			if gb < im.VirtualSize {
+				return fmt.Errorf("flavor's disk is too small for image %s: it needs %d GiB (its virtual size); resize to a flavor with a larger disk", want.ImageID, (im.VirtualSize+(1<<30)-1)>>30)
+			}
+			size = gb
+		}
+		if err := qemuImg(ctx, "create", "-q", "-f", "qcow2", "-F", im.Format, "-b", im.Path, root+".tmp", fmt.Sprint(size)); err != nil {
+			return fmt.Errorf("create the root disk: %w", err)
+		}
+		if err := os.Rename(root+".tmp", root); err != nil {
+			return err
+		}
+		spec = guestSpec{Image: want.ImageID, ImageFormat: im.Format, Flavor: want.Flavor}
+	case err != nil:
+		return err
+	case spec.Flavor.Disk < want.Flavor.Disk:
+		// Resized to a larger disk: grow the root disk (never shrink it).
+		if err := qemuImg(ctx, "resize", "-q", root, fmt.Sprintf("%dG", want.Flavor.Disk)); err != nil {
+			return fmt.Errorf("grow the root disk to %d GiB: %w", want.Flavor.Disk, err)
+		}
+	}
+	if err := ensureBlank(ctx, g.ephDisk(), want.Flavor.Ephemeral, "G"); err != nil {
+		return fmt.Errorf("create the ephemeral disk: %w", err)
+	}
+	if err := ensureBlank(ctx, g.swapDisk(), want.Flavor.Swap, "M"); err != nil {
+		return fmt.Errorf("create the swap disk: %w", err)
+	}
+	if want.ConfigDrive {
+		if _, err := os.Stat(g.configDisk()); errors.Is(err, os.ErrNotExist) {
+			if err := metadata.WriteConfigDrive(ctx, instance(want), g.configDisk()); err != nil {
+				return fmt.Errorf("build the config drive: %w", err)
+			}
+		}
+	}
+	spec.Flavor, spec.ConfigDrive = want.Flavor, want.ConfigDrive
+	return g.writeSpec(spec)
+}
+
+// instance is what a guest's metadata says about it.
+func instance(g hostapi.Guest) metadata.Instance {
+	ud, err := base64.StdEncoding.DecodeString(g.UserData)
+	if err != nil {
+		ud = []byte(g.UserData)
+	}
+	hostname := g.Hostname
+	if hostname == "" {
+		hostname = g.Name
+	}
+	return metadata.Instance{UUID: g.ServerID, Name: g.Name, Hostname: hostname, ProjectID: g.ProjectID,
+		AvailabilityZone: g.Zone, LaunchIndex: g.LaunchIndex, KeyName: g.KeyName, KeyData: g.KeyData,
+		Meta: g.Metadata, UserData: ud, FlavorName: g.FlavorName, ImageID: g.ImageID}
+}
+
+// ensureBlank creates a blank qcow2 disk of size units (G or M) at path,
+// or grows it; size 0 removes it.
+func ensureBlank(ctx context.Context, path string, size int, unit string) error {
+	if size <= 0 {
+		if err := os.Remove(path); err != nil && !os.IsNotExist(err) {
+			return err
+		}
+		return nil
+	}
+	if _, err := os.Stat(path); err == nil {
+		return nil
+	}
+	if err := qemuImg(ctx, "create", "-q", "-f", "qcow2", path+".tmp", fmt.Sprintf("%d%s", size, unit)); err != nil {
+		return err
+	}
+	return os.Rename(path+".tmp", path)
+}
+
+// cachedImage returns the image from the host's cache, downloading and
+// verifying it first if needed. Guests share one copy; concurrent boots
+// of one image download it once.
+func (d *Driver) cachedImage(ctx context.Context, id string) (cachedImage, error) {
+	d.imageMu.Lock()
+	mu := d.images[id]
+	if mu == nil {
+		mu = &sync.Mutex{}
+		d.images[id] = mu
+	}
+	d.imageMu.Unlock()
+	mu.Lock()
+	defer mu.Unlock()
+
+	base := filepath.Join(d.cfg.Dir, "images", filepath.Base(id))
+	var im cachedImage
+	if b, err := os.ReadFile(base + ".json"); err == nil && json.Unmarshal(b, &im) == nil {
+		if _, err := os.Stat(im.Path); err == nil {
+			return im, nil
+		}
+	}
+	data, f, err := d.cfg.Images.DownloadImage(ctx, id)
+	if err != nil {
+		return im, fmt.Errorf("download image %s to host %s: %w", id, d.cfg.Host, err)
+	}
+	defer data.Close()
+	switch f.DiskFormat {
+	case "qcow2", "raw":
+	default:
+		return im, fmt.Errorf("image %s has disk_format %q, which this hypervisor does not boot; convert it with `qemu-img convert -O qcow2` and upload it as qcow2", id, f.DiskFormat)
+	}
+	tmp := base + ".download"
+	out, err := os.OpenFile(tmp, os.O_CREATE|os.O_TRUNC|os.O_WRONLY, 0o600)
+	if err != nil {
+		return im, err
+	}
+	defer os.Remove(tmp)
+	sum5 := md5.New()
+	var sumH hash.Hash
+	switch f.HashAlgo {
+	case "sha512":
+		sumH = sha512.New()
+	case "sha256":
+		sumH = sha256.New()
+	}
+	w := io.MultiWriter(out, sum5)
+	if sumH != nil {
+		w = io.MultiWriter(out, sum5, sumH)
+	}
+	n, err := io.Copy(w, data)
+	if cerr := out.Close(); err == nil {
+		err = cerr
+	}
+	if err != nil {
+		return im, fmt.Errorf("download image %s to host %s: %w", id, d.cfg.Host, err)
+	}
+	if f.Size > 0 && n != f.Size {
+		return im, fmt.Errorf("image %s: downloaded %d bytes, Glance says %d; the download was cut short, try again", id, n, f.Size)
+	}
+	if f.Checksum != "" && hex.EncodeToString(sum5.Sum(nil)) != f.Checksum {
+		return im, fmt.Errorf("image %s: checksum mismatch after download (the stored data is damaged); upload the image again", id)
+	}
+	if sumH != nil && f.HashValue != "" && hex.EncodeToString(sumH.Sum(nil)) != f.HashValue {
+		return im, fmt.Errorf("image %s: %s mismatch after download (the stored data is damaged); upload the image again", id, f.HashAlgo)
+	}
+	info, err := inspect(ctx, tmp, f.DiskFormat)
+	if err != nil {
+		return im, fmt.Errorf("image %s: %w", id, err)
+	}
+	if f.DiskFormat == "qcow2" && info.Format != "qcow2" {
+		return im, fmt.Errorf("image %s says disk_format qcow2 but its data is %s; upload it with the right --disk-format", id, info.Format)
+	}
+	if info.Backing != "" {
+		// A backing file name in a user's image would read host files.
+		return im, fmt.Errorf("image %s is a qcow2 with a backing file (%s); flatten it with `qemu-img convert -O qcow2` and upload it again", id, info.Backing)
+	}
+	path := base + "." + f.DiskFormat
+	if err := os.Rename(tmp, path); err != nil {
+		return im, err
+	}
+	im = cachedImage{Path: path, Format: f.DiskFormat, VirtualSize: info.VirtualSize}
+	b, _ := json.Marshal(im)
+	if err := writeFileAtomic(base+".json", b); err != nil {
+		return im, err
+	}
+	d.log.Info("image cached", "image_id", id, "bytes", n, "format", f.DiskFormat, "virtual_size", info.VirtualSize)
+	return im, nil
+}
+
+type imageInfo struct {
+	Format      string `json:"format"`
+	VirtualSize int64  `json:"virtual-size"`
+	Backing     string `json:"backing-filename"`
+}
+
+// inspect reads an image's header with qemu-img, as the format it claims.
+func inspect(ctx context.Context, path, format string) (imageInfo, error) {
+	var info imageInfo
+	args := []string{"info", "--output=json", path}
+	if format == "raw" {
+		args = []string{"info", "--output=json", "-f", "raw", path}
+	}
+	out, err := exec.CommandContext(ctx, "qemu-img", args...).Output()
+	if err != nil {
+		var ee *exec.ExitError
+		if errors.As(err, &ee) {
+			return info, fmt.Errorf("qemu-img cannot read it: %s", strings.TrimSpace(string(ee.Stderr)))
+		}
+		return info, err
+	}
+	err = json.Unmarshal(out, &info)
+	return info, err
+}
+
+// qemuImg runs qemu-img, returning its own error line on failure.
+func qemuImg(ctx context.Context, args ...string) error {
+	out, err := exec.CommandContext(ctx, "qemu-img", args...).CombinedOutput()
+	if err != nil {
+		return fmt.Errorf("qemu-img %s: %s", args[0], strings.TrimSpace(string(out)))
+	}
+	return nil
+}

@@ -1,0 +1,183 @@
+package qemu
+
+import (
+	"bytes"
+	"context"
+	"crypto/sha256"
+	"encoding/hex"
+	"encoding/json"
+	"fmt"
+	"os"
+	"path/filepath"
+	"strconv"
+	"strings"
+	"syscall"
+	"time"
+
+	"github.com/onestack/onestack/internal/hostapi"
+)
+
+// guest is one guest's files and process on the host. Its state lives
+// only in files, so a restarted agent finds it as it was.
+type guest struct {
+	d   *Driver
+	id  string
+	dir string
+}
+
+// guestSpec is what the guest's disks were prepared for.
+type guestSpec struct {
+	Image       string         `json:"image"`
+	ImageFormat string         `json:"image_format"`
+	Flavor      hostapi.Flavor `json:"flavor"`
+	ConfigDrive bool           `json:"config_drive"`
+}
+
+func (d *Driver) guest(id string) *guest {
+	return &guest{d: d, id: id, dir: filepath.Join(d.cfg.Dir, "guests", filepath.Base(id))}
+}
+
+func (g *guest) rootDisk() string   { return filepath.Join(g.dir, "disk") }
+func (g *guest) ephDisk() string    { return filepath.Join(g.dir, "disk.eph0") }
+func (g *guest) swapDisk() string   { return filepath.Join(g.dir, "disk.swap") }
+func (g *guest) configDisk() string { return filepath.Join(g.dir, "disk.config") }
+func (g *guest) consoleLog() string { return filepath.Join(g.dir, "console.log") }
+func (g *guest) pidFile() string    { return filepath.Join(g.dir, "qemu.pid") }
+func (g *guest) stateFile() string  { return filepath.Join(g.dir, "memory.state") }
+func (g *guest) specFile() string   { return filepath.Join(g.dir, "spec.json") }
+
+// Sockets live in a short runtime directory: a unix socket path is
+// limited to 107 bytes and data directories can be deep.
+func (g *guest) qmpSock() string    { return filepath.Join(g.d.runDir(), g.id+".qmp") }
+func (g *guest) serialSock() string { return filepath.Join(g.d.runDir(), g.id+".serial") }
+
+func (d *Driver) runDir() string {
+	sum := sha256.Sum256([]byte(d.cfg.Dir))
+	base := "/run/onestack"
+	if os.Geteuid() != 0 {
+		base = filepath.Join(os.TempDir(), fmt.Sprintf("onestack-%d", os.Geteuid()))
+	}
+	return filepath.Join(base, hex.EncodeToString(sum[:4]))
+}
+
+func (g *guest) readSpec() (guestSpec, error) {
+	var s guestSpec
+	b, err := os.ReadFile(g.specFile())
+	if err != nil {
+		return s, err
+	}
+	return s, json.Unmarshal(b, &s)
+}
+
+func (g *guest) writeSpec(s guestSpec) error {
+	b, _ := json.Marshal(s)
+	return writeFileAtomic(g.specFile(), b)
+}
+
+func writeFileAtomic(path string, b []byte) error {
+	tmp := path + ".tmp"
+	if err := os.WriteFile(tmp, b, 0o600); err != nil {
+		return err
+	}
+	return os.Rename(tmp, path)
+}
+
+// pid returns the guest's QEMU process, or 0 when none runs. The pid file
+// alone is not proof: the process must be a QEMU started for this guest.
+func (g *guest) pid() int {
+	b, err := os.ReadFile(g.pidFile())
+	if err != nil {
+		return 0
+	}
+	pid, err := strconv.Atoi(strings.TrimSpace(string(b)))
+	if err != nil || pid <= 0 || !alive(pid) {
+		return 0
+	}
+	cmd, err := os.ReadFile(fmt.Sprintf("/proc/%d/cmdline", pid))
+	if err != nil || !bytes.Contains(cmd, []byte("\x00-uuid\x00"+g.id+"\x00")) {
+		return 0
+	}
+	return pid
+}
+
+func (g *guest) clearPid() { _ = os.Remove(g.pidFile()) }
+
+// status asks QEMU for its run state.
+func (g *guest) status(ctx context.Context) (string, error) {
+	q, err := dialQMP(ctx, g.qmpSock())
+	if err != nil {
+		return "", err
+	}
+	defer q.Close()
+	return q.status(ctx)
+}
+
+// power is the guest's observed power state.
+func (g *guest) power(ctx context.Context) string {
+	if g.pid() != 0 {
+		st, err := g.status(ctx)
+		switch {
+		case err != nil:
+			return hostapi.PowerRunning // the process runs; QMP busy or slow
+		case st == "paused", st == "prelaunch", st == "inmigrate", st == "postmigrate", st == "suspended", st == "save-vm", st == "restore-vm":
+			return hostapi.PowerPaused
+		case st == "shutdown", st == "guest-panicked", st == "internal-error", st == "io-error":
+			return hostapi.PowerShutdown
+		}
+		return hostapi.PowerRunning
+	}
+	if _, err := os.Stat(g.stateFile()); err == nil {
+		return hostapi.PowerSuspended
+	}
+	if _, err := os.Stat(g.rootDisk()); err == nil {
+		return hostapi.PowerShutdown
+	}
+	return hostapi.PowerAbsent
+}
+
+// call runs one QMP command on the guest.
+func (g *guest) call(ctx context.Context, cmd string, args any) error {
+	_, err := g.callRaw(ctx, cmd, args)
+	return err
+}
+
+func (g *guest) callRaw(ctx context.Context, cmd string, args any) (json.RawMessage, error) {
+	ctx, cancel := context.WithTimeout(ctx, 30*time.Second)
+	defer cancel()
+	q, err := dialQMP(ctx, g.qmpSock())
+	if err != nil {
+		return nil, fmt.Errorf("connect to the guest's QMP socket: %w", err)
+	}
+	defer q.Close()
+	return q.exec(ctx, cmd, args)
+}
+
+// kill stops the guest's process at once: QMP quit, then SIGKILL.
+func (g *guest) kill(ctx context.Context) error {
+	pid := g.pid()
+	if pid == 0 {
+		g.clearPid()
+		return nil
+	}
+	_ = g.call(ctx, "quit", nil)
+	if !waitExit(ctx, pid, 5*time.Second) {
+		if err := syscall.Kill(pid, syscall.SIGKILL); err != nil && err != syscall.ESRCH {
+			return fmt.Errorf("kill qemu process %d: %w", pid, err)
+		}
+		if !waitExit(ctx, pid, 10*time.Second) {
+			return fmt.Errorf("qemu process %d of guest %s does not exit", pid, g.id)
+		}
+	}
+	g.clearPid()
+	return nil
+}
+
+// removeDisks deletes the guest's disks (for a rebuild).
+func (g *guest) removeDisks() error {
+	for _, p := range []string{g.rootDisk(), g.ephDisk(), g.swapDisk(), g.configDisk(), g.stateFile(), g.specFile()} {
+		if err := os.Remove(p); err != nil && !os.IsNotExist(err) {
+			return fmt.Errorf("remove %s: %w", p, err)
+		}
+	}
+	return nil
+}

@@ -1,0 +1,140 @@
+package qemu
+
+import (
+	"context"
+	"fmt"
+	"os"
+	"os/exec"
+	"strings"
+	"time"
+
+	"github.com/onestack/onestack/internal/hostapi"
+)
+
+// hotplugPorts is how many PCIe root ports each guest gets for devices
+// added while it runs (volumes, NICs): q35 cannot hot-plug without them.
+const hotplugPorts = 4
+
+// args is the QEMU command line for a guest.
+func (d *Driver) args(g *guest, want hostapi.Guest, restore bool) []string {
+	cpu := "max"
+	if d.cfg.Accel.Name == "kvm" {
+		cpu = "host"
+	}
+	vcpus, ram := max(want.Flavor.VCPUs, 1), max(want.Flavor.RAM, 64)
+	a := []string{
+		"-name", "guest=onestack-" + g.id + ",debug-threads=on",
+		"-uuid", g.id,
+		"-machine", "q35,accel=" + d.cfg.Accel.Name,
+		"-cpu", cpu,
+		"-smp", fmt.Sprint(vcpus),
+		"-m", fmt.Sprint(ram),
+		"-nodefaults", "-no-user-config", "-display", "none",
+		"-daemonize", "-pidfile", g.pidFile(),
+		"-qmp", "unix:" + g.qmpSock() + ",server=on,wait=off",
+		"-chardev", "socket,id=serial0,path=" + g.serialSock() + ",server=on,wait=off,logfile=" + g.consoleLog() + ",logappend=on",
+		"-serial", "chardev:serial0",
+		// cloud-init recognises an OpenStack guest by its SMBIOS product.
+		"-smbios", "type=1,manufacturer=OpenStack Foundation,product=OpenStack Nova,version=onestack,serial=" + g.id + ",uuid=" + g.id + ",family=Virtual Machine",
+		"-device", "virtio-rng-pci",
+		"-drive", "file=" + g.rootDisk() + ",if=none,id=disk0,format=qcow2,cache=writeback,discard=unmap",
+		"-device", "virtio-blk-pci,drive=disk0,bootindex=0",
+	}
+	if want.Flavor.Ephemeral > 0 {
+		a = append(a, "-drive", "file="+g.ephDisk()+",if=none,id=disk1,format=qcow2,cache=writeback,discard=unmap",
+			"-device", "virtio-blk-pci,drive=disk1")
+	}
+	if want.Flavor.Swap > 0 {
+		a = append(a, "-drive", "file="+g.swapDisk()+",if=none,id=disk2,format=qcow2,cache=writeback,discard=unmap",
+			"-device", "virtio-blk-pci,drive=disk2")
+	}
+	if _, err := os.Stat(g.configDisk()); err == nil && want.ConfigDrive {
+		// A read-only virtio disk labelled config-2: cloud-init and the
+		// tiny image find it by label, and it needs no SATA drivers.
+		a = append(a, "-drive", "file="+g.configDisk()+",if=none,id=config,format=raw,readonly=on",
+			"-device", "virtio-blk-pci,drive=config")
+	}
+	for i := 1; i <= hotplugPorts; i++ {
+		a = append(a, "-device", fmt.Sprintf("pcie-root-port,id=hotplug%d,chassis=%d,bus=pcie.0", i, i))
+	}
+	if restore {
+		a = append(a, "-incoming", "exec:cat "+shellQuote(g.stateFile()))
+	}
+	return a
+}
+
+// start launches the guest's QEMU. With restore it loads the memory saved
+// by suspend and resumes it. QEMU daemonizes once the guest is set up, so
+// errors in the command line or the disks come back here, in QEMU's words.
+func (d *Driver) start(ctx context.Context, g *guest, want hostapi.Guest, restore bool) error {
+	if err := os.MkdirAll(d.runDir(), 0o700); err != nil {
+		return fmt.Errorf("create runtime directory: %w", err)
+	}
+	_ = os.Remove(g.qmpSock())
+	_ = os.Remove(g.serialSock())
+	g.clearPid()
+	ctx, cancel := context.WithTimeout(ctx, 2*time.Minute)
+	defer cancel()
+	cmd := exec.CommandContext(ctx, d.cfg.Binary, d.args(g, want, restore)...)
+	cmd.Dir = g.dir
+	out, err := cmd.CombinedOutput()
+	if err != nil {
+		return startError(d.cfg.Host, out, err)
+	}
+	if restore {
+		if err := g.waitIncoming(ctx); err != nil {
+			return err
+		}
+		if err := g.call(ctx, "cont", nil); err != nil {
+			return fmt.Errorf("resume the restored guest: %w", err)
+		}
+		_ = os.Remove(g.stateFile())
+	}
+	d.log.Info("guest started", "server_id", g.id, "pid", g.pid(), "vcpus", want.Flavor.VCPUs, "ram_mb", want.Flavor.RAM, "restored", restore)
+	return nil
+}
+
+// waitIncoming waits until a guest started with -incoming has loaded its
+// memory.
+func (g *guest) waitIncoming(ctx context.Context) error {
+	for {
+		st, err := g.status(ctx)
+		if err != nil {
+			return fmt.Errorf("restore the guest's memory: %w", err)
+		}
+		if st != "inmigrate" {
+			return nil
+		}
+		select {
+		case <-ctx.Done():
+			return fmt.Errorf("restore the guest's memory: %w", ctx.Err())
+		case <-time.After(50 * time.Millisecond):
+		}
+	}
+}
+
+// startError turns QEMU's failure into a fault a user can act on: QEMU's
+// own error line and what to change.
+func startError(host string, out []byte, err error) error {
+	line := ""
+	for _, l := range strings.Split(strings.TrimSpace(string(out)), "\n") {
+		if l = strings.TrimSpace(l); l != "" {
+			line = l
+		}
+	}
+	if line == "" {
+		line = err.Error()
+	}
+	remedy := "check the host's log for the full qemu command line"
+	switch {
+	case strings.Contains(line, "Cannot allocate memory"), strings.Contains(line, "cannot set up guest memory"):
+		remedy = "free memory on host " + host + " or choose a flavor with less RAM"
+	case strings.Contains(line, "kvm"), strings.Contains(line, "KVM"):
+		remedy = "KVM does not work on host " + host + "; run its agent with --accel tcg"
+	case strings.Contains(line, "Permission denied"):
+		remedy = "the agent on " + host + " cannot read the guest's files; check the data directory's permissions"
+	case strings.Contains(line, "Could not open"), strings.Contains(line, "No such file"):
+		remedy = "a disk of the guest is missing on " + host + "; rebuild the server"
+	}
+	return fmt.Errorf("qemu could not start the guest on %s: %s; %s", host, line, remedy)
+}

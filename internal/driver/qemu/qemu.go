@@ -1,0 +1,449 @@
+package qemu
+
+import (
+	"bufio"
+	"context"
+	"encoding/json"
+	"errors"
+	"fmt"
+	"io"
+	"log/slog"
+	"os"
+	"os/exec"
+	"path/filepath"
+	"regexp"
+	"runtime"
+	"strconv"
+	"strings"
+	"sync"
+	"syscall"
+	"time"
+
+	"github.com/onestack/onestack/internal/hostapi"
+)
+
+// Images is where a host's image cache gets image data: the control
+// plane, as the agent sees it.
+type Images interface {
+	DownloadImage(ctx context.Context, imageID string) (io.ReadCloser, hostapi.ImageFile, error)
+}
+
+// Config configures one host's driver.
+type Config struct {
+	// Dir holds the host's state: images/ (the image cache), guests/ (one
+	// directory per guest) and the accelerator verdict.
+	Dir string
+	// Host names the host in messages.
+	Host string
+	// Binary is the QEMU system emulator (qemu-system-x86_64 on PATH when
+	// empty).
+	Binary string
+	// Accel is the accelerator decided by Probe: "kvm" or "tcg".
+	Accel Accel
+	// Images downloads image data for the cache.
+	Images Images
+	// ShutdownTimeout is how long a guest gets to power off after an ACPI
+	// power button press before it is stopped hard (Nova's
+	// shutdown_timeout, 60 s when zero).
+	ShutdownTimeout time.Duration
+	// ConsoleCap bounds each guest's console log (1 MiB when zero); the
+	// oldest half is dropped when it grows past it.
+	ConsoleCap int64
+	// VCPUs, MemoryMB and DiskGB override the capacity read from the host.
+	VCPUs, MemoryMB, DiskGB int
+	Log                     *slog.Logger
+}
+
+// Driver runs each guest as its own qemu-system-x86_64 process, started
+// with -daemonize so it outlives the agent, and finds it again through
+// its pid file and QMP socket.
+type Driver struct {
+	cfg     Config
+	log     *slog.Logger
+	version int // QEMU's version as Nova encodes it: major*1e6+minor*1e3+micro
+	verText string
+
+	imageMu sync.Mutex
+	images  map[string]*sync.Mutex // image id -> its download lock
+}
+
+// New returns the driver for one host, creating its directories.
+func New(cfg Config) (*Driver, error) {
+	if cfg.Binary == "" {
+		cfg.Binary = "qemu-system-x86_64"
+	}
+	if cfg.ShutdownTimeout <= 0 {
+		cfg.ShutdownTimeout = 60 * time.Second
+	}
+	if cfg.ConsoleCap <= 0 {
+		cfg.ConsoleCap = 1 << 20
+	}
+	if cfg.Log == nil {
+		cfg.Log = slog.Default()
+	}
+	if cfg.Accel.Name == "" {
+		cfg.Accel = Accel{Name: "tcg", Reason: "no accelerator probe ran"}
+	}
+	bin, err := exec.LookPath(cfg.Binary)
+	if err != nil {
+		return nil, fmt.Errorf("%s not found: install Debian's qemu-system-x86 package (apt-get install qemu-system-x86 qemu-utils)", cfg.Binary)
+	}
+	cfg.Binary = bin
+	if _, err := exec.LookPath("qemu-img"); err != nil {
+		return nil, fmt.Errorf("qemu-img not found: install Debian's qemu-utils package")
+	}
+	for _, d := range []string{cfg.Dir, filepath.Join(cfg.Dir, "images"), filepath.Join(cfg.Dir, "guests")} {
+		if err := os.MkdirAll(d, 0o700); err != nil {
+			return nil, fmt.Errorf("create host directory: %w", err)
+		}
+	}
+	d := &Driver{cfg: cfg, log: cfg.Log.With("hypervisor", "qemu", "accel", cfg.Accel.Name), images: map[string]*sync.Mutex{}}
+	d.verText, d.version = qemuVersion(bin)
+	return d, nil
+}
+
+var versionRE = regexp.MustCompile(`version (\d+)\.(\d+)\.(\d+)`)
+
+func qemuVersion(bin string) (string, int) {
+	out, err := exec.Command(bin, "--version").Output()
+	if err != nil {
+		return "unknown", 0
+	}
+	first, _, _ := strings.Cut(string(out), "\n")
+	m := versionRE.FindStringSubmatch(first)
+	if m == nil {
+		return first, 0
+	}
+	a, _ := strconv.Atoi(m[1])
+	b, _ := strconv.Atoi(m[2])
+	c, _ := strconv.Atoi(m[3])
+	return first, a*1000000 + b*1000 + c
+}
+
+// Info describes the host: its CPUs, memory and the disk of its state
+// directory, and which accelerator runs guests and why.
+func (d *Driver) Info(context.Context) (hostapi.HostInfo, error) {
+	vcpus, mem, disk := d.cfg.VCPUs, d.cfg.MemoryMB, d.cfg.DiskGB
+	if vcpus == 0 {
+		vcpus = runtime.NumCPU()
+	}
+	if mem == 0 {
+		mem = hostMemoryMB()
+	}
+	if disk == 0 {
+		var st syscall.Statfs_t
+		if err := syscall.Statfs(d.cfg.Dir, &st); err == nil {
+			disk = int(st.Blocks * uint64(st.Bsize) >> 30)
+		}
+	}
+	model, vendor := cpuModel()
+	info, _ := json.Marshal(map[string]any{
+		"arch": "x86_64", "model": model, "vendor": vendor,
+		"topology": map[string]int{"cells": 1, "sockets": 1, "cores": vcpus, "threads": 1},
+		"features": []string{}, "accel": d.cfg.Accel.Name, "accel_reason": d.cfg.Accel.Reason,
+		"emulator": d.verText,
+	})
+	return hostapi.HostInfo{
+		HypervisorType: "QEMU", HypervisorVersion: d.version, HostIP: "127.0.0.1",
+		VCPUs: vcpus, MemoryMB: mem, DiskGB: disk, CPUInfo: string(info),
+	}, nil
+}
+
+func hostMemoryMB() int {
+	f, err := os.Open("/proc/meminfo")
+	if err != nil {
+		return 0
+	}
+	defer f.Close()
+	sc := bufio.NewScanner(f)
+	for sc.Scan() {
+		if v, ok := strings.CutPrefix(sc.Text(), "MemTotal:"); ok {
+			kb, _ := strconv.Atoi(strings.TrimSpace(strings.TrimSuffix(strings.TrimSpace(v), "kB")))
+			return kb / 1024
+		}
+	}
+	return 0
+}
+
+func cpuModel() (model, vendor string) {
+	b, err := os.ReadFile("/proc/cpuinfo")
+	if err != nil {
+		return "unknown", "unknown"
+	}
+	for _, line := range strings.Split(string(b), "\n") {
+		k, v, ok := strings.Cut(line, ":")
+		if !ok {
+			continue
+		}
+		switch strings.TrimSpace(k) {
+		case "model name":
+			if model == "" {
+				model = strings.TrimSpace(v)
+			}
+		case "vendor_id":
+			if vendor == "" {
+				vendor = strings.TrimSpace(v)
+			}
+		}
+	}
+	return model, vendor
+}
+
+// List returns the guests that have a directory on this host, and caps
+// their console logs on the way (List runs at every resync).
+func (d *Driver) List(context.Context) ([]string, error) {
+	ents, err := os.ReadDir(filepath.Join(d.cfg.Dir, "guests"))
+	if err != nil {
+		return nil, err
+	}
+	var ids []string
+	for _, e := range ents {
+		if e.IsDir() && !strings.HasPrefix(e.Name(), ".") {
+			ids = append(ids, e.Name())
+			d.capConsole(e.Name())
+		}
+	}
+	return ids, nil
+}
+
+// Delete stops the guest hard and removes everything it has on the host:
+// process, disks, sockets, logs.
+func (d *Driver) Delete(ctx context.Context, id string) error {
+	g := d.guest(id)
+	if err := g.kill(ctx); err != nil {
+		return err
+	}
+	_ = os.Remove(g.qmpSock())
+	_ = os.Remove(g.serialSock())
+	_ = os.Remove(d.runDir()) // only when no other guest's sockets are in it
+	if err := os.RemoveAll(g.dir); err != nil {
+		return fmt.Errorf("remove guest files in %s: %w", g.dir, err)
+	}
+	d.log.Info("guest deleted", "server_id", id)
+	return nil
+}
+
+// Ensure makes the guest match desired: its disks prepared, its process
+// running, paused, suspended or stopped, and a task (reboot, rebuild)
+// done once.
+func (d *Driver) Ensure(ctx context.Context, want hostapi.Guest) (string, error) {
+	g := d.guest(want.ServerID)
+	if err := os.MkdirAll(g.dir, 0o700); err != nil {
+		return hostapi.PowerAbsent, fmt.Errorf("create guest directory on %s: %w", d.cfg.Host, err)
+	}
+	spec, _ := g.readSpec()
+	switch want.Task {
+	case "rebuilding":
+		if err := g.kill(ctx); err != nil {
+			return g.power(ctx), err
+		}
+		if err := g.removeDisks(); err != nil {
+			return hostapi.PowerShutdown, err
+		}
+		spec = guestSpec{}
+	case "rebooting_hard":
+		if g.power(ctx) == hostapi.PowerRunning {
+			if err := g.call(ctx, "system_reset", nil); err != nil {
+				return g.power(ctx), fmt.Errorf("hard reboot of the guest failed: %w", err)
+			}
+			d.log.Info("guest reset (hard reboot)", "server_id", want.ServerID)
+		}
+	case "rebooting":
+		if g.power(ctx) == hostapi.PowerRunning {
+			if err := d.shutdown(ctx, g); err != nil {
+				return g.power(ctx), err
+			}
+		}
+	}
+	if spec.Flavor != want.Flavor && spec.Image != "" {
+		// Resized on this host: restart with the new shape, disks grown.
+		if err := g.kill(ctx); err != nil {
+			return g.power(ctx), err
+		}
+	}
+	if err := d.prepare(ctx, g, want, spec); err != nil {
+		return g.power(ctx), err
+	}
+	return d.converge(ctx, g, want)
+}
+
+// converge moves the guest's power state to the desired one.
+func (d *Driver) converge(ctx context.Context, g *guest, want hostapi.Guest) (string, error) {
+	target := want.Power
+	if target == "" || target == hostapi.PowerAbsent {
+		target = hostapi.PowerRunning
+	}
+	have := g.power(ctx)
+	if have == target {
+		return have, nil
+	}
+	var err error
+	switch target {
+	case hostapi.PowerRunning:
+		switch have {
+		case hostapi.PowerPaused:
+			err = g.call(ctx, "cont", nil)
+		case hostapi.PowerSuspended:
+			err = d.start(ctx, g, want, true)
+		default:
+			err = d.start(ctx, g, want, false)
+		}
+	case hostapi.PowerPaused:
+		if have != hostapi.PowerRunning {
+			if err = d.start(ctx, g, want, have == hostapi.PowerSuspended); err != nil {
+				break
+			}
+		}
+		err = g.call(ctx, "stop", nil)
+	case hostapi.PowerShutdown:
+		if have == hostapi.PowerSuspended {
+			err = os.Remove(g.stateFile()) // Nova drops a suspended guest's memory on stop
+		} else {
+			err = d.shutdown(ctx, g)
+		}
+	case hostapi.PowerSuspended:
+		if have == hostapi.PowerShutdown {
+			return have, fmt.Errorf("cannot suspend a stopped guest; start it first")
+		}
+		err = d.suspend(ctx, g)
+	default:
+		return have, fmt.Errorf("unknown desired power state %q", target)
+	}
+	now := g.power(ctx)
+	if err != nil {
+		return now, err
+	}
+	d.log.Info("guest power changed", "server_id", want.ServerID, "from", have, "to", now)
+	return now, nil
+}
+
+// shutdown presses the guest's ACPI power button and waits up to the
+// shutdown timeout for it to power off, then stops it hard.
+func (d *Driver) shutdown(ctx context.Context, g *guest) error {
+	pid := g.pid()
+	if pid == 0 {
+		return nil
+	}
+	if st, _ := g.status(ctx); st == "running" {
+		if err := g.call(ctx, "system_powerdown", nil); err == nil {
+			if waitExit(ctx, pid, d.cfg.ShutdownTimeout) {
+				g.clearPid()
+				return nil
+			}
+			d.log.Warn("guest did not power off after the ACPI power button; stopping it hard", "server_id", g.id, "timeout", d.cfg.ShutdownTimeout)
+		}
+	}
+	return g.kill(ctx)
+}
+
+// suspend saves the guest's memory to a state file and stops its process
+// (libvirt's managed save); starting it again restores the memory.
+func (d *Driver) suspend(ctx context.Context, g *guest) error {
+	if err := g.call(ctx, "stop", nil); err != nil {
+		return fmt.Errorf("pause before suspend: %w", err)
+	}
+	tmp := g.stateFile() + ".tmp"
+	_ = os.Remove(tmp)
+	if err := g.call(ctx, "migrate", map[string]any{"uri": "exec:cat > " + shellQuote(tmp)}); err != nil {
+		_ = g.call(ctx, "cont", nil)
+		return fmt.Errorf("save the guest's memory: %w", err)
+	}
+	for {
+		raw, err := g.callRaw(ctx, "query-migrate", nil)
+		if err != nil {
+			return fmt.Errorf("save the guest's memory: %w", err)
+		}
+		var st struct {
+			Status    string `json:"status"`
+			ErrorDesc string `json:"error-desc"`
+		}
+		_ = json.Unmarshal(raw, &st)
+		switch st.Status {
+		case "completed":
+			if err := os.Rename(tmp, g.stateFile()); err != nil {
+				return err
+			}
+			return g.kill(ctx)
+		case "failed", "cancelled":
+			_ = os.Remove(tmp)
+			_ = g.call(ctx, "cont", nil)
+			return fmt.Errorf("saving the guest's memory failed: %s; check free disk space in %s", st.ErrorDesc, g.dir)
+		}
+		select {
+		case <-ctx.Done():
+			return ctx.Err()
+		case <-time.After(50 * time.Millisecond):
+		}
+	}
+}
+
+func shellQuote(s string) string { return "'" + strings.ReplaceAll(s, "'", `'\''`) + "'" }
+
+// ConsoleOutput returns the guest's console log (at most the cap).
+func (d *Driver) ConsoleOutput(id string) (string, error) {
+	g := d.guest(id)
+	d.capConsole(id)
+	b, err := os.ReadFile(g.consoleLog())
+	if errors.Is(err, os.ErrNotExist) {
+		return "", nil
+	}
+	return string(b), err
+}
+
+// capConsole keeps a console log under the cap by dropping its oldest
+// half. QEMU appends with O_APPEND, so it carries on at the new end.
+func (d *Driver) capConsole(id string) {
+	path := d.guest(id).consoleLog()
+	st, err := os.Stat(path)
+	if err != nil || st.Size() <= d.cfg.ConsoleCap {
+		return
+	}
+	b, err := os.ReadFile(path)
+	if err != nil {
+		return
+	}
+	keep := b[len(b)-int(d.cfg.ConsoleCap/2):]
+	if i := strings.IndexByte(string(keep), '\n'); i >= 0 {
+		keep = keep[i+1:]
+	}
+	f, err := os.OpenFile(path, os.O_WRONLY|os.O_TRUNC, 0)
+	if err != nil {
+		return
+	}
+	defer f.Close()
+	_, _ = f.Write(keep)
+}
+
+// waitExit waits until the process pid is gone, up to timeout.
+func waitExit(ctx context.Context, pid int, timeout time.Duration) bool {
+	t := time.NewTimer(timeout)
+	defer t.Stop()
+	tick := time.NewTicker(50 * time.Millisecond)
+	defer tick.Stop()
+	for {
+		if !alive(pid) {
+			return true
+		}
+		select {
+		case <-ctx.Done():
+			return false
+		case <-t.C:
+			return !alive(pid)
+		case <-tick.C:
+		}
+	}
+}
+
+// alive reports whether pid runs (a zombie does not count).
+func alive(pid int) bool {
+	b, err := os.ReadFile(fmt.Sprintf("/proc/%d/stat", pid))
+	if err != nil {
+		return false
+	}
+	// The state follows the parenthesised command name.
+	s := string(b)
+	if i := strings.LastIndexByte(s, ')'); i >= 0 && i+2 < len(s) {
+		return s[i+2] != 'Z' && s[i+2] != 'X'
+	}
+	return true
+}

@@ -1,0 +1,304 @@
+package qemu
+
+import (
+	"bytes"
+	"context"
+	"crypto/md5"
+	"crypto/sha512"
+	"encoding/hex"
+	"errors"
+	"io"
+	"log/slog"
+	"os"
+	"os/exec"
+	"path/filepath"
+	"strings"
+	"sync"
+	"syscall"
+	"testing"
+	"time"
+
+	"github.com/onestack/onestack/internal/guestimage"
+	"github.com/onestack/onestack/internal/hostapi"
+)
+
+// images serves image files from memory, as the control plane would.
+type images struct {
+	mu        sync.Mutex
+	files     map[string][]byte
+	formats   map[string]string
+	downloads int
+	corrupt   bool
+}
+
+func (im *images) DownloadImage(_ context.Context, id string) (io.ReadCloser, hostapi.ImageFile, error) {
+	im.mu.Lock()
+	defer im.mu.Unlock()
+	b, ok := im.files[id]
+	if !ok {
+		return nil, hostapi.ImageFile{}, errors.New("no such image")
+	}
+	im.downloads++
+	m, s := md5.Sum(b), sha512.Sum512(b)
+	f := hostapi.ImageFile{ID: id, DiskFormat: im.formats[id], Size: int64(len(b)), Checksum: hex.EncodeToString(m[:]),
+		HashAlgo: "sha512", HashValue: hex.EncodeToString(s[:])}
+	if im.corrupt {
+		b = append(bytes.Clone(b[:len(b)-1]), b[len(b)-1]^1)
+	}
+	return io.NopCloser(bytes.NewReader(b)), f, nil
+}
+
+var (
+	tinyOnce sync.Once
+	tinyData []byte
+	tinyErr  error
+)
+
+// tinyImage builds the project's tiny guest image once per test binary.
+func tinyImage(t *testing.T) []byte {
+	t.Helper()
+	for _, bin := range []string{"qemu-system-x86_64", "qemu-img", "genisoimage", "mkfs.fat", "mcopy", "syslinux"} {
+		if _, err := exec.LookPath(bin); err != nil {
+			if os.Getenv("CI") != "" {
+				t.Fatalf("%s is missing in CI: .ci/run must install it", bin)
+			}
+			t.Skipf("%s not installed (make host-packages installs it)", bin)
+		}
+	}
+	tinyOnce.Do(func() {
+		dir, err := os.MkdirTemp("", "onestack-qemu-test-")
+		if err != nil {
+			tinyErr = err
+			return
+		}
+		defer os.RemoveAll(dir)
+		out := filepath.Join(dir, "tiny.qcow2")
+		if _, tinyErr = guestimage.Build(context.Background(), guestimage.Options{Output: out, CacheDir: filepath.Join(dir, "cache")}); tinyErr == nil {
+			tinyData, tinyErr = os.ReadFile(out)
+		}
+	})
+	if tinyErr != nil {
+		t.Fatalf("build the tiny image: %v", tinyErr)
+	}
+	return tinyData
+}
+
+func newDriver(t *testing.T, im *images, dir string) *Driver {
+	t.Helper()
+	d, err := New(Config{Dir: dir, Host: "test-host", Accel: Accel{Name: "tcg", Reason: "test"}, Images: im,
+		ShutdownTimeout: 60 * time.Second, Log: slog.New(slog.NewTextHandler(io.Discard, nil))})
+	if err != nil {
+		t.Fatal(err)
+	}
+	t.Cleanup(func() {
+		ids, _ := d.List(context.Background())
+		for _, id := range ids {
+			if err := d.Delete(context.Background(), id); err != nil {
+				t.Errorf("cleanup: delete guest %s: %v", id, err)
+			}
+		}
+	})
+	return d
+}
+
+// waitConsole polls a guest's console log until it shows the ready line n
+// times (bounded: a TCG boot takes ~5 s, allow 120 s).
+func waitConsole(t *testing.T, d *Driver, id string, n int) string {
+	t.Helper()
+	deadline := time.Now().Add(120 * time.Second)
+	for {
+		out, err := d.ConsoleOutput(id)
+		if err != nil {
+			t.Fatal(err)
+		}
+		if strings.Count(out, "onestack-guest-ready") >= n {
+			return out
+		}
+		if time.Now().After(deadline) {
+			t.Fatalf("console of %s shows the ready line %d times, want %d:\n%s", id, strings.Count(out, "onestack-guest-ready"), n, out)
+		}
+		time.Sleep(100 * time.Millisecond)
+	}
+}
+
+func guestOf(id string, power string) hostapi.Guest {
+	return hostapi.Guest{ServerID: id, Name: "t-" + id[:4], ImageID: "tiny", Power: power,
+		Flavor: hostapi.Flavor{VCPUs: 1, RAM: 128, Disk: 1}, ConfigDrive: true,
+		UserData: "IyEvYmluL3NoCmVjaG8gaGVsbG8tZnJvbS11c2VyLWRhdGEK"} // #!/bin/sh\necho hello-from-user-data
+}
+
+// TestGuestLifecycle boots a real guest and drives it through pause,
+// suspend (memory saved to disk, process gone), resume, a graceful stop,
+// a snapshot and delete, checking what the host shows after each.
+func TestGuestLifecycle(t *testing.T) {
+	ctx := context.Background()
+	im := &images{files: map[string][]byte{"tiny": tinyImage(t)}, formats: map[string]string{"tiny": "qcow2"}}
+	d := newDriver(t, im, t.TempDir())
+	id := "0c5e7d5a-1111-4e6b-9f4e-000000000001"
+	g := guestOf(id, hostapi.PowerRunning)
+
+	if p, err := d.Ensure(ctx, g); err != nil || p != hostapi.PowerRunning {
+		t.Fatalf("Ensure(running) = %q, %v", p, err)
+	}
+	out := waitConsole(t, d, id, 1)
+	if !strings.Contains(out, "hello-from-user-data") {
+		t.Errorf("console lacks the user data's output:\n%s", out)
+	}
+	pid := d.guest(id).pid()
+
+	g.Power = hostapi.PowerPaused
+	if p, err := d.Ensure(ctx, g); err != nil || p != hostapi.PowerPaused {
+		t.Fatalf("Ensure(paused) = %q, %v", p, err)
+	}
+	g.Power = hostapi.PowerSuspended
+	if p, err := d.Ensure(ctx, g); err != nil || p != hostapi.PowerSuspended {
+		t.Fatalf("Ensure(suspended) = %q, %v", p, err)
+	}
+	if alive(pid) {
+		t.Errorf("a suspended guest's qemu process %d still runs", pid)
+	}
+	g.Power = hostapi.PowerRunning
+	if p, err := d.Ensure(ctx, g); err != nil || p != hostapi.PowerRunning {
+		t.Fatalf("Ensure(running) after suspend = %q, %v", p, err)
+	}
+	if n := strings.Count(mustConsole(t, d, id), "onestack-guest-ready"); n != 1 {
+		t.Errorf("resume rebooted the guest: ready line %d times, want 1 (memory restored)", n)
+	}
+	if _, err := os.Stat(d.guest(id).stateFile()); !os.IsNotExist(err) {
+		t.Errorf("the saved memory is left after resume: %v", err)
+	}
+
+	// Snapshot while running: a standalone qcow2 (no backing file).
+	rc, err := d.Snapshot(ctx, id)
+	if err != nil {
+		t.Fatal(err)
+	}
+	snap := filepath.Join(t.TempDir(), "snap.qcow2")
+	f, _ := os.Create(snap)
+	_, _ = io.Copy(f, rc)
+	f.Close()
+	rc.Close()
+	info, err := inspect(ctx, snap, "qcow2")
+	if err != nil || info.Format != "qcow2" || info.Backing != "" {
+		t.Errorf("snapshot: %+v, %v; want a qcow2 without a backing file", info, err)
+	}
+
+	g.Power = hostapi.PowerShutdown
+	if p, err := d.Ensure(ctx, g); err != nil || p != hostapi.PowerShutdown {
+		t.Fatalf("Ensure(shutdown) = %q, %v", p, err)
+	}
+	if out := mustConsole(t, d, id); !strings.Contains(out, "reboot: Power down") {
+		t.Logf("console after the ACPI stop (no kernel power-down line):\n%s", out)
+	}
+
+	if err := d.Delete(ctx, id); err != nil {
+		t.Fatal(err)
+	}
+	if _, err := os.Stat(d.guest(id).dir); !os.IsNotExist(err) {
+		t.Errorf("guest directory left after delete: %v", err)
+	}
+	for _, s := range []string{d.guest(id).qmpSock(), d.guest(id).serialSock()} {
+		if _, err := os.Stat(s); !os.IsNotExist(err) {
+			t.Errorf("socket %s left after delete", s)
+		}
+	}
+}
+
+func mustConsole(t *testing.T, d *Driver, id string) string {
+	t.Helper()
+	out, err := d.ConsoleOutput(id)
+	if err != nil {
+		t.Fatal(err)
+	}
+	return out
+}
+
+// TestAdoption starts a guest with one driver and hands the host to a
+// second driver, as a restarted agent: it finds the same process and
+// starts no other; and an image is downloaded once for two guests.
+func TestAdoption(t *testing.T) {
+	ctx := context.Background()
+	im := &images{files: map[string][]byte{"tiny": tinyImage(t)}, formats: map[string]string{"tiny": "qcow2"}}
+	dir := t.TempDir()
+	d1 := newDriver(t, im, dir)
+	a, b := "0c5e7d5a-2222-4e6b-9f4e-000000000001", "0c5e7d5a-2222-4e6b-9f4e-000000000002"
+	for _, id := range []string{a, b} {
+		if _, err := d1.Ensure(ctx, guestOf(id, hostapi.PowerRunning)); err != nil {
+			t.Fatal(err)
+		}
+	}
+	if im.downloads != 1 {
+		t.Errorf("image downloaded %d times for two guests, want once", im.downloads)
+	}
+	pid := d1.guest(a).pid()
+
+	d2 := newDriver(t, im, dir)
+	ids, _ := d2.List(ctx)
+	if len(ids) != 2 {
+		t.Fatalf("the second driver lists %v, want both guests", ids)
+	}
+	if p, err := d2.Ensure(ctx, guestOf(a, hostapi.PowerRunning)); err != nil || p != hostapi.PowerRunning {
+		t.Fatalf("Ensure on the adopting driver = %q, %v", p, err)
+	}
+	if got := d2.guest(a).pid(); got != pid {
+		t.Errorf("adopting driver: guest pid %d, want the running %d (no restart)", got, pid)
+	}
+	if err := syscall.Kill(pid, 0); err != nil {
+		t.Errorf("the adopted guest's process is gone: %v", err)
+	}
+}
+
+// TestFailures checks the faults a user sees: a damaged download, an
+// image with a backing file, and a guest QEMU refuses to start, each
+// naming the cause and what to do, and leaving no process behind.
+func TestFailures(t *testing.T) {
+	ctx := context.Background()
+	tiny := tinyImage(t)
+	dir := t.TempDir()
+	backed := filepath.Join(dir, "backed.qcow2")
+	if out, err := exec.Command("qemu-img", "create", "-q", "-f", "qcow2", "-F", "raw", "-b", "/etc/hostname", backed).CombinedOutput(); err != nil {
+		t.Fatalf("%v: %s", err, out)
+	}
+	backedData, _ := os.ReadFile(backed)
+	im := &images{files: map[string][]byte{"tiny": tiny, "backed": backedData, "iso": []byte("x")},
+		formats: map[string]string{"tiny": "qcow2", "backed": "qcow2", "iso": "iso"}}
+	d := newDriver(t, im, filepath.Join(dir, "host"))
+
+	cases := []struct {
+		name    string
+		g       hostapi.Guest
+		corrupt bool
+		want    []string
+	}{
+		{"damaged download", guestOf("0c5e7d5a-3333-4e6b-9f4e-000000000001", ""), true, []string{"checksum mismatch", "upload the image again"}},
+		{"backing file", func() hostapi.Guest { g := guestOf("0c5e7d5a-3333-4e6b-9f4e-000000000002", ""); g.ImageID = "backed"; return g }(), false,
+			[]string{"backing file", "flatten"}},
+		{"unbootable format", func() hostapi.Guest { g := guestOf("0c5e7d5a-3333-4e6b-9f4e-000000000003", ""); g.ImageID = "iso"; return g }(), false,
+			[]string{`disk_format "iso"`, "qemu-img convert"}},
+		{"too much memory", func() hostapi.Guest {
+			g := guestOf("0c5e7d5a-3333-4e6b-9f4e-000000000004", "")
+			g.Flavor.RAM = 64 << 30 // 64 TiB: QEMU refuses it
+			return g
+		}(), false, []string{"qemu could not start the guest on test-host", "qemu-system-x86_64"}},
+	}
+	for _, tc := range cases {
+		t.Run(tc.name, func(t *testing.T) {
+			im.mu.Lock()
+			im.corrupt = tc.corrupt
+			im.mu.Unlock()
+			_, err := d.Ensure(ctx, tc.g)
+			if err == nil {
+				t.Fatal("Ensure succeeded, want an error")
+			}
+			t.Logf("fault: %v", err)
+			for _, w := range tc.want {
+				if !strings.Contains(err.Error(), w) {
+					t.Errorf("error %q does not say %q", err, w)
+				}
+			}
+			if pid := d.guest(tc.g.ServerID).pid(); pid != 0 {
+				t.Errorf("a failed guest left qemu process %d", pid)
+			}
+		})
+	}
+}
