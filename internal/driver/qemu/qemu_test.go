@@ -271,9 +271,17 @@ func TestFailures(t *testing.T) {
 		want    []string
 	}{
 		{"damaged download", guestOf("0c5e7d5a-3333-4e6b-9f4e-000000000001", ""), true, []string{"checksum mismatch", "upload the image again"}},
-		{"backing file", func() hostapi.Guest { g := guestOf("0c5e7d5a-3333-4e6b-9f4e-000000000002", ""); g.ImageID = "backed"; return g }(), false,
+		{"backing file", func() hostapi.Guest {
+			g := guestOf("0c5e7d5a-3333-4e6b-9f4e-000000000002", "")
+			g.ImageID = "backed"
+			return g
+		}(), false,
 			[]string{"backing file", "flatten"}},
-		{"unbootable format", func() hostapi.Guest { g := guestOf("0c5e7d5a-3333-4e6b-9f4e-000000000003", ""); g.ImageID = "iso"; return g }(), false,
+		{"unbootable format", func() hostapi.Guest {
+			g := guestOf("0c5e7d5a-3333-4e6b-9f4e-000000000003", "")
+			g.ImageID = "iso"
+			return g
+		}(), false,
 			[]string{`disk_format "iso"`, "qemu-img convert"}},
 		{"too much memory", func() hostapi.Guest {
 			g := guestOf("0c5e7d5a-3333-4e6b-9f4e-000000000004", "")
