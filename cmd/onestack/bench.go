@@ -13,6 +13,9 @@ import (
 // benchCmd runs `onestack bench`: many users at once against a running
 // cloud on this machine, through its public API; prints one JSON document.
 func benchCmd(ctx context.Context, args []string) error {
+	if len(args) > 0 && args[0] == "boot" {
+		return bootBenchCmd(ctx, args[1:])
+	}
 	var cfg bench.Config
 	fs := flag.NewFlagSet("onestack bench", flag.ContinueOnError)
 	fs.StringVar(&cfg.CloudURL, "cloud-url", "http://127.0.0.1:8000", "base URL of the running cloud (loopback addresses only)")
@@ -50,6 +53,49 @@ func benchCmd(ctx context.Context, args []string) error {
 		UserDomain: creds.Domain, Project: creds.Project, ProjectDomain: creds.Domain}
 	cfg.Log = log
 	res, err := bench.Run(ctx, cfg)
+	if err != nil {
+		return err
+	}
+	enc := json.NewEncoder(os.Stdout)
+	enc.SetIndent("", "  ")
+	return enc.Encode(res)
+}
+
+// bootBenchCmd runs `onestack bench boot`: real guests through the API
+// against bare qemu with the same image and accelerator; prints JSON.
+func bootBenchCmd(ctx context.Context, args []string) error {
+	var cfg bench.BootConfig
+	fs := flag.NewFlagSet("onestack bench boot", flag.ContinueOnError)
+	fs.StringVar(&cfg.CloudURL, "cloud-url", "http://127.0.0.1:8000", "base URL of the running cloud, with qemu hosts (loopback only)")
+	clouds := fs.String("clouds-yaml", "./data/clouds.yaml", "clouds.yaml with the admin credentials")
+	cloud := fs.String("cloud", "onestack", "entry in clouds.yaml")
+	fs.StringVar(&cfg.ImageFile, "image-file", "", "qcow2 image to boot both ways (onestack image build-tiny --output FILE makes one)")
+	fs.StringVar(&cfg.Marker, "marker", "onestack-guest-ready", "console line that ends a boot")
+	fs.IntVar(&cfg.Runs, "runs", 3, "boots of each kind to time (after one that warms the image cache)")
+	fs.StringVar(&cfg.DataDir, "data-dir", "./data", "the cloud's data dir, for the host-side breakdown")
+	fs.IntVar(&cfg.PID, "pid", 0, "control plane process, for memory per guest (default: the process listening on the URL's port)")
+	logLevel := fs.String("log-level", "info", "progress on stderr")
+	if err := fs.Parse(args); err != nil {
+		return err
+	}
+	if cfg.ImageFile == "" {
+		return fmt.Errorf("give --image-file (build one with onestack image build-tiny --output tiny.qcow2)")
+	}
+	log, err := newLogger(*logLevel)
+	if err != nil {
+		return err
+	}
+	creds, err := readCredentials(*clouds, *cloud)
+	if err != nil {
+		return err
+	}
+	cfg.Credentials = bench.Credentials{Username: creds.Username, Password: creds.Password,
+		UserDomain: creds.Domain, Project: creds.Project, ProjectDomain: creds.Domain}
+	cfg.Log = log
+	if cfg.PID == 0 {
+		cfg.PID = bench.ListenerPID(cfg.CloudURL)
+	}
+	res, err := bench.RunBoot(ctx, cfg)
 	if err != nil {
 		return err
 	}

@@ -106,3 +106,6 @@ func dbSize(dataDir string) (int64, bool) {
 	}
 	return total, found
 }
+
+// ListenerPID finds the local process serving rawURL (0 when unknown).
+func ListenerPID(rawURL string) int { return listenerPID(rawURL) }

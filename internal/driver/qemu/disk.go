@@ -17,6 +17,7 @@ import (
 	"path/filepath"
 	"strings"
 	"sync"
+	"time"
 
 	"github.com/onestack/onestack/internal/hostapi"
 	"github.com/onestack/onestack/internal/metadata"
@@ -40,10 +41,12 @@ func (d *Driver) prepare(ctx context.Context, g *guest, want hostapi.Guest, spec
 	_, err := os.Stat(root)
 	switch {
 	case errors.Is(err, os.ErrNotExist):
+		t0 := time.Now()
 		im, err := d.cachedImage(ctx, want.ImageID)
 		if err != nil {
 			return err
 		}
+		g.times.Image = time.Since(t0)
 		size := im.VirtualSize
 		if gb := int64(want.Flavor.Disk) << 30; gb > 0 {
 			if gb < im.VirtualSize {
@@ -81,6 +84,12 @@ func (d *Driver) prepare(ctx context.Context, g *guest, want hostapi.Guest, spec
 	}
 	spec.Flavor, spec.ConfigDrive = want.Flavor, want.ConfigDrive
 	return g.writeSpec(spec)
+}
+
+// recordBoot keeps where a first boot spent its time.
+func (g *guest) recordBoot() {
+	b, _ := json.Marshal(g.times)
+	_ = writeFileAtomic(g.bootFile(), b)
 }
 
 // instance is what a guest's metadata says about it.

@@ -23,6 +23,19 @@ type guest struct {
 	d   *Driver
 	id  string
 	dir string
+	// times records where this call's boot spent its time.
+	times BootTimes
+}
+
+// BootTimes is where a guest's first start spent its time on the host,
+// kept in DIR/guests/ID/boot.json for benchmarks.
+type BootTimes struct {
+	// Began is when the agent asked for the guest; Started when QEMU had
+	// it running.
+	Began, Started time.Time
+	// Image is the image cache (download and checks when cold); Disks the
+	// overlays and config drive; Qemu the process start.
+	Image, Disks, Qemu time.Duration
 }
 
 // guestSpec is what the guest's disks were prepared for.
@@ -45,6 +58,7 @@ func (g *guest) consoleLog() string { return filepath.Join(g.dir, "console.log")
 func (g *guest) pidFile() string    { return filepath.Join(g.dir, "qemu.pid") }
 func (g *guest) stateFile() string  { return filepath.Join(g.dir, "memory.state") }
 func (g *guest) specFile() string   { return filepath.Join(g.dir, "spec.json") }
+func (g *guest) bootFile() string   { return filepath.Join(g.dir, "boot.json") }
 
 // Sockets live in a short runtime directory: a unix socket path is
 // limited to 107 bytes and data directories can be deep.

@@ -77,10 +77,12 @@ func (d *Driver) start(ctx context.Context, g *guest, want hostapi.Guest, restor
 	defer cancel()
 	cmd := exec.CommandContext(ctx, d.cfg.Binary, d.args(g, want, restore)...)
 	cmd.Dir = g.dir
+	t0 := time.Now()
 	out, err := cmd.CombinedOutput()
 	if err != nil {
 		return startError(d.cfg.Host, out, err)
 	}
+	g.times.Qemu, g.times.Started = time.Since(t0), time.Now()
 	if restore {
 		if err := g.waitIncoming(ctx); err != nil {
 			return err

@@ -228,6 +228,9 @@ func (d *Driver) Delete(ctx context.Context, id string) error {
 // done once.
 func (d *Driver) Ensure(ctx context.Context, want hostapi.Guest) (string, error) {
 	g := d.guest(want.ServerID)
+	g.times.Began = time.Now()
+	_, statErr := os.Stat(g.dir)
+	firstBoot := os.IsNotExist(statErr)
 	if err := os.MkdirAll(g.dir, 0o700); err != nil {
 		return hostapi.PowerAbsent, fmt.Errorf("create guest directory on %s: %w", d.cfg.Host, err)
 	}
@@ -261,10 +264,16 @@ func (d *Driver) Ensure(ctx context.Context, want hostapi.Guest) (string, error)
 			return g.power(ctx), err
 		}
 	}
+	t0 := time.Now()
 	if err := d.prepare(ctx, g, want, spec); err != nil {
 		return g.power(ctx), err
 	}
-	return d.converge(ctx, g, want)
+	g.times.Disks = time.Since(t0) - g.times.Image
+	power, err := d.converge(ctx, g, want)
+	if firstBoot && err == nil && g.times.Qemu > 0 {
+		g.recordBoot()
+	}
+	return power, err
 }
 
 // converge moves the guest's power state to the desired one.
