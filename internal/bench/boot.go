@@ -277,7 +277,6 @@ func (c *client) cloudBoot(ctx context.Context, imageID, flavorID string, cfg Bo
 	return id, 0, parts, fmt.Errorf("server %s never printed %q on its console", id, cfg.Marker)
 }
 
-
 type bootTimes struct {
 	Began, Started     time.Time
 	Image, Disks, Qemu time.Duration
