@@ -90,10 +90,14 @@ func (c *Cloud) wireQemuHosts(ctx context.Context) error {
 		c.cfg.AccelChosen(accel.Name, accel.Reason)
 	}
 	drivers := map[string]*qemu.Driver{}
+	peer := func(host string) (string, bool) {
+		_, ok := drivers[host]
+		return filepath.Join(hostsDir, host), ok
+	}
 	for i := 1; i <= c.cfg.FakeHosts; i++ {
 		host := fmt.Sprintf("host-%d", i)
 		log := c.cfg.Log.With("service", "agent", "host", host)
-		d, err := qemu.New(qemu.Config{Dir: filepath.Join(hostsDir, host), Host: host, Accel: accel, Images: c.Compute, Log: log})
+		d, err := qemu.New(qemu.Config{Dir: filepath.Join(hostsDir, host), Host: host, Accel: accel, Images: c.Compute, Log: log, Peer: peer})
 		if err != nil {
 			return err
 		}

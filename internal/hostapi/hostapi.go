@@ -69,7 +69,11 @@ type Guest struct {
 	FlavorName  string `json:"flavor_name,omitempty"`
 	LaunchIndex int    `json:"launch_index,omitempty"`
 	// Away: the guest is moving off this host (resize/migration source).
+	// A guest away is never started here again.
 	Away bool `json:"away,omitempty"`
+	// MovingFrom names the host the guest is moving here from (resize or
+	// migration destination), whose disks it takes over.
+	MovingFrom string `json:"moving_from,omitempty"`
 }
 
 // Report is what an agent observed about one guest.

@@ -223,9 +223,11 @@ type imageInfo struct {
 // inspect reads an image's header with qemu-img, as the format it claims.
 func inspect(ctx context.Context, path, format string) (imageInfo, error) {
 	var info imageInfo
-	args := []string{"info", "--output=json", path}
+	// -U: a running guest's disk is locked by its QEMU; reading the
+	// header is safe.
+	args := []string{"info", "-U", "--output=json", path}
 	if format == "raw" {
-		args = []string{"info", "--output=json", "-f", "raw", path}
+		args = []string{"info", "-U", "--output=json", "-f", "raw", path}
 	}
 	out, err := exec.CommandContext(ctx, "qemu-img", args...).Output()
 	if err != nil {

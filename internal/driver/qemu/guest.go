@@ -23,8 +23,11 @@ type guest struct {
 	d   *Driver
 	id  string
 	dir string
+	run string // runtime directory of its sockets
 	// times records where this call's boot spent its time.
 	times BootTimes
+	// incoming, when set, starts QEMU waiting for a migration ("defer").
+	incoming string
 }
 
 // BootTimes is where a guest's first start spent its time on the host,
@@ -47,7 +50,13 @@ type guestSpec struct {
 }
 
 func (d *Driver) guest(id string) *guest {
-	return &guest{d: d, id: id, dir: filepath.Join(d.cfg.Dir, "guests", filepath.Base(id))}
+	return d.guestIn(d.cfg.Dir, id)
+}
+
+// guestIn is a guest of the host whose state directory is hostDir: this
+// one's, or a peer's on the same machine during a move.
+func (d *Driver) guestIn(hostDir, id string) *guest {
+	return &guest{d: d, id: id, dir: filepath.Join(hostDir, "guests", filepath.Base(id)), run: runDirFor(hostDir)}
 }
 
 func (g *guest) rootDisk() string   { return filepath.Join(g.dir, "disk") }
@@ -62,11 +71,14 @@ func (g *guest) bootFile() string   { return filepath.Join(g.dir, "boot.json") }
 
 // Sockets live in a short runtime directory: a unix socket path is
 // limited to 107 bytes and data directories can be deep.
-func (g *guest) qmpSock() string    { return filepath.Join(g.d.runDir(), g.id+".qmp") }
-func (g *guest) serialSock() string { return filepath.Join(g.d.runDir(), g.id+".serial") }
+func (g *guest) qmpSock() string     { return filepath.Join(g.run, g.id+".qmp") }
+func (g *guest) serialSock() string  { return filepath.Join(g.run, g.id+".serial") }
+func (g *guest) migrateSock() string { return filepath.Join(g.run, g.id+".migrate") }
 
-func (d *Driver) runDir() string {
-	sum := sha256.Sum256([]byte(d.cfg.Dir))
+func (d *Driver) runDir() string { return runDirFor(d.cfg.Dir) }
+
+func runDirFor(hostDir string) string {
+	sum := sha256.Sum256([]byte(hostDir))
 	base := "/run/onestack"
 	if os.Geteuid() != 0 {
 		base = filepath.Join(os.TempDir(), fmt.Sprintf("onestack-%d", os.Geteuid()))

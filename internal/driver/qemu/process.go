@@ -57,8 +57,11 @@ func (d *Driver) args(g *guest, want hostapi.Guest, restore bool) []string {
 	for i := 1; i <= hotplugPorts; i++ {
 		a = append(a, "-device", fmt.Sprintf("pcie-root-port,id=hotplug%d,chassis=%d,bus=pcie.0", i, i))
 	}
-	if restore {
+	switch {
+	case restore:
 		a = append(a, "-incoming", "exec:cat "+shellQuote(g.stateFile()))
+	case g.incoming != "":
+		a = append(a, "-incoming", g.incoming)
 	}
 	return a
 }
@@ -67,7 +70,7 @@ func (d *Driver) args(g *guest, want hostapi.Guest, restore bool) []string {
 // by suspend and resumes it. QEMU daemonizes once the guest is set up, so
 // errors in the command line or the disks come back here, in QEMU's words.
 func (d *Driver) start(ctx context.Context, g *guest, want hostapi.Guest, restore bool) error {
-	if err := os.MkdirAll(d.runDir(), 0o700); err != nil {
+	if err := os.MkdirAll(g.run, 0o700); err != nil {
 		return fmt.Errorf("create runtime directory: %w", err)
 	}
 	_ = os.Remove(g.qmpSock())

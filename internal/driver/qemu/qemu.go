@@ -49,6 +49,10 @@ type Config struct {
 	// ConsoleCap bounds each guest's console log (1 MiB when zero); the
 	// oldest half is dropped when it grows past it.
 	ConsoleCap int64
+	// Peer returns the state directory of another host on this machine,
+	// for moves between them (its disks are copied or migrated live);
+	// nil or false: moves to this host are refused.
+	Peer func(host string) (dir string, ok bool)
 	// VCPUs, MemoryMB and DiskGB override the capacity read from the host.
 	VCPUs, MemoryMB, DiskGB int
 	Log                     *slog.Logger
@@ -264,6 +268,15 @@ func (d *Driver) Ensure(ctx context.Context, want hostapi.Guest) (string, error)
 			return g.power(ctx), err
 		}
 	}
+	if want.MovingFrom != "" && spec.Image == "" {
+		if want.Task == "migrating" {
+			return d.migrateIn(ctx, g, want)
+		}
+		if err := d.copyIn(ctx, g, want); err != nil {
+			return g.power(ctx), err
+		}
+		spec, _ = g.readSpec()
+	}
 	t0 := time.Now()
 	if err := d.prepare(ctx, g, want, spec); err != nil {
 		return g.power(ctx), err
@@ -284,6 +297,11 @@ func (d *Driver) converge(ctx context.Context, g *guest, want hostapi.Guest) (st
 	}
 	have := g.power(ctx)
 	if have == target {
+		return have, nil
+	}
+	if want.Away && target != hostapi.PowerShutdown {
+		// Moving off this host: the destination runs it now or soon; a
+		// copy here must never run again (two guests, one disk).
 		return have, nil
 	}
 	var err error

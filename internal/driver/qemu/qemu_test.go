@@ -310,3 +310,81 @@ func TestFailures(t *testing.T) {
 		})
 	}
 }
+
+// TestMoves moves a guest between two hosts of one machine: cold (its
+// disk copied after the source stops it, as resize and migrate do) and
+// live (memory and disk migrated while it runs: the console shows one boot).
+func TestMoves(t *testing.T) {
+	ctx := context.Background()
+	im := &images{files: map[string][]byte{"tiny": tinyImage(t)}, formats: map[string]string{"tiny": "qcow2"}}
+	root := t.TempDir()
+	dirs := map[string]string{"a": filepath.Join(root, "a"), "b": filepath.Join(root, "b")}
+	peer := func(h string) (string, bool) { d, ok := dirs[h]; return d, ok }
+	mk := func(h string) *Driver {
+		d, err := New(Config{Dir: dirs[h], Host: h, Accel: Accel{Name: "tcg"}, Images: im, Peer: peer,
+			Log: slog.New(slog.NewTextHandler(io.Discard, nil))})
+		if err != nil {
+			t.Fatal(err)
+		}
+		t.Cleanup(func() {
+			ids, _ := d.List(ctx)
+			for _, id := range ids {
+				_ = d.Delete(ctx, id)
+			}
+		})
+		return d
+	}
+	a, b := mk("a"), mk("b")
+
+	// Live: a running guest goes from a to b without rebooting.
+	id := "0c5e7d5a-4444-4e6b-9f4e-000000000001"
+	g := guestOf(id, hostapi.PowerRunning)
+	if _, err := a.Ensure(ctx, g); err != nil {
+		t.Fatal(err)
+	}
+	waitConsole(t, a, id, 1)
+	away := g
+	away.Away = true
+	if p, err := a.Ensure(ctx, away); err != nil || p != hostapi.PowerRunning {
+		t.Fatalf("source Ensure(away, running) = %q, %v; want it left running", p, err)
+	}
+	in := g
+	in.MovingFrom, in.Task = "a", "migrating"
+	if p, err := b.Ensure(ctx, in); err != nil || p != hostapi.PowerRunning {
+		t.Fatalf("live migration to b = %q, %v", p, err)
+	}
+	if p := a.guest(id).pid(); p != 0 {
+		t.Errorf("after live migration the source still runs qemu %d", p)
+	}
+	if p, _ := a.Ensure(ctx, away); p == hostapi.PowerRunning {
+		t.Errorf("the source started the guest it migrated away")
+	}
+	if err := a.Delete(ctx, id); err != nil {
+		t.Fatal(err)
+	}
+	// The guest answers on b: a hard reset there boots it a second time.
+	if err := b.guest(id).call(ctx, "system_reset", nil); err != nil {
+		t.Fatal(err)
+	}
+	waitConsole(t, b, id, 1) // the console log starts anew on b
+
+	// Cold: b stops the guest; a takes its disk over with a larger flavor.
+	cold := g
+	cold.Away, cold.Power = true, hostapi.PowerShutdown
+	if p, err := b.Ensure(ctx, cold); err != nil || p != hostapi.PowerShutdown {
+		t.Fatalf("source stop for a cold move = %q, %v", p, err)
+	}
+	back := g
+	back.MovingFrom, back.Task, back.Flavor.Disk = "b", "resize_migrating", 2
+	if p, err := a.Ensure(ctx, back); err != nil || p != hostapi.PowerRunning {
+		t.Fatalf("cold move to a = %q, %v", p, err)
+	}
+	info, err := inspect(ctx, a.guest(id).rootDisk(), "qcow2")
+	if err != nil || info.VirtualSize != 2<<30 {
+		t.Errorf("moved root disk: %+v, %v; want grown to 2 GiB", info, err)
+	}
+	if !strings.HasPrefix(info.Backing, dirs["a"]) {
+		t.Errorf("moved root disk backs on %q, want this host's image cache", info.Backing)
+	}
+	waitConsole(t, a, id, 1)
+}

@@ -94,6 +94,9 @@ func guest(v store.Server, host string) hostapi.Guest {
 	if awaitsScheduler(v) {
 		g.Task = "" // not the agent's to do yet
 	}
+	if v.SourceHost != "" && v.SourceHost != host && v.Host == host {
+		g.MovingFrom = v.SourceHost
+	}
 	if v.Host != host {
 		// The server has moved off this host. While a resize or cold
 		// migration is in flight or awaits confirmation (VERIFY_RESIZE) the
