@@ -77,11 +77,14 @@ func Probe(ctx context.Context, pc ProbeConfig) Accel {
 	return a
 }
 
+const probeTimeout = 15 * time.Second
+
 // bootProbe boots kernel under KVM with no root disk: a kernel that works
 // ends in "VFS: Unable to mount root fs" and, with panic=-1 and
 // -no-reboot, QEMU exits.
 func bootProbe(ctx context.Context, bin, kernel string) Accel {
-	ctx, cancel := context.WithTimeout(ctx, 30*time.Second)
+	// Under a working KVM the kernel gets there in a second or two.
+	ctx, cancel := context.WithTimeout(ctx, probeTimeout)
 	defer cancel()
 	cmd := exec.CommandContext(ctx, bin, "-machine", "q35,accel=kvm", "-cpu", "host", "-m", "128",
 		"-nodefaults", "-no-user-config", "-display", "none", "-serial", "stdio", "-no-reboot",
@@ -95,7 +98,7 @@ func bootProbe(ctx context.Context, bin, kernel string) Accel {
 	}
 	last := lastLine(text)
 	if ctx.Err() != nil {
-		return Accel{Name: "tcg", Reason: "software emulation: /dev/kvm opens but a probe kernel hung under KVM for 30 s" + quoteLine(last)}
+		return Accel{Name: "tcg", Reason: "software emulation: /dev/kvm opens but a probe kernel hung under KVM for " + probeTimeout.String() + quoteLine(last)}
 	}
 	return Accel{Name: "tcg", Reason: fmt.Sprintf("software emulation: /dev/kvm opens but a probe kernel failed under KVM (%v)%s", err, quoteLine(last))}
 }

@@ -52,7 +52,21 @@ var (
 	tinyOnce sync.Once
 	tinyData []byte
 	tinyErr  error
+	// debs caches the Debian packages the tests download, for the whole
+	// test binary; TestMain removes it.
+	debs string
 )
+
+func TestMain(m *testing.M) {
+	dir, err := os.MkdirTemp("", "onestack-qemu-test-debs-")
+	if err != nil {
+		panic(err)
+	}
+	debs = dir
+	code := m.Run()
+	os.RemoveAll(dir)
+	os.Exit(code)
+}
 
 // tinyImage builds the project's tiny guest image once per test binary.
 func tinyImage(t *testing.T) []byte {
@@ -73,7 +87,7 @@ func tinyImage(t *testing.T) []byte {
 		}
 		defer os.RemoveAll(dir)
 		out := filepath.Join(dir, "tiny.qcow2")
-		if _, tinyErr = guestimage.Build(context.Background(), guestimage.Options{Output: out, CacheDir: filepath.Join(dir, "cache")}); tinyErr == nil {
+		if _, tinyErr = guestimage.Build(context.Background(), guestimage.Options{Output: out, CacheDir: debs}); tinyErr == nil {
 			tinyData, tinyErr = os.ReadFile(out)
 		}
 	})
@@ -387,4 +401,46 @@ func TestMoves(t *testing.T) {
 		t.Errorf("moved root disk backs on %q, want this host's image cache", info.Backing)
 	}
 	waitConsole(t, a, id, 1)
+}
+
+// TestProbe checks the accelerator choice: asked-for accelerators are
+// taken as they are; auto boots a real kernel under KVM once, says why it
+// chose what it chose, and keeps the verdict. When the verdict is KVM, a
+// guest really boots with it.
+func TestProbe(t *testing.T) {
+	tinyImage(t) // skips without the tools; fetches the kernel's package
+	ctx := context.Background()
+	for _, want := range []string{"kvm", "tcg"} {
+		if a := Probe(ctx, ProbeConfig{Want: want}); a.Name != want {
+			t.Errorf("Probe(%s) = %+v", want, a)
+		}
+	}
+	kernel, err := guestimage.Kernel(ctx, debs)
+	if err != nil {
+		t.Fatal(err)
+	}
+	cache := filepath.Join(t.TempDir(), "accel.json")
+	a := Probe(ctx, ProbeConfig{Want: "auto", Kernel: kernel, Cache: cache})
+	t.Logf("auto on this machine: %s (%s)", a.Name, a.Reason)
+	if (a.Name != "kvm" && a.Name != "tcg") || a.Reason == "" {
+		t.Fatalf("Probe(auto) = %+v, want kvm or tcg with a reason", a)
+	}
+	again := Probe(ctx, ProbeConfig{Want: "auto", Kernel: kernel, Cache: cache})
+	if again.Name != a.Name || !strings.Contains(again.Reason, "cached verdict") {
+		t.Errorf("second Probe(auto) = %+v, want the cached %s verdict", again, a.Name)
+	}
+	if a.Name != "kvm" {
+		return
+	}
+	im := &images{files: map[string][]byte{"tiny": tinyImage(t)}, formats: map[string]string{"tiny": "qcow2"}}
+	d, err := New(Config{Dir: t.TempDir(), Host: "kvm-host", Accel: a, Images: im, Log: slog.New(slog.NewTextHandler(io.Discard, nil))})
+	if err != nil {
+		t.Fatal(err)
+	}
+	id := "0c5e7d5a-5555-4e6b-9f4e-000000000001"
+	t.Cleanup(func() { _ = d.Delete(ctx, id) })
+	if _, err := d.Ensure(ctx, guestOf(id, hostapi.PowerRunning)); err != nil {
+		t.Fatal(err)
+	}
+	waitConsole(t, d, id, 1)
 }
