@@ -22,6 +22,7 @@ Usage:
   onestack agent [flags]         run one host agent against a control plane (see 'onestack agent -h')
   onestack keys rotate [flags]   rotate the token signing keys
   onestack bench [flags]         boot, list, show and delete many servers on a local cloud; print JSON figures
+  onestack image build-tiny --output FILE   build the tiny test guest image (qcow2) from Debian packages
   onestack version               print the version
 `
 
@@ -48,6 +49,8 @@ func run(ctx context.Context, args []string, getenv func(string) string) error {
 		return benchCmd(ctx, args[1:])
 	case "keys":
 		return keys(args[1:])
+	case "image":
+		return imageCmd(ctx, args[1:])
 	case "version", "--version", "-v":
 		fmt.Println("onestack", version)
 		return nil
