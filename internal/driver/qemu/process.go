@@ -70,20 +70,11 @@ func (d *Driver) args(g *guest, want hostapi.Guest, restore bool) []string {
 // by suspend and resumes it. QEMU daemonizes once the guest is set up, so
 // errors in the command line or the disks come back here, in QEMU's words.
 func (d *Driver) start(ctx context.Context, g *guest, want hostapi.Guest, restore bool) error {
-	if err := os.MkdirAll(g.run, 0o700); err != nil {
-		return fmt.Errorf("create runtime directory: %w", err)
-	}
-	_ = os.Remove(g.qmpSock())
-	_ = os.Remove(g.serialSock())
-	g.clearPid()
 	ctx, cancel := context.WithTimeout(ctx, 2*time.Minute)
 	defer cancel()
-	cmd := exec.CommandContext(ctx, d.cfg.Binary, d.args(g, want, restore)...)
-	cmd.Dir = g.dir
 	t0 := time.Now()
-	out, err := cmd.CombinedOutput()
-	if err != nil {
-		return startError(d.cfg.Host, out, err)
+	if err := d.launch(ctx, g, want, restore); err != nil {
+		return err
 	}
 	g.times.Qemu, g.times.Started = time.Since(t0), time.Now()
 	if restore {
@@ -96,6 +87,24 @@ func (d *Driver) start(ctx context.Context, g *guest, want hostapi.Guest, restor
 		_ = os.Remove(g.stateFile())
 	}
 	d.log.Info("guest started", "server_id", g.id, "pid", g.pid(), "vcpus", want.Flavor.VCPUs, "ram_mb", want.Flavor.RAM, "restored", restore)
+	return nil
+}
+
+// launch runs QEMU until it daemonizes: by then its sockets are bound.
+func (d *Driver) launch(ctx context.Context, g *guest, want hostapi.Guest, restore bool) error {
+	d.runMu.RLock()
+	defer d.runMu.RUnlock()
+	if err := os.MkdirAll(g.run, 0o700); err != nil {
+		return fmt.Errorf("create runtime directory: %w", err)
+	}
+	_ = os.Remove(g.qmpSock())
+	_ = os.Remove(g.serialSock())
+	g.clearPid()
+	cmd := exec.CommandContext(ctx, d.cfg.Binary, d.args(g, want, restore)...)
+	cmd.Dir = g.dir
+	if out, err := cmd.CombinedOutput(); err != nil {
+		return startError(d.cfg.Host, out, err)
+	}
 	return nil
 }
 

@@ -69,6 +69,10 @@ type Driver struct {
 
 	imageMu sync.Mutex
 	images  map[string]*sync.Mutex // image id -> its download lock
+
+	// runMu keeps a delete from removing the runtime directory while a
+	// start is about to bind its sockets in it (read-locked by starts).
+	runMu sync.RWMutex
 }
 
 // New returns the driver for one host, creating its directories.
@@ -219,7 +223,9 @@ func (d *Driver) Delete(ctx context.Context, id string) error {
 	}
 	_ = os.Remove(g.qmpSock())
 	_ = os.Remove(g.serialSock())
+	d.runMu.Lock()
 	_ = os.Remove(d.runDir()) // only when no other guest's sockets are in it
+	d.runMu.Unlock()
 	if err := os.RemoveAll(g.dir); err != nil {
 		return fmt.Errorf("remove guest files in %s: %w", g.dir, err)
 	}
