@@ -147,8 +147,10 @@ func startError(host string, out []byte, err error) error {
 		remedy = "KVM does not work on host " + host + "; run its agent with --accel tcg"
 	case strings.Contains(line, "Permission denied"):
 		remedy = "the agent on " + host + " cannot read the guest's files; check the data directory's permissions"
-	case strings.Contains(line, "Could not open"), strings.Contains(line, "No such file"):
-		remedy = "a disk of the guest is missing on " + host + "; rebuild the server"
+	case strings.Contains(line, "Failed to bind socket"):
+		remedy = "the agent on " + host + " could not create the guest's sockets (in /run/onestack); check that it is writable, then start the server again"
+	case strings.Contains(line, "Could not open"):
+		remedy = "a disk of the guest is missing or unreadable on " + host + "; rebuild the server"
 	}
 	return fmt.Errorf("qemu could not start the guest on %s: %s; %s", host, line, remedy)
 }
