@@ -55,10 +55,14 @@ type BootResult struct {
 		QemuStart    float64 `json:"qemu_start_ms"`
 		GuestBoot    float64 `json:"guest_boot_ms"`
 	} `json:"breakdown_median_ms"`
-	// RSSPerGuestKB is how much the control plane's resident memory grew
-	// per running guest with Runs guests up at once.
+	// The control plane's resident memory before the first boot and with
+	// Runs+1 guests running, and how much it grew per guest (GC noise can
+	// make it negative: then it did not grow measurably).
+	RSSBeforeKB   int64   `json:"control_plane_rss_before_kb"`
+	RSSAfterKB    int64   `json:"control_plane_rss_with_guests_kb"`
 	RSSPerGuestKB float64 `json:"control_plane_rss_per_guest_kb"`
-	QemuRSSKB     int64   `json:"qemu_rss_per_guest_kb"`
+	// QemuRSSKB is the median resident memory of one guest's QEMU process.
+	QemuRSSKB int64 `json:"qemu_rss_per_guest_kb"`
 }
 
 // RunBoot times the boots. The cloud must run the qemu hypervisor.
@@ -147,13 +151,14 @@ func RunBoot(ctx context.Context, cfg BootConfig) (*BootResult, error) {
 		}
 	}
 	rss1, _ := procStatusKB(cfg.PID, "VmRSS")
-	if cfg.PID > 0 {
-		res.RSSPerGuestKB = float64(rss1-rss0) / float64(len(ids))
+	if cfg.PID > 0 && len(ids) > 0 {
+		res.RSSBeforeKB, res.RSSAfterKB = rss0, rss1
+		res.RSSPerGuestKB = round(float64(rss1-rss0)/float64(len(ids)), 1)
 	}
 	res.QemuRSSKB = guestRSS(ids)
 	res.BareMs, res.CloudMs = median(bare), median(cloud)
 	if res.BareMs > 0 {
-		res.Ratio = res.CloudMs / res.BareMs
+		res.Ratio = round(res.CloudMs/res.BareMs, 3)
 	}
 	bd := &res.Breakdown
 	bd.API, bd.ControlPlane, bd.ImageCache, bd.Disks, bd.QemuStart, bd.GuestBoot =
