@@ -4,6 +4,7 @@ import (
 	"bytes"
 	"crypto/sha256"
 	"encoding/hex"
+	"encoding/json"
 	"fmt"
 	"os"
 	"os/exec"
@@ -144,6 +145,33 @@ func TestRealGuests(t *testing.T) {
 	if ents, err := os.ReadDir(guests); err != nil || len(ents) != 0 {
 		t.Errorf("guest directories left after delete: %v (err %v)", ents, err)
 	}
+
+	// The boot bench runs against this cloud and reports both boots.
+	bench := exec.Command(c.binary, "bench", "boot", "--cloud-url", c.URL, "--clouds-yaml", filepath.Join(c.DataDir, "clouds.yaml"),
+		"--image-file", img, "--runs", "1", "--data-dir", c.DataDir, "--log-level", "warn")
+	out, err := bench.Output()
+	if err != nil {
+		t.Fatalf("onestack bench boot: %v\n%s", err, out)
+	}
+	var res struct {
+		Accel     string             `json:"accel"`
+		Bare      float64            `json:"bare_qemu_to_marker_ms"`
+		Cloud     float64            `json:"api_to_marker_ms"`
+		Breakdown map[string]float64 `json:"breakdown_median_ms"`
+	}
+	if err := json.Unmarshal(out, &res); err != nil || res.Accel != "tcg" || res.Bare <= 0 || res.Cloud <= 0 || res.Breakdown["qemu_start_ms"] <= 0 {
+		t.Errorf("bench boot printed %s (%v); want both boot times and the breakdown", out, err)
+	}
+	t.Logf("bench boot: %s", out)
+	// Its servers are deleted as it ends; their guests go (bounded wait).
+	for i := 0; i < 100; i++ {
+		ents, _ := os.ReadDir(guests)
+		if len(ents) == 0 {
+			return
+		}
+		time.Sleep(100 * time.Millisecond)
+	}
+	t.Errorf("the bench's guests are still on the host 10 s after it ended")
 }
 
 // waitConsole polls the console log until the ready line appears n times
