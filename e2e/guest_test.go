@@ -215,26 +215,10 @@ func guestPIDs(t *testing.T, id string) []int {
 	return pids
 }
 
-// killGuests ends every QEMU process whose files are in dataDir: guests
+// killGuests ends the guests of the cloud's in-process host: guests
 // outlive onestack by design, so a failed test must end them itself.
 func killGuests(t *testing.T, dataDir string) {
-	ents, _ := os.ReadDir("/proc")
-	for _, e := range ents {
-		var pid int
-		if _, err := fmt.Sscan(e.Name(), &pid); err != nil {
-			continue
-		}
-		cmd, err := os.ReadFile(filepath.Join("/proc", e.Name(), "cmdline"))
-		if err != nil || !bytes.Contains(cmd, []byte("qemu-system")) || !bytes.Contains(cmd, []byte(dataDir+"/")) {
-			continue
-		}
-		t.Logf("ending guest process %d left by the test", pid)
-		_ = syscall.Kill(pid, syscall.SIGKILL)
-	}
-	// The driver keeps sockets in /run/onestack/<first 4 bytes of
-	// sha256(host dir)>; deleted guests remove theirs, killed ones do not.
-	sum := sha256.Sum256([]byte(filepath.Join(dataDir, "hosts", "host-1")))
-	_ = os.RemoveAll(filepath.Join("/run/onestack", hex.EncodeToString(sum[:4])))
+	killGuestsIn(t, filepath.Join(dataDir, "hosts", "host-1"))
 }
 
 // requireQemu skips without QEMU, or fails in CI, where it must be there.
@@ -262,4 +246,114 @@ func (c *Cloud) Kill(t *testing.T) {
 	case <-time.After(10 * time.Second):
 		t.Fatal("onestack did not exit after SIGKILL")
 	}
+}
+
+// TestRemoteQemuAgent runs real guests on an `onestack agent` process
+// that reaches the control plane over HTTP only: it downloads the image
+// through the agent API, boots the guest, and after a kill -9 of the
+// agent the guest is still the same process; the restarted agent adopts
+// it and deletes it when the server is deleted.
+func TestRemoteQemuAgent(t *testing.T) {
+	requireQemu(t)
+	c := StartCloud(t, "", "--hosts", "0")
+	hostDir := filepath.Join(t.TempDir(), "agent")
+	t.Cleanup(func() { killGuestsIn(t, hostDir) })
+	dir := t.TempDir()
+	img := filepath.Join(dir, "tiny.qcow2")
+	if out, err := exec.Command(c.binary, "image", "build-tiny", "--output", img, "--cache-dir", filepath.Join(dir, "cache")).CombinedOutput(); err != nil {
+		t.Fatalf("onestack image build-tiny: %v\n%s", err, out)
+	}
+	startAgent := func() *exec.Cmd {
+		f, err := os.OpenFile(filepath.Join(dir, "agent.log"), os.O_CREATE|os.O_WRONLY|os.O_APPEND, 0o644)
+		if err != nil {
+			t.Fatal(err)
+		}
+		a := exec.Command(c.binary, "agent", "--controller", c.URL, "--host", "remote-q", "--hypervisor", "qemu", "--accel", "tcg",
+			"--data-dir", hostDir, "--clouds-yaml", filepath.Join(c.DataDir, "clouds.yaml"))
+		a.Stdout, a.Stderr = f, f
+		if err := a.Start(); err != nil {
+			t.Fatal(err)
+		}
+		t.Cleanup(func() {
+			_ = a.Process.Kill()
+			_ = a.Wait()
+			f.Close()
+		})
+		return a
+	}
+	agent := startAgent()
+	t.Cleanup(func() {
+		if t.Failed() {
+			b, _ := os.ReadFile(filepath.Join(dir, "agent.log"))
+			t.Logf("agent log:\n%s", tail(string(b), 60))
+		}
+	})
+
+	admin := c.CloudEnv()
+	nova := append(append(Env{}, admin...), "OS_COMPUTE_API_VERSION=2.79")
+	found := false
+	for i := 0; i < 15 && !found; i++ {
+		found = strings.Contains(MustRun(t, admin, "hypervisor", "list", "-f", "value", "-c", "Hypervisor Hostname", "-c", "State").Stdout, "remote-q up")
+	}
+	if !found {
+		t.Fatal("the agent's host remote-q never appeared up in 'openstack hypervisor list'")
+	}
+	MustRun(t, admin, "image", "create", "--file", img, "--disk-format", "qcow2", "--container-format", "bare", "--public", "tiny")
+	MustRun(t, admin, "flavor", "create", "--ram", "128", "--vcpus", "1", "--disk", "1", "g.tiny")
+	var s map[string]any
+	RunJSON(t, nova, &s, "server", "create", "--image", "tiny", "--flavor", "g.tiny", "--nic", "none", "--wait", "remote-vm")
+	if s["status"] != "ACTIVE" || s["OS-EXT-SRV-ATTR:host"] != "remote-q" {
+		t.Fatalf("server on the remote qemu agent: status %v host %v fault %v", s["status"], s["OS-EXT-SRV-ATTR:host"], s["fault"])
+	}
+	id := s["id"].(string)
+	pids := guestPIDs(t, id)
+	if len(pids) != 1 {
+		t.Fatalf("qemu processes of %s: %v, want one", id, pids)
+	}
+	if _, err := os.Stat(filepath.Join(hostDir, "images")); err != nil {
+		t.Errorf("the agent has no image cache: %v", err)
+	}
+
+	// kill -9 the agent: the guest runs on; a new agent adopts it.
+	if err := agent.Process.Signal(syscall.SIGKILL); err != nil {
+		t.Fatal(err)
+	}
+	_, _ = agent.Process.Wait()
+	if now := guestPIDs(t, id); fmt.Sprint(now) != fmt.Sprint(pids) {
+		t.Fatalf("after kill -9 of the agent the guest's processes are %v, want %v", now, pids)
+	}
+	startAgent()
+	// A stop goes through the restarted agent, which must have adopted the
+	// guest to power it off.
+	MustRun(t, nova, "server", "stop", "remote-vm")
+	if st := waitStatus(t, nova, "remote-vm", "SHUTOFF"); st != "SHUTOFF" {
+		t.Fatalf("stop through the restarted agent: %s, want SHUTOFF", st)
+	}
+	if now := guestPIDs(t, id); len(now) != 0 {
+		t.Errorf("after stop the guest still runs as %v", now)
+	}
+	MustRun(t, nova, "server", "delete", "--wait", "remote-vm")
+	if ents, err := os.ReadDir(filepath.Join(hostDir, "guests")); err != nil || len(ents) != 0 {
+		t.Errorf("guest files left on the agent's host after delete: %v (err %v)", ents, err)
+	}
+}
+
+// killGuestsIn ends the QEMU processes of a host directory and removes
+// their runtime sockets (for a failed test; guests outlive agents).
+func killGuestsIn(t *testing.T, hostDir string) {
+	ents, _ := os.ReadDir("/proc")
+	for _, e := range ents {
+		var pid int
+		if _, err := fmt.Sscan(e.Name(), &pid); err != nil {
+			continue
+		}
+		cmd, err := os.ReadFile(filepath.Join("/proc", e.Name(), "cmdline"))
+		if err != nil || !bytes.Contains(cmd, []byte("qemu-system")) || !bytes.Contains(cmd, []byte(hostDir+"/")) {
+			continue
+		}
+		t.Logf("ending guest process %d left by the test", pid)
+		_ = syscall.Kill(pid, syscall.SIGKILL)
+	}
+	sum := sha256.Sum256([]byte(hostDir))
+	_ = os.RemoveAll(filepath.Join("/run/onestack", hex.EncodeToString(sum[:4])))
 }
