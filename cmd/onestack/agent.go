@@ -6,6 +6,7 @@ import (
 	"fmt"
 	"os"
 	"path/filepath"
+	"time"
 
 	"sigs.k8s.io/yaml"
 
@@ -73,7 +74,11 @@ func agentCmd(ctx context.Context, args []string) error {
 		return fmt.Errorf("hypervisor %q is unknown; use qemu or fake", *hypervisor)
 	}
 	log.Info("agent starting", "host", *host, "controller", *controller, "hypervisor", *hypervisor)
-	return agent.New(plane, d, log, agent.Config{Host: *host, Zone: *zone}).Run(ctx)
+	cfg := agent.Config{Host: *host, Zone: *zone}
+	if *hypervisor == "qemu" {
+		cfg.Resync = 15 * time.Second // notices guests that stopped by themselves
+	}
+	return agent.New(plane, d, log, cfg).Run(ctx)
 }
 
 // readCredentials reads the password identity of one clouds.yaml entry.

@@ -23,17 +23,25 @@ Usage:
   onestack keys rotate [flags]   rotate the token signing keys
   onestack bench [flags]         boot, list, show and delete many servers on a local cloud; print JSON figures
   onestack image build-tiny --output FILE   build the tiny test guest image (qcow2) from Debian packages
+  onestack doctor [flags]        check the cloud's records against each other and this machine's guests; print repairs
   onestack version               print the version
 `
 
 func main() {
 	ctx, stop := signal.NotifyContext(context.Background(), os.Interrupt, syscall.SIGTERM)
 	defer stop()
-	if err := run(ctx, os.Args[1:], os.Getenv); err != nil && !errors.Is(err, flag.ErrHelp) {
+	err := run(ctx, os.Args[1:], os.Getenv)
+	if errors.Is(err, errProblems) {
+		os.Exit(1) // already printed
+	}
+	if err != nil && !errors.Is(err, flag.ErrHelp) {
 		fmt.Fprintln(os.Stderr, "onestack:", err)
 		os.Exit(1)
 	}
 }
+
+// errProblems ends a command that found and printed problems, exit 1.
+var errProblems = errors.New("problems found")
 
 func run(ctx context.Context, args []string, getenv func(string) string) error {
 	if len(args) == 0 {
@@ -47,6 +55,8 @@ func run(ctx context.Context, args []string, getenv func(string) string) error {
 		return agentCmd(ctx, args[1:])
 	case "bench":
 		return benchCmd(ctx, args[1:])
+	case "doctor":
+		return doctorCmd(ctx, args[1:])
 	case "keys":
 		return keys(args[1:])
 	case "image":

@@ -102,7 +102,9 @@ func (c *Cloud) wireQemuHosts(ctx context.Context) error {
 			return err
 		}
 		drivers[host] = d
-		c.loops = append(c.loops, agent.New(c.Compute, d, log, agent.Config{Host: host}).Run)
+		// A resync every 15 s notices guests that stopped by themselves
+		// (a host's guests are few; the watch answers from an index).
+		c.loops = append(c.loops, agent.New(c.Compute, d, log, agent.Config{Host: host, Resync: 15 * time.Second}).Run)
 	}
 	c.Compute.SetConsoleSource(func(_ context.Context, host, id string) (string, error) {
 		d := drivers[host]

@@ -357,6 +357,33 @@ func TestAgentFailureBecomesFault(t *testing.T) {
 	e.waitStatus(t, id, "ACTIVE")
 }
 
+// TestGuestStoppedByItself: a host reporting that a running server's guest
+// is off though nothing asked for it (it powered off inside, or its
+// process died) makes the server SHUTOFF with a "stop" action saying why,
+// as Nova's power state sync does; a start brings it back.
+func TestGuestStoppedByItself(t *testing.T) {
+	e := newComputeEnv(t, "sqlite")
+	ctx := context.Background()
+	id := e.boot(t, "self-stop", "1", nil)
+	s := e.waitStatus(t, id, "ACTIVE")
+	if err := e.Cloud.Compute.Report(ctx, hostapi.Report{Host: s.Host, ServerID: id, Power: hostapi.PowerShutdown}); err != nil {
+		t.Fatal(err)
+	}
+	got := e.waitStatus(t, id, "SHUTOFF")
+	if got.PowerState != servers.SHUTDOWN {
+		t.Errorf("power state %v, want SHUTDOWN", got.PowerState)
+	}
+	acts, _ := instanceactions.List(e.nova, id, nil).AllPages(ctx)
+	list, _ := instanceactions.ExtractInstanceActions(acts)
+	if len(list) == 0 || list[0].Action != "stop" || !strings.Contains(list[0].Message, "stopped by itself") {
+		t.Errorf("latest action = %+v, want a stop saying the guest stopped by itself", list)
+	}
+	if err := servers.Start(ctx, e.nova, id).ExtractErr(); err != nil {
+		t.Fatal(err)
+	}
+	e.waitStatus(t, id, "ACTIVE")
+}
+
 // TestRebuildKeepsPowerState: a stopped server is rebuilt stopped (as Nova
 // does), a running one comes back running.
 func TestRebuildKeepsPowerState(t *testing.T) {

@@ -28,6 +28,8 @@ type guest struct {
 	times BootTimes
 	// incoming, when set, starts QEMU waiting for a migration ("defer").
 	incoming string
+	// fresh: this call created the guest (it never ran before).
+	fresh bool
 }
 
 // BootTimes is where a guest's first start spent its time on the host,
@@ -206,4 +208,60 @@ func (g *guest) removeDisks() error {
 		}
 	}
 	return nil
+}
+
+// GuestOnDisk is what a host's state directory holds for one guest, for
+// checks from outside the agent (onestack doctor).
+type GuestOnDisk struct {
+	ID, Dir string
+	// PID is the guest's QEMU process per its pid file, 0 when none runs.
+	PID int
+}
+
+// Inspect lists the guests in a host's state directory.
+func Inspect(hostDir string) ([]GuestOnDisk, error) {
+	ents, err := os.ReadDir(filepath.Join(hostDir, "guests"))
+	if os.IsNotExist(err) {
+		return nil, nil
+	}
+	if err != nil {
+		return nil, err
+	}
+	d := &Driver{cfg: Config{Dir: hostDir}}
+	var out []GuestOnDisk
+	for _, e := range ents {
+		if !e.IsDir() || strings.HasPrefix(e.Name(), ".") {
+			continue
+		}
+		g := d.guest(e.Name())
+		out = append(out, GuestOnDisk{ID: e.Name(), Dir: g.dir, PID: g.pid()})
+	}
+	return out, nil
+}
+
+// Processes returns, per server id, the QEMU processes on this machine
+// whose command line names it (-uuid ID), whoever started them.
+func Processes() (map[string][]int, error) {
+	ents, err := os.ReadDir("/proc")
+	if err != nil {
+		return nil, err
+	}
+	out := map[string][]int{}
+	for _, e := range ents {
+		pid, err := strconv.Atoi(e.Name())
+		if err != nil || !alive(pid) {
+			continue
+		}
+		cmd, err := os.ReadFile(filepath.Join("/proc", e.Name(), "cmdline"))
+		if err != nil || !bytes.Contains(cmd, []byte("qemu-system")) {
+			continue
+		}
+		args := strings.Split(string(cmd), "\x00")
+		for i := 0; i+1 < len(args); i++ {
+			if args[i] == "-uuid" {
+				out[args[i+1]] = append(out[args[i+1]], pid)
+			}
+		}
+	}
+	return out, nil
 }

@@ -241,6 +241,7 @@ func (d *Driver) Ensure(ctx context.Context, want hostapi.Guest) (string, error)
 	g.times.Began = time.Now()
 	_, statErr := os.Stat(g.dir)
 	firstBoot := os.IsNotExist(statErr)
+	g.fresh = firstBoot
 	if err := os.MkdirAll(g.dir, 0o700); err != nil {
 		return hostapi.PowerAbsent, fmt.Errorf("create guest directory on %s: %w", d.cfg.Host, err)
 	}
@@ -303,6 +304,14 @@ func (d *Driver) converge(ctx context.Context, g *guest, want hostapi.Guest) (st
 	}
 	have := g.power(ctx)
 	if have == target {
+		return have, nil
+	}
+	if want.Task == "" && !g.fresh && target == hostapi.PowerRunning && have == hostapi.PowerShutdown {
+		// Nothing asked for a start: the guest powered itself off or its
+		// process ended. As Nova's power state sync, report it off (the
+		// server becomes SHUTOFF) instead of starting it behind the
+		// user's back.
+		d.log.Warn("guest is off though it should run (it powered off or its process ended); reporting it SHUTOFF", "server_id", want.ServerID)
 		return have, nil
 	}
 	if want.Away && target != hostapi.PowerShutdown {

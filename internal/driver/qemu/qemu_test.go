@@ -260,6 +260,26 @@ func TestAdoption(t *testing.T) {
 	if err := syscall.Kill(pid, 0); err != nil {
 		t.Errorf("the adopted guest's process is gone: %v", err)
 	}
+
+	// b powers itself off (its power button, from inside as far as the
+	// host knows): with nothing asked, it is reported off, not restarted;
+	// a start (a task) boots it again.
+	waitConsole(t, d2, b, 1)
+	bpid := d2.guest(b).pid()
+	if err := d2.guest(b).call(ctx, "system_powerdown", nil); err != nil {
+		t.Fatal(err)
+	}
+	if !waitExit(ctx, bpid, 60*time.Second) {
+		t.Fatal("guest did not power off")
+	}
+	if p, err := d2.Ensure(ctx, guestOf(b, hostapi.PowerRunning)); err != nil || p != hostapi.PowerShutdown {
+		t.Errorf("Ensure(running, no task) of a guest that powered off = %q, %v; want shutdown, not a restart", p, err)
+	}
+	start := guestOf(b, hostapi.PowerRunning)
+	start.Task = "powering-on"
+	if p, err := d2.Ensure(ctx, start); err != nil || p != hostapi.PowerRunning {
+		t.Errorf("Ensure(powering-on) = %q, %v; want running", p, err)
+	}
 }
 
 // TestFailures checks the faults a user sees: a damaged download, an

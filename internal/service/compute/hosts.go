@@ -8,6 +8,7 @@ import (
 
 	"github.com/onestack/onestack/internal/hostapi"
 	"github.com/onestack/onestack/internal/oserr"
+	"github.com/onestack/onestack/internal/reqid"
 	"github.com/onestack/onestack/internal/store"
 )
 
@@ -221,6 +222,12 @@ func (s *Service) Report(ctx context.Context, r hostapi.Report) error {
 		if p := powerNumber(r.Power); p != v.PowerState {
 			v.PowerState, changed = p, true
 		}
+		if r.Done == "" && v.TaskState == "" && v.VMState == VMActive && r.Power == hostapi.PowerShutdown {
+			// The guest stopped by itself (powered off inside, or its
+			// process ended): as Nova's power state sync, the server is
+			// stopped, with an action saying so.
+			return s.syncStopped(ctx, tx, &v, r.Host)
+		}
 		if _, agents := completions[r.Done]; agents && r.Done == v.TaskState && !awaitsScheduler(v) {
 			c := completions[r.Done]
 			if r.Done == TaskRebuilding && v.DesiredPower == hostapi.PowerShutdown {
@@ -269,6 +276,25 @@ func (s *Service) Report(ctx context.Context, r hostapi.Report) error {
 		return tx.UpdateServer(ctx, &v, 0)
 	})
 	return err
+}
+
+// syncStopped records that a running server's guest stopped without being
+// asked: SHUTOFF, desired power off, and a "stop" action by the host.
+func (s *Service) syncStopped(ctx context.Context, tx *store.Tx, v *store.Server, host string) error {
+	now := s.Now()
+	a := store.InstanceAction{ID: newUUID(), ServerID: v.ID, Action: "stop", RequestID: reqid.New(),
+		ProjectID: v.ProjectID, UserID: v.UserID, StartTime: now, UpdatedAt: now,
+		Message: "The guest stopped by itself on " + host + " (it powered off, or its process ended); start the server to run it again."}
+	if err := tx.CreateAction(ctx, a); err != nil {
+		return err
+	}
+	if err := s.Event(ctx, tx, v.ID, "compute_sync_power_state", host, "Success",
+		"guest found off; server stopped as Nova's power state sync does", now); err != nil {
+		return err
+	}
+	s.log.Warn("guest stopped by itself; server set to SHUTOFF", "server_id", v.ID, "host", host)
+	v.VMState, v.DesiredPower, v.PowerState, v.UpdatedAt = VMStopped, hostapi.PowerShutdown, PowerShutdown, now
+	return tx.UpdateServer(ctx, v, 0)
 }
 
 // reportSource handles the host a server moved off: once it reports the
