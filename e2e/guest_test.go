@@ -2,6 +2,7 @@ package e2e
 
 import (
 	"bytes"
+	"context"
 	"crypto/sha256"
 	"encoding/hex"
 	"encoding/json"
@@ -13,6 +14,8 @@ import (
 	"syscall"
 	"testing"
 	"time"
+
+	"github.com/coder/websocket"
 )
 
 // TestRealGuests boots the tiny image as real QEMU guests (software
@@ -66,6 +69,19 @@ func TestRealGuests(t *testing.T) {
 	pid := guestPIDs(t, id)
 	if len(pid) != 1 {
 		t.Fatalf("qemu processes of %s: %v, want exactly one", id, pid)
+	}
+
+	// The interactive serial console: a websocket URL from the CLI, on
+	// which the guest's root shell answers.
+	var cu struct {
+		URL string `json:"url"`
+	}
+	RunJSON(t, nova, &cu, "console", "url", "show", "--serial", "vm-1")
+	if got := serialExchange(t, cu.URL, "echo serial-says-$((40+2))\n", "serial-says-42"); !strings.Contains(got, "serial-says-42") {
+		t.Errorf("the serial console at %s answered %q, want the shell's echo", cu.URL, got)
+	}
+	if r := Run(t, nova, "console", "url", "show", "--novnc", "vm-1"); r.Code == 0 || !strings.Contains(r.Stderr, "Unavailable console type novnc") {
+		t.Errorf("console url show --novnc: %s; want 400 Unavailable console type", r)
 	}
 
 	// Stop powers the guest off (its process ends); start boots it again.
@@ -395,4 +411,33 @@ func killGuestsIn(t *testing.T, hostDir string) {
 	}
 	sum := sha256.Sum256([]byte(hostDir))
 	_ = os.RemoveAll(filepath.Join("/run/onestack", hex.EncodeToString(sum[:4])))
+}
+
+// serialExchange connects to a serial console URL, sends input and reads
+// until want appears (or 30 s pass), returning what it read.
+func serialExchange(t *testing.T, url, input, want string) string {
+	t.Helper()
+	ctx, cancel := context.WithTimeout(context.Background(), 30*time.Second)
+	defer cancel()
+	ws, _, err := websocket.Dial(ctx, url, &websocket.DialOptions{Subprotocols: []string{"binary"}})
+	if err != nil {
+		t.Fatalf("dial the serial console %s: %v", url, err)
+	}
+	defer ws.CloseNow()
+	// A newline first: the shell prints a prompt; then the command.
+	for _, in := range []string{"\n", input} {
+		if err := ws.Write(ctx, websocket.MessageBinary, []byte(in)); err != nil {
+			t.Fatalf("write to the serial console: %v", err)
+		}
+	}
+	var got strings.Builder
+	for !strings.Contains(got.String(), want) {
+		_, data, err := ws.Read(ctx)
+		if err != nil {
+			break
+		}
+		got.Write(data)
+	}
+	ws.Close(websocket.StatusNormalClosure, "")
+	return got.String()
 }

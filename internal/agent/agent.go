@@ -134,10 +134,16 @@ func (a *Agent) Run(ctx context.Context) error {
 			}
 			since, lastResync = next, time.Now()
 		}
-		guests, next, err := a.plane.Watch(ctx, a.cfg.Host, since)
+		// The watch waits at most until the next resync is due.
+		wctx, cancel := context.WithDeadline(ctx, lastResync.Add(a.cfg.Resync))
+		guests, next, err := a.plane.Watch(wctx, a.cfg.Host, since)
+		cancel()
 		if err != nil {
 			if ctx.Err() != nil {
 				break
+			}
+			if wctx.Err() != nil {
+				continue // time to resync
 			}
 			a.log.Warn("watch failed; retrying", "error", err)
 			if wait(ctx, time.Second) != nil {

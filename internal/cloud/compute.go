@@ -3,6 +3,7 @@ package cloud
 import (
 	"context"
 	"fmt"
+	"net"
 	"os"
 	"path/filepath"
 	"time"
@@ -112,6 +113,13 @@ func (c *Cloud) wireQemuHosts(ctx context.Context) error {
 			return "", fmt.Errorf("host %s is not a host of this process", host)
 		}
 		return d.ConsoleOutput(id)
+	})
+	c.Compute.SetSerialDialer(func(ctx context.Context, host, id string) (net.Conn, error) {
+		d := drivers[host]
+		if d == nil {
+			return nil, fmt.Errorf("host %s is not a host of this process", host)
+		}
+		return d.SerialConsole(ctx, id)
 	})
 	return nil
 }

@@ -89,6 +89,8 @@ func (a *API) serverAction(w http.ResponseWriter, r *http.Request) error {
 		return accepted(a.svc.Unlock(ctx, c, id))
 	case "forceDelete":
 		return accepted(a.svc.Delete(ctx, c, id, true))
+	case "os-getSerialConsole", "os-getVNCConsole", "os-getSPICEConsole", "os-getRDPConsole":
+		return a.legacyConsole(ctx, w, r, c, id, name, arg)
 	case "os-getConsoleOutput":
 		var b struct {
 			Length any `json:"length"`

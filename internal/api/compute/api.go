@@ -115,6 +115,9 @@ func (a *API) routes() []rest.Route {
 		rest.R("PUT", "/v2.1/servers/{id}", member, a.updateServer),
 		rest.R("DELETE", "/v2.1/servers/{id}", member, a.deleteServer),
 		rest.R("POST", "/v2.1/servers/{id}/action", member, a.serverAction),
+		rest.R("POST", "/v2.1/servers/{id}/remote-consoles", member, a.createRemoteConsole),
+		rest.R("GET", "/v2.1/os-console-auth-tokens/{token}", admin("os_compute_api:os-console-auth-tokens"), a.showConsoleToken),
+		rest.R("GET", "/serial-console/{$}", nil, a.serialProxy),
 
 		rest.R("GET", "/v2.1/servers/{id}/metadata", reader, a.listMetadata),
 		rest.R("POST", "/v2.1/servers/{id}/metadata", member, a.mergeMetadata),

@@ -357,6 +357,54 @@ func TestAgentFailureBecomesFault(t *testing.T) {
 	e.waitStatus(t, id, "ACTIVE")
 }
 
+// TestRemoteConsoleErrors: console URLs answer as Nova's does when a type
+// is unavailable, with microversion gates; fake hosts have no serial port.
+func TestRemoteConsoleErrors(t *testing.T) {
+	e := newComputeEnv(t, "sqlite")
+	id := e.boot(t, "rc", "1", nil)
+	e.waitStatus(t, id, "ACTIVE")
+	mv := func(v string) []string { return []string{"OpenStack-API-Version", "compute " + v} }
+	rc := "/compute/v2.1/servers/" + id + "/remote-consoles"
+	act := "/compute/v2.1/servers/" + id + "/action"
+	for _, tc := range []struct {
+		name, method, path, body string
+		headers                  []string
+		want                     int
+		key, msg                 string
+	}{
+		{"vnc unavailable", "POST", rc, `{"remote_console": {"protocol": "vnc", "type": "novnc"}}`, mv("2.6"), 400, "badRequest", "Unavailable console type novnc"},
+		{"serial on a fake host", "POST", rc, `{"remote_console": {"protocol": "serial", "type": "serial"}}`, mv("2.6"), 400, "badRequest", "serves no interactive console"},
+		{"type mismatch", "POST", rc, `{"remote_console": {"protocol": "serial", "type": "novnc"}}`, mv("2.6"), 400, "badRequest", "Invalid console type novnc"},
+		{"bad protocol", "POST", rc, `{"remote_console": {"protocol": "telnet", "type": "serial"}}`, mv("2.6"), 400, "badRequest", "is not one of"},
+		{"mks before 2.8", "POST", rc, `{"remote_console": {"protocol": "mks", "type": "webmks"}}`, mv("2.6"), 400, "badRequest", "is not one of"},
+		{"before 2.6", "POST", rc, `{"remote_console": {"protocol": "serial", "type": "serial"}}`, mv("2.5"), 404, "itemNotFound", "2.6"},
+		{"legacy action", "POST", act, `{"os-getSerialConsole": {"type": "serial"}}`, mv("2.1"), 400, "badRequest", "serves no interactive console"},
+		{"legacy vnc", "POST", act, `{"os-getVNCConsole": {"type": "novnc"}}`, mv("2.1"), 400, "badRequest", "Unavailable console type novnc"},
+		{"legacy action gone", "POST", act, `{"os-getSerialConsole": {"type": "serial"}}`, mv("2.6"), 404, "itemNotFound", "no such action"},
+		{"unknown token", "GET", "/compute/v2.1/os-console-auth-tokens/abc", "", mv("2.31"), 404, "itemNotFound", "invalid or has expired"},
+		{"token before 2.31", "GET", "/compute/v2.1/os-console-auth-tokens/abc", "", mv("2.30"), 401, "unauthorized", "not accessible"},
+		{"proxy without token", "GET", "/compute/serial-console/", "", nil, 404, "itemNotFound", "invalid or has expired"},
+	} {
+		t.Run(tc.name, func(t *testing.T) {
+			var body []byte
+			if tc.body != "" {
+				body = []byte(tc.body)
+			}
+			r := e.Do(t, tc.method, tc.path, e.nova.TokenID, body, tc.headers...)
+			if r.Status != tc.want {
+				t.Fatalf("status %d, want %d: %s", r.Status, tc.want, r.Body)
+			}
+			obj, ok := r.JSON(t)[tc.key].(map[string]any)
+			if !ok {
+				t.Fatalf("no %q object in %s", tc.key, r.Body)
+			}
+			if msg, _ := obj["message"].(string); !strings.Contains(msg, tc.msg) {
+				t.Errorf("message %q does not mention %q", msg, tc.msg)
+			}
+		})
+	}
+}
+
 // TestGuestStoppedByItself: a host reporting that a running server's guest
 // is off though nothing asked for it (it powered off inside, or its
 // process died) makes the server SHUTOFF with a "stop" action saying why,

@@ -8,6 +8,7 @@ import (
 	"fmt"
 	"io"
 	"log/slog"
+	"net"
 	"os"
 	"os/exec"
 	"path/filepath"
@@ -488,4 +489,18 @@ func alive(pid int) bool {
 		return s[i+2] != 'Z' && s[i+2] != 'X'
 	}
 	return true
+}
+
+// SerialConsole connects to a running guest's serial port (QEMU serves
+// one client at a time; what the guest prints also goes to its console
+// log).
+func (d *Driver) SerialConsole(ctx context.Context, id string) (net.Conn, error) {
+	g := d.guest(id)
+	if g.pid() == 0 {
+		return nil, fmt.Errorf("the guest is not running")
+	}
+	var dialer net.Dialer
+	ctx, cancel := context.WithTimeout(ctx, 5*time.Second)
+	defer cancel()
+	return dialer.DialContext(ctx, "unix", g.serialSock())
 }

@@ -104,6 +104,8 @@ type Service struct {
 	// Hub wakes the scheduler and the agents when servers change.
 	Hub      *Hub
 	consoles ConsoleSource
+	serial   SerialDialer
+	tokens   consoleTokens
 }
 
 // New returns the compute service.
