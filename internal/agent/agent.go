@@ -74,6 +74,9 @@ type Agent struct {
 	pending map[string]*hostapi.Guest
 	workers sync.WaitGroup
 	slots   chan struct{}
+	// recovered is set once the first resync after start has run (owned
+	// by the Run goroutine).
+	recovered bool
 }
 
 // New returns an agent.
@@ -245,6 +248,7 @@ func (a *Agent) resync(ctx context.Context) (int64, error) {
 			if !g.Deleted {
 				wanted[g.ServerID] = true
 			}
+			g.Recover = !a.recovered
 			a.dispatch(ctx, g)
 		}
 		if len(guests) < 1000 {
@@ -261,6 +265,7 @@ func (a *Agent) resync(ctx context.Context) (int64, error) {
 		wanted[id] = true // changing now: its worker decides
 	}
 	a.mu.Unlock()
+	a.recovered = true
 	for _, id := range have {
 		if !wanted[id] {
 			a.log.Info("removing a guest that has no record on this host", "server_id", id)

@@ -71,6 +71,11 @@ type Guest struct {
 	// Away: the guest is moving off this host (resize/migration source).
 	// A guest away is never started here again.
 	Away bool `json:"away,omitempty"`
+	// Recover is set by an agent (never sent) on its first pass after it
+	// starts: a guest that should run but does not is started again (the
+	// host or the agent went down), where later a guest found off is one
+	// that stopped by itself and is reported so.
+	Recover bool `json:"-"`
 	// MovingFrom names the host the guest is moving here from (resize or
 	// migration destination), whose disks it takes over.
 	MovingFrom string `json:"moving_from,omitempty"`

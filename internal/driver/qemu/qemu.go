@@ -307,11 +307,12 @@ func (d *Driver) converge(ctx context.Context, g *guest, want hostapi.Guest) (st
 	if have == target {
 		return have, nil
 	}
-	if want.Task == "" && !g.fresh && target == hostapi.PowerRunning && have == hostapi.PowerShutdown {
+	if want.Task == "" && !g.fresh && !want.Recover && target == hostapi.PowerRunning && have == hostapi.PowerShutdown {
 		// Nothing asked for a start: the guest powered itself off or its
 		// process ended. As Nova's power state sync, report it off (the
 		// server becomes SHUTOFF) instead of starting it behind the
-		// user's back.
+		// user's back. (An agent's first pass after it starts restarts
+		// such guests instead: the host or the agent was down.)
 		d.log.Warn("guest is off though it should run (it powered off or its process ended); reporting it SHUTOFF", "server_id", want.ServerID)
 		return have, nil
 	}
