@@ -5,6 +5,7 @@ import (
 	"encoding/json"
 	"flag"
 	"fmt"
+	"log/slog"
 	"os"
 
 	"github.com/onestack/onestack/internal/bench"
@@ -41,17 +42,10 @@ func benchCmd(ctx context.Context, args []string) error {
 	if fs.NArg() > 0 {
 		return fmt.Errorf("unexpected argument %q", fs.Arg(0))
 	}
-	log, err := newLogger(*logLevel)
-	if err != nil {
+	var err error
+	if cfg.Log, cfg.Credentials, err = benchIdentity(*logLevel, *clouds, *cloud); err != nil {
 		return err
 	}
-	creds, err := readCredentials(*clouds, *cloud)
-	if err != nil {
-		return err
-	}
-	cfg.Credentials = bench.Credentials{Username: creds.Username, Password: creds.Password,
-		UserDomain: creds.Domain, Project: creds.Project, ProjectDomain: creds.Domain}
-	cfg.Log = log
 	res, err := bench.Run(ctx, cfg)
 	if err != nil {
 		return err
@@ -81,17 +75,10 @@ func bootBenchCmd(ctx context.Context, args []string) error {
 	if cfg.ImageFile == "" {
 		return fmt.Errorf("give --image-file (build one with onestack image build-tiny --output tiny.qcow2)")
 	}
-	log, err := newLogger(*logLevel)
-	if err != nil {
+	var err error
+	if cfg.Log, cfg.Credentials, err = benchIdentity(*logLevel, *clouds, *cloud); err != nil {
 		return err
 	}
-	creds, err := readCredentials(*clouds, *cloud)
-	if err != nil {
-		return err
-	}
-	cfg.Credentials = bench.Credentials{Username: creds.Username, Password: creds.Password,
-		UserDomain: creds.Domain, Project: creds.Project, ProjectDomain: creds.Domain}
-	cfg.Log = log
 	if cfg.PID == 0 {
 		cfg.PID = bench.ListenerPID(cfg.CloudURL)
 	}
@@ -102,4 +89,18 @@ func bootBenchCmd(ctx context.Context, args []string) error {
 	enc := json.NewEncoder(os.Stdout)
 	enc.SetIndent("", "  ")
 	return enc.Encode(res)
+}
+
+// benchIdentity is the logger and the admin identity a bench runs with.
+func benchIdentity(logLevel, clouds, cloud string) (*slog.Logger, bench.Credentials, error) {
+	log, err := newLogger(logLevel)
+	if err != nil {
+		return nil, bench.Credentials{}, err
+	}
+	creds, err := readCredentials(clouds, cloud)
+	if err != nil {
+		return nil, bench.Credentials{}, err
+	}
+	return log, bench.Credentials{Username: creds.Username, Password: creds.Password,
+		UserDomain: creds.Domain, Project: creds.Project, ProjectDomain: creds.Domain}, nil
 }

@@ -283,13 +283,7 @@ func TestSchedulerExplainsAndSpreads(t *testing.T) {
 
 func TestServerErrors(t *testing.T) {
 	e := newComputeEnv(t, "sqlite")
-	tok := e.nova.TokenID
-	for _, tc := range []struct {
-		name, method, path, body string
-		headers                  []string
-		want                     int
-		key, msg                 string
-	}{
+	e.checkErrors(t, []errorCase{
 		{"missing server", "GET", "/compute/v2.1/servers/5bb1bd2a-0000-4000-8000-000000000000", "", nil, 404, "itemNotFound", "could not be found"},
 		{"bad microversion", "GET", "/compute/v2.1/servers", "", []string{"OpenStack-API-Version", "compute 2.999"}, 406, "HTTPNotAcceptable", "maximum is 2.79"},
 		{"unknown flavor", "POST", "/compute/v2.1/servers", `{"server": {"name": "x", "imageRef": "` + e.imageID + `", "flavorRef": "nope", "networks": "none"}}`, []string{"OpenStack-API-Version", "compute 2.79"}, 400, "badRequest", "Flavor nope could not be found"},
@@ -298,13 +292,28 @@ func TestServerErrors(t *testing.T) {
 		{"malformed", "POST", "/compute/v2.1/servers", `{"server": `, nil, 400, "badRequest", "not valid JSON"},
 		{"unknown action", "POST", "/compute/v2.1/servers/5bb1bd2a-0000-4000-8000-000000000000/action", `{"fly": null}`, nil, 400, "badRequest", "not supported"},
 		{"quota", "POST", "/compute/v2.1/servers", `{"server": {"name": "x", "imageRef": "` + e.imageID + `", "flavorRef": "1", "networks": "none", "min_count": 11}}`, []string{"OpenStack-API-Version", "compute 2.79"}, 403, "forbidden", "Quota exceeded"},
-	} {
+	})
+}
+
+// errorCase is one request and the Nova error body it must get.
+type errorCase struct {
+	name, method, path, body string
+	headers                  []string
+	want                     int
+	key, msg                 string
+}
+
+// checkErrors sends each case with the env's token and checks the status,
+// the body's key and that its message says msg.
+func (e *computeEnv) checkErrors(t *testing.T, cases []errorCase) {
+	t.Helper()
+	for _, tc := range cases {
 		t.Run(tc.name, func(t *testing.T) {
 			var body []byte
 			if tc.body != "" {
 				body = []byte(tc.body)
 			}
-			r := e.Do(t, tc.method, tc.path, tok, body, tc.headers...)
+			r := e.Do(t, tc.method, tc.path, e.nova.TokenID, body, tc.headers...)
 			if r.Status != tc.want {
 				t.Fatalf("status %d, want %d: %s", r.Status, tc.want, r.Body)
 			}
@@ -366,12 +375,7 @@ func TestRemoteConsoleErrors(t *testing.T) {
 	mv := func(v string) []string { return []string{"OpenStack-API-Version", "compute " + v} }
 	rc := "/compute/v2.1/servers/" + id + "/remote-consoles"
 	act := "/compute/v2.1/servers/" + id + "/action"
-	for _, tc := range []struct {
-		name, method, path, body string
-		headers                  []string
-		want                     int
-		key, msg                 string
-	}{
+	e.checkErrors(t, []errorCase{
 		{"vnc unavailable", "POST", rc, `{"remote_console": {"protocol": "vnc", "type": "novnc"}}`, mv("2.6"), 400, "badRequest", "Unavailable console type novnc"},
 		{"serial on a fake host", "POST", rc, `{"remote_console": {"protocol": "serial", "type": "serial"}}`, mv("2.6"), 400, "badRequest", "serves no interactive console"},
 		{"type mismatch", "POST", rc, `{"remote_console": {"protocol": "serial", "type": "novnc"}}`, mv("2.6"), 400, "badRequest", "Invalid console type novnc"},
@@ -384,25 +388,7 @@ func TestRemoteConsoleErrors(t *testing.T) {
 		{"unknown token", "GET", "/compute/v2.1/os-console-auth-tokens/abc", "", mv("2.31"), 404, "itemNotFound", "invalid or has expired"},
 		{"token before 2.31", "GET", "/compute/v2.1/os-console-auth-tokens/abc", "", mv("2.30"), 401, "unauthorized", "not accessible"},
 		{"proxy without token", "GET", "/compute/serial-console/", "", nil, 404, "itemNotFound", "invalid or has expired"},
-	} {
-		t.Run(tc.name, func(t *testing.T) {
-			var body []byte
-			if tc.body != "" {
-				body = []byte(tc.body)
-			}
-			r := e.Do(t, tc.method, tc.path, e.nova.TokenID, body, tc.headers...)
-			if r.Status != tc.want {
-				t.Fatalf("status %d, want %d: %s", r.Status, tc.want, r.Body)
-			}
-			obj, ok := r.JSON(t)[tc.key].(map[string]any)
-			if !ok {
-				t.Fatalf("no %q object in %s", tc.key, r.Body)
-			}
-			if msg, _ := obj["message"].(string); !strings.Contains(msg, tc.msg) {
-				t.Errorf("message %q does not mention %q", msg, tc.msg)
-			}
-		})
-	}
+	})
 }
 
 // TestGuestStoppedByItself: a host reporting that a running server's guest
