@@ -135,6 +135,8 @@ type Cloud struct {
 	logf      string
 	proc      *process
 	extraArgs []string // more flags for `onestack up`
+	// Faults arms fault points (ONESTACK_FAULTS) for the next start only.
+	Faults string
 }
 
 // process is one run of the binary.
@@ -271,6 +273,10 @@ func (c *Cloud) start(t *testing.T, setPassword bool) {
 	p := &process{cmd: exec.Command(c.binary, args...), exited: make(chan struct{})}
 	p.cmd.Stdout, p.cmd.Stderr = logFile, logFile
 	p.cmd.Env = cleanEnv()
+	if c.Faults != "" {
+		p.cmd.Env = append(p.cmd.Env, "ONESTACK_FAULTS="+c.Faults)
+		c.Faults = ""
+	}
 	if err := p.cmd.Start(); err != nil {
 		logFile.Close()
 		t.Fatalf("start onestack: %v", err)
@@ -401,7 +407,7 @@ func randomHex(t testing.TB, n int) string {
 func cleanEnv() []string {
 	var env []string
 	for _, kv := range os.Environ() {
-		if strings.HasPrefix(kv, "OS_") || strings.HasPrefix(kv, "PYTHON") {
+		if strings.HasPrefix(kv, "OS_") || strings.HasPrefix(kv, "PYTHON") || strings.HasPrefix(kv, "ONESTACK_FAULTS=") {
 			continue
 		}
 		env = append(env, kv)

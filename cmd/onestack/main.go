@@ -9,7 +9,10 @@ import (
 	"fmt"
 	"os"
 	"os/signal"
+	"strings"
 	"syscall"
+
+	"github.com/onestack/onestack/internal/fault"
 )
 
 // version is set at build time with -ldflags "-X main.version=…".
@@ -47,6 +50,13 @@ func run(ctx context.Context, args []string, getenv func(string) string) error {
 	if len(args) == 0 {
 		fmt.Fprint(os.Stderr, usage)
 		return fmt.Errorf("name a subcommand")
+	}
+	if f := getenv("ONESTACK_FAULTS"); f != "" {
+		// Crash tests only: the process kills itself at these points.
+		if err := fault.Enable(strings.Split(f, ",")); err != nil {
+			return err
+		}
+		fmt.Fprintf(os.Stderr, "onestack: WARNING: fault points armed (ONESTACK_FAULTS=%s): this process will kill itself there\n", f)
 	}
 	switch args[0] {
 	case "up":

@@ -10,6 +10,7 @@ import (
 	"encoding/json"
 	"errors"
 	"fmt"
+	"github.com/onestack/onestack/internal/fault"
 	"io"
 	"log/slog"
 	"math/rand/v2"
@@ -298,6 +299,7 @@ func (a *Agent) reconcile(ctx context.Context, g hostapi.Guest) {
 		}
 	} else {
 		power, err := a.driver.Ensure(ctx, g)
+		fault.Point(fault.AgentEnsured)
 		r.Power = power
 		if err == nil && g.Task == "image_snapshot" {
 			err = a.snapshot(ctx, g)

@@ -10,6 +10,7 @@ import (
 	"context"
 	"errors"
 	"fmt"
+	"github.com/onestack/onestack/internal/fault"
 	"log/slog"
 	"math/rand/v2"
 	"slices"
@@ -268,6 +269,7 @@ func (s *Scheduler) placeBatch(ctx context.Context, servers []store.Server) erro
 			}
 			placed = append(placed, h.rec.Host)
 		}
+		fault.Point(fault.SchedulerClaiming)
 		return nil
 	})
 	switch {
@@ -283,6 +285,9 @@ func (s *Scheduler) placeBatch(ctx context.Context, servers []store.Server) erro
 		s.snap = nil // the tentative decisions were not committed
 		return err
 	default:
+		if len(placed) > 0 {
+			fault.Point(fault.SchedulerPlaced)
+		}
 		for _, h := range placed {
 			s.compute.Hub.WakeHost(h)
 		}

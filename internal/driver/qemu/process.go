@@ -3,6 +3,7 @@ package qemu
 import (
 	"context"
 	"fmt"
+	"github.com/onestack/onestack/internal/fault"
 	"os"
 	"os/exec"
 	"strings"
@@ -77,6 +78,7 @@ func (d *Driver) start(ctx context.Context, g *guest, want hostapi.Guest, restor
 		return err
 	}
 	g.times.Qemu, g.times.Started = time.Since(t0), time.Now()
+	fault.Point(fault.QemuStarted)
 	if restore {
 		if err := g.waitIncoming(ctx); err != nil {
 			return err

@@ -6,6 +6,7 @@ import (
 	"encoding/json"
 	"errors"
 	"fmt"
+	"github.com/onestack/onestack/internal/fault"
 	"io"
 	"log/slog"
 	"net"
@@ -222,6 +223,7 @@ func (d *Driver) Delete(ctx context.Context, id string) error {
 	if err := g.kill(ctx); err != nil {
 		return err
 	}
+	fault.Point(fault.QemuDeleting)
 	_ = os.Remove(g.qmpSock())
 	_ = os.Remove(g.serialSock())
 	d.runMu.Lock()
@@ -290,6 +292,7 @@ func (d *Driver) Ensure(ctx context.Context, want hostapi.Guest) (string, error)
 		return g.power(ctx), err
 	}
 	g.times.Disks = time.Since(t0) - g.times.Image
+	fault.Point(fault.QemuDisksReady)
 	power, err := d.converge(ctx, g, want)
 	if firstBoot && err == nil && g.times.Qemu > 0 {
 		g.recordBoot()

@@ -4,6 +4,7 @@ import (
 	"context"
 	"errors"
 	"fmt"
+	"github.com/onestack/onestack/internal/fault"
 	"time"
 
 	"github.com/onestack/onestack/internal/hostapi"
@@ -200,6 +201,7 @@ func (s *Service) Report(ctx context.Context, r hostapi.Report) error {
 		if v.Deleted || (v.Host != r.Host && v.SourceHost != r.Host) {
 			return nil // stale: the server moved or is gone
 		}
+		fault.Point(fault.ReportApplying)
 		if v.SourceHost == r.Host && v.Host != r.Host {
 			return s.reportSource(ctx, tx, &v, r)
 		}

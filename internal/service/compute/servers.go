@@ -4,6 +4,7 @@ import (
 	"context"
 	"errors"
 	"fmt"
+	"github.com/onestack/onestack/internal/fault"
 	"regexp"
 	"slices"
 	"strings"
@@ -217,6 +218,7 @@ func (s *Service) Create(ctx context.Context, c *auth.Credentials, req CreateReq
 	if err != nil {
 		return nil, err
 	}
+	fault.Point(fault.CreateCommitted)
 	s.Hub.WakeScheduler()
 	return made, nil
 }
@@ -768,6 +770,9 @@ func (s *Service) Delete(ctx context.Context, c *auth.Credentials, id string, fo
 		return tx.UpdateServer(ctx, &v, 0)
 	})
 	if err == nil {
+		if host != "" {
+			fault.Point(fault.DeleteCommitted)
+		}
 		s.Hub.WakeHost(host)
 	}
 	return err
