@@ -1,7 +1,7 @@
 # onestack — build, run and test targets.
 #
 # make run    install missing host packages, build, run all-in-one in the foreground
-# make test   go vet, then every test with the race detector (FUZZ=1 adds a fuzz smoke)
+# make test   go vet, then every test with the race detector (FUZZ=1, or CI=true, adds a fuzz smoke)
 # make bench  benchmarks
 
 SHELL := /bin/bash
@@ -10,6 +10,11 @@ DATA_DIR ?= ./data
 LISTEN ?= 127.0.0.1:8000
 GO ?= go
 FUZZTIME ?= 10s
+# CI (CI=true) adds a short fuzz run of every decoder to `make test`.
+ifeq ($(CI),true)
+FUZZ ?= 1
+FUZZTIME = 5s
+endif
 
 # Debian packages the binary and its tests need on the host.
 HOST_PACKAGES ?= python3-openstackclient python3-osc-placement qemu-system-x86 qemu-utils genisoimage dosfstools mtools syslinux syslinux-common cpio
