@@ -35,6 +35,7 @@ type upConfig struct {
 	accel         string
 	cacheDir      string
 	hosts         int
+	maxRequests   int
 	debugListen   string
 	retention     time.Duration
 }
@@ -55,6 +56,7 @@ func parseUp(args []string, getenv func(string) string) (upConfig, error) {
 	fs.StringVar(&c.accel, "accel", "auto", "qemu accelerator: auto (boot a probe kernel under KVM once and use KVM only if it works), kvm or tcg (software emulation)")
 	fs.StringVar(&c.cacheDir, "cache-dir", defaultCacheDir(getenv), "where downloaded Debian packages are kept (the kernel the KVM probe boots)")
 	fs.IntVar(&c.hosts, "hosts", 1, "how many in-process hosts to run (host-1 … host-N); 0 for a control plane only")
+	fs.IntVar(&c.maxRequests, "max-requests", 512, "API requests served at once; beyond it a request waits up to 1 s, then gets 503 with Retry-After (agents' long polls are not counted)")
 	fs.DurationVar(&c.retention, "deleted-retention", 24*time.Hour, "how long deleted servers stay listable (deleted=true, instance actions) before they are purged")
 	fs.StringVar(&c.debugListen, "debug-listen", "", "loopback HOST:PORT to serve Go profiles on (/debug/pprof/); off when empty")
 	if err := fs.Parse(args); err != nil {
@@ -114,7 +116,7 @@ func up(ctx context.Context, args []string, getenv func(string) string) error {
 		DataDir: cfg.dataDir, Database: cfg.database, PublicURL: cfg.publicURL, Region: cfg.region,
 		AdminPassword: password, TokenTTL: cfg.tokenTTL, HashCost: cfg.hashCost, Version: version, Log: log,
 		Hypervisor: cfg.hypervisor, FakeHosts: cfg.hosts, DeletedRetention: cfg.retention,
-		Accel: cfg.accel, CacheDir: cfg.cacheDir,
+		Accel: cfg.accel, CacheDir: cfg.cacheDir, MaxRequests: cfg.maxRequests,
 		AccelChosen: func(name, reason string) {
 			fmt.Fprintf(os.Stderr, "onestack: qemu guests run with %s: %s\n", strings.ToUpper(name), reason)
 		},

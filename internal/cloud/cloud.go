@@ -17,7 +17,13 @@ import (
 
 	"golang.org/x/sync/errgroup"
 
+	"github.com/onestack/onestack/internal/api/agentapi"
+	"github.com/onestack/onestack/internal/api/compute"
+	"github.com/onestack/onestack/internal/api/identity"
+	"github.com/onestack/onestack/internal/api/image"
+	"github.com/onestack/onestack/internal/api/placement"
 	"github.com/onestack/onestack/internal/api/rest"
+	"github.com/onestack/onestack/internal/oserr"
 	"github.com/onestack/onestack/internal/api/root"
 	"github.com/onestack/onestack/internal/reqid"
 	computesvc "github.com/onestack/onestack/internal/service/compute"
@@ -60,6 +66,10 @@ type Config struct {
 	// PurgeInterval is how often deleted servers past the retention are
 	// purged; zero means every minute.
 	PurgeInterval time.Duration
+	// MaxRequests bounds the API requests served at once (512 when zero);
+	// beyond it a request waits up to a second, then gets a 503 with
+	// Retry-After. The agents' long polls and serial consoles are not counted.
+	MaxRequests int
 }
 
 // FakeHostSize is the capacity a fake host reports.
@@ -113,7 +123,14 @@ func New(ctx context.Context, cfg Config) (*Cloud, error) {
 		return nil, fmt.Errorf("bootstrap identity: %w", err)
 	}
 	root.Service(cfg.Version, c.Services).Mount(c.mux)
-	c.handler = reqid.Middleware(rest.Logged(cfg.Log, c.mux))
+	max := cfg.MaxRequests
+	if max <= 0 {
+		max = 512
+	}
+	adm := rest.NewAdmission(max, time.Second, map[string]oserr.Format{
+		identity.Prefix: oserr.Keystone, compute.Prefix: oserr.Nova, placement.Prefix: oserr.Placement, image.Prefix: image.Format,
+	}, agentapi.Prefix+"/", compute.Prefix+"/serial-console/")
+	c.handler = reqid.Middleware(rest.Logged(cfg.Log, adm.Wrap(c.mux)))
 	return c, nil
 }
 

@@ -48,6 +48,8 @@ type Options struct {
 	Size  cloud.FakeHostSize
 	// DeletedRetention is how long deleted servers are kept (default 24 h).
 	DeletedRetention time.Duration
+	// MaxRequests bounds the requests served at once (default 512).
+	MaxRequests int
 }
 
 // NewWith starts a cloud shaped by o.
@@ -62,7 +64,7 @@ func NewWith(t testing.TB, o Options) *Env {
 	}
 	cfg := cloud.Config{DataDir: t.TempDir(), AdminPassword: AdminPassword, HashCost: 4,
 		Log:        slog.New(slog.NewTextHandler(io.Discard, nil)),
-		Hypervisor: "fake", FakeHosts: o.Hosts, FakeHost: o.Size, DeletedRetention: o.DeletedRetention}
+		Hypervisor: "fake", FakeHosts: o.Hosts, FakeHost: o.Size, DeletedRetention: o.DeletedRetention, MaxRequests: o.MaxRequests}
 	if backend == "postgres" {
 		cfg.Database = storetest.PostgresURL(t)
 	}
