@@ -4,6 +4,7 @@ import (
 	"context"
 	"database/sql"
 	"encoding/json"
+	"fmt"
 	"strings"
 	"time"
 )
@@ -329,9 +330,13 @@ func (t *Tx) UpsertHost(ctx context.Context, h ComputeHost) (ComputeHost, error)
 	case err != ErrNotFound:
 		return h, err
 	}
-	if err := t.queryRow(ctx, `SELECT COALESCE(MAX(seq), 0) + 1 FROM compute_hosts`).Scan(&h.Seq); err != nil {
-		return h, err
+	// The counter row serialises concurrent registrations (MAX(seq) + 1
+	// did not on PostgreSQL: two agents got the same number).
+	seq, err := t.BumpEpoch(ctx, "compute_host_seq")
+	if err != nil {
+		return h, fmt.Errorf("next host number: %w", err)
 	}
+	h.Seq = int(seq)
 	_, err = t.exec(ctx, `INSERT INTO compute_hosts (`+hostCols+`) VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?)`,
 		h.ID, h.Seq, h.Host, h.Zone, h.Enabled, h.DisabledReason, micros(h.StatusChangedAt), h.ForcedDown, micros(h.HeartbeatAt),
 		h.HypervisorType, h.HypervisorVersion, h.HostIP, h.VCPUs, h.MemoryMB, h.DiskGB, h.CPUInfo, micros(h.CreatedAt))

@@ -2,6 +2,8 @@ package store_test
 
 import (
 	"context"
+	"fmt"
+	"sync"
 	"testing"
 	"time"
 
@@ -88,6 +90,67 @@ func TestFlavorKeysetEverySortKey(t *testing.T) {
 				t.Errorf("%s (-want +got):\n%s", tc.name, diff)
 			}
 		}
+	})
+}
+
+// TestConcurrentHostRegistration registers many hosts at once, as 1,000
+// in-process agents do at start: each must get a distinct number on the
+// first attempt (PostgreSQL once failed them on compute_hosts_seq), and a
+// deleted host's number is not handed out again.
+func TestConcurrentHostRegistration(t *testing.T) {
+	storetest.Each(t, func(t *testing.T, db *store.DB) {
+		ctx, cancel := context.WithTimeout(context.Background(), time.Minute)
+		defer cancel()
+		const n = 48
+		seqs := make([]int, n)
+		errs := make([]error, n)
+		var wg sync.WaitGroup
+		for i := range n {
+			wg.Go(func() {
+				name := fmt.Sprintf("host-%d", i)
+				errs[i] = db.Write(ctx, func(tx *store.Tx) error {
+					h, err := tx.UpsertHost(ctx, store.ComputeHost{ID: "id-" + name, Host: name, Enabled: true, HypervisorType: "fake", CPUInfo: "{}"})
+					seqs[i] = h.Seq
+					return err
+				})
+			})
+		}
+		wg.Wait()
+		seen := map[int]bool{}
+		for i, err := range errs {
+			if err != nil {
+				t.Errorf("register host-%d: %v", i, err)
+			}
+			if seen[seqs[i]] {
+				t.Errorf("host-%d got seq %d twice", i, seqs[i])
+			}
+			seen[seqs[i]] = true
+		}
+		if len(seen) != n {
+			t.Fatalf("%d distinct numbers for %d hosts", len(seen), n)
+		}
+		last := 0
+		for s := range seen {
+			last = max(last, s)
+		}
+		// Delete the newest host, register another: it gets a new number.
+		write(t, db, func(ctx context.Context, tx *store.Tx) error {
+			h, err := tx.GetHostBySeq(ctx, last)
+			if err != nil {
+				return err
+			}
+			if err := tx.DeleteHost(ctx, h.ID); err != nil {
+				return err
+			}
+			h, err = tx.UpsertHost(ctx, store.ComputeHost{ID: "id-new", Host: "new", Enabled: true, HypervisorType: "fake", CPUInfo: "{}"})
+			if err != nil {
+				return err
+			}
+			if h.Seq != last+1 {
+				t.Errorf("host registered after deleting seq %d got seq %d, want %d", last, h.Seq, last+1)
+			}
+			return nil
+		})
 	})
 }
 
