@@ -460,32 +460,81 @@ func diskConfig(s string) string {
 	return s
 }
 
-// nextRevision advances the compute epoch: every server write takes the
-// next value, so agents can watch "everything after revision N".
-func (t *Tx) nextRevision(ctx context.Context) (int64, error) { return t.BumpEpoch(ctx, "compute") }
+// Revisions. Every server write takes a revision from the compute epoch so
+// agents can watch "everything on my host after revision N"; for that,
+// rows must become visible in revision order, so the epoch row stays
+// locked from the bump to the commit. The bump is therefore the last
+// statement of a transaction (stampRevisions, run by Write just before
+// COMMIT): bumping at the first server write held the lock through the
+// rest of the transaction — 32 placements in a scheduler batch — and on
+// PostgreSQL every other writer queued behind it.
 
-// CreateServer inserts v with the next revision, which it returns.
-func (t *Tx) CreateServer(ctx context.Context, v *Server) error {
-	rev, err := t.nextRevision(ctx)
-	if err != nil {
-		return err
+// touch records that the transaction wrote server v: it gets the
+// transaction's revision at commit.
+func (t *Tx) touch(v *Server) { t.written = append(t.written, v) }
+
+// stampRevisions advances the compute epoch by the number of servers the
+// transaction wrote and gives each its own revision, in the order they
+// were first written (so an agent's watch, which pages by revision, never
+// sees two rows at one revision). It runs just before COMMIT.
+func (t *Tx) stampRevisions(ctx context.Context) error {
+	if len(t.written) == 0 {
+		return nil
 	}
-	v.Revision = rev
-	ph := strings.Repeat("?, ", 44) + "?"
-	_, err = t.exec(ctx, `INSERT INTO servers (`+serverCols+`) VALUES (`+ph+`)`, serverArgs(*v)...)
-	return t.mapErr(err)
+	seen := make(map[string]int64, len(t.written))
+	ids := make([]string, 0, len(t.written))
+	for _, v := range t.written {
+		if _, ok := seen[v.ID]; !ok {
+			seen[v.ID] = 0
+			ids = append(ids, v.ID)
+		}
+	}
+	top, err := t.advanceEpoch(ctx, "compute", int64(len(ids)))
+	if err != nil {
+		return fmt.Errorf("next server revision: %w", err)
+	}
+	rev := top - int64(len(ids))
+	const chunk = 500 // 3 parameters a row: well under either backend's limit
+	for start := 0; start < len(ids); start += chunk {
+		part := ids[start:min(start+chunk, len(ids))]
+		var b strings.Builder
+		args := make([]any, 0, 3*len(part))
+		b.WriteString(`UPDATE servers SET revision = CASE id`)
+		for _, id := range part {
+			rev++
+			seen[id] = rev
+			b.WriteString(` WHEN ? THEN CAST(? AS BIGINT)`)
+			args = append(args, id, rev)
+		}
+		b.WriteString(` END`)
+		w := (&where{args: args}).in("id", part)
+		if _, err := t.exec(ctx, b.String()+w.sql(), w.args...); err != nil {
+			return fmt.Errorf("stamp server revisions: %w", err)
+		}
+	}
+	for _, v := range t.written {
+		v.Revision = seen[v.ID]
+	}
+	return nil
 }
 
-// UpdateServer writes every field of v with the next revision. When
-// ifRevision is non-zero the write only happens if the row still has that
-// revision (ErrConflict otherwise): optimistic concurrency for reconcilers.
-func (t *Tx) UpdateServer(ctx context.Context, v *Server, ifRevision int64) error {
-	rev, err := t.nextRevision(ctx)
-	if err != nil {
-		return err
+// CreateServer inserts v. Its Revision is set when the transaction
+// commits.
+func (t *Tx) CreateServer(ctx context.Context, v *Server) error {
+	ph := strings.Repeat("?, ", 44) + "?"
+	if _, err := t.exec(ctx, `INSERT INTO servers (`+serverCols+`) VALUES (`+ph+`)`, serverArgs(*v)...); err != nil {
+		return t.mapErr(err)
 	}
-	args := serverArgs(*v)
-	args[len(args)-1] = rev
+	t.touch(v)
+	return nil
+}
+
+// UpdateServer writes every field of v; v.Revision is set to the next
+// revision when the transaction commits. When ifRevision is non-zero the
+// write only happens if the row still has that revision (ErrConflict
+// otherwise): optimistic concurrency for reconcilers.
+func (t *Tx) UpdateServer(ctx context.Context, v *Server, ifRevision int64) error {
+	args := serverArgs(*v) // revision as read; stamped at commit
 	q := serverUpdate
 	args = append(args[1:], v.ID)
 	if ifRevision != 0 {
@@ -497,7 +546,7 @@ func (t *Tx) UpdateServer(ctx context.Context, v *Server, ifRevision int64) erro
 	} else if err != nil {
 		return t.mapErr(err)
 	}
-	v.Revision = rev
+	t.touch(v)
 	return nil
 }
 

@@ -102,7 +102,13 @@ func (t *Tx) Epoch(ctx context.Context, name string) (int64, error) {
 
 // BumpEpoch advances the named counter and returns its new value.
 func (t *Tx) BumpEpoch(ctx context.Context, name string) (int64, error) {
-	if _, err := t.exec(ctx, `UPDATE epochs SET value = value + 1 WHERE name = ?`, name); err != nil {
+	return t.advanceEpoch(ctx, name, 1)
+}
+
+// advanceEpoch adds n to the named counter and returns its new value; the
+// row stays locked until the transaction ends.
+func (t *Tx) advanceEpoch(ctx context.Context, name string, n int64) (int64, error) {
+	if _, err := t.exec(ctx, `UPDATE epochs SET value = value + ? WHERE name = ?`, n, name); err != nil {
 		return 0, err
 	}
 	return t.Epoch(ctx, name)

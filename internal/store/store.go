@@ -170,6 +170,9 @@ func (db *DB) Close() error {
 type Tx struct {
 	tx *sql.Tx
 	d  dialect
+	// written are the servers this transaction wrote; stampRevisions
+	// gives them the next revision just before COMMIT.
+	written []*Server
 }
 
 func (t *Tx) exec(ctx context.Context, q string, args ...any) (sql.Result, error) {
@@ -235,7 +238,11 @@ func (db *DB) once(ctx context.Context, pool *sql.DB, readOnly bool, fn func(*Tx
 			_ = tx.Rollback()
 		}
 	}()
-	if err = fn(&Tx{tx: tx, d: db.dialect}); err != nil {
+	t := &Tx{tx: tx, d: db.dialect}
+	if err = fn(t); err != nil {
+		return err
+	}
+	if err = t.stampRevisions(ctx); err != nil {
 		return err
 	}
 	if err = tx.Commit(); err != nil {
