@@ -374,6 +374,16 @@ func (t *Tx) ListHosts(ctx context.Context) ([]ComputeHost, error) {
 	return list(ctx, t, scanHost, `SELECT `+hostCols+` FROM compute_hosts ORDER BY host`)
 }
 
+// ListHostsNamed reads the named hosts (those that exist), by name: a page
+// of servers needs only its own hosts, not the fleet.
+func (t *Tx) ListHostsNamed(ctx context.Context, names []string) ([]ComputeHost, error) {
+	if len(names) == 0 {
+		return nil, nil
+	}
+	w := (&where{}).in("host", names)
+	return list(ctx, t, scanHost, `SELECT `+hostCols+` FROM compute_hosts`+w.sql()+` ORDER BY host`, w.args...)
+}
+
 // DeleteHost removes a host record.
 func (t *Tx) DeleteHost(ctx context.Context, id string) error {
 	return t.mapErr(affected(t.exec(ctx, `DELETE FROM compute_hosts WHERE id = ?`, id)))

@@ -232,11 +232,22 @@ func (a *API) hostStatus(r *http.Request, hosts map[string]store.ComputeHost, ho
 	return "UP"
 }
 
-func (a *API) hostMap(r *http.Request) map[string]store.ComputeHost {
+// hostMap reads the hosts of a page of servers, for host_status (admins,
+// 2.16 and later): the page's hosts only, so a page costs the same with
+// 100 or 10,000 hosts.
+func (a *API) hostMap(r *http.Request, servers []store.Server) map[string]store.ComputeHost {
 	if !at(r, 16) || !auth.From(r.Context()).IsAdmin() {
 		return nil
 	}
-	hs, err := a.svc.Hosts(r.Context())
+	seen := map[string]bool{}
+	var names []string
+	for _, v := range servers {
+		if v.Host != "" && !seen[v.Host] {
+			seen[v.Host] = true
+			names = append(names, v.Host)
+		}
+	}
+	hs, err := a.svc.HostsNamed(r.Context(), names)
 	if err != nil {
 		return nil
 	}
@@ -615,7 +626,7 @@ func (a *API) list(w http.ResponseWriter, r *http.Request, detail bool) error {
 	servers = filterTags(servers, q)
 	hosts := map[string]store.ComputeHost{}
 	if detail {
-		hosts = a.hostMap(r)
+		hosts = a.hostMap(r, servers)
 	}
 	items := make([]any, 0, len(servers))
 	for _, v := range servers {

@@ -74,6 +74,16 @@ func (s *Service) HostByName(ctx context.Context, name string) (h store.ComputeH
 	return h, err
 }
 
+// HostsNamed reads the named compute hosts; names not registered are left
+// out.
+func (s *Service) HostsNamed(ctx context.Context, names []string) (hs []store.ComputeHost, err error) {
+	err = s.db.Read(ctx, func(tx *store.Tx) error {
+		hs, err = tx.ListHostsNamed(ctx, names)
+		return err
+	})
+	return hs, err
+}
+
 // Hosts lists every compute host.
 func (s *Service) Hosts(ctx context.Context) (hs []store.ComputeHost, err error) {
 	err = s.db.Read(ctx, func(tx *store.Tx) error {
