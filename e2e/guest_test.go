@@ -244,7 +244,8 @@ func waitConsole(t *testing.T, env Env, name string, n int) string {
 			return out
 		}
 	}
-	t.Fatalf("console log of %s shows the ready line %d times, want %d:\n%s", name, strings.Count(out, "onestack-guest-ready"), n, out)
+	st := MustRun(t, env, "server", "show", name, "-f", "value", "-c", "status", "-c", "fault").Stdout
+	t.Fatalf("console log of %s (server: %s) shows the ready line %d times, want %d:\n%s", name, strings.TrimSpace(st), strings.Count(out, "onestack-guest-ready"), n, out)
 	return out
 }
 

@@ -259,12 +259,12 @@ func (d *Driver) Ensure(ctx context.Context, want hostapi.Guest) (string, error)
 		}
 		spec = guestSpec{}
 	case "rebooting_hard":
-		if g.power(ctx) == hostapi.PowerRunning {
-			if err := g.call(ctx, "system_reset", nil); err != nil {
-				return g.power(ctx), fmt.Errorf("hard reboot of the guest failed: %w", err)
-			}
-			d.log.Info("guest reset (hard reboot)", "server_id", want.ServerID)
+		// As Nova's libvirt driver: the guest's process is destroyed and
+		// started again (a new QEMU, whatever state the old one was in).
+		if err := g.kill(ctx); err != nil {
+			return g.power(ctx), fmt.Errorf("hard reboot of the guest failed: %w", err)
 		}
+		d.log.Info("guest stopped for a hard reboot", "server_id", want.ServerID)
 	case "rebooting":
 		if g.power(ctx) == hostapi.PowerRunning {
 			if err := d.shutdown(ctx, g); err != nil {
