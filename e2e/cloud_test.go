@@ -202,9 +202,17 @@ func freshPostgres(t *testing.T, base string) string {
 	t.Cleanup(func() {
 		ctx, cancel := context.WithTimeout(context.Background(), 30*time.Second)
 		defer cancel()
-		if _, err := admin.ExecContext(ctx, "DROP DATABASE IF EXISTS "+name+" WITH (FORCE)"); err != nil {
-			t.Errorf("drop database %s: %v", name, err)
+		// onestack has stopped by now (its cleanup runs first). A plain
+		// DROP also ends autovacuum workers; WITH (FORCE) would try to
+		// terminate them as another role and fail without pg_signal_backend.
+		var err error
+		for i := 0; i < 20; i++ {
+			if _, err = admin.ExecContext(ctx, "DROP DATABASE IF EXISTS "+name); err == nil {
+				return
+			}
+			time.Sleep(250 * time.Millisecond) // a connection still closing
 		}
+		t.Errorf("drop database %s: %v", name, err)
 	})
 	u.Path = "/" + name
 	return u.String()
