@@ -79,6 +79,9 @@ type Guest struct {
 	// MovingFrom names the host the guest is moving here from (resize or
 	// migration destination), whose disks it takes over.
 	MovingFrom string `json:"moving_from,omitempty"`
+	// NICs are the guest's network interfaces, in order; the agent wires
+	// their ports (HostNetwork) before the guest starts.
+	NICs []NIC `json:"nics,omitempty"`
 }
 
 // Report is what an agent observed about one guest.
@@ -112,6 +115,16 @@ type Plane interface {
 	// caller closes it and verifies the data against the returned file's
 	// checksums.
 	DownloadImage(ctx context.Context, imageID string) (io.ReadCloser, ImageFile, error)
+}
+
+// NetworkPlane is the networking side of the control plane as an agent
+// sees it.
+type NetworkPlane interface {
+	// WatchNetwork returns the host's desired data plane once its revision
+	// is past since, blocking until then or until ctx ends.
+	WatchNetwork(ctx context.Context, host string, since int64) (HostNetwork, error)
+	// ReportNetwork records which ports are wired.
+	ReportNetwork(ctx context.Context, r NetworkReport) error
 }
 
 // ImageFile describes an image's data as Glance stored it.
