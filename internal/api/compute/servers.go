@@ -46,14 +46,14 @@ func hostID(projectID, host string) string {
 
 // serverView renders a server as GET /servers/{id} does at the request's
 // microversion, with admin-only fields for admins.
-func (a *API) serverView(r *http.Request, v store.Server, hostStatus string) map[string]any {
+func (a *API) serverView(r *http.Request, v store.Server, hostStatus string, addrs []svc.Address) map[string]any {
 	c := auth.From(r.Context())
 	isAdmin := c.IsAdmin()
 	m := map[string]any{
 		"id": v.ID, "name": v.Name, "status": svc.Status(v.VMState, v.TaskState),
 		"tenant_id": v.ProjectID, "user_id": v.UserID, "metadata": v.Metadata,
 		"hostId": hostID(v.ProjectID, v.Host), "created": ts(v.CreatedAt), "updated": ts(v.UpdatedAt),
-		"addresses": map[string]any{}, "accessIPv4": v.AccessIPv4, "accessIPv6": v.AccessIPv6,
+		"addresses": addressesView(addrs), "accessIPv4": v.AccessIPv4, "accessIPv6": v.AccessIPv6,
 		"links": a.links("servers/" + v.ID), "OS-DCF:diskConfig": diskConfigOf(v),
 		"OS-EXT-AZ:availability_zone": v.Zone, "config_drive": configDrive(v.ConfigDrive),
 		"key_name": nullable(v.KeyName), "OS-SRV-USG:launched_at": usageTS(v.LaunchedAt),
@@ -186,7 +186,7 @@ func checkMetadata(m map[string]string) error {
 // updateView is the server in a PUT /servers/{id} or rebuild response:
 // before 2.75 it lacks the extension attributes GET shows.
 func (a *API) updateView(r *http.Request, v store.Server) map[string]any {
-	m := a.serverView(r, v, "")
+	m := a.serverView(r, v, "", a.addresses(r, []store.Server{v})[v.ID])
 	if at(r, 75) {
 		delete(m, "OS-EXT-SRV-ATTR:user_data") // Nova leaves it out of update and rebuild
 		return m
@@ -270,7 +270,8 @@ func (a *API) showServer(w http.ResponseWriter, r *http.Request) error {
 			hosts[h.Host] = h
 		}
 	}
-	rest.WriteJSON(w, http.StatusOK, map[string]any{"server": a.serverView(r, v, a.hostStatus(r, hosts, v.Host))})
+	addrs := a.addresses(r, []store.Server{v})
+	rest.WriteJSON(w, http.StatusOK, map[string]any{"server": a.serverView(r, v, a.hostStatus(r, hosts, v.Host), addrs[v.ID])})
 	return nil
 }
 
@@ -390,7 +391,7 @@ func (a *API) createServer(w http.ResponseWriter, r *http.Request) error {
 	if len(s.SecurityGroups) > 0 {
 		for _, sg := range s.SecurityGroups {
 			if sg["name"] != "default" {
-				return oserr.BadRequest("Security groups need the networking service, which this cloud does not run yet; drop security_groups.")
+				return oserr.BadRequest("Security group %q cannot be given at boot yet: servers boot in the default group; add others to the server's port afterwards (openstack port set --security-group).", sg["name"])
 			}
 		}
 	}
@@ -413,11 +414,11 @@ func (a *API) createServer(w http.ResponseWriter, r *http.Request) error {
 		}
 		req.Networks = svc.NetworksNone
 	case strings.HasPrefix(raw, "["):
-		var nets []map[string]any
-		if err := json.Unmarshal(s.Networks, &nets); err != nil {
-			return oserr.BadRequest("Invalid input for field/attribute networks: expected a list of {\"uuid\"|\"port\"|\"fixed_ip\"}.")
+		nets, err := networkRequests(s.Networks)
+		if err != nil {
+			return err
 		}
-		req.Networks = svc.NetworksList
+		req.Networks, req.NetworkRequests = svc.NetworksList, nets
 		if len(nets) == 0 {
 			req.Networks = svc.NetworksUnset
 		}
@@ -625,13 +626,15 @@ func (a *API) list(w http.ResponseWriter, r *http.Request, detail bool) error {
 	// Tag filters are applied here: few servers carry tags.
 	servers = filterTags(servers, q)
 	hosts := map[string]store.ComputeHost{}
+	var addrs map[string][]svc.Address
 	if detail {
 		hosts = a.hostMap(r, servers)
+		addrs = a.addresses(r, servers)
 	}
 	items := make([]any, 0, len(servers))
 	for _, v := range servers {
 		if detail {
-			items = append(items, a.serverView(r, v, a.hostStatus(r, hosts, v.Host)))
+			items = append(items, a.serverView(r, v, a.hostStatus(r, hosts, v.Host), addrs[v.ID]))
 		} else {
 			items = append(items, map[string]any{"id": v.ID, "name": v.Name, "links": a.links("servers/" + v.ID)})
 		}

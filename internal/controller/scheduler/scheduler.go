@@ -259,6 +259,9 @@ func (s *Scheduler) placeBatch(ctx context.Context, servers []store.Server) erro
 				return fmt.Errorf("%w: %v", errClaim, err)
 			}
 			cur.Host, cur.Zone, cur.TaskState, cur.UpdatedAt = h.rec.Host, h.zone, compute.TaskSpawning, s.compute.Now()
+			if err := s.compute.BindTx(ctx, tx, cur, h.rec.Host); err != nil {
+				return err
+			}
 			if err := tx.UpdateServer(ctx, &cur, 0); err != nil {
 				return err
 			}
@@ -356,6 +359,9 @@ func (s *Scheduler) place(ctx context.Context, v store.Server) error {
 				return fmt.Errorf("%w: %v", errClaim, err)
 			}
 			cur.Host, cur.Zone, cur.TaskState, cur.UpdatedAt = d.chosen.rec.Host, d.chosen.zone, compute.TaskSpawning, s.compute.Now()
+			if err := s.compute.BindTx(ctx, tx, cur, d.chosen.rec.Host); err != nil {
+				return err
+			}
 			if err := tx.UpdateServer(ctx, &cur, 0); err != nil {
 				return err
 			}
@@ -644,6 +650,9 @@ func (s *Scheduler) placeMove(ctx context.Context, v store.Server) error {
 		}
 		cur.Migration.DestHost = d.chosen.rec.Host
 		cur.SourceHost, cur.Host, cur.Flavor = cur.Host, d.chosen.rec.Host, cur.Migration.NewFlavor
+		if err := s.compute.BindTx(ctx, tx, cur, d.chosen.rec.Host); err != nil {
+			return err
+		}
 		if cur.TaskState == compute.TaskResizePrep {
 			cur.TaskState = compute.TaskResizeMigrating
 		}

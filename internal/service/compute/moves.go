@@ -115,6 +115,9 @@ func (s *Service) RevertResize(ctx context.Context, c *auth.Credentials, id stri
 			return err
 		}
 		v.Host, v.SourceHost = v.Migration.SourceHost, v.Host
+		if err := s.BindTx(ctx, tx, *v, v.Host); err != nil {
+			return err
+		}
 		v.Flavor = v.Migration.OldFlavor
 		v.Migration.MigrationConsumer = ""
 		v.TaskState = TaskResizeReverting

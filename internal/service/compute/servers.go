@@ -34,6 +34,8 @@ type CreateRequest struct {
 	ImageRef      string
 	FlavorRef     string
 	Networks      Networks
+	// NetworkRequests are the NICs asked for when Networks is NetworksList.
+	NetworkRequests []NetworkRequest
 	KeyName       string
 	UserData      string // base64, as sent
 	Metadata      map[string]string
@@ -94,8 +96,15 @@ func (s *Service) Create(ctx context.Context, c *auth.Credentials, req CreateReq
 	if req.MaxCount < req.MinCount {
 		req.MaxCount = req.MinCount
 	}
-	if req.Networks == NetworksList {
-		return nil, oserr.BadRequest("This cloud has no networking service yet, so servers cannot be attached to networks; boot with \"networks\": \"none\" (openstack server create --nic none).")
+	if req.Networks == NetworksList && s.networking == nil {
+		return nil, oserr.BadRequest("This cloud runs no networking service, so servers cannot be attached to networks; boot with \"networks\": \"none\" (openstack server create --nic none).")
+	}
+	if req.MaxCount > 1 {
+		for _, n := range req.NetworkRequests {
+			if n.PortID != "" {
+				return nil, oserr.BadRequest("Unable to launch multiple instances with a single configured port ID. Please launch your instance one by one with different ports.")
+			}
+		}
 	}
 	if len(req.Metadata) > 128 {
 		return nil, oserr.Forbidden("Quota exceeded for metadata_items: %d items requested, the limit is 128.", len(req.Metadata))
@@ -204,6 +213,15 @@ func (s *Service) Create(ctx context.Context, c *auth.Credentials, req CreateReq
 				RequestedZone: zone, RequestedHost: host, GroupID: req.GroupID, ReservationID: resID, LaunchIndex: i,
 				VMState: VMBuilding, TaskState: TaskScheduling, DesiredPower: "running",
 				AccessIPv4: req.AccessIPv4, AccessIPv6: req.AccessIPv6, DiskConfig: req.DiskConfig, CreatedAt: now, UpdatedAt: now,
+			}
+			if s.networking != nil && req.Networks != NetworksNone {
+				nics, err := s.networking.ServerPortsTx(ctx, tx, c, v.ID, s.zoneOrDefault(zone), req.NetworkRequests, req.Networks != NetworksList)
+				if err != nil {
+					return err
+				}
+				if len(nics) > 0 {
+					v.NICs = toJSON(nics)
+				}
 			}
 			if err := tx.CreateServer(ctx, &v); err != nil {
 				return err
@@ -787,6 +805,11 @@ func (s *Service) finishDelete(ctx context.Context, tx *store.Tx, v *store.Serve
 	if v.Migration != nil && v.Migration.MigrationConsumer != "" {
 		if err := s.placement.ReleaseTx(ctx, tx, v.Migration.MigrationConsumer); err != nil {
 			return err
+		}
+	}
+	if s.networking != nil && v.NICs != "" {
+		if err := s.networking.ReleaseServerPortsTx(ctx, tx, v.ID); err != nil {
+			return fmt.Errorf("release the ports of server %s: %w", v.ID, err)
 		}
 	}
 	v.Deleted, v.DeletedAt, v.TerminatedAt = true, &now, &now

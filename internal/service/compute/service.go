@@ -106,6 +106,8 @@ type Service struct {
 	consoles ConsoleSource
 	serial   SerialDialer
 	tokens   consoleTokens
+	// networking is the networking service, nil when the cloud runs none.
+	networking Networking
 }
 
 // New returns the compute service.
