@@ -5,7 +5,6 @@ import (
 	"crypto/md5"
 	"crypto/sha256"
 	"crypto/sha512"
-	"encoding/base64"
 	"encoding/hex"
 	"encoding/json"
 	"errors"
@@ -77,7 +76,7 @@ func (d *Driver) prepare(ctx context.Context, g *guest, want hostapi.Guest, spec
 	}
 	if want.ConfigDrive {
 		if _, err := os.Stat(g.configDisk()); errors.Is(err, os.ErrNotExist) {
-			if err := metadata.WriteConfigDrive(ctx, instance(want), g.configDisk()); err != nil {
+			if err := metadata.WriteConfigDrive(ctx, metadata.ForGuest(want), g.configDisk()); err != nil {
 				return fmt.Errorf("build the config drive: %w", err)
 			}
 		}
@@ -90,21 +89,6 @@ func (d *Driver) prepare(ctx context.Context, g *guest, want hostapi.Guest, spec
 func (g *guest) recordBoot() {
 	b, _ := json.Marshal(g.times)
 	_ = writeFileAtomic(g.bootFile(), b)
-}
-
-// instance is what a guest's metadata says about it.
-func instance(g hostapi.Guest) metadata.Instance {
-	ud, err := base64.StdEncoding.DecodeString(g.UserData)
-	if err != nil {
-		ud = []byte(g.UserData)
-	}
-	hostname := g.Hostname
-	if hostname == "" {
-		hostname = g.Name
-	}
-	return metadata.Instance{UUID: g.ServerID, Name: g.Name, Hostname: hostname, ProjectID: g.ProjectID,
-		AvailabilityZone: g.Zone, LaunchIndex: g.LaunchIndex, KeyName: g.KeyName, KeyData: g.KeyData,
-		Meta: g.Metadata, UserData: ud, FlavorName: g.FlavorName, ImageID: g.ImageID}
 }
 
 // ensureBlank creates a blank qcow2 disk of size units (G or M) at path,

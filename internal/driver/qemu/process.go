@@ -55,6 +55,13 @@ func (d *Driver) args(g *guest, want hostapi.Guest, restore bool) []string {
 		a = append(a, "-drive", "file="+g.configDisk()+",if=none,id=config,format=raw,readonly=on",
 			"-device", "virtio-blk-pci,drive=config")
 	}
+	// NICs: each port's tap is opened by the data plane (in the host's
+	// network namespace) and handed to QEMU as fd 3+i; QEMU itself stays in
+	// the root namespace.
+	for i, nic := range want.NICs {
+		a = append(a, "-netdev", fmt.Sprintf("tap,id=net%d,fd=%d,vhost=off", i, 3+i),
+			"-device", fmt.Sprintf("virtio-net-pci,netdev=net%d,mac=%s,host_mtu=%d", i, nic.MAC, max(nic.MTU, 576)))
+	}
 	for i := 1; i <= hotplugPorts; i++ {
 		a = append(a, "-device", fmt.Sprintf("pcie-root-port,id=hotplug%d,chassis=%d,bus=pcie.0", i, i))
 	}
@@ -104,6 +111,12 @@ func (d *Driver) launch(ctx context.Context, g *guest, want hostapi.Guest, resto
 	g.clearPid()
 	cmd := exec.CommandContext(ctx, d.cfg.Binary, d.args(g, want, restore)...)
 	cmd.Dir = g.dir
+	taps, err := d.openTaps(want.NICs)
+	if err != nil {
+		return err
+	}
+	defer closeAll(taps)
+	cmd.ExtraFiles = taps
 	if out, err := cmd.CombinedOutput(); err != nil {
 		return startError(d.cfg.Host, out, err)
 	}
@@ -155,4 +168,30 @@ func startError(host string, out []byte, err error) error {
 		remedy = "a disk of the guest is missing or unreadable on " + host + "; rebuild the server"
 	}
 	return fmt.Errorf("qemu could not start the guest on %s: %s; %s", host, line, remedy)
+}
+
+// openTaps opens the taps of a guest's NICs, in order.
+func (d *Driver) openTaps(nics []hostapi.NIC) ([]*os.File, error) {
+	if len(nics) == 0 {
+		return nil, nil
+	}
+	if d.cfg.OpenTap == nil {
+		return nil, fmt.Errorf("host %s has no network data plane, so the guest's %d NIC(s) cannot be attached; run the host with networking", d.cfg.Host, len(nics))
+	}
+	var files []*os.File
+	for _, nic := range nics {
+		f, err := d.cfg.OpenTap(nic.Device)
+		if err != nil {
+			closeAll(files)
+			return nil, fmt.Errorf("attach port %s: open tap %s: %w", nic.PortID, nic.Device, err)
+		}
+		files = append(files, f)
+	}
+	return files, nil
+}
+
+func closeAll(files []*os.File) {
+	for _, f := range files {
+		f.Close()
+	}
 }

@@ -58,6 +58,9 @@ type Config struct {
 	// VCPUs, MemoryMB and DiskGB override the capacity read from the host.
 	VCPUs, MemoryMB, DiskGB int
 	Log                     *slog.Logger
+	// OpenTap opens a guest NIC's tap in the host's data plane (nil: the
+	// host has none and guests with NICs fail with a message saying so).
+	OpenTap func(name string) (*os.File, error)
 }
 
 // Driver runs each guest as its own qemu-system-x86_64 process, started
