@@ -51,6 +51,9 @@ type Config struct {
 	// zero). Each guest is changed by one worker at a time, so a slow
 	// operation (a guest shutting down) never holds up the others.
 	Parallel int
+	// Network is the host's data plane; nil runs none (guests with NICs
+	// then fail with a fault saying so).
+	Network NetworkDriver
 }
 
 // Agent runs one host.
@@ -78,6 +81,7 @@ type Agent struct {
 	// recovered is set once the first resync after start has run (owned
 	// by the Run goroutine).
 	recovered bool
+	net       *network
 }
 
 // New returns an agent.
@@ -92,7 +96,7 @@ func New(plane hostapi.Plane, driver Driver, log *slog.Logger, cfg Config) *Agen
 		cfg.Parallel = 16
 	}
 	return &Agent{plane: plane, driver: driver, log: log.With("host", cfg.Host), cfg: cfg,
-		applied: map[string]string{}, pending: map[string]*hostapi.Guest{}, slots: make(chan struct{}, cfg.Parallel)}
+		applied: map[string]string{}, pending: map[string]*hostapi.Guest{}, slots: make(chan struct{}, cfg.Parallel), net: newNetwork()}
 }
 
 // wait sleeps for d with jitter, or until ctx ends.
@@ -124,6 +128,13 @@ func (a *Agent) Run(ctx context.Context) error {
 		backoff = min(backoff*2, 10*time.Second)
 	}
 	go a.heartbeats(ctx)
+	if np, ok := a.plane.(hostapi.NetworkPlane); ok && a.cfg.Network != nil {
+		a.workers.Add(1)
+		go func() {
+			defer a.workers.Done()
+			a.networkLoop(ctx, np)
+		}()
+	}
 	var since int64
 	var lastResync time.Time
 	for ctx.Err() == nil {
@@ -291,6 +302,7 @@ func (a *Agent) reconcile(ctx context.Context, g hostapi.Guest) {
 		return // already made so and reported: the watch echoes our own report
 	}
 	r := hostapi.Report{Host: a.cfg.Host, ServerID: g.ServerID, Revision: g.Revision}
+	a.rememberGuest(g)
 	if g.Deleted {
 		if err := a.driver.Delete(ctx, g.ServerID); err != nil {
 			r.Error = fmt.Sprintf("deleting the guest on %s failed: %v", a.cfg.Host, err)
@@ -298,8 +310,12 @@ func (a *Agent) reconcile(ctx context.Context, g hostapi.Guest) {
 			r.Power, r.Done = hostapi.PowerAbsent, g.Task
 		}
 	} else {
-		power, err := a.driver.Ensure(ctx, g)
-		fault.Point(fault.AgentEnsured)
+		var power string
+		err := a.waitWired(ctx, g)
+		if err == nil {
+			power, err = a.driver.Ensure(ctx, g)
+			fault.Point(fault.AgentEnsured)
+		}
 		r.Power = power
 		if err == nil && g.Task == "image_snapshot" {
 			err = a.snapshot(ctx, g)
