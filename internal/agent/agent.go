@@ -54,6 +54,9 @@ type Config struct {
 	// Network is the host's data plane; nil runs none (guests with NICs
 	// then fail with a fault saying so).
 	Network NetworkDriver
+	// HostIP, when set, is the address the host registers (its tunnel
+	// endpoint) instead of the one the hypervisor reports.
+	HostIP string
 }
 
 // Agent runs one host.
@@ -224,6 +227,9 @@ func (a *Agent) register(ctx context.Context) error {
 		return fmt.Errorf("read hypervisor info: %w", err)
 	}
 	info.Host, info.Zone = a.cfg.Host, a.cfg.Zone
+	if a.cfg.HostIP != "" {
+		info.HostIP = a.cfg.HostIP
+	}
 	return a.plane.Register(ctx, info)
 }
 

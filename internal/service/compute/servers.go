@@ -29,27 +29,27 @@ const (
 
 // CreateRequest is a decoded POST /servers.
 type CreateRequest struct {
-	Name          string
-	Description   *string
-	ImageRef      string
-	FlavorRef     string
-	Networks      Networks
+	Name        string
+	Description *string
+	ImageRef    string
+	FlavorRef   string
+	Networks    Networks
 	// NetworkRequests are the NICs asked for when Networks is NetworksList.
 	NetworkRequests []NetworkRequest
-	KeyName       string
-	UserData      string // base64, as sent
-	Metadata      map[string]string
-	Zone          string // availability zone, possibly "zone:host"
-	Host          string // admin-only target host (2.74)
-	GroupID       string
-	MinCount      int
-	MaxCount      int
-	Tags          []string
-	ConfigDrive   bool
-	AccessIPv4    string
-	AccessIPv6    string
-	ReservationID string
-	DiskConfig    string // AUTO or MANUAL; "" is MANUAL
+	KeyName         string
+	UserData        string // base64, as sent
+	Metadata        map[string]string
+	Zone            string // availability zone, possibly "zone:host"
+	Host            string // admin-only target host (2.74)
+	GroupID         string
+	MinCount        int
+	MaxCount        int
+	Tags            []string
+	ConfigDrive     bool
+	AccessIPv4      string
+	AccessIPv6      string
+	ReservationID   string
+	DiskConfig      string // AUTO or MANUAL; "" is MANUAL
 }
 
 // MaxMetadata is Nova's default metadata_items quota.
