@@ -173,7 +173,13 @@ type Tx struct {
 	// written are the servers this transaction wrote; stampRevisions
 	// gives them the next revision just before COMMIT.
 	written []*Server
+	// committed run after a successful COMMIT (AfterCommit).
+	committed []func()
 }
+
+// AfterCommit runs fn once the transaction has committed (never when it
+// rolls back or is retried): for waking watchers of what it changed.
+func (t *Tx) AfterCommit(fn func()) { t.committed = append(t.committed, fn) }
 
 func (t *Tx) exec(ctx context.Context, q string, args ...any) (sql.Result, error) {
 	return t.tx.ExecContext(ctx, t.d.rebind(q), args...)
@@ -247,6 +253,9 @@ func (db *DB) once(ctx context.Context, pool *sql.DB, readOnly bool, fn func(*Tx
 	}
 	if err = tx.Commit(); err != nil {
 		return fmt.Errorf("commit: %w", err)
+	}
+	for _, f := range t.committed {
+		f()
 	}
 	return nil
 }
