@@ -250,6 +250,13 @@ func StartCloud(t *testing.T, database string, extraArgs ...string) *Cloud {
 		if err := c.Stop(10 * time.Second); err != nil {
 			t.Errorf("stop onestack: %v", err)
 		}
+		if slices.Contains(c.extraArgs, "qemu") {
+			// The hosts' namespaces outlive onestack (guests keep their
+			// network across restarts): remove them as an operator would.
+			if out, err := exec.Command(c.binary, "cleanup", "--data-dir", c.DataDir).CombinedOutput(); err != nil {
+				t.Errorf("onestack cleanup --data-dir %s: %v\n%s", c.DataDir, err, out)
+			}
+		}
 		if t.Failed() || *keepData {
 			t.Logf("onestack log (%s):\n%s", c.logf, tail(c.log(), 200))
 		}

@@ -27,6 +27,7 @@ Usage:
   onestack bench [flags]         boot, list, show and delete many servers on a local cloud; print JSON figures
   onestack image build-tiny --output FILE   build the tiny test guest image (qcow2) from Debian packages
   onestack doctor [flags]        check the cloud's records against each other and this machine's guests; print repairs
+  onestack cleanup --data-dir D  remove the guests, namespaces, links and nftables tables a crashed run left
   onestack version               print the version
 `
 
@@ -67,6 +68,8 @@ func run(ctx context.Context, args []string, getenv func(string) string) error {
 		return benchCmd(ctx, args[1:])
 	case "doctor":
 		return doctorCmd(ctx, args[1:])
+	case "cleanup":
+		return cleanupCmd(ctx, args[1:])
 	case "keys":
 		return keys(args[1:])
 	case "image":

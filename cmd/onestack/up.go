@@ -37,6 +37,7 @@ type upConfig struct {
 	hosts         int
 	maxRequests   int
 	debugListen   string
+	externalCIDR  string
 	retention     time.Duration
 }
 
@@ -58,6 +59,7 @@ func parseUp(args []string, getenv func(string) string) (upConfig, error) {
 	fs.IntVar(&c.hosts, "hosts", 1, "how many in-process hosts to run (host-1 … host-N); 0 for a control plane only")
 	fs.IntVar(&c.maxRequests, "max-requests", 512, "API requests served at once; beyond it a request waits up to 1 s, then gets 503 with Retry-After (agents' long polls are not counted)")
 	fs.DurationVar(&c.retention, "deleted-retention", 24*time.Hour, "how long deleted servers stay listable (deleted=true, instance actions) before they are purged")
+	fs.StringVar(&c.externalCIDR, "external-cidr", cloud.DefaultExternalCIDR, "subnet of the external network 'public'; its first address is the gateway in the outside-world namespace (DATA/external-netns)")
 	fs.StringVar(&c.debugListen, "debug-listen", "", "loopback HOST:PORT to serve Go profiles on (/debug/pprof/); off when empty")
 	if err := fs.Parse(args); err != nil {
 		return c, err
@@ -116,7 +118,7 @@ func up(ctx context.Context, args []string, getenv func(string) string) error {
 		DataDir: cfg.dataDir, Database: cfg.database, PublicURL: cfg.publicURL, Region: cfg.region,
 		AdminPassword: password, TokenTTL: cfg.tokenTTL, HashCost: cfg.hashCost, Version: version, Log: log,
 		Hypervisor: cfg.hypervisor, FakeHosts: cfg.hosts, DeletedRetention: cfg.retention,
-		Accel: cfg.accel, CacheDir: cfg.cacheDir, MaxRequests: cfg.maxRequests,
+		Accel: cfg.accel, CacheDir: cfg.cacheDir, MaxRequests: cfg.maxRequests, ExternalCIDR: cfg.externalCIDR,
 		AccelChosen: func(name, reason string) {
 			fmt.Fprintf(os.Stderr, "onestack: qemu guests run with %s: %s\n", strings.ToUpper(name), reason)
 		},
@@ -156,7 +158,11 @@ func up(ctx context.Context, args []string, getenv func(string) string) error {
 	go func() { errc <- srv.Serve(ln) }()
 	log.Info("onestack is serving", "url", cfg.publicURL, "store", c.DB.Dialect(), "data_dir", cfg.dataDir,
 		"clouds_yaml", cloudsFile, "startup", time.Since(start).Round(time.Millisecond))
-	fmt.Fprintf(os.Stderr, "\nonestack is up at %s\n  export OS_CLIENT_CONFIG_FILE=%s OS_CLOUD=onestack\n  openstack token issue\n\n", cfg.publicURL, absPath(cloudsFile))
+	fmt.Fprintf(os.Stderr, "\nonestack is up at %s\n  export OS_CLIENT_CONFIG_FILE=%s OS_CLOUD=onestack\n  openstack token issue\n", cfg.publicURL, absPath(cloudsFile))
+	if ns, err := os.ReadFile(filepath.Join(cfg.dataDir, "external-netns")); err == nil {
+		fmt.Fprintf(os.Stderr, "  floating IPs are reached from the namespace %s: ip netns exec %s ping FIP\n", strings.TrimSpace(string(ns)), strings.TrimSpace(string(ns)))
+	}
+	fmt.Fprintln(os.Stderr)
 
 	select {
 	case err := <-errc:

@@ -24,6 +24,7 @@ import (
 	"github.com/onestack/onestack/internal/api/placement"
 	"github.com/onestack/onestack/internal/api/rest"
 	"github.com/onestack/onestack/internal/api/root"
+	"github.com/onestack/onestack/internal/hostapi"
 	"github.com/onestack/onestack/internal/oserr"
 	"github.com/onestack/onestack/internal/reqid"
 	computesvc "github.com/onestack/onestack/internal/service/compute"
@@ -70,6 +71,9 @@ type Config struct {
 	// beyond it a request waits up to a second, then gets a 503 with
 	// Retry-After. The agents' long polls and serial consoles are not counted.
 	MaxRequests int
+	// ExternalCIDR is the public network's subnet (DefaultExternalCIDR
+	// when empty); its first address is the outside world's gateway.
+	ExternalCIDR string
 }
 
 // FakeHostSize is the capacity a fake host reports.
@@ -92,9 +96,12 @@ type Cloud struct {
 	// closers run in reverse order on Close (files, connections).
 	closers []func() error
 	// loops are the background reconcilers Start runs (scheduler, agents).
-	loops  []func(ctx context.Context) error
-	cancel context.CancelFunc
-	done   chan struct{}
+	loops []func(ctx context.Context) error
+	// netPlane is the networking service as agents watch it (nil until
+	// networking is wired).
+	netPlane hostapi.NetworkPlane
+	cancel   context.CancelFunc
+	done     chan struct{}
 }
 
 // New opens the store, wires every service and bootstraps identity with

@@ -50,7 +50,7 @@ func (c *Cloud) wireCompute(ctx context.Context) error {
 			log := c.cfg.Log.With("service", "agent", "host", host)
 			d := fake.New(log, size.VCPUs, size.MemoryMB, size.DiskGB)
 			drivers[host] = d
-			a := agent.New(c.Compute, d, log, agent.Config{Host: host})
+			a := agent.New(agentPlane{c.Compute, c}, d, log, agent.Config{Host: host, Network: fake.NewNetwork(log)})
 			c.loops = append(c.loops, a.Run)
 		}
 		c.Compute.SetConsoleSource(func(_ context.Context, host, id string) (string, error) {
@@ -95,17 +95,37 @@ func (c *Cloud) wireQemuHosts(ctx context.Context) error {
 		_, ok := drivers[host]
 		return filepath.Join(hostsDir, host), ok
 	}
+	var names []string
 	for i := 1; i <= c.cfg.FakeHosts; i++ {
-		host := fmt.Sprintf("host-%d", i)
+		names = append(names, fmt.Sprintf("host-%d", i))
+	}
+	topo, err := c.hostNetworks(ctx, names)
+	if err != nil {
+		// Guests without NICs still run; one with NICs fails with a fault
+		// that says its host has no data plane.
+		c.cfg.Log.Error("the qemu hosts run without networking", "error", err)
+	}
+	for _, host := range names {
 		log := c.cfg.Log.With("service", "agent", "host", host)
-		d, err := qemu.New(qemu.Config{Dir: filepath.Join(hostsDir, host), Host: host, Accel: accel, Images: c.Compute, Log: log, Peer: peer})
+		cfg := qemu.Config{Dir: filepath.Join(hostsDir, host), Host: host, Accel: accel, Images: c.Compute, Log: log, Peer: peer}
+		// A resync every 15 s notices guests that stopped by themselves
+		// (a host's guests are few; the watch answers from an index).
+		acfg := agent.Config{Host: host, Resync: 15 * time.Second}
+		var ag *agent.Agent
+		if topo != nil {
+			nd, err := c.hostDataPlane(topo, host, &ag)
+			if err != nil {
+				return err
+			}
+			cfg.OpenTap, acfg.Network, acfg.HostIP = nd.OpenTap, nd, topo.TunnelIP(host)
+		}
+		d, err := qemu.New(cfg)
 		if err != nil {
 			return err
 		}
 		drivers[host] = d
-		// A resync every 15 s notices guests that stopped by themselves
-		// (a host's guests are few; the watch answers from an index).
-		c.loops = append(c.loops, agent.New(c.Compute, d, log, agent.Config{Host: host, Resync: 15 * time.Second}).Run)
+		ag = agent.New(agentPlane{c.Compute, c}, d, log, acfg)
+		c.loops = append(c.loops, ag.Run)
 	}
 	c.Compute.SetConsoleSource(func(_ context.Context, host, id string) (string, error) {
 		d := drivers[host]
