@@ -12,9 +12,11 @@ import (
 
 	"github.com/onestack/onestack/internal/agent"
 	"github.com/onestack/onestack/internal/driver/fake"
+	"github.com/onestack/onestack/internal/driver/linux"
 	"github.com/onestack/onestack/internal/driver/qemu"
 	"github.com/onestack/onestack/internal/guestimage"
 	"github.com/onestack/onestack/internal/hostapi"
+	"github.com/onestack/onestack/internal/metadata"
 )
 
 // agentCmd runs `onestack agent`: one host agent talking to a controller over HTTP.
@@ -33,6 +35,10 @@ func agentCmd(ctx context.Context, args []string) error {
 	mem := fs.Int("fake-memory-mb", 32768, "memory a fake host offers")
 	disk := fs.Int("fake-disk-gb", 1000, "disk a fake host offers")
 	logLevel := fs.String("log-level", "info", "debug, info, warn or error")
+	netns := fs.String("netns", "", "qemu: network namespace the host's data plane lives in (empty: this process's namespace, i.e. the machine's own on a real host)")
+	tunnelIP := fs.String("tunnel-ip", "", "qemu: this host's VXLAN endpoint address (on its underlay link); empty runs no data plane, so guests with NICs fail")
+	underlay := fs.String("underlay", "", "qemu: the link that carries VXLAN to the other hosts (default: the one holding --tunnel-ip)")
+	external := fs.String("external-interface", "", "qemu: a link bridged to the external network 'public' (its flat physical network); empty: no external network on this host")
 	if err := fs.Parse(args); err != nil {
 		return err
 	}
@@ -75,10 +81,43 @@ func agentCmd(ctx context.Context, args []string) error {
 	}
 	log.Info("agent starting", "host", *host, "controller", *controller, "hypervisor", *hypervisor)
 	cfg := agent.Config{Host: *host, Zone: *zone}
+	var ag *agent.Agent
+	switch {
+	case *hypervisor == "fake":
+		cfg.Network = fake.NewNetwork(log)
+	case *tunnelIP == "":
+		log.Warn("no --tunnel-ip: this host runs no network data plane, so servers with NICs placed here fail with a fault saying so")
+	default:
+		physnets := map[string]string{}
+		if *external != "" {
+			physnets["public"] = *external
+		}
+		nd, err := linux.New(linux.Config{NetNS: *netns, Host: *host, TunnelIP: *tunnelIP, Underlay: *underlay, PhysNets: physnets,
+			Log: log.With("service", "dataplane"),
+			Metadata: func(_ context.Context, id string) (metadata.Instance, error) {
+				if ag == nil {
+					return metadata.Instance{}, fmt.Errorf("host %s is starting", *host)
+				}
+				g, ok := ag.Guest(id)
+				if !ok {
+					return metadata.Instance{}, fmt.Errorf("server %s is not on host %s", id, *host)
+				}
+				return metadata.ForGuest(g), nil
+			}})
+		if err != nil {
+			return err
+		}
+		defer nd.Close()
+		cfg.Network, cfg.HostIP = nd, *tunnelIP
+		if qd, ok := d.(*qemu.Driver); ok {
+			qd.SetOpenTap(nd.OpenTap)
+		}
+	}
 	if *hypervisor == "qemu" {
 		cfg.Resync = 15 * time.Second // notices guests that stopped by themselves
 	}
-	return agent.New(plane, d, log, cfg).Run(ctx)
+	ag = agent.New(plane, d, log, cfg)
+	return ag.Run(ctx)
 }
 
 // readCredentials reads the password identity of one clouds.yaml entry.

@@ -29,6 +29,7 @@ import (
 	"github.com/onestack/onestack/internal/reqid"
 	computesvc "github.com/onestack/onestack/internal/service/compute"
 	idsvc "github.com/onestack/onestack/internal/service/identity"
+	netsvc "github.com/onestack/onestack/internal/service/network"
 	placementsvc "github.com/onestack/onestack/internal/service/placement"
 	"github.com/onestack/onestack/internal/store"
 )
@@ -100,6 +101,7 @@ type Cloud struct {
 	// netPlane is the networking service as agents watch it (nil until
 	// networking is wired).
 	netPlane hostapi.NetworkPlane
+	network  *netsvc.Service
 	cancel   context.CancelFunc
 	done     chan struct{}
 }

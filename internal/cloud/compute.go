@@ -32,7 +32,7 @@ func (c *Cloud) wireCompute(ctx context.Context) error {
 	c.mux.Handle(compute.Prefix+"/v2", legacy)
 	c.mux.Handle(compute.Prefix+"/v2/", legacy)
 	c.serve("compute", "nova", compute.Prefix, "/v2.1")
-	agentapi.Service(c.Compute, c.Identity).Mount(c.mux)
+	agentapi.Service(c.Compute, agentPlane{c.Compute, c}, c.Identity).Mount(c.mux)
 
 	sched := scheduler.New(c.Compute, capacityFor(c.Placement), c.cfg.Log.With("service", "scheduler"), scheduler.Config{})
 	c.loops = append(c.loops, sched.Run, c.purgeDeleted)

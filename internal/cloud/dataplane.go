@@ -6,11 +6,13 @@ import (
 	"net/netip"
 	"os"
 	"path/filepath"
+	"time"
 
 	"github.com/onestack/onestack/internal/agent"
 	"github.com/onestack/onestack/internal/driver/linux"
 	"github.com/onestack/onestack/internal/hostapi"
 	"github.com/onestack/onestack/internal/metadata"
+	"github.com/onestack/onestack/internal/oserr"
 	computesvc "github.com/onestack/onestack/internal/service/compute"
 )
 
@@ -34,6 +36,14 @@ func (p agentPlane) WatchNetwork(ctx context.Context, host string, since int64) 
 		return hostapi.HostNetwork{}, ctx.Err()
 	}
 	return p.c.netPlane.WatchNetwork(ctx, host, since)
+}
+
+// WatchNetworkWait serves the agent API's network long poll.
+func (p agentPlane) WatchNetworkWait(ctx context.Context, host string, since int64, wait time.Duration) (hostapi.HostNetwork, error) {
+	if p.c.network == nil {
+		return hostapi.HostNetwork{}, oserr.NotFound("This cloud runs no networking service.")
+	}
+	return p.c.network.WatchNetworkWait(ctx, host, since, wait)
 }
 
 // ReportNetwork implements hostapi.NetworkPlane.

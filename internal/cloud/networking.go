@@ -13,7 +13,7 @@ import (
 // connectNetworking gives Nova its ports from Neutron and the agents their
 // data plane.
 func (c *Cloud) connectNetworking(n *netsvc.Service) {
-	c.netPlane = n
+	c.netPlane, c.network = n, n
 	c.Compute.SetNetworking(networkingAdapter{n})
 }
 

@@ -198,3 +198,15 @@ const ImageFileHeader = "X-Onestack-Image-File"
 func (c *Client) Report(ctx context.Context, r Report) error {
 	return c.do(ctx, "POST", "/agent/v1/reports", r, nil)
 }
+
+// WatchNetwork implements NetworkPlane over the agent API.
+func (c *Client) WatchNetwork(ctx context.Context, host string, since int64) (HostNetwork, error) {
+	var hn HostNetwork
+	err := c.do(ctx, "GET", fmt.Sprintf("/agent/v1/hosts/%s/network?since=%d", host, since), nil, &hn)
+	return hn, err
+}
+
+// ReportNetwork implements NetworkPlane over the agent API.
+func (c *Client) ReportNetwork(ctx context.Context, r NetworkReport) error {
+	return c.do(ctx, "POST", fmt.Sprintf("/agent/v1/hosts/%s/network/report", r.Host), r, nil)
+}

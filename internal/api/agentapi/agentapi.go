@@ -27,8 +27,31 @@ type Plane interface {
 	WatchWait(ctx context.Context, host string, since int64, wait time.Duration) ([]hostapi.Guest, int64, error)
 }
 
-// Service returns the agent API over p.
-func Service(p Plane, v auth.Validator) *rest.Service {
+// NetworkPlane is the networking side the API serves: the host's desired
+// data plane (a long poll with a bounded wait) and the agent's report.
+type NetworkPlane interface {
+	WatchNetworkWait(ctx context.Context, host string, since int64, wait time.Duration) (hostapi.HostNetwork, error)
+	ReportNetwork(ctx context.Context, r hostapi.NetworkReport) error
+}
+
+// waitParam reads a long poll's since and wait query parameters.
+func waitParam(r *http.Request) (since int64, wait time.Duration, err error) {
+	since, err = strconv.ParseInt(r.URL.Query().Get("since"), 10, 64)
+	if err != nil || since < 0 {
+		return 0, 0, oserr.BadRequest("since must be a revision number ≥ 0.")
+	}
+	wait = 25 * time.Second
+	if v := r.URL.Query().Get("wait"); v != "" {
+		if wait, err = time.ParseDuration(v); err != nil || wait < 0 || wait > time.Minute {
+			return 0, 0, oserr.BadRequest("wait must be a duration up to 1m, e.g. 25s.")
+		}
+	}
+	return since, wait, nil
+}
+
+// Service returns the agent API over p, and over n for the agents' data
+// plane (n may be nil: no networking routes).
+func Service(p Plane, n NetworkPlane, v auth.Validator) *rest.Service {
 	admin := func(c *auth.Credentials, _ *http.Request) error {
 		if c.IsAdmin() {
 			return nil
@@ -96,6 +119,36 @@ func Service(p Plane, v auth.Validator) *rest.Service {
 			}
 			w.WriteHeader(http.StatusOK)
 			_, _ = io.Copy(w, data) // a broken copy shows as a short body: the agent's checksum catches it
+			return nil
+		}),
+		rest.R("GET", "/v1/hosts/{host}/network", admin, func(w http.ResponseWriter, r *http.Request) error {
+			if n == nil {
+				return oserr.NotFound("This cloud runs no networking service.")
+			}
+			since, wait, err := waitParam(r)
+			if err != nil {
+				return err
+			}
+			hn, err := n.WatchNetworkWait(r.Context(), r.PathValue("host"), since, wait)
+			if err != nil {
+				return err
+			}
+			rest.WriteJSON(w, http.StatusOK, hn)
+			return nil
+		}),
+		rest.R("POST", "/v1/hosts/{host}/network/report", admin, func(w http.ResponseWriter, r *http.Request) error {
+			if n == nil {
+				return oserr.NotFound("This cloud runs no networking service.")
+			}
+			var rep hostapi.NetworkReport
+			if err := rest.Decode(r, &rep, true); err != nil {
+				return err
+			}
+			rep.Host = r.PathValue("host")
+			if err := n.ReportNetwork(r.Context(), rep); err != nil {
+				return err
+			}
+			rest.NoContent(w)
 			return nil
 		}),
 		rest.R("POST", "/v1/reports", admin, func(w http.ResponseWriter, r *http.Request) error {

@@ -133,6 +133,10 @@ func qemuVersion(bin string) (string, int) {
 	return first, a*1000000 + b*1000 + c
 }
 
+// SetOpenTap installs how guest NICs' taps are opened (the host's data
+// plane), before the agent runs.
+func (d *Driver) SetOpenTap(open func(name string) (*os.File, error)) { d.cfg.OpenTap = open }
+
 // Info describes the host: its CPUs, memory and the disk of its state
 // directory, and which accelerator runs guests and why.
 func (d *Driver) Info(context.Context) (hostapi.HostInfo, error) {
