@@ -129,6 +129,14 @@ func (f *Files) sized(path string, data io.Reader, sizeGB int) error {
 // copySparse copies r to w, seeking over all-zero blocks so the copy
 // stays sparse.
 func copySparse(w *os.File, r io.Reader) error {
+	if f, ok := r.(*os.File); ok {
+		if err := copyData(w, f); err == nil {
+			return nil
+		}
+		if _, err := f.Seek(0, io.SeekStart); err != nil {
+			return err
+		}
+	}
 	buf := make([]byte, 1<<20)
 	zero := make([]byte, len(buf))
 	var off int64
@@ -149,6 +157,34 @@ func copySparse(w *os.File, r io.Reader) error {
 			return err
 		}
 	}
+}
+
+// copyData copies only the data extents of f (SEEK_DATA / SEEK_HOLE).
+func copyData(w *os.File, f *os.File) error {
+	st, err := f.Stat()
+	if err != nil {
+		return err
+	}
+	size := st.Size()
+	const seekData, seekHole = 3, 4
+	for off := int64(0); off < size; {
+		start, err := f.Seek(off, seekData)
+		if err != nil {
+			break // ENXIO: no data after off
+		}
+		end, err := f.Seek(start, seekHole)
+		if err != nil {
+			return err
+		}
+		if _, err := f.Seek(start, io.SeekStart); err != nil {
+			return err
+		}
+		if _, err := io.Copy(io.NewOffsetWriter(w, start), io.LimitReader(f, end-start)); err != nil {
+			return err
+		}
+		off = end
+	}
+	return w.Truncate(size)
 }
 
 // CreateFromImage writes raw data as is and converts qcow2 with qemu-img.
