@@ -40,6 +40,13 @@ type Snapshotter interface {
 	Snapshot(ctx context.Context, id string) (io.ReadCloser, error)
 }
 
+// Volumer is a driver that attaches volumes to guests: it makes a guest's
+// volumes match g.Volumes and returns the attachment ids it has after,
+// and per attachment why a change failed.
+type Volumer interface {
+	SyncVolumes(ctx context.Context, g hostapi.Guest) (attached []string, errs map[string]string)
+}
+
 // Config is one agent's configuration.
 type Config struct {
 	Host      string
@@ -325,6 +332,9 @@ func (a *Agent) reconcile(ctx context.Context, g hostapi.Guest) {
 		r.Power = power
 		if err == nil && g.Task == "image_snapshot" {
 			err = a.snapshot(ctx, g)
+		}
+		if v, ok := a.driver.(Volumer); ok && err == nil {
+			r.Attached, r.VolumeErrors = v.SyncVolumes(ctx, g)
 		}
 		if err != nil {
 			r.Error = err.Error()

@@ -82,6 +82,9 @@ type Guest struct {
 	// NICs are the guest's network interfaces, in order; the agent wires
 	// their ports (HostNetwork) before the guest starts.
 	NICs []NIC `json:"nics,omitempty"`
+	// Volumes are the volumes attached to the guest (a BootIndex 0 one is
+	// its root disk).
+	Volumes []GuestVolume `json:"volumes,omitempty"`
 }
 
 // Report is what an agent observed about one guest.
@@ -97,6 +100,13 @@ type Report struct {
 	// Error says why the task failed, in words a user can act on; the
 	// server goes to ERROR with it as the fault.
 	Error string `json:"error,omitempty"`
+	// Attached lists the attachment ids of the volumes the guest has now
+	// (or gets at its next start when stopped); nil when the agent did not
+	// look (not the same as empty: none). VolumeErrors says, per
+	// attachment id, why attaching or detaching it failed. Neither puts
+	// the server in ERROR.
+	Attached     []string          `json:"attached"`
+	VolumeErrors map[string]string `json:"volume_errors,omitempty"`
 }
 
 // Plane is the control plane as an agent sees it.

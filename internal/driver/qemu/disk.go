@@ -33,12 +33,18 @@ type cachedImage struct {
 // overlay on the cached image grown to the flavor's disk, ephemeral and
 // swap disks if the flavor has them, and the config drive if asked.
 func (d *Driver) prepare(ctx context.Context, g *guest, want hostapi.Guest, spec guestSpec) error {
-	if want.ImageID == "" {
-		return fmt.Errorf("the server has no image to boot from (boot from volume is not available on this host yet)")
+	if err := checkVolumes(want); err != nil {
+		return err
+	}
+	_, fromVolume := want.BootVolume()
+	if want.ImageID == "" && !fromVolume {
+		return fmt.Errorf("the server has no image and no root volume to boot from")
 	}
 	root := g.rootDisk()
 	_, err := os.Stat(root)
 	switch {
+	case fromVolume:
+		// Boot from volume: the root disk is the volume, no overlay.
 	case errors.Is(err, os.ErrNotExist):
 		t0 := time.Now()
 		im, err := d.cachedImage(ctx, want.ImageID)

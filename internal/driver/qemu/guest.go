@@ -160,6 +160,9 @@ func (g *guest) power(ctx context.Context) string {
 	if _, err := os.Stat(g.rootDisk()); err == nil {
 		return hostapi.PowerShutdown
 	}
+	if _, err := os.Stat(g.specFile()); err == nil {
+		return hostapi.PowerShutdown // booted from a volume: no root disk here
+	}
 	return hostapi.PowerAbsent
 }
 

@@ -38,8 +38,10 @@ func (d *Driver) args(g *guest, want hostapi.Guest, restore bool) []string {
 		// cloud-init recognises an OpenStack guest by its SMBIOS product.
 		"-smbios", "type=1,manufacturer=OpenStack Foundation,product=OpenStack Nova,version=onestack,serial=" + g.id + ",uuid=" + g.id + ",family=Virtual Machine",
 		"-device", "virtio-rng-pci",
-		"-drive", "file=" + g.rootDisk() + ",if=none,id=disk0,format=qcow2,cache=writeback,discard=unmap",
-		"-device", "virtio-blk-pci,drive=disk0,bootindex=0",
+	}
+	if _, fromVolume := want.BootVolume(); !fromVolume { // else the root disk is a volume (volumeArgs)
+		a = append(a, "-drive", "file="+g.rootDisk()+",if=none,id=disk0,format=qcow2,cache=writeback,discard=unmap",
+			"-device", "virtio-blk-pci,drive=disk0,bootindex=0")
 	}
 	if want.Flavor.Ephemeral > 0 {
 		a = append(a, "-drive", "file="+g.ephDisk()+",if=none,id=disk1,format=qcow2,cache=writeback,discard=unmap",
@@ -65,6 +67,7 @@ func (d *Driver) args(g *guest, want hostapi.Guest, restore bool) []string {
 	for i := 1; i <= hotplugPorts; i++ {
 		a = append(a, "-device", fmt.Sprintf("pcie-root-port,id=hotplug%d,chassis=%d,bus=pcie.0", i, i))
 	}
+	a = append(a, d.volumeArgs(g, want, restore)...)
 	switch {
 	case restore:
 		a = append(a, "-incoming", "exec:cat "+shellQuote(g.stateFile()))
