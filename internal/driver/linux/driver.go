@@ -1,0 +1,488 @@
+package linux
+
+import (
+	"context"
+	"errors"
+	"fmt"
+	"log/slog"
+	"net"
+	"os"
+	"sort"
+	"strings"
+	"sync"
+	"unsafe"
+
+	"github.com/vishvananda/netlink"
+	"golang.org/x/sys/unix"
+
+	"github.com/onestack/onestack/internal/hostapi"
+	"github.com/onestack/onestack/internal/metadata"
+)
+
+// Config configures a host's data plane driver.
+type Config struct {
+	// NetNS is the host's namespace: every link, table and socket lives in
+	// it or in namespaces it creates. Empty is the current namespace.
+	NetNS string
+	Host  string
+	// TunnelIP is the local VXLAN endpoint (an address on Underlay).
+	TunnelIP string
+	// Underlay is the underlay link name in NetNS ("ul0").
+	Underlay string
+	// PhysNets maps a physical network to its link in NetNS ("public" ->
+	// the link to the outside world).
+	PhysNets map[string]string
+	// Metadata returns what server serverID's guest may learn about
+	// itself.
+	Metadata func(ctx context.Context, serverID string) (metadata.Instance, error)
+	Log      *slog.Logger
+}
+
+// Driver makes one host's data plane match a hostapi.HostNetwork.
+type Driver struct {
+	cfg Config
+	log *slog.Logger
+	h   *netlink.Handle
+
+	mu      sync.Mutex // serialises Apply, Close and Teardown
+	fw      *firewall
+	servers map[string]*netServer // network id -> DHCP and metadata
+	nat     map[string]string     // router namespace -> NAT script applied
+	closed  bool
+}
+
+// New opens the host namespace; it changes nothing until Apply.
+func New(cfg Config) (*Driver, error) {
+	if cfg.Host == "" {
+		return nil, errors.New("linux data plane: host name is empty")
+	}
+	if cfg.NetNS != "" && !nsExists(cfg.NetNS) {
+		return nil, fmt.Errorf("linux data plane: namespace %s does not exist (set up the topology first)", cfg.NetNS)
+	}
+	if cfg.Log == nil {
+		cfg.Log = slog.New(slog.DiscardHandler)
+	}
+	h, err := handleAt(cfg.NetNS)
+	if err != nil {
+		return nil, err
+	}
+	return &Driver{
+		cfg:     cfg,
+		log:     cfg.Log.With("host", cfg.Host),
+		h:       h,
+		fw:      newFirewall(cfg.NetNS),
+		servers: map[string]*netServer{},
+		nat:     map[string]string{},
+	}, nil
+}
+
+// Names of what the driver makes.
+func bridgeName(netID string) string { return "brq" + short11(netID) }
+func vxlanName(vni int) string       { return fmt.Sprintf("vxlan-%d", vni) }
+func short11(id string) string {
+	if len(id) > 11 {
+		return id[:11]
+	}
+	return id
+}
+
+// childNS names a namespace the driver makes for a network's DHCP port
+// ("dhcp") or a router ("router"); they start with the host's namespace
+// name so Cleanup of the prefix finds them.
+func (d *Driver) childNS(kind, id string) string {
+	if d.cfg.NetNS == "" {
+		return "q" + kind + "-" + id
+	}
+	return d.cfg.NetNS + "_" + kind + "-" + id
+}
+
+func (d *Driver) childPrefix() string {
+	if d.cfg.NetNS == "" {
+		return "q"
+	}
+	return d.cfg.NetNS + "_"
+}
+
+func netMTU(n *hostapi.Network) int {
+	if n.MTU > 0 {
+		return n.MTU
+	}
+	if n.Type == hostapi.NetworkVXLAN {
+		return 1450
+	}
+	return 1500
+}
+
+// Apply makes the host's data plane match hn and reports each guest,
+// router and DHCP port Up or Failed. Applying the same hn again changes
+// nothing; what the host has and hn does not is removed. The error is for
+// what stops the whole host (its namespace is gone, the firewall cannot be
+// written); per-port problems are in the report.
+func (d *Driver) Apply(ctx context.Context, hn hostapi.HostNetwork) (hostapi.NetworkReport, error) {
+	d.mu.Lock()
+	defer d.mu.Unlock()
+	rep := hostapi.NetworkReport{Host: d.cfg.Host, Revision: hn.Revision, Failed: map[string]string{}}
+	if d.closed {
+		return rep, errors.New("linux data plane: driver is closed")
+	}
+	// Bridged IPv4 must go through the ip family's hooks for conntrack
+	// (see firewall.go); this is the host namespace's own setting.
+	if err := writeSysctl(d.cfg.NetNS, "net/bridge/bridge-nf-call-iptables", "1"); err != nil {
+		return rep, err
+	}
+	tunnelIP := hn.TunnelIP
+	if tunnelIP == "" {
+		tunnelIP = d.cfg.TunnelIP
+	}
+	wantLinks := map[string]bool{}
+	wantNS := map[string]bool{}
+	nets := map[string]*hostapi.Network{}
+	netErr := map[string]error{}
+	hasGuests := map[string]bool{}
+	for _, p := range hn.Ports {
+		if p.Device != "" {
+			hasGuests[p.NetworkID] = true
+		}
+	}
+	for i := range hn.Networks {
+		n := &hn.Networks[i]
+		nets[n.ID] = n
+		if err := d.applyNetwork(ctx, n, tunnelIP, hasGuests[n.ID], &hn, wantLinks, wantNS); err != nil {
+			netErr[n.ID] = err
+			d.log.Warn("network not wired", "network_id", n.ID, "error", err)
+		}
+	}
+	up := map[string]bool{}
+	for _, p := range hn.Ports {
+		if p.Device == "" {
+			continue
+		}
+		wantLinks[p.Device] = true
+		n := nets[p.NetworkID]
+		switch {
+		case n == nil:
+			rep.Failed[p.ID] = fmt.Sprintf("port %s: its network %s is not in this host's desired state", p.ID, p.NetworkID)
+		case netErr[p.NetworkID] != nil:
+			rep.Failed[p.ID] = fmt.Sprintf("port %s: network %s could not be wired on host %s: %v", p.ID, p.NetworkID, d.cfg.Host, netErr[p.NetworkID])
+		default:
+			if err := d.applyPort(p, n); err != nil {
+				rep.Failed[p.ID] = fmt.Sprintf("port %s on host %s: %v", p.ID, d.cfg.Host, err)
+			} else if p.AdminUp {
+				up[p.ID] = true
+			}
+		}
+	}
+	for _, n := range hn.Networks {
+		if n.DHCP != nil && hasGuests[n.ID] && netErr[n.ID] == nil && hasDHCP(&n) {
+			up[n.DHCP.ID] = true
+		}
+	}
+	for i := range hn.Routers {
+		r := &hn.Routers[i]
+		ports, err := d.applyRouter(ctx, r, nets, wantLinks, wantNS)
+		for _, id := range ports {
+			if err != nil {
+				rep.Failed[id] = fmt.Sprintf("router %s on host %s: %v", r.ID, d.cfg.Host, err)
+			} else {
+				up[id] = true
+			}
+		}
+		if err != nil {
+			d.log.Warn("router not wired", "router_id", r.ID, "error", err)
+		}
+	}
+
+	want, problems := d.fw.desired(&hn)
+	if len(hn.Networks) == 0 && len(hn.Ports) == 0 && len(hn.Routers) == 0 {
+		// Nothing wanted: no tables either.
+		if err := d.fw.remove(ctx); err != nil {
+			return rep, err
+		}
+		want = nil
+	}
+	for id, msg := range problems {
+		rep.Failed[id] = "security groups not applied: " + msg
+		delete(up, id)
+	}
+	if want == nil {
+		// removed above
+	} else if err := d.fw.sync(ctx, want); err != nil {
+		for _, p := range hn.Ports {
+			if p.Device != "" && p.PortSecurity {
+				rep.Failed[p.ID] = fmt.Sprintf("port %s: security groups could not be applied on host %s: %v", p.ID, d.cfg.Host, err)
+				delete(up, p.ID)
+			}
+		}
+	}
+
+	if err := d.removeStale(ctx, wantLinks, wantNS); err != nil {
+		d.log.Warn("stale data plane objects left", "error", err)
+	}
+	for id := range up {
+		if _, failed := rep.Failed[id]; !failed {
+			rep.Up = append(rep.Up, id)
+		}
+	}
+	sort.Strings(rep.Up)
+	if len(rep.Failed) == 0 {
+		rep.Failed = nil
+	}
+	return rep, nil
+}
+
+func hasDHCP(n *hostapi.Network) bool {
+	for _, s := range n.Subnets {
+		if s.EnableDHCP && s.IPVersion != 6 {
+			return true
+		}
+	}
+	return false
+}
+
+func (d *Driver) applyNetwork(ctx context.Context, n *hostapi.Network, tunnelIP string, guests bool, hn *hostapi.HostNetwork, wantLinks, wantNS map[string]bool) error {
+	if n.ID == "" {
+		return errors.New("network has no id")
+	}
+	mtu := netMTU(n)
+	brName := bridgeName(n.ID)
+	wantLinks[brName] = true
+	br, err := ensureBridge(d.h, brName, mtu)
+	if err != nil {
+		return err
+	}
+	switch n.Type {
+	case hostapi.NetworkVXLAN:
+		if n.SegmentID <= 0 || n.SegmentID >= 1<<24 {
+			return fmt.Errorf("vxlan network %s has segment id %d, not a VNI in 1..16777215", n.ID, n.SegmentID)
+		}
+		local := net.ParseIP(tunnelIP).To4()
+		if local == nil {
+			return fmt.Errorf("host %s has no IPv4 tunnel address (got %q): set the agent's host_ip", d.cfg.Host, tunnelIP)
+		}
+		var ul netlink.Link
+		if d.cfg.Underlay != "" {
+			if ul, err = d.h.LinkByName(d.cfg.Underlay); err != nil {
+				return fmt.Errorf("underlay link %s: %w", d.cfg.Underlay, err)
+			}
+		}
+		name := vxlanName(n.SegmentID)
+		wantLinks[name] = true
+		if err := ensureVXLAN(d.h, name, n.SegmentID, local, ul, br, mtu); err != nil {
+			return err
+		}
+		var fdb []fdbEntry
+		seen := map[fdbEntry]bool{}
+		addFDB := func(e fdbEntry) {
+			if !seen[e] {
+				seen[e] = true
+				fdb = append(fdb, e)
+			}
+		}
+		for _, p := range n.Peers {
+			if ip := net.ParseIP(p).To4(); ip != nil && !ip.Equal(local) {
+				addFDB(fdbEntry{mac: "00:00:00:00:00:00", dst: ip.String()})
+			}
+		}
+		for _, r := range n.Remote {
+			mac, err := net.ParseMAC(r.MAC)
+			ip := net.ParseIP(r.TunnelIP).To4()
+			if err != nil || ip == nil || ip.Equal(local) || (n.DHCP != nil && strings.EqualFold(r.MAC, n.DHCP.MAC)) {
+				continue
+			}
+			addFDB(fdbEntry{mac: mac.String(), dst: ip.String()})
+		}
+		vx, err := d.h.LinkByName(name)
+		if err != nil {
+			return err
+		}
+		if err := ensureFDB(d.h, vx, fdb); err != nil {
+			return err
+		}
+	case hostapi.NetworkFlat:
+		link, ok := d.cfg.PhysNets[n.PhysicalNetwork]
+		if !ok {
+			return fmt.Errorf("physical network %q has no link on host %s (configure the agent's physical networks)", n.PhysicalNetwork, d.cfg.Host)
+		}
+		wantLinks[link] = true
+		if err := ensurePort(d.h, link, br, mtu); err != nil {
+			return err
+		}
+	default:
+		return fmt.Errorf("network type %q is not supported (vxlan or flat)", n.Type)
+	}
+	if n.DHCP != nil && guests && hasDHCP(n) {
+		if err := d.applyDHCP(ctx, n, hn, br, wantLinks, wantNS); err != nil {
+			return fmt.Errorf("dhcp: %w", err)
+		}
+	}
+	return nil
+}
+
+// applyPort wires a guest port's link: the tap Apply creates, or a link
+// that already exists (a veth a test made), into the network's bridge.
+func (d *Driver) applyPort(p hostapi.Port, n *hostapi.Network) error {
+	mtu := netMTU(n)
+	br, err := d.h.LinkByName(bridgeName(n.ID))
+	if err != nil {
+		return fmt.Errorf("bridge of network %s: %w", n.ID, err)
+	}
+	if len(p.Device) > 15 {
+		return fmt.Errorf("device name %q is longer than 15 characters", p.Device)
+	}
+	l, err := d.h.LinkByName(p.Device)
+	if err != nil && !isNotFound(err) {
+		return fmt.Errorf("find %s: %w", p.Device, err)
+	}
+	if err != nil {
+		if err := d.createTap(p.Device, mtu); err != nil {
+			return err
+		}
+		if l, err = d.h.LinkByName(p.Device); err != nil {
+			return fmt.Errorf("find tap %s: %w", p.Device, err)
+		}
+	}
+	if l.Attrs().MTU != mtu {
+		if err := d.h.LinkSetMTU(l, mtu); err != nil {
+			return fmt.Errorf("set mtu %d on %s: %w", mtu, p.Device, err)
+		}
+	}
+	if l.Attrs().MasterIndex != br.Attrs().Index {
+		if err := d.h.LinkSetMaster(l, br); err != nil {
+			return fmt.Errorf("add %s to bridge %s: %w", p.Device, br.Attrs().Name, err)
+		}
+	}
+	if !p.AdminUp {
+		if l.Attrs().Flags&net.FlagUp != 0 {
+			return d.h.LinkSetDown(l)
+		}
+		return nil
+	}
+	return ensureUp(d.h, l)
+}
+
+func (d *Driver) createTap(name string, mtu int) error {
+	return inNS(d.cfg.NetNS, func() error {
+		tap := &netlink.Tuntap{
+			LinkAttrs: netlink.LinkAttrs{Name: name, MTU: mtu},
+			Mode:      netlink.TUNTAP_MODE_TAP,
+			Flags:     netlink.TUNTAP_NO_PI | netlink.TUNTAP_VNET_HDR | netlink.TUNTAP_ONE_QUEUE,
+		}
+		err := netlink.LinkAdd(tap)
+		for _, f := range tap.Fds {
+			f.Close()
+		}
+		if err != nil {
+			return fmt.Errorf("create tap %s: %w", name, err)
+		}
+		return nil
+	})
+}
+
+// OpenTap opens the guest tap name (made by Apply in the host namespace)
+// and returns the file QEMU gets with -netdev tap,fd=N. QEMU stays in the
+// root namespace: the fd carries the tap with it.
+func (d *Driver) OpenTap(name string) (*os.File, error) {
+	if _, err := d.h.LinkByName(name); err != nil {
+		return nil, fmt.Errorf("tap %s does not exist on host %s (the port is not wired yet): %w", name, d.cfg.Host, err)
+	}
+	var f *os.File
+	err := inNS(d.cfg.NetNS, func() error {
+		fd, err := unix.Open("/dev/net/tun", unix.O_RDWR|unix.O_CLOEXEC, 0)
+		if err != nil {
+			return fmt.Errorf("open /dev/net/tun: %w", err)
+		}
+		var req [unix.IFNAMSIZ + 64]byte
+		copy(req[:unix.IFNAMSIZ-1], name)
+		*(*uint16)(unsafe.Pointer(&req[unix.IFNAMSIZ])) = unix.IFF_TAP | unix.IFF_NO_PI | unix.IFF_VNET_HDR | unix.IFF_ONE_QUEUE
+		if _, _, errno := unix.Syscall(unix.SYS_IOCTL, uintptr(fd), unix.TUNSETIFF, uintptr(unsafe.Pointer(&req[0]))); errno != 0 {
+			unix.Close(fd)
+			return fmt.Errorf("attach to tap %s: %w", name, errno)
+		}
+		f = os.NewFile(uintptr(fd), "/dev/net/tun:"+name)
+		return nil
+	})
+	return f, err
+}
+
+// removeStale deletes the links and namespaces the driver made that hn
+// no longer wants, and stops their servers.
+func (d *Driver) removeStale(ctx context.Context, wantLinks, wantNS map[string]bool) error {
+	var errs []error
+	links, err := d.h.LinkList()
+	if err != nil {
+		return fmt.Errorf("list links: %w", err)
+	}
+	for _, l := range links {
+		name := l.Attrs().Name
+		if ownedLink(name) && !wantLinks[name] {
+			if err := d.h.LinkDel(l); err != nil && !isNotFound(err) {
+				errs = append(errs, fmt.Errorf("remove %s: %w", name, err))
+			}
+		}
+	}
+	for id, s := range d.servers {
+		if !wantNS[s.ns] {
+			s.stop()
+			delete(d.servers, id)
+		}
+	}
+	for ns := range d.nat {
+		if !wantNS[ns] {
+			delete(d.nat, ns)
+		}
+	}
+	entries, _ := os.ReadDir(netnsDir)
+	pfx := d.childPrefix()
+	for _, e := range entries {
+		n := e.Name()
+		if !strings.HasPrefix(n, pfx) || wantNS[n] {
+			continue
+		}
+		rest := strings.TrimPrefix(n, pfx)
+		if !strings.HasPrefix(rest, "dhcp-") && !strings.HasPrefix(rest, "router-") {
+			continue
+		}
+		if err := deleteNS(n); err != nil {
+			errs = append(errs, err)
+		}
+	}
+	return errors.Join(errs...)
+}
+
+// Close stops the in-process DHCP and metadata servers and leaves the
+// data plane in place: guests keep their network while the agent
+// restarts.
+func (d *Driver) Close() error {
+	d.mu.Lock()
+	defer d.mu.Unlock()
+	if d.closed {
+		return nil
+	}
+	d.closed = true
+	for id, s := range d.servers {
+		s.stop()
+		delete(d.servers, id)
+	}
+	d.h.Close()
+	return nil
+}
+
+// Teardown removes everything the driver made in its namespace: links,
+// the firewall, the DHCP and router namespaces. The namespace itself
+// (the topology's) stays.
+func (d *Driver) Teardown(ctx context.Context) error {
+	d.mu.Lock()
+	if d.closed {
+		d.mu.Unlock()
+		return errors.New("linux data plane: driver is closed")
+	}
+	defer d.mu.Unlock()
+	var errs []error
+	if err := d.removeStale(ctx, map[string]bool{}, map[string]bool{}); err != nil {
+		errs = append(errs, err)
+	}
+	if err := d.fw.remove(ctx); err != nil {
+		errs = append(errs, err)
+	}
+	return errors.Join(errs...)
+}

@@ -1,0 +1,540 @@
+package linux
+
+import (
+	"context"
+	"fmt"
+	"net/netip"
+	"sort"
+	"strconv"
+	"strings"
+
+	"github.com/onestack/onestack/internal/hostapi"
+)
+
+// The firewall is two nftables tables named "onestack" in the host
+// namespace, written with nft -f (one atomic transaction per change):
+//
+//   - bridge onestack: port security on frames entering the bridge from a
+//     guest tap (source MAC, ARP sender, source IP), the DHCP port's frames
+//     kept off the tunnels, and a mark naming the destination port (the
+//     bridge forward hook is the only place that knows the output port).
+//   - ip onestack: the stateful part. This kernel has no
+//     nf_conntrack_bridge, so bridged IPv4 goes through br_netfilter
+//     (net.bridge.bridge-nf-call-iptables=1, set in the host namespace
+//     only), which runs the ip family's hooks, conntrack included, on
+//     bridged frames. Egress is filtered at prerouting (the input port is
+//     the tap there), ingress at forward by the mark the bridge table set.
+//
+// Every port and group has chains of its own reached through verdict maps
+// keyed by tap name or mark, so a rule change rewrites one group chain and
+// a port change touches one port's chains and map elements: the cost does
+// not grow with the number of ports.
+const fwTable = "onestack"
+
+const (
+	objSet = iota
+	objChain
+	objElem
+)
+
+// nftObj is one incrementally managed piece of the ruleset.
+type nftObj struct {
+	kind int
+	fam  string // bridge, ip
+	name string // set, chain or map name
+	decl string // set declaration ("type ipv4_addr; flags interval;")
+	body []string
+	elem string // map element key
+}
+
+func (o nftObj) equal(p nftObj) bool {
+	if o.kind != p.kind || o.fam != p.fam || o.name != p.name || o.decl != p.decl || o.elem != p.elem || len(o.body) != len(p.body) {
+		return false
+	}
+	for i := range o.body {
+		if o.body[i] != p.body[i] {
+			return false
+		}
+	}
+	return true
+}
+
+func (o nftObj) create(b *strings.Builder) {
+	switch o.kind {
+	case objSet:
+		fmt.Fprintf(b, "add set %s %s %s { %s }\nflush set %s %s %s\n", o.fam, fwTable, o.name, o.decl, o.fam, fwTable, o.name)
+		if len(o.body) > 0 {
+			fmt.Fprintf(b, "add element %s %s %s { %s }\n", o.fam, fwTable, o.name, strings.Join(o.body, ", "))
+		}
+	case objChain:
+		fmt.Fprintf(b, "add chain %s %s %s\nflush chain %s %s %s\n", o.fam, fwTable, o.name, o.fam, fwTable, o.name)
+		for _, r := range o.body {
+			fmt.Fprintf(b, "add rule %s %s %s %s\n", o.fam, fwTable, o.name, r)
+		}
+	case objElem:
+		fmt.Fprintf(b, "add element %s %s %s { %s }\n", o.fam, fwTable, o.name, o.body[0])
+	}
+}
+
+// baseRuleset declares the tables, their hooks and maps.
+const baseRuleset = `table bridge onestack {
+	set tunnel_src { type ifname . ether_addr; }
+	map spoof { type ifname : verdict; }
+	map outmark { type ifname : mark; }
+	chain pre {
+		type filter hook prerouting priority -300; policy accept;
+		iifname . ether saddr @tunnel_src drop
+		iifname vmap @spoof
+	}
+	chain forward_port {
+		type filter hook forward priority -200; policy accept;
+		oifname . ether saddr @tunnel_src drop
+		meta mark set 0
+		meta mark set oifname map @outmark
+	}
+}
+table ip onestack {
+	map egress { type ifname : verdict; }
+	map ingress { type mark : verdict; }
+	chain pre {
+		type filter hook prerouting priority 0; policy accept;
+		iifname vmap @egress
+	}
+	chain forward_port {
+		type filter hook forward priority 0; policy accept;
+		meta mark vmap @ingress
+	}
+}
+`
+
+// firewall keeps what was last written so the next sync writes only the
+// difference. A failed write forgets it: the next sync rewrites the
+// tables whole, in one transaction.
+type firewall struct {
+	ns      string
+	applied map[string]nftObj
+	marks   map[string]uint32 // port id -> mark
+	free    []uint32
+	next    uint32
+	// writes counts nft transactions, for tests and benchmarks.
+	writes int
+}
+
+func newFirewall(ns string) *firewall {
+	return &firewall{ns: ns, marks: map[string]uint32{}, next: 1}
+}
+
+func (f *firewall) mark(port string) uint32 {
+	if m, ok := f.marks[port]; ok {
+		return m
+	}
+	var m uint32
+	if n := len(f.free); n > 0 {
+		m, f.free = f.free[n-1], f.free[:n-1]
+	} else {
+		m = f.next
+		f.next++
+	}
+	f.marks[port] = m
+	return m
+}
+
+func (f *firewall) releaseMarks(keep map[string]bool) {
+	for p, m := range f.marks {
+		if !keep[p] {
+			delete(f.marks, p)
+			f.free = append(f.free, m)
+		}
+	}
+}
+
+// desired renders hn's firewall as objects keyed by identity.
+func (f *firewall) desired(hn *hostapi.HostNetwork) (map[string]nftObj, map[string]string) {
+	objs := map[string]nftObj{}
+	problems := map[string]string{} // port id -> why it cannot be filtered
+	add := func(o nftObj) {
+		k := fmt.Sprintf("%d %s %s %s", o.kind, o.fam, o.name, o.elem)
+		objs[k] = o
+	}
+	groups := map[string]*hostapi.SecurityGroup{}
+	for i := range hn.SecurityGroups {
+		groups[hn.SecurityGroups[i].ID] = &hn.SecurityGroups[i]
+	}
+	nets := map[string]*hostapi.Network{}
+	for i := range hn.Networks {
+		n := &hn.Networks[i]
+		nets[n.ID] = n
+		if n.DHCP != nil && n.Type == hostapi.NetworkVXLAN && n.SegmentID > 0 {
+			add(nftObj{kind: objElem, fam: "bridge", name: "tunnel_src", elem: vxlanName(n.SegmentID) + "." + n.DHCP.MAC,
+				body: []string{fmt.Sprintf("%q . %s", vxlanName(n.SegmentID), n.DHCP.MAC)}})
+		}
+	}
+	usedGroups := map[string]bool{}
+	remoteGroups := map[string]bool{}
+	keep := map[string]bool{}
+	for _, p := range hn.Ports {
+		if p.Device == "" || !p.PortSecurity {
+			continue
+		}
+		spoof, err := spoofRules(p)
+		if err != nil {
+			problems[p.ID] = err.Error()
+			continue
+		}
+		keep[p.ID] = true
+		m := f.mark(p.ID)
+		add(nftObj{kind: objChain, fam: "bridge", name: "s-" + nftID(p.ID), body: spoof})
+		add(nftObj{kind: objElem, fam: "bridge", name: "spoof", elem: p.Device, body: []string{fmt.Sprintf("%q : jump s-%s", p.Device, nftID(p.ID))}})
+		add(nftObj{kind: objElem, fam: "bridge", name: "outmark", elem: p.Device, body: []string{fmt.Sprintf("%q : %d", p.Device, m)}})
+		eg := []string{"ct state established,related accept", "ct state invalid drop", "udp sport 68 udp dport 67 accept"}
+		in := []string{"ct state established,related accept", "ct state invalid drop", "udp sport 67 udp dport 68 accept"}
+		for _, g := range p.SecurityGroups {
+			if groups[g] == nil {
+				continue // unknown group: contributes no rule (deny)
+			}
+			usedGroups[g] = true
+			eg = append(eg, "jump g-"+nftID(g)+"-e")
+			in = append(in, "jump g-"+nftID(g)+"-i")
+		}
+		eg = append(eg, "drop")
+		in = append(in, "drop")
+		add(nftObj{kind: objChain, fam: "ip", name: "e-" + nftID(p.ID), body: eg})
+		add(nftObj{kind: objChain, fam: "ip", name: "i-" + nftID(p.ID), body: in})
+		add(nftObj{kind: objElem, fam: "ip", name: "egress", elem: p.Device, body: []string{fmt.Sprintf("%q : jump e-%s", p.Device, nftID(p.ID))}})
+		add(nftObj{kind: objElem, fam: "ip", name: "ingress", elem: strconv.Itoa(int(m)), body: []string{fmt.Sprintf("%d : jump i-%s", m, nftID(p.ID))}})
+	}
+	f.releaseMarks(keep)
+	ids := make([]string, 0, len(usedGroups))
+	for g := range usedGroups {
+		ids = append(ids, g)
+	}
+	sort.Strings(ids)
+	for _, g := range ids {
+		var ing, eg []string
+		for _, r := range groups[g].Rules {
+			rule, ok := sgRule(r)
+			if !ok {
+				continue
+			}
+			if r.RemoteGroupID != "" {
+				remoteGroups[r.RemoteGroupID] = true
+			}
+			if r.Direction == "egress" {
+				eg = append(eg, rule)
+			} else {
+				ing = append(ing, rule)
+			}
+		}
+		add(nftObj{kind: objChain, fam: "ip", name: "g-" + nftID(g) + "-i", body: ing})
+		add(nftObj{kind: objChain, fam: "ip", name: "g-" + nftID(g) + "-e", body: eg})
+	}
+	for g := range remoteGroups {
+		var members []string
+		if sg := groups[g]; sg != nil {
+			members = v4Prefixes(sg.Members)
+		}
+		add(nftObj{kind: objSet, fam: "ip", name: "m-" + nftID(g), decl: "type ipv4_addr; flags interval;", body: members})
+	}
+	return objs, problems
+}
+
+// spoofRules is a port's anti-spoofing chain: its MACs (own and address
+// pairs'), ARP only for its addresses, IPv4 only from its addresses (DHCP
+// discovery from 0.0.0.0 allowed), no IPv6.
+func spoofRules(p hostapi.Port) ([]string, error) {
+	macs := map[string]bool{strings.ToLower(p.MAC): true}
+	var ips []string
+	for _, f := range p.FixedIPs {
+		ips = append(ips, f.IP)
+	}
+	for _, ap := range p.AllowedAddressPairs {
+		ips = append(ips, ap.IP)
+		if ap.MAC != "" {
+			macs[strings.ToLower(ap.MAC)] = true
+		}
+	}
+	prefixes := v4Prefixes(ips)
+	macList := make([]string, 0, len(macs))
+	for m := range macs {
+		if !validMAC(m) {
+			return nil, fmt.Errorf("port %s: MAC address %q is not valid", p.ID, m)
+		}
+		macList = append(macList, m)
+	}
+	sort.Strings(macList)
+	macSet := "{ " + strings.Join(macList, ", ") + " }"
+	rules := []string{"ether saddr != " + macSet + " drop"}
+	arpIPs := v4Prefixes(append(ips, "0.0.0.0"))
+	rules = append(rules,
+		"arp saddr ether != "+macSet+" drop",
+		"arp saddr ip != { "+strings.Join(arpIPs, ", ")+" } drop",
+		"ip saddr 0.0.0.0 udp sport 68 udp dport 67 accept")
+	if len(prefixes) == 0 {
+		rules = append(rules, "ether type ip drop")
+	} else {
+		rules = append(rules, "ether type ip ip saddr != { "+strings.Join(prefixes, ", ")+" } drop")
+	}
+	rules = append(rules, "ether type ip6 drop")
+	return rules, nil
+}
+
+func validMAC(m string) bool {
+	if len(m) != 17 {
+		return false
+	}
+	for i, c := range m {
+		if i%3 == 2 {
+			if c != ':' {
+				return false
+			}
+		} else if !strings.ContainsRune("0123456789abcdef", c) {
+			return false
+		}
+	}
+	return true
+}
+
+// v4Prefixes turns addresses and CIDRs into canonical IPv4 prefixes
+// without overlaps (an anonymous nftables interval set refuses them);
+// IPv6 and invalid entries are left out.
+func v4Prefixes(in []string) []string {
+	var ps []netip.Prefix
+	for _, s := range in {
+		var p netip.Prefix
+		if strings.Contains(s, "/") {
+			q, err := netip.ParsePrefix(s)
+			if err != nil {
+				continue
+			}
+			p = q.Masked()
+		} else {
+			a, err := netip.ParseAddr(s)
+			if err != nil {
+				continue
+			}
+			p = netip.PrefixFrom(a, a.BitLen())
+		}
+		if !p.Addr().Is4() {
+			continue
+		}
+		ps = append(ps, p)
+	}
+	sort.Slice(ps, func(i, j int) bool {
+		if ps[i].Bits() != ps[j].Bits() {
+			return ps[i].Bits() < ps[j].Bits()
+		}
+		return ps[i].Addr().Less(ps[j].Addr())
+	})
+	var out []netip.Prefix
+	for _, p := range ps {
+		covered := false
+		for _, q := range out {
+			if q.Contains(p.Addr()) {
+				covered = true
+				break
+			}
+		}
+		if !covered {
+			out = append(out, p)
+		}
+	}
+	sort.Slice(out, func(i, j int) bool { return out[i].Addr().Less(out[j].Addr()) })
+	strs := make([]string, len(out))
+	for i, p := range out {
+		if p.Bits() == 32 {
+			strs[i] = p.Addr().String()
+		} else {
+			strs[i] = p.String()
+		}
+	}
+	return strs
+}
+
+var protoNumbers = map[string]string{"1": "icmp", "6": "tcp", "17": "udp", "132": "sctp"}
+
+// sgRule renders one IPv4 rule as an nft rule ending in accept; ok is
+// false for rules that cannot match IPv4 (IPv6 ethertype).
+func sgRule(r hostapi.SecurityGroupRule) (string, bool) {
+	if r.EtherType != "" && r.EtherType != "IPv4" {
+		return "", false
+	}
+	var parts []string
+	addr := "ip saddr"
+	if r.Direction == "egress" {
+		addr = "ip daddr"
+	}
+	switch {
+	case r.RemoteGroupID != "":
+		parts = append(parts, addr+" @m-"+nftID(r.RemoteGroupID))
+	case r.RemoteIPPrefix != "":
+		ps := v4Prefixes([]string{r.RemoteIPPrefix})
+		if len(ps) == 0 {
+			return "", false
+		}
+		if ps[0] != "0.0.0.0/0" {
+			parts = append(parts, addr+" "+ps[0])
+		}
+	}
+	proto := strings.ToLower(r.Protocol)
+	if n, ok := protoNumbers[proto]; ok {
+		proto = n
+	}
+	switch proto {
+	case "", "any", "0":
+	case "tcp", "udp", "sctp":
+		parts = append(parts, "meta l4proto "+proto)
+		if r.PortMin != nil || r.PortMax != nil {
+			lo, hi := 1, 65535
+			if r.PortMin != nil {
+				lo = *r.PortMin
+			}
+			if r.PortMax != nil {
+				hi = *r.PortMax
+			} else {
+				hi = lo
+			}
+			if lo == hi {
+				parts = append(parts, fmt.Sprintf("%s dport %d", proto, lo))
+			} else {
+				parts = append(parts, fmt.Sprintf("%s dport %d-%d", proto, lo, hi))
+			}
+		}
+	case "icmp":
+		parts = append(parts, "meta l4proto icmp")
+		if r.PortMin != nil {
+			parts = append(parts, fmt.Sprintf("icmp type %d", *r.PortMin))
+			if r.PortMax != nil {
+				parts = append(parts, fmt.Sprintf("icmp code %d", *r.PortMax))
+			}
+		}
+	case "ipv6-icmp", "icmpv6", "58":
+		return "", false
+	default:
+		n, err := strconv.Atoi(proto)
+		if err != nil || n < 0 || n > 255 {
+			// A protocol name nft knows (gre, esp, ...).
+			if !validWord(proto) {
+				return "", false
+			}
+			parts = append(parts, "ip protocol "+proto)
+		} else {
+			parts = append(parts, fmt.Sprintf("ip protocol %d", n))
+		}
+	}
+	return strings.Join(append(parts, "accept"), " "), true
+}
+
+func validWord(s string) bool {
+	if s == "" {
+		return false
+	}
+	for _, c := range s {
+		if !(c >= 'a' && c <= 'z' || c >= '0' && c <= '9' || c == '-') {
+			return false
+		}
+	}
+	return true
+}
+
+// sync writes the difference between the applied ruleset and want in one
+// transaction (the whole ruleset when nothing is known to be applied).
+func (f *firewall) sync(ctx context.Context, want map[string]nftObj) error {
+	var b strings.Builder
+	full := f.applied == nil
+	if full {
+		b.WriteString("table bridge onestack {}\ndelete table bridge onestack\ntable ip onestack {}\ndelete table ip onestack\n")
+		b.WriteString(baseRuleset)
+	}
+	keys := make([]string, 0, len(want))
+	for k := range want {
+		keys = append(keys, k)
+	}
+	sort.Strings(keys)
+	var oldKeys []string
+	for k := range f.applied {
+		oldKeys = append(oldKeys, k)
+	}
+	sort.Strings(oldKeys)
+	changed := func(k string) bool {
+		o, ok := f.applied[k]
+		return !ok || !o.equal(want[k])
+	}
+	// 1. Elements that go or change.
+	for _, k := range oldKeys {
+		o := f.applied[k]
+		if o.kind != objElem {
+			continue
+		}
+		if w, ok := want[k]; !ok || !w.equal(o) {
+			key := strings.SplitN(o.body[0], " : ", 2)[0]
+			fmt.Fprintf(&b, "delete element %s %s %s { %s }\n", o.fam, fwTable, o.name, key)
+		}
+	}
+	// 2. Sets, 3. chains (group chains before the port chains jumping
+	// to them), 4. elements.
+	for _, kind := range []int{objSet, objChain, objElem} {
+		for _, k := range keys {
+			if o := want[k]; o.kind == kind && changed(k) {
+				if kind == objChain && !strings.HasPrefix(o.name, "g-") {
+					continue
+				}
+				o.create(&b)
+			}
+		}
+		if kind == objChain {
+			for _, k := range keys {
+				if o := want[k]; o.kind == kind && changed(k) && !strings.HasPrefix(o.name, "g-") {
+					o.create(&b)
+				}
+			}
+		}
+	}
+	// 5. Chains that go: flush all first (they may jump to each other),
+	// then delete; 6. sets that go.
+	for _, k := range oldKeys {
+		if o := f.applied[k]; o.kind == objChain {
+			if _, ok := want[k]; !ok {
+				fmt.Fprintf(&b, "flush chain %s %s %s\n", o.fam, fwTable, o.name)
+			}
+		}
+	}
+	for _, k := range oldKeys {
+		if o := f.applied[k]; o.kind == objChain {
+			if _, ok := want[k]; !ok {
+				fmt.Fprintf(&b, "delete chain %s %s %s\n", o.fam, fwTable, o.name)
+			}
+		}
+	}
+	for _, k := range oldKeys {
+		if o := f.applied[k]; o.kind == objSet {
+			if _, ok := want[k]; !ok {
+				fmt.Fprintf(&b, "delete set %s %s %s\n", o.fam, fwTable, o.name)
+			}
+		}
+	}
+	if b.Len() == 0 {
+		return nil
+	}
+	f.writes++
+	if err := nft(ctx, f.ns, b.String()); err != nil {
+		f.applied = nil
+		return fmt.Errorf("write firewall: %w", err)
+	}
+	f.applied = want
+	return nil
+}
+
+// remove deletes the firewall tables.
+func (f *firewall) remove(ctx context.Context) error {
+	f.applied = nil
+	return nft(ctx, f.ns, "table bridge onestack {}\ndelete table bridge onestack\ntable ip onestack {}\ndelete table ip onestack\n")
+}
+
+// nftID makes an id safe inside an nftables chain or set name (ids are
+// UUIDs; anything else is replaced by a hash of it).
+func nftID(id string) string {
+	if len(id) > 0 && len(id) <= 64 && validWord(strings.ToLower(id)) {
+		return id
+	}
+	return "x" + shortHash(id)
+}
