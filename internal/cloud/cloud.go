@@ -21,6 +21,7 @@ import (
 	"github.com/onestack/onestack/internal/api/compute"
 	"github.com/onestack/onestack/internal/api/identity"
 	"github.com/onestack/onestack/internal/api/image"
+	"github.com/onestack/onestack/internal/api/network"
 	"github.com/onestack/onestack/internal/api/placement"
 	"github.com/onestack/onestack/internal/api/rest"
 	"github.com/onestack/onestack/internal/api/root"
@@ -121,7 +122,7 @@ func New(ctx context.Context, cfg Config) (*Cloud, error) {
 		return nil, err
 	}
 	c := &Cloud{cfg: cfg, DB: db, mux: http.NewServeMux()}
-	for _, wire := range []func(context.Context) error{c.wireIdentity, c.wireImage, c.wirePlacement, c.wireCompute} {
+	for _, wire := range []func(context.Context) error{c.wireIdentity, c.wireImage, c.wirePlacement, c.wireCompute, c.wireNetwork} {
 		if err := wire(ctx); err != nil {
 			c.Close()
 			return nil, err
@@ -131,13 +132,17 @@ func New(ctx context.Context, cfg Config) (*Cloud, error) {
 		c.Close()
 		return nil, fmt.Errorf("bootstrap identity: %w", err)
 	}
+	if err := c.bootstrapNetwork(ctx); err != nil {
+		c.Close()
+		return nil, fmt.Errorf("bootstrap networking: %w", err)
+	}
 	root.Service(cfg.Version, c.Services).Mount(c.mux)
 	max := cfg.MaxRequests
 	if max <= 0 {
 		max = 512
 	}
 	adm := rest.NewAdmission(max, time.Second, map[string]oserr.Format{
-		identity.Prefix: oserr.Keystone, compute.Prefix: oserr.Nova, placement.Prefix: oserr.Placement, image.Prefix: image.Format,
+		identity.Prefix: oserr.Keystone, compute.Prefix: oserr.Nova, placement.Prefix: oserr.Placement, image.Prefix: image.Format, network.Prefix: oserr.Neutron,
 	}, agentapi.Prefix+"/", compute.Prefix+"/serial-console/")
 	c.handler = reqid.Middleware(rest.Logged(cfg.Log, adm.Wrap(c.mux)))
 	return c, nil

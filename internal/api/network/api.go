@@ -1,0 +1,484 @@
+// Package network serves Neutron's v2.0 API under /network: routes,
+// request decoding, policy and Neutron's wire format (including its
+// NeutronError bodies, filters, fields, sorting and paging) over the
+// networking service.
+package network
+
+import (
+	"fmt"
+	"log/slog"
+	"net/http"
+	"net/url"
+	"slices"
+	"strconv"
+	"strings"
+	"time"
+
+	"github.com/onestack/onestack/internal/api/rest"
+	"github.com/onestack/onestack/internal/auth"
+	"github.com/onestack/onestack/internal/oserr"
+	svc "github.com/onestack/onestack/internal/service/network"
+)
+
+// Prefix is where Neutron is mounted; clients append /v2.0.
+const Prefix = "/network"
+
+// API is the Neutron v2.0 HTTP API.
+type API struct {
+	svc  *svc.Service
+	base string // e.g. http://127.0.0.1:8000/network
+	log  *slog.Logger
+}
+
+// New returns the API over s; publicURL is the cloud's public base URL.
+func New(s *svc.Service, publicURL string, log *slog.Logger) *API {
+	return &API{svc: s, base: strings.TrimRight(publicURL, "/") + Prefix, log: log}
+}
+
+// Service returns the routes ready to mount.
+func (a *API) Service(v auth.Validator) *rest.Service {
+	return &rest.Service{Prefix: Prefix, Format: oserr.Neutron, Validator: v, Routes: a.routes(), Log: a.log}
+}
+
+// Policy: Neutron's defaults. Any project member may create and change its
+// own resources; readers only read; admins everything. Ownership and
+// visibility (shared and external networks) are checked in the service.
+
+func reader(c *auth.Credentials, _ *http.Request) error {
+	if c.ProjectID() == "" && !c.IsAdmin() {
+		return oserr.Forbidden("Networking needs a project-scoped token; authenticate with a project (e.g. --os-project-name).").WithType("PolicyNotAuthorized")
+	}
+	return nil
+}
+
+func member(c *auth.Credentials, r *http.Request) error {
+	if err := reader(c, r); err != nil {
+		return err
+	}
+	if !c.HasRole(auth.RoleMember) && !c.IsAdmin() {
+		return oserr.Forbidden("Policy doesn't allow this: your role on project %s is reader, and changes need member.", c.ProjectID()).WithType("PolicyNotAuthorized")
+	}
+	return nil
+}
+
+func admin(rule string) rest.Access {
+	return func(c *auth.Credentials, _ *http.Request) error {
+		if c.IsAdmin() {
+			return nil
+		}
+		return oserr.Forbidden("(rule:%s) is disallowed by policy.", rule).WithType("PolicyNotAuthorized")
+	}
+}
+
+func (a *API) routes() []rest.Route {
+	rs := []rest.Route{
+		rest.R("GET", "", nil, a.versions),
+		rest.R("GET", "/{$}", nil, a.versions),
+		rest.R("GET", "/v2.0", nil, a.resources),
+		rest.R("GET", "/v2.0/{$}", nil, a.resources),
+		rest.R("GET", "/v2.0/extensions", reader, a.listExtensions),
+		rest.R("GET", "/v2.0/extensions/{alias}", reader, a.showExtension),
+		rest.R("GET", "/v2.0/availability_zones", reader, a.listZones),
+
+		rest.R("GET", "/v2.0/networks", reader, a.listNetworks),
+		rest.R("POST", "/v2.0/networks", member, a.createNetwork),
+		rest.R("GET", "/v2.0/networks/{id}", reader, a.showNetwork),
+		rest.R("PUT", "/v2.0/networks/{id}", member, a.updateNetwork),
+		rest.R("DELETE", "/v2.0/networks/{id}", member, a.deleteNetwork),
+
+		rest.R("GET", "/v2.0/subnets", reader, a.listSubnets),
+		rest.R("POST", "/v2.0/subnets", member, a.createSubnet),
+		rest.R("GET", "/v2.0/subnets/{id}", reader, a.showSubnet),
+		rest.R("PUT", "/v2.0/subnets/{id}", member, a.updateSubnet),
+		rest.R("DELETE", "/v2.0/subnets/{id}", member, a.deleteSubnet),
+
+		rest.R("GET", "/v2.0/ports", reader, a.listPorts),
+		rest.R("POST", "/v2.0/ports", member, a.createPort),
+		rest.R("GET", "/v2.0/ports/{id}", reader, a.showPort),
+		rest.R("PUT", "/v2.0/ports/{id}", member, a.updatePort),
+		rest.R("DELETE", "/v2.0/ports/{id}", member, a.deletePort),
+
+		rest.R("GET", "/v2.0/security-groups", reader, a.listSecurityGroups),
+		rest.R("POST", "/v2.0/security-groups", member, a.createSecurityGroup),
+		rest.R("GET", "/v2.0/security-groups/{id}", reader, a.showSecurityGroup),
+		rest.R("PUT", "/v2.0/security-groups/{id}", member, a.updateSecurityGroup),
+		rest.R("DELETE", "/v2.0/security-groups/{id}", member, a.deleteSecurityGroup),
+		rest.R("GET", "/v2.0/security-group-rules", reader, a.listRules),
+		rest.R("POST", "/v2.0/security-group-rules", member, a.createRule),
+		rest.R("GET", "/v2.0/security-group-rules/{id}", reader, a.showRule),
+		rest.R("DELETE", "/v2.0/security-group-rules/{id}", member, a.deleteRule),
+
+		rest.R("GET", "/v2.0/routers", reader, a.listRouters),
+		rest.R("POST", "/v2.0/routers", member, a.createRouter),
+		rest.R("GET", "/v2.0/routers/{id}", reader, a.showRouter),
+		rest.R("PUT", "/v2.0/routers/{id}", member, a.updateRouter),
+		rest.R("DELETE", "/v2.0/routers/{id}", member, a.deleteRouter),
+		rest.R("PUT", "/v2.0/routers/{id}/add_router_interface", member, a.addInterface),
+		rest.R("PUT", "/v2.0/routers/{id}/remove_router_interface", member, a.removeInterface),
+
+		rest.R("GET", "/v2.0/floatingips", reader, a.listFloatingIPs),
+		rest.R("POST", "/v2.0/floatingips", member, a.createFloatingIP),
+		rest.R("GET", "/v2.0/floatingips/{id}", reader, a.showFloatingIP),
+		rest.R("PUT", "/v2.0/floatingips/{id}", member, a.updateFloatingIP),
+		rest.R("DELETE", "/v2.0/floatingips/{id}", member, a.deleteFloatingIP),
+
+		rest.R("GET", "/v2.0/quotas", admin("get_quota"), a.listQuotas),
+		rest.R("GET", "/v2.0/quotas/{project}", reader, a.showQuota),
+		rest.R("GET", "/v2.0/quotas/{project}/default", reader, a.showDefaultQuota),
+		rest.R("GET", "/v2.0/quotas/{project}/details.json", reader, a.showQuotaDetails),
+		rest.R("GET", "/v2.0/quotas/{project}/details", reader, a.showQuotaDetails),
+		rest.R("PUT", "/v2.0/quotas/{project}", admin("update_quota"), a.updateQuota),
+		rest.R("DELETE", "/v2.0/quotas/{project}", admin("delete_quota"), a.deleteQuota),
+
+		rest.R("GET", "/v2.0/network-ip-availabilities", admin("get_network_ip_availability"), a.listIPAvailability),
+		rest.R("GET", "/v2.0/network-ip-availabilities/{id}", admin("get_network_ip_availability"), a.showIPAvailability),
+
+		rest.R("GET", "/v2.0/{kind}/{id}/tags", reader, a.listTags),
+		rest.R("PUT", "/v2.0/{kind}/{id}/tags", member, a.replaceTags),
+		rest.R("DELETE", "/v2.0/{kind}/{id}/tags", member, a.deleteTags),
+		rest.R("GET", "/v2.0/{kind}/{id}/tags/{tag}", reader, a.checkTag),
+		rest.R("PUT", "/v2.0/{kind}/{id}/tags/{tag}", member, a.addTag),
+		rest.R("DELETE", "/v2.0/{kind}/{id}/tags/{tag}", member, a.deleteTag),
+	}
+	return rs
+}
+
+func (a *API) versions(w http.ResponseWriter, _ *http.Request) error {
+	rest.WriteJSON(w, http.StatusOK, map[string]any{"versions": []any{map[string]any{
+		"id": "v2.0", "status": "CURRENT",
+		"links": []any{map[string]any{"href": a.base + "/v2.0/", "rel": "self"}},
+	}}})
+	return nil
+}
+
+var collections = []struct{ name, collection string }{
+	{"subnet", "subnets"}, {"network", "networks"}, {"port", "ports"}, {"security_group", "security-groups"},
+	{"security_group_rule", "security-group-rules"}, {"router", "routers"}, {"floatingip", "floatingips"},
+	{"quota", "quotas"}, {"network_ip_availability", "network-ip-availabilities"}, {"availability_zone", "availability_zones"},
+	{"extension", "extensions"},
+}
+
+func (a *API) resources(w http.ResponseWriter, _ *http.Request) error {
+	var rs []any
+	for _, c := range collections {
+		rs = append(rs, map[string]any{"name": c.name, "collection": c.collection,
+			"links": []any{map[string]any{"href": a.base + "/v2.0/" + c.collection, "rel": "self"}}})
+	}
+	rest.WriteJSON(w, http.StatusOK, map[string]any{"resources": rs})
+	return nil
+}
+
+func (a *API) listZones(w http.ResponseWriter, r *http.Request) error {
+	z := a.svc.Config().DefaultZone
+	items := []map[string]any{
+		{"name": z, "resource": "network", "state": "available"},
+		{"name": z, "resource": "router", "state": "available"},
+	}
+	return a.writeList(w, r, "availability_zones", items, false)
+}
+
+// ---- shared wire helpers
+
+func creds(r *http.Request) *auth.Credentials { return auth.From(r.Context()) }
+
+func stamp(t time.Time) string { return t.UTC().Format("2006-01-02T15:04:05Z") }
+
+// ifMatch reads Neutron's "If-Match: revision_number=N"; -1 when absent.
+func ifMatch(r *http.Request) (int64, error) {
+	h := r.Header.Get("If-Match")
+	if h == "" {
+		return -1, nil
+	}
+	for _, part := range strings.Split(h, ",") {
+		part = strings.TrimSpace(part)
+		if v, ok := strings.CutPrefix(part, "revision_number="); ok {
+			n, err := strconv.ParseInt(v, 10, 64)
+			if err != nil {
+				return 0, oserr.BadRequest("Invalid If-Match header %q: use revision_number=N.", h)
+			}
+			return n, nil
+		}
+	}
+	return 0, oserr.BadRequest("Invalid If-Match header %q: use revision_number=N.", h)
+}
+
+// nullString renders "" as JSON null.
+func nullString(s string) any {
+	if s == "" {
+		return nil
+	}
+	return s
+}
+
+func orEmpty[T any](v []T) []T {
+	if v == nil {
+		return []T{}
+	}
+	return v
+}
+
+// std adds the standard attributes every resource carries.
+func std(m map[string]any, project string, tags []string, rev int64, created, updated time.Time) map[string]any {
+	m["tenant_id"] = project
+	m["project_id"] = project
+	m["tags"] = orEmpty(tags)
+	m["revision_number"] = rev
+	m["created_at"] = stamp(created)
+	m["updated_at"] = stamp(updated)
+	return m
+}
+
+// reservedParams are the list parameters that are not attribute filters.
+var reservedParams = []string{"fields", "sort_key", "sort_dir", "limit", "marker", "page_reverse", "tags", "tags-any", "not-tags", "not-tags-any"}
+
+// writeList filters, sorts, pages and trims items as Neutron does for
+// GET /v2.0/<collection>: any attribute is a filter (repeat a parameter
+// for OR), tags/tags-any/not-tags/not-tags-any, sort_key/sort_dir,
+// limit/marker with <collection>_links, and fields=.
+func (a *API) writeList(w http.ResponseWriter, r *http.Request, collection string, items []map[string]any, paged bool) error {
+	q := r.URL.Query()
+	out := items[:0:0]
+	for _, it := range items {
+		if matches(it, q) {
+			out = append(out, it)
+		}
+	}
+	if keys := q["sort_key"]; len(keys) > 0 {
+		dirs := q["sort_dir"]
+		for i, k := range keys {
+			if len(out) > 0 {
+				if _, ok := out[0][k]; !ok {
+					return oserr.BadRequest("%s is an invalid attribute for sort_key", k)
+				}
+			}
+			if i < len(dirs) && dirs[i] != "asc" && dirs[i] != "desc" {
+				return oserr.BadRequest("%s is an invalid value for sort_dir, valid values are 'asc' and 'desc'", dirs[i])
+			}
+		}
+		slices.SortStableFunc(out, func(x, y map[string]any) int {
+			for i, k := range keys {
+				c := compareAny(x[k], y[k])
+				if i < len(dirs) && dirs[i] == "desc" {
+					c = -c
+				}
+				if c != 0 {
+					return c
+				}
+			}
+			return compareAny(x["id"], y["id"])
+		})
+	}
+	body := map[string]any{}
+	if lim := q.Get("limit"); lim != "" && paged {
+		n, err := strconv.Atoi(lim)
+		if err != nil || n < 0 {
+			return oserr.BadRequest("Limit must be an integer 0 or greater and not '%s'", lim)
+		}
+		start := 0
+		if m := q.Get("marker"); m != "" {
+			idx := slices.IndexFunc(out, func(it map[string]any) bool { return it["id"] == m })
+			if idx < 0 {
+				return oserr.NotFound("Marker %s could not be found.", m)
+			}
+			start = idx + 1
+		}
+		var links []any
+		if start > 0 {
+			pq := cloneQuery(q)
+			pq.Set("marker", fmt.Sprint(out[start]["id"]))
+			if start < len(out) {
+				pq.Set("marker", fmt.Sprint(out[start]["id"]))
+			}
+			pq.Set("page_reverse", "True")
+			links = append(links, map[string]any{"rel": "previous", "href": a.base + "/v2.0/" + collection + "?" + pq.Encode()})
+		}
+		rest := out[start:]
+		if n > 0 && len(rest) > n {
+			rest = rest[:n]
+			nq := cloneQuery(q)
+			nq.Set("marker", fmt.Sprint(rest[len(rest)-1]["id"]))
+			nq.Del("page_reverse")
+			links = append(links, map[string]any{"rel": "next", "href": a.base + "/v2.0/" + collection + "?" + nq.Encode()})
+		}
+		out = rest
+		if len(links) > 0 {
+			body[strings.ReplaceAll(collection, "-", "_")+"_links"] = links
+		}
+	}
+	if fields := q["fields"]; len(fields) > 0 {
+		for i, it := range out {
+			out[i] = pick(it, fields)
+		}
+	}
+	body[strings.ReplaceAll(collection, "-", "_")] = orEmpty(out)
+	rest.WriteJSON(w, http.StatusOK, body)
+	return nil
+}
+
+func cloneQuery(q url.Values) url.Values {
+	c := url.Values{}
+	for k, v := range q {
+		c[k] = slices.Clone(v)
+	}
+	return c
+}
+
+// pick keeps the named fields (comma lists allowed).
+func pick(it map[string]any, fields []string) map[string]any {
+	m := map[string]any{}
+	for _, f := range fields {
+		for _, k := range strings.Split(f, ",") {
+			if v, ok := it[k]; ok {
+				m[k] = v
+			}
+		}
+	}
+	return m
+}
+
+// showOne writes {"<member>": item}, trimmed by fields=.
+func showOne(w http.ResponseWriter, r *http.Request, status int, member string, it map[string]any) {
+	if fields := r.URL.Query()["fields"]; len(fields) > 0 {
+		it = pick(it, fields)
+	}
+	rest.WriteJSON(w, status, map[string]any{member: it})
+}
+
+func matches(it map[string]any, q url.Values) bool {
+	for k, vs := range q {
+		if slices.Contains(reservedParams, k) {
+			continue
+		}
+		v, ok := it[k]
+		if !ok {
+			continue // Neutron ignores filters on attributes a resource lacks
+		}
+		if !matchAny(k, v, vs) {
+			return false
+		}
+	}
+	tags, _ := it["tags"].([]string)
+	split := func(k string) []string {
+		var out []string
+		for _, v := range q[k] {
+			for _, t := range strings.Split(v, ",") {
+				if t != "" {
+					out = append(out, t)
+				}
+			}
+		}
+		return out
+	}
+	if all := split("tags"); len(all) > 0 {
+		for _, t := range all {
+			if !slices.Contains(tags, t) {
+				return false
+			}
+		}
+	}
+	if anyOf := split("tags-any"); len(anyOf) > 0 {
+		if !slices.ContainsFunc(anyOf, func(t string) bool { return slices.Contains(tags, t) }) {
+			return false
+		}
+	}
+	if none := split("not-tags"); len(none) > 0 {
+		hasAll := true
+		for _, t := range none {
+			hasAll = hasAll && slices.Contains(tags, t)
+		}
+		if hasAll {
+			return false
+		}
+	}
+	if noneAny := split("not-tags-any"); len(noneAny) > 0 {
+		if slices.ContainsFunc(noneAny, func(t string) bool { return slices.Contains(tags, t) }) {
+			return false
+		}
+	}
+	return true
+}
+
+// matchAny reports whether attribute value v equals one of the filter
+// values; fixed_ips takes "ip_address=…" and "subnet_id=…".
+func matchAny(k string, v any, vs []string) bool {
+	for _, want := range vs {
+		switch x := v.(type) {
+		case nil:
+			if want == "" || want == "None" || want == "null" {
+				return true
+			}
+		case bool:
+			b, err := strconv.ParseBool(strings.ToLower(want))
+			if err == nil && b == x {
+				return true
+			}
+		case []map[string]any:
+			key, val, ok := strings.Cut(want, "=")
+			for _, e := range x {
+				if ok && fmt.Sprint(e[key]) == val {
+					return true
+				}
+			}
+		case []string:
+			if slices.Contains(x, want) {
+				return true
+			}
+		case map[string]any:
+			return true
+		default:
+			if fmt.Sprint(x) == want {
+				return true
+			}
+		}
+	}
+	return false
+}
+
+func compareAny(x, y any) int {
+	switch a := x.(type) {
+	case int:
+		if b, ok := y.(int); ok {
+			return a - b
+		}
+	case int64:
+		if b, ok := y.(int64); ok {
+			switch {
+			case a < b:
+				return -1
+			case a > b:
+				return 1
+			}
+			return 0
+		}
+	case bool:
+		if b, ok := y.(bool); ok {
+			switch {
+			case a == b:
+				return 0
+			case !a:
+				return -1
+			}
+			return 1
+		}
+	}
+	return strings.Compare(fmt.Sprint(x), fmt.Sprint(y))
+}
+
+// decodeBody decodes {"<member>": {...}} into v, rejecting unknown
+// attributes; a missing member is Neutron's "Resource body required".
+func decodeBody[T any](r *http.Request, member string) (*T, error) {
+	var env map[string]*T
+	if err := rest.Decode(r, &env, true); err != nil {
+		return nil, err
+	}
+	v, ok := env[member]
+	if !ok || v == nil {
+		return nil, oserr.BadRequest("Resource body required: send {\"%s\": {...}}.", member)
+	}
+	for k := range env {
+		if k != member {
+			return nil, oserr.BadRequest("Unrecognized attribute(s) '%s': the body holds only \"%s\".", k, member)
+		}
+	}
+	return v, nil
+}
