@@ -68,6 +68,7 @@ func (s *Service) ServerPortsTx(ctx context.Context, tx *store.Tx, c *auth.Crede
 		reqs = []PortRequest{{NetworkID: id}}
 	}
 	var nics []hostapi.NIC
+	var base int64
 	for i, r := range reqs {
 		var p store.Port
 		var err error
@@ -82,6 +83,14 @@ func (s *Service) ServerPortsTx(ctx context.Context, tx *store.Tx, c *auth.Crede
 		}
 		if err != nil {
 			return nil, requestError(i, r, err)
+		}
+		// The server's NICs keep the order asked for.
+		if i == 0 {
+			base = p.Seq
+		}
+		p.Seq = base + int64(i)
+		if err := tx.PutPort(ctx, &p, false); err != nil {
+			return nil, err
 		}
 		nic, err := s.nic(ctx, tx, p)
 		if err != nil {

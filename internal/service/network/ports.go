@@ -97,7 +97,7 @@ func (s *Service) createPortTx(ctx context.Context, tx *store.Tx, c *auth.Creden
 	p := store.Port{ID: uuid.NewString(), NetworkID: n.ID, ProjectID: project, AdminStateUp: true, Status: "DOWN",
 		VIFType: VIFUnbound, VNICType: "normal", Profile: map[string]any{}, VIFDetails: map[string]any{},
 		AddressPairs: []store.AddressPair{}, PortSecurity: n.PortSecurity, SecurityGroups: []string{},
-		FixedIPs: []store.FixedIP{}, Tags: []string{}, Revision: 1, CreatedAt: now, UpdatedAt: now, Seq: rev<<16 | int64(rand.IntN(1<<16))}
+		FixedIPs: []store.FixedIP{}, Tags: []string{}, Revision: 1, CreatedAt: now, UpdatedAt: now, Seq: rev<<16 | int64(rand.IntN(1<<15))<<1}
 	if in.PortSecurity != nil {
 		p.PortSecurity = *in.PortSecurity
 	}
