@@ -90,6 +90,7 @@ type Cloud struct {
 	Compute  *computesvc.Service
 	// Placement is what the scheduler reads capacity from and claims on.
 	Placement *placementsvc.Service
+	Volume    *volumeService // Cinder (*volume.Service); wired in volume.go
 	// AdminCreated is true when this start created the admin user.
 	AdminCreated bool
 	Services     []root.Entry
@@ -122,7 +123,7 @@ func New(ctx context.Context, cfg Config) (*Cloud, error) {
 		return nil, err
 	}
 	c := &Cloud{cfg: cfg, DB: db, mux: http.NewServeMux()}
-	for _, wire := range []func(context.Context) error{c.wireIdentity, c.wireImage, c.wirePlacement, c.wireCompute, c.wireNetwork} {
+	for _, wire := range []func(context.Context) error{c.wireIdentity, c.wireImage, c.wirePlacement, c.wireCompute, c.wireNetwork, c.wireVolume} {
 		if err := wire(ctx); err != nil {
 			c.Close()
 			return nil, err
@@ -142,7 +143,7 @@ func New(ctx context.Context, cfg Config) (*Cloud, error) {
 		max = 512
 	}
 	adm := rest.NewAdmission(max, time.Second, map[string]oserr.Format{
-		identity.Prefix: oserr.Keystone, compute.Prefix: oserr.Nova, placement.Prefix: oserr.Placement, image.Prefix: image.Format, network.Prefix: oserr.Neutron,
+		identity.Prefix: oserr.Keystone, compute.Prefix: oserr.Nova, placement.Prefix: oserr.Placement, image.Prefix: image.Format, network.Prefix: oserr.Neutron, volumePrefix: oserr.Nova,
 	}, agentapi.Prefix+"/", compute.Prefix+"/serial-console/")
 	c.handler = reqid.Middleware(rest.Logged(cfg.Log, adm.Wrap(c.mux)))
 	return c, nil

@@ -3,6 +3,7 @@ package identity
 import (
 	"encoding/json"
 	"net/http"
+	"strings"
 
 	"github.com/onestack/onestack/internal/api/rest"
 	"github.com/onestack/onestack/internal/auth"
@@ -267,7 +268,7 @@ func (a *API) tokenDoc(r *http.Request, c *auth.Credentials, withCatalog bool) (
 	if c.Project != nil || c.Domain != nil || c.System {
 		t["roles"] = roles
 		if withCatalog {
-			cat, err := a.catalog(r)
+			cat, err := a.catalog(r, c.ProjectID())
 			if err != nil {
 				return nil, err
 			}
@@ -280,7 +281,11 @@ func (a *API) tokenDoc(r *http.Request, c *auth.Credentials, withCatalog bool) (
 	return map[string]any{"token": t}, nil
 }
 
-func (a *API) catalog(r *http.Request) ([]any, error) {
+// catalog renders the catalog for a token scoped to projectID ("" for a
+// domain or system token). As Keystone does, $(project_id)s and
+// $(tenant_id)s in an endpoint URL become the project's id, and an
+// endpoint whose URL needs a project the token lacks is left out.
+func (a *API) catalog(r *http.Request, projectID string) ([]any, error) {
 	cat, err := a.svc.Catalog(r.Context())
 	if err != nil {
 		return nil, err
@@ -289,7 +294,17 @@ func (a *API) catalog(r *http.Request) ([]any, error) {
 	for _, s := range cat {
 		eps := make([]any, 0, len(s.Endpoints))
 		for _, e := range s.Endpoints {
-			eps = append(eps, map[string]any{"id": e.ID, "interface": e.Interface, "region": e.RegionID, "region_id": e.RegionID, "url": e.URL})
+			url := e.URL
+			if strings.Contains(url, "$(") {
+				if projectID == "" {
+					continue
+				}
+				url = strings.NewReplacer("$(project_id)s", projectID, "$(tenant_id)s", projectID).Replace(url)
+				if strings.Contains(url, "$(") {
+					continue // a substitution Keystone would not resolve either
+				}
+			}
+			eps = append(eps, map[string]any{"id": e.ID, "interface": e.Interface, "region": e.RegionID, "region_id": e.RegionID, "url": url})
 		}
 		out = append(out, map[string]any{"id": s.ID, "type": s.Type, "name": s.Name, "endpoints": eps})
 	}
@@ -301,7 +316,7 @@ func (a *API) authCatalog(w http.ResponseWriter, r *http.Request) error {
 	if c.Project == nil && c.Domain == nil && !c.System {
 		return oserr.Forbidden("An unscoped token has no catalog; authenticate with a project, domain or system scope.")
 	}
-	cat, err := a.catalog(r)
+	cat, err := a.catalog(r, c.ProjectID())
 	if err != nil {
 		return err
 	}
