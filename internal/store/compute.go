@@ -120,6 +120,9 @@ type Server struct {
 	// NICs is the guest's network interfaces as JSON (the compute service
 	// owns the shape); empty for a server without NICs.
 	NICs string
+	// Volumes is the server's block device mappings as JSON (the compute
+	// service owns the shape); empty for a server without volumes.
+	Volumes string
 }
 
 // InstanceAction is one user-visible action on a server.
@@ -397,7 +400,7 @@ func (t *Tx) DeleteHost(ctx context.Context, id string) error {
 const serverCols = `id, project_id, user_id, name, description, hostname, image_id, flavor, vcpus, ram_mb, key_name, key_data, user_data, config_drive,
 	metadata, tags, requested_zone, requested_host, zone, host, source_host, group_id, reservation_id, launch_index, vm_state, task_state, task_arg, power_state,
 	desired_power, locked, locked_reason, locked_by, fault, migration, access_ipv4, access_ipv6, progress, launched_at, terminated_at,
-	created_at, updated_at, deleted, deleted_at, disk_config, revision, nics`
+	created_at, updated_at, deleted, deleted_at, disk_config, revision, nics, volumes`
 
 // serverColumns is serverCols as a list, in the same order as serverArgs.
 var serverColumns = strings.Split(strings.Join(strings.Fields(serverCols), ""), ",")
@@ -421,7 +424,7 @@ func scanServer(s scanner) (Server, error) {
 	err := s.Scan(&v.ID, &v.ProjectID, &v.UserID, &v.Name, &desc, &v.Hostname, &v.ImageID, &flavor, &vcpus, &ram, &v.KeyName, &v.KeyData, &v.UserData, &v.ConfigDrive,
 		&meta, &tags, &v.RequestedZone, &v.RequestedHost, &v.Zone, &v.Host, &v.SourceHost, &v.GroupID, &v.ReservationID, &v.LaunchIndex, &v.VMState, &v.TaskState, &v.TaskArg, &v.PowerState,
 		&v.DesiredPower, &v.Locked, &v.LockedReason, &v.LockedBy, &fault, &migration, &v.AccessIPv4, &v.AccessIPv6, &v.Progress, &launched, &terminated,
-		&created, &updated, &v.Deleted, &deletedAt, &v.DiskConfig, &v.Revision, &v.NICs)
+		&created, &updated, &v.Deleted, &deletedAt, &v.DiskConfig, &v.Revision, &v.NICs, &v.Volumes)
 	if err != nil {
 		return v, err
 	}
@@ -462,7 +465,7 @@ func serverArgs(v Server) []any {
 	return []any{v.ID, v.ProjectID, v.UserID, v.Name, desc, v.Hostname, v.ImageID, toJSON(v.Flavor), v.Flavor.VCPUs, v.Flavor.RAM, v.KeyName, v.KeyData, v.UserData, v.ConfigDrive,
 		toJSON(nonNilMap(v.Metadata)), toJSON(tags), v.RequestedZone, v.RequestedHost, v.Zone, v.Host, v.SourceHost, v.GroupID, v.ReservationID, v.LaunchIndex, v.VMState, v.TaskState, v.TaskArg, v.PowerState,
 		v.DesiredPower, v.Locked, v.LockedReason, v.LockedBy, fault, migration, v.AccessIPv4, v.AccessIPv6, v.Progress, nullMicros(v.LaunchedAt), nullMicros(v.TerminatedAt),
-		micros(v.CreatedAt), micros(v.UpdatedAt), v.Deleted, nullMicros(v.DeletedAt), diskConfig(v.DiskConfig), v.Revision, v.NICs}
+		micros(v.CreatedAt), micros(v.UpdatedAt), v.Deleted, nullMicros(v.DeletedAt), diskConfig(v.DiskConfig), v.Revision, v.NICs, v.Volumes}
 }
 
 // diskConfig defaults an unset disk config to Nova's MANUAL.

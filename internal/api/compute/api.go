@@ -138,7 +138,7 @@ func (a *API) routes() []rest.Route {
 	}
 	// The operator and per-user resources live in their own files.
 	for _, more := range [][]rest.Route{a.flavorRoutes(), a.keypairRoutes(), a.hostRoutes(), a.aggregateRoutes(),
-		a.quotaRoutes(), a.groupRoutes(), a.imageRoutes(), a.usageRoutes(), a.osHostRoutes(), a.migrationRoutes(), a.eventRoutes()} {
+		a.quotaRoutes(), a.groupRoutes(), a.imageRoutes(), a.usageRoutes(), a.osHostRoutes(), a.migrationRoutes(), a.eventRoutes(), a.volumeAttachmentRoutes()} {
 		rs = append(rs, more...)
 	}
 	return rs

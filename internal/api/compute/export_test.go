@@ -4,4 +4,6 @@ package compute
 var (
 	DecodeFlavorCreate  = decodeFlavorCreate
 	DecodeKeypairCreate = decodeKeypairCreate
+	DecodeVolumeAttach  = decodeVolumeAttach
+	DecodeBlockDevices  = decodeBlockDevices
 )

@@ -60,7 +60,7 @@ func (a *API) serverView(r *http.Request, v store.Server, hostStatus string, add
 		"OS-SRV-USG:terminated_at": usageTS(v.TerminatedAt),
 		"OS-EXT-STS:task_state":    nullable(v.TaskState), "OS-EXT-STS:vm_state": v.VMState,
 		"OS-EXT-STS:power_state":               v.PowerState,
-		"os-extended-volumes:volumes_attached": []any{},
+		"os-extended-volumes:volumes_attached": volumesAttached(r, v),
 	}
 	switch m["status"] {
 	case "ACTIVE", "BUILD", "REBUILD", "RESIZE", "VERIFY_RESIZE", "MIGRATING":
@@ -361,7 +361,7 @@ func (a *API) createServer(w http.ResponseWriter, r *http.Request) error {
 		}
 		req.Description = s.Description
 	}
-	if s.ImageRef != nil {
+	if s.ImageRef != nil && (*s.ImageRef != "" || len(s.BDMv2) == 0) { // "" with a root volume: boot from volume
 		ref := *s.ImageRef
 		if i := strings.LastIndex(ref, "/"); i >= 0 {
 			ref = ref[i+1:]
@@ -380,7 +380,11 @@ func (a *API) createServer(w http.ResponseWriter, r *http.Request) error {
 		return oserr.BadRequest("Invalid input for field/attribute server: 'flavorRef' is a required property.")
 	}
 	if len(s.BDMv2) > 0 {
-		return oserr.BadRequest("block_device_mapping_v2 (boot from volume) needs the block storage service, which this cloud does not run yet; boot from an image.")
+		bds, err := decodeBlockDevices(s.BDMv2, mv(r).Minor)
+		if err != nil {
+			return err
+		}
+		req.BlockDevices = bds
 	}
 	if s.Personality != nil && at(r, 57) {
 		return oserr.BadRequest("Invalid input for field/attribute server: personality was removed in microversion 2.57; use user_data.")

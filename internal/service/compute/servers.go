@@ -50,6 +50,9 @@ type CreateRequest struct {
 	AccessIPv6      string
 	ReservationID   string
 	DiskConfig      string // AUTO or MANUAL; "" is MANUAL
+	// BlockDevices is block_device_mapping_v2: the root volume of a boot
+	// from volume.
+	BlockDevices []BlockDevice
 }
 
 // MaxMetadata is Nova's default metadata_items quota.
@@ -109,10 +112,14 @@ func (s *Service) Create(ctx context.Context, c *auth.Credentials, req CreateReq
 	if len(req.Metadata) > 128 {
 		return nil, oserr.Forbidden("Quota exceeded for metadata_items: %d items requested, the limit is 128.", len(req.Metadata))
 	}
-	if req.ImageRef == "" {
-		return nil, oserr.BadRequest("Missing imageRef attribute: give the image to boot from (booting from volumes comes with block storage).")
+	bootImage, err := s.checkBlockDevices(req)
+	if err != nil {
+		return nil, err
 	}
-	img, err := s.images.Boot(ctx, c, req.ImageRef)
+	if bootImage == "" && len(req.BlockDevices) == 0 {
+		return nil, oserr.BadRequest("Missing imageRef attribute: give the image to boot from, or a root volume in block_device_mapping_v2.")
+	}
+	img, err := s.bootImage(ctx, c, bootImage)
 	if err != nil {
 		if oserr.Is(err, 404) {
 			return nil, oserr.BadRequest("Image %s could not be found; check 'openstack image list'.", req.ImageRef)
@@ -122,12 +129,19 @@ func (s *Service) Create(ctx context.Context, c *auth.Credentials, req CreateReq
 	if img.Status != "active" {
 		return nil, oserr.BadRequest("Image %s is not active (status %s); upload its data first or choose another image.", img.ID, img.Status)
 	}
+	if len(req.BlockDevices) > 0 {
+		img.MinDisk, img.Size = 0, 0 // the root disk is the volume, not the flavor's
+	}
 	zone, host := req.Zone, req.Host
 	if z, h, ok := strings.Cut(zone, ":"); ok {
 		zone, host = z, strings.Split(h, ":")[0]
 	}
 	if host != "" && !c.IsAdmin() {
 		return nil, oserr.Forbidden("Only administrators may choose a host; drop the host from the availability zone.")
+	}
+	boot, err := s.prepareBootVolume(ctx, c, req)
+	if err != nil {
+		return nil, err
 	}
 	var made []store.Server
 	err = s.db.Write(ctx, func(tx *store.Tx) error {
@@ -214,6 +228,7 @@ func (s *Service) Create(ctx context.Context, c *auth.Credentials, req CreateReq
 				VMState: VMBuilding, TaskState: TaskScheduling, DesiredPower: "running",
 				AccessIPv4: req.AccessIPv4, AccessIPv6: req.AccessIPv6, DiskConfig: req.DiskConfig, CreatedAt: now, UpdatedAt: now,
 			}
+			boot.apply(&v)
 			if s.networking != nil && req.Networks != NetworksNone {
 				nics, err := s.networking.ServerPortsTx(ctx, tx, c, v.ID, s.zoneOrDefault(zone), req.NetworkRequests, req.Networks != NetworksList)
 				if err != nil {
@@ -234,6 +249,7 @@ func (s *Service) Create(ctx context.Context, c *auth.Credentials, req CreateReq
 		return nil
 	})
 	if err != nil {
+		s.undoBootVolume(ctx, boot)
 		return nil, err
 	}
 	fault.Point(fault.CreateCommitted)
@@ -792,6 +808,7 @@ func (s *Service) Delete(ctx context.Context, c *auth.Credentials, id string, fo
 			fault.Point(fault.DeleteCommitted)
 		}
 		s.Hub.WakeHost(host)
+		s.releaseVolumes(ctx, id) // deleted at once (no host): its volumes go now
 	}
 	return err
 }

@@ -108,6 +108,8 @@ type Service struct {
 	tokens   consoleTokens
 	// networking is the networking service, nil when the cloud runs none.
 	networking Networking
+	// volumes is the block storage service, nil when the cloud runs none.
+	volumes Volumes
 }
 
 // New returns the compute service.
