@@ -123,7 +123,7 @@ func New(ctx context.Context, cfg Config) (*Cloud, error) {
 		return nil, err
 	}
 	c := &Cloud{cfg: cfg, DB: db, mux: http.NewServeMux()}
-	for _, wire := range []func(context.Context) error{c.wireIdentity, c.wireImage, c.wirePlacement, c.wireCompute, c.wireNetwork, c.wireVolume} {
+	for _, wire := range []func(context.Context) error{c.wireIdentity, c.wireImage, c.wirePlacement, c.wireCompute, c.wireNetwork, c.wireVolume, c.wireComputeVolumes} {
 		if err := wire(ctx); err != nil {
 			c.Close()
 			return nil, err
