@@ -137,6 +137,8 @@ type Cloud struct {
 	extraArgs []string // more flags for `onestack up`
 	// Faults arms fault points (ONESTACK_FAULTS) for the next start only.
 	Faults string
+	// command is the subcommand that serves: "up" unless set.
+	command string
 }
 
 // process is one run of the binary.
@@ -273,7 +275,11 @@ func StartCloud(t *testing.T, database string, extraArgs ...string) *Cloud {
 // --admin-password, as a second `make run` does.
 func (c *Cloud) start(t *testing.T, setPassword bool) {
 	t.Helper()
-	args := append([]string{"up", "--data-dir", c.DataDir, "--listen", c.Listen}, c.extraArgs...)
+	cmd := c.command
+	if cmd == "" {
+		cmd = "up"
+	}
+	args := append([]string{cmd, "--data-dir", c.DataDir, "--listen", c.Listen}, c.extraArgs...)
 	if setPassword {
 		args = append(args, "--admin-password", c.AdminPassword)
 	}

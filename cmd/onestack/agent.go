@@ -22,7 +22,7 @@ import (
 // agentCmd runs `onestack agent`: one host agent talking to a controller over HTTP.
 func agentCmd(ctx context.Context, args []string) error {
 	fs := flag.NewFlagSet("onestack agent", flag.ContinueOnError)
-	controller := fs.String("controller", "http://127.0.0.1:8000", "base URL of the control plane")
+	controller := fs.String("controller", "http://127.0.0.1:8000", "base URL of the control plane; several controllers sharing one database as URL1,URL2 (the agent moves to the next when one cannot be reached)")
 	host := fs.String("host", "", "this host's name (default: the machine's hostname)")
 	zone := fs.String("zone", "", "availability zone to report (default: the cloud's default zone)")
 	hypervisor := fs.String("hypervisor", "qemu", "qemu (real guests) or fake (no guests; for scale tests)")

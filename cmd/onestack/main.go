@@ -22,6 +22,7 @@ const usage = `onestack — a private cloud in one binary that speaks the OpenSt
 
 Usage:
   onestack up [flags]            run everything in one process (see 'onestack up -h')
+  onestack controller [flags]    run the control plane only, sharing a PostgreSQL database with other controllers
   onestack agent [flags]         run one host agent against a control plane (see 'onestack agent -h')
   onestack keys rotate [flags]   rotate the token signing keys
   onestack bench [flags]         boot, list, show and delete many servers on a local cloud; print JSON figures
@@ -62,6 +63,8 @@ func run(ctx context.Context, args []string, getenv func(string) string) error {
 	switch args[0] {
 	case "up":
 		return up(ctx, args[1:], getenv)
+	case "controller":
+		return controllerCmd(ctx, args[1:], getenv)
 	case "agent":
 		return agentCmd(ctx, args[1:])
 	case "bench":

@@ -38,12 +38,21 @@ type upConfig struct {
 	maxRequests   int
 	debugListen   string
 	externalCIDR  string
+	controller    bool
 	retention     time.Duration
 }
 
 func parseUp(args []string, getenv func(string) string) (upConfig, error) {
+	return parseServe("onestack up", args, getenv, false)
+}
+
+// parseServe parses the flags of `onestack up`, or of `onestack
+// controller` (control plane only: no in-process hosts, PostgreSQL
+// required, watches also see the other controllers' changes).
+func parseServe(name string, args []string, getenv func(string) string, controller bool) (upConfig, error) {
 	var c upConfig
-	fs := flag.NewFlagSet("onestack up", flag.ContinueOnError)
+	c.controller = controller
+	fs := flag.NewFlagSet(name, flag.ContinueOnError)
 	fs.StringVar(&c.dataDir, "data-dir", "./data", "directory for the SQLite store, token keys, clouds.yaml and openrc")
 	fs.StringVar(&c.listen, "listen", "127.0.0.1:8000", "address the APIs listen on")
 	fs.StringVar(&c.publicURL, "public-url", "", "base URL clients reach the APIs at (default http://LISTEN)")
@@ -56,7 +65,9 @@ func parseUp(args []string, getenv func(string) string) (upConfig, error) {
 	fs.StringVar(&c.hypervisor, "hypervisor", "qemu", "hypervisor of the in-process hosts: qemu (real guests) or fake (no guests; for scale tests and benchmarks)")
 	fs.StringVar(&c.accel, "accel", "auto", "qemu accelerator: auto (boot a probe kernel under KVM once and use KVM only if it works), kvm or tcg (software emulation)")
 	fs.StringVar(&c.cacheDir, "cache-dir", defaultCacheDir(getenv), "where downloaded Debian packages are kept (the kernel the KVM probe boots)")
-	fs.IntVar(&c.hosts, "hosts", 1, "how many in-process hosts to run (host-1 … host-N); 0 for a control plane only")
+	if !controller {
+		fs.IntVar(&c.hosts, "hosts", 1, "how many in-process hosts to run (host-1 … host-N); 0 for a control plane only")
+	}
 	fs.IntVar(&c.maxRequests, "max-requests", 512, "API requests served at once; beyond it a request waits up to 1 s, then gets 503 with Retry-After (agents' long polls are not counted)")
 	fs.DurationVar(&c.retention, "deleted-retention", 24*time.Hour, "how long deleted servers stay listable (deleted=true, instance actions) before they are purged")
 	fs.StringVar(&c.externalCIDR, "external-cidr", cloud.DefaultExternalCIDR, "subnet of the external network 'public'; its first address is the gateway in the outside-world namespace (DATA/external-netns)")
@@ -66,6 +77,12 @@ func parseUp(args []string, getenv func(string) string) (upConfig, error) {
 	}
 	if fs.NArg() > 0 {
 		return c, fmt.Errorf("unexpected argument %q", fs.Arg(0))
+	}
+	if controller {
+		if !strings.HasPrefix(c.database, "postgres://") && !strings.HasPrefix(c.database, "postgresql://") {
+			return c, fmt.Errorf("onestack controller shares its database with the other controllers: give --database postgres://USER:PASS@HOST/DB (SQLite is for onestack up)")
+		}
+		c.hypervisor, c.hosts = "none", 0
 	}
 	if c.publicURL == "" {
 		c.publicURL = "http://" + c.listen
@@ -98,6 +115,22 @@ func up(ctx context.Context, args []string, getenv func(string) string) error {
 	if err != nil {
 		return err
 	}
+	return serve(ctx, cfg)
+}
+
+// controllerCmd runs `onestack controller`: the control plane alone (APIs,
+// scheduler, purge) on a PostgreSQL database other controllers share;
+// hosts are `onestack agent` processes pointed at any controller.
+func controllerCmd(ctx context.Context, args []string, getenv func(string) string) error {
+	cfg, err := parseServe("onestack controller", args, getenv, true)
+	if err != nil {
+		return err
+	}
+	return serve(ctx, cfg)
+}
+
+func serve(ctx context.Context, cfg upConfig) error {
+	var err error
 	log, err := newLogger(cfg.logLevel)
 	if err != nil {
 		return err
@@ -119,6 +152,7 @@ func up(ctx context.Context, args []string, getenv func(string) string) error {
 		AdminPassword: password, TokenTTL: cfg.tokenTTL, HashCost: cfg.hashCost, Version: version, Log: log,
 		Hypervisor: cfg.hypervisor, FakeHosts: cfg.hosts, DeletedRetention: cfg.retention,
 		Accel: cfg.accel, CacheDir: cfg.cacheDir, MaxRequests: cfg.maxRequests, ExternalCIDR: cfg.externalCIDR,
+		Controller: cfg.controller,
 		AccelChosen: func(name, reason string) {
 			fmt.Fprintf(os.Stderr, "onestack: qemu guests run with %s: %s\n", strings.ToUpper(name), reason)
 		},

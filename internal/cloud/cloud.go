@@ -76,6 +76,9 @@ type Config struct {
 	// ExternalCIDR is the public network's subnet (DefaultExternalCIDR
 	// when empty); its first address is the outside world's gateway.
 	ExternalCIDR string
+	// Controller: one of several controllers sharing the database; watches
+	// also poll it for the other controllers' changes.
+	Controller bool
 }
 
 // FakeHostSize is the capacity a fake host reports.

@@ -25,7 +25,7 @@ func (c *Cloud) wireCompute(ctx context.Context) error {
 	if c.Placement == nil || c.Image == nil {
 		return fmt.Errorf("compute needs the placement and image services wired first")
 	}
-	c.Compute = computesvc.New(c.DB, imagesFor(c.Image), placementFor(c.Placement), c.cfg.Log.With("service", "compute"), computesvc.Config{DeletedRetention: c.cfg.DeletedRetention})
+	c.Compute = computesvc.New(c.DB, imagesFor(c.Image), placementFor(c.Placement), c.cfg.Log.With("service", "compute"), computesvc.Config{DeletedRetention: c.cfg.DeletedRetention, PeerPoll: peerPoll(c.cfg.Controller)})
 	nova := compute.New(c.Compute, c.cfg.PublicURL, c.cfg.Log)
 	nova.Service(c.Identity).Mount(c.mux)
 	legacy := nova.LegacyV2(c.mux)
@@ -194,4 +194,13 @@ func (c *Cloud) PurgeDeleted(ctx context.Context) (int, error) {
 		}
 	}
 	return total, nil
+}
+
+// peerPoll is how often a watch re-reads the store for changes another
+// controller made (those do not wake this process): never all-in-one.
+func peerPoll(controller bool) time.Duration {
+	if controller {
+		return time.Second
+	}
+	return 0
 }

@@ -26,21 +26,52 @@ type Credentials struct {
 // Client is Plane over HTTP, for agents in another process than the
 // control plane. It gets and renews its token itself.
 type Client struct {
-	base  string // e.g. http://127.0.0.1:8000
+	// bases are the controllers, e.g. http://127.0.0.1:8000; requests go to
+	// one of them and move to the next when it cannot be reached.
+	bases []string
 	creds Credentials
 	http  *http.Client
 
 	mu      sync.Mutex
 	token   string
 	expires time.Time
+	cur     int // index into bases, guarded by mu
 }
 
-// NewClient returns a client of the control plane at base.
+// base is the controller requests go to now.
+func (c *Client) base() string {
+	c.mu.Lock()
+	defer c.mu.Unlock()
+	return c.bases[c.cur]
+}
+
+// failover moves to the next controller after base could not be reached
+// (once per failure: concurrent requests that failed on the same one move
+// it once).
+func (c *Client) failover(base string) {
+	c.mu.Lock()
+	defer c.mu.Unlock()
+	if len(c.bases) > 1 && c.bases[c.cur] == base {
+		c.cur = (c.cur + 1) % len(c.bases)
+	}
+}
+
+// NewClient returns a client of the control plane at base: one URL, or
+// several comma-separated controllers sharing one database.
 func NewClient(base string, creds Credentials) *Client {
 	if creds.Domain == "" {
 		creds.Domain = "Default"
 	}
-	return &Client{base: strings.TrimRight(base, "/"), creds: creds, http: &http.Client{Timeout: 40 * time.Second}}
+	var bases []string
+	for _, b := range strings.Split(base, ",") {
+		if b = strings.TrimRight(strings.TrimSpace(b), "/"); b != "" {
+			bases = append(bases, b)
+		}
+	}
+	if len(bases) == 0 {
+		bases = []string{""}
+	}
+	return &Client{bases: bases, creds: creds, http: &http.Client{Timeout: 40 * time.Second}}
 }
 
 func (c *Client) authToken(ctx context.Context) (string, error) {
@@ -55,19 +86,23 @@ func (c *Client) authToken(ctx context.Context) (string, error) {
 		"scope": map[string]any{"project": map[string]any{"name": c.creds.Project, "domain": map[string]any{"name": c.creds.Domain}}},
 	}}
 	b, _ := json.Marshal(body)
-	req, err := http.NewRequestWithContext(ctx, "POST", c.base+"/identity/v3/auth/tokens?nocatalog", bytes.NewReader(b))
+	base := c.bases[c.cur] // mu is held
+	req, err := http.NewRequestWithContext(ctx, "POST", base+"/identity/v3/auth/tokens?nocatalog", bytes.NewReader(b))
 	if err != nil {
 		return "", err
 	}
 	req.Header.Set("Content-Type", "application/json")
 	resp, err := c.http.Do(req)
 	if err != nil {
-		return "", fmt.Errorf("authenticate with %s: %w", c.base, err)
+		if len(c.bases) > 1 {
+			c.cur = (c.cur + 1) % len(c.bases)
+		}
+		return "", fmt.Errorf("authenticate with %s: %w", base, err)
 	}
 	defer resp.Body.Close()
 	if resp.StatusCode != http.StatusCreated {
 		msg, _ := io.ReadAll(io.LimitReader(resp.Body, 4096))
-		return "", fmt.Errorf("authenticate with %s as %s: HTTP %d: %s", c.base, c.creds.Username, resp.StatusCode, msg)
+		return "", fmt.Errorf("authenticate with %s as %s: HTTP %d: %s", base, c.creds.Username, resp.StatusCode, msg)
 	}
 	var doc struct {
 		Token struct {
@@ -92,7 +127,8 @@ func (c *Client) do(ctx context.Context, method, path string, in, out any) error
 		}
 		body = bytes.NewReader(b)
 	}
-	req, err := http.NewRequestWithContext(ctx, method, c.base+path, body)
+	base := c.base()
+	req, err := http.NewRequestWithContext(ctx, method, base+path, body)
 	if err != nil {
 		return err
 	}
@@ -100,6 +136,9 @@ func (c *Client) do(ctx context.Context, method, path string, in, out any) error
 	req.Header.Set("Content-Type", "application/json")
 	resp, err := c.http.Do(req)
 	if err != nil {
+		if ctx.Err() == nil {
+			c.failover(base)
+		}
 		return err
 	}
 	defer resp.Body.Close()
@@ -144,7 +183,7 @@ func (c *Client) UploadImage(ctx context.Context, imageID string, data io.Reader
 	if err != nil {
 		return err
 	}
-	req, err := http.NewRequestWithContext(ctx, "PUT", c.base+"/agent/v1/images/"+imageID+"/file", data)
+	req, err := http.NewRequestWithContext(ctx, "PUT", c.base()+"/agent/v1/images/"+imageID+"/file", data)
 	if err != nil {
 		return err
 	}
@@ -169,7 +208,7 @@ func (c *Client) DownloadImage(ctx context.Context, imageID string) (io.ReadClos
 	if err != nil {
 		return nil, ImageFile{}, err
 	}
-	req, err := http.NewRequestWithContext(ctx, "GET", c.base+"/agent/v1/images/"+imageID+"/file", nil)
+	req, err := http.NewRequestWithContext(ctx, "GET", c.base()+"/agent/v1/images/"+imageID+"/file", nil)
 	if err != nil {
 		return nil, ImageFile{}, err
 	}

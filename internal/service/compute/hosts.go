@@ -157,6 +157,12 @@ func (s *Service) WatchWait(ctx context.Context, host string, since int64, wait 
 	timer := time.NewTimer(wait)
 	defer timer.Stop()
 	wake := s.Hub.Host(host)
+	var poll <-chan time.Time
+	if s.cfg.PeerPoll > 0 {
+		t := time.NewTicker(s.cfg.PeerPoll)
+		defer t.Stop()
+		poll = t.C
+	}
 	for {
 		var servers []store.Server
 		var epoch int64
@@ -194,6 +200,7 @@ func (s *Service) WatchWait(ctx context.Context, host string, since int64, wait 
 		case <-timer.C:
 			return nil, since, nil
 		case <-wake:
+		case <-poll:
 		}
 	}
 }

@@ -81,6 +81,10 @@ type Inventory struct {
 
 // Config tunes compute.
 type Config struct {
+	// PeerPoll, when set, is how often an agent's watch re-reads the store
+	// for changes other controllers made (they cannot wake this process);
+	// zero waits for this process's own wake-ups only.
+	PeerPoll time.Duration
 	// DefaultZone is where hosts without an aggregate zone live ("nova").
 	DefaultZone string
 	// ServiceDownTime: a host whose agent has not heartbeated for this long is down.
