@@ -48,7 +48,11 @@ type Driver struct {
 	fw      *firewall
 	servers map[string]*netServer // network id -> DHCP and metadata
 	nat     map[string]string     // router namespace -> NAT script applied
-	closed  bool
+	// fdb is what was last written on each VXLAN device (by ifindex): an
+	// unchanged list is not dumped again, as a bridge FDB dump lists every
+	// port's entries, thousands on a busy host.
+	fdb    map[int]string
+	closed bool
 }
 
 // New opens the host namespace; it changes nothing until Apply.
@@ -73,6 +77,7 @@ func New(cfg Config) (*Driver, error) {
 		fw:      newFirewall(cfg.NetNS),
 		servers: map[string]*netServer{},
 		nat:     map[string]string{},
+		fdb:     map[int]string{},
 	}, nil
 }
 
@@ -152,11 +157,25 @@ func (d *Driver) Apply(ctx context.Context, hn hostapi.HostNetwork) (hostapi.Net
 			d.log.Warn("network not wired", "network_id", n.ID, "error", err)
 		}
 	}
+	// One dump of the links instead of a lookup per port: an Apply that
+	// changes nothing costs little netlink work per port.
+	links := map[string]netlink.Link{}
+	if all, err := d.h.LinkList(); err == nil {
+		for _, l := range all {
+			links[l.Attrs().Name] = l
+		}
+	}
+	devices := map[string]string{}
 	up := map[string]bool{}
 	for _, p := range hn.Ports {
 		if p.Device == "" {
 			continue
 		}
+		if other, dup := devices[p.Device]; dup {
+			rep.Failed[p.ID] = fmt.Sprintf("port %s: device %s is already port %s's (port ids must differ in their first 11 characters)", p.ID, p.Device, other)
+			continue
+		}
+		devices[p.Device] = p.ID
 		wantLinks[p.Device] = true
 		n := nets[p.NetworkID]
 		switch {
@@ -165,7 +184,7 @@ func (d *Driver) Apply(ctx context.Context, hn hostapi.HostNetwork) (hostapi.Net
 		case netErr[p.NetworkID] != nil:
 			rep.Failed[p.ID] = fmt.Sprintf("port %s: network %s could not be wired on host %s: %v", p.ID, p.NetworkID, d.cfg.Host, netErr[p.NetworkID])
 		default:
-			if err := d.applyPort(p, n); err != nil {
+			if err := d.applyPort(p, n, links); err != nil {
 				rep.Failed[p.ID] = fmt.Sprintf("port %s on host %s: %v", p.ID, d.cfg.Host, err)
 			} else if p.AdminUp {
 				up[p.ID] = true
@@ -215,7 +234,7 @@ func (d *Driver) Apply(ctx context.Context, hn hostapi.HostNetwork) (hostapi.Net
 		}
 	}
 
-	if err := d.removeStale(ctx, wantLinks, wantNS); err != nil {
+	if err := d.removeStale(ctx, links, wantLinks, wantNS); err != nil {
 		d.log.Warn("stale data plane objects left", "error", err)
 	}
 	for id := range up {
@@ -295,8 +314,14 @@ func (d *Driver) applyNetwork(ctx context.Context, n *hostapi.Network, tunnelIP 
 		if err != nil {
 			return err
 		}
-		if err := ensureFDB(d.h, vx, fdb); err != nil {
-			return err
+		sort.Slice(fdb, func(i, j int) bool { return fdb[i].mac+fdb[i].dst < fdb[j].mac+fdb[j].dst })
+		key := fmt.Sprint(fdb)
+		if d.fdb[vx.Attrs().Index] != key {
+			delete(d.fdb, vx.Attrs().Index)
+			if err := ensureFDB(d.h, vx, fdb); err != nil {
+				return err
+			}
+			d.fdb[vx.Attrs().Index] = key
 		}
 	case hostapi.NetworkFlat:
 		link, ok := d.cfg.PhysNets[n.PhysicalNetwork]
@@ -320,20 +345,22 @@ func (d *Driver) applyNetwork(ctx context.Context, n *hostapi.Network, tunnelIP 
 
 // applyPort wires a guest port's link: the tap Apply creates, or a link
 // that already exists (a veth a test made), into the network's bridge.
-func (d *Driver) applyPort(p hostapi.Port, n *hostapi.Network) error {
+func (d *Driver) applyPort(p hostapi.Port, n *hostapi.Network, links map[string]netlink.Link) error {
 	mtu := netMTU(n)
-	br, err := d.h.LinkByName(bridgeName(n.ID))
-	if err != nil {
-		return fmt.Errorf("bridge of network %s: %w", n.ID, err)
+	br, ok := links[bridgeName(n.ID)]
+	if !ok {
+		var err error
+		if br, err = d.h.LinkByName(bridgeName(n.ID)); err != nil {
+			return fmt.Errorf("bridge of network %s: %w", n.ID, err)
+		}
+		links[br.Attrs().Name] = br
 	}
-	if len(p.Device) > 15 {
-		return fmt.Errorf("device name %q is longer than 15 characters", p.Device)
+	if !validDevice(p.Device) {
+		return fmt.Errorf("device name %q is not a link name (1-15 of a-z, A-Z, 0-9, '-', '_', '.')", p.Device)
 	}
-	l, err := d.h.LinkByName(p.Device)
-	if err != nil && !isNotFound(err) {
-		return fmt.Errorf("find %s: %w", p.Device, err)
-	}
-	if err != nil {
+	l, ok := links[p.Device]
+	if !ok {
+		var err error
 		if err := d.createTap(p.Device, mtu); err != nil {
 			return err
 		}
@@ -406,11 +433,19 @@ func (d *Driver) OpenTap(name string) (*os.File, error) {
 
 // removeStale deletes the links and namespaces the driver made that hn
 // no longer wants, and stops their servers.
-func (d *Driver) removeStale(ctx context.Context, wantLinks, wantNS map[string]bool) error {
+// links is a dump taken during this pass (nil: take one); links made
+// after it are wanted ones.
+func (d *Driver) removeStale(ctx context.Context, links map[string]netlink.Link, wantLinks, wantNS map[string]bool) error {
 	var errs []error
-	links, err := d.h.LinkList()
-	if err != nil {
-		return fmt.Errorf("list links: %w", err)
+	if links == nil {
+		all, err := d.h.LinkList()
+		if err != nil {
+			return fmt.Errorf("list links: %w", err)
+		}
+		links = map[string]netlink.Link{}
+		for _, l := range all {
+			links[l.Attrs().Name] = l
+		}
 	}
 	for _, l := range links {
 		name := l.Attrs().Name
@@ -478,7 +513,7 @@ func (d *Driver) Teardown(ctx context.Context) error {
 	}
 	defer d.mu.Unlock()
 	var errs []error
-	if err := d.removeStale(ctx, map[string]bool{}, map[string]bool{}); err != nil {
+	if err := d.removeStale(ctx, nil, map[string]bool{}, map[string]bool{}); err != nil {
 		errs = append(errs, err)
 	}
 	if err := d.fw.remove(ctx); err != nil {

@@ -7,6 +7,7 @@ import (
 	"sort"
 	"strconv"
 	"strings"
+	"time"
 
 	"github.com/onestack/onestack/internal/hostapi"
 )
@@ -116,8 +117,10 @@ type firewall struct {
 	marks   map[string]uint32 // port id -> mark
 	free    []uint32
 	next    uint32
-	// writes counts nft transactions, for tests and benchmarks.
-	writes int
+	// writes counts nft transactions and nftTime adds up their time,
+	// for tests and benchmarks.
+	writes  int
+	nftTime time.Duration
 }
 
 func newFirewall(ns string) *firewall {
@@ -153,8 +156,7 @@ func (f *firewall) desired(hn *hostapi.HostNetwork) (map[string]nftObj, map[stri
 	objs := map[string]nftObj{}
 	problems := map[string]string{} // port id -> why it cannot be filtered
 	add := func(o nftObj) {
-		k := fmt.Sprintf("%d %s %s %s", o.kind, o.fam, o.name, o.elem)
-		objs[k] = o
+		objs[strconv.Itoa(o.kind)+" "+o.fam+" "+o.name+" "+o.elem] = o
 	}
 	groups := map[string]*hostapi.SecurityGroup{}
 	for i := range hn.SecurityGroups {
@@ -174,6 +176,10 @@ func (f *firewall) desired(hn *hostapi.HostNetwork) (map[string]nftObj, map[stri
 	keep := map[string]bool{}
 	for _, p := range hn.Ports {
 		if p.Device == "" || !p.PortSecurity {
+			continue
+		}
+		if !validDevice(p.Device) {
+			problems[p.ID] = fmt.Sprintf("port %s: device name %q is not a link name (1-15 of a-z, A-Z, 0-9, '-', '_', '.')", p.ID, p.Device)
 			continue
 		}
 		spoof, err := spoofRules(p)
@@ -319,26 +325,22 @@ func v4Prefixes(in []string) []string {
 		}
 		ps = append(ps, p)
 	}
+	// Sorted by first address, widest first: prefixes are nested or
+	// disjoint, so one is covered by another exactly when the last one
+	// kept contains it.
 	sort.Slice(ps, func(i, j int) bool {
-		if ps[i].Bits() != ps[j].Bits() {
-			return ps[i].Bits() < ps[j].Bits()
+		if c := ps[i].Addr().Compare(ps[j].Addr()); c != 0 {
+			return c < 0
 		}
-		return ps[i].Addr().Less(ps[j].Addr())
+		return ps[i].Bits() < ps[j].Bits()
 	})
 	var out []netip.Prefix
 	for _, p := range ps {
-		covered := false
-		for _, q := range out {
-			if q.Contains(p.Addr()) {
-				covered = true
-				break
-			}
+		if n := len(out); n > 0 && out[n-1].Contains(p.Addr()) && out[n-1].Bits() <= p.Bits() {
+			continue
 		}
-		if !covered {
-			out = append(out, p)
-		}
+		out = append(out, p)
 	}
-	sort.Slice(out, func(i, j int) bool { return out[i].Addr().Less(out[j].Addr()) })
 	strs := make([]string, len(out))
 	for i, p := range out {
 		if p.Bits() == 32 {
@@ -516,7 +518,10 @@ func (f *firewall) sync(ctx context.Context, want map[string]nftObj) error {
 		return nil
 	}
 	f.writes++
-	if err := nft(ctx, f.ns, b.String()); err != nil {
+	start := time.Now()
+	err := nft(ctx, f.ns, b.String())
+	f.nftTime += time.Since(start)
+	if err != nil {
 		f.applied = nil
 		return fmt.Errorf("write firewall: %w", err)
 	}
@@ -537,4 +542,18 @@ func nftID(id string) string {
 		return id
 	}
 	return "x" + shortHash(id)
+}
+
+// validDevice reports whether name is a link name safe to write into an
+// nft script.
+func validDevice(name string) bool {
+	if name == "" || len(name) > 15 {
+		return false
+	}
+	for _, c := range name {
+		if !(c >= 'a' && c <= 'z' || c >= 'A' && c <= 'Z' || c >= '0' && c <= '9' || c == '-' || c == '_' || c == '.') {
+			return false
+		}
+	}
+	return true
 }

@@ -1,0 +1,211 @@
+package linux
+
+import (
+	"context"
+	"os"
+	"strings"
+	"testing"
+	"time"
+
+	"github.com/google/go-cmp/cmp"
+	"golang.org/x/sys/unix"
+
+	"github.com/onestack/onestack/internal/hostapi"
+)
+
+// TestCleanupOnlyPrefix: Cleanup removes the prefix's namespaces (and
+// what is in them) and nothing else, not even a name that merely starts
+// with the same characters.
+func TestCleanupOnlyPrefix(t *testing.T) {
+	needNetAdmin(t)
+	prefix := testPrefix(t)
+	other := testPrefix(t)
+	ctx := context.Background()
+	if _, err := SetupTopology(ctx, TopologyConfig{Prefix: prefix, Hosts: []string{"a", "b"}}); err != nil {
+		t.Fatal(err)
+	}
+	if _, err := SetupTopology(ctx, TopologyConfig{Prefix: other, Hosts: []string{"a"}}); err != nil {
+		t.Fatal(err)
+	}
+	lookalike := prefix + "x-keep"
+	if _, err := ensureNS(lookalike); err != nil {
+		t.Fatal(err)
+	}
+	t.Cleanup(func() { deleteNS(lookalike) })
+	removed, err := Cleanup(ctx, prefix)
+	if err != nil {
+		t.Fatal(err)
+	}
+	want := map[string]bool{"namespace " + prefix + "-ul": true, "namespace " + prefix + "-ext": true,
+		"namespace " + prefix + "-h-a": true, "namespace " + prefix + "-h-b": true}
+	for _, r := range removed {
+		if !want[r] {
+			t.Errorf("removed %s", r)
+		}
+		delete(want, r)
+	}
+	for r := range want {
+		t.Errorf("did not remove %s", r)
+	}
+	for _, n := range []string{lookalike, other + "-h-a", other + "-ul", other + "-ext"} {
+		if !nsExists(n) {
+			t.Errorf("%s was removed", n)
+		}
+	}
+	if _, err := Cleanup(ctx, "bad/prefix"); err == nil {
+		t.Error("a prefix with / was accepted")
+	}
+}
+
+// TestTopologyRestart: a second SetupTopology reuses the namespaces and
+// links, and a host added later keeps the others' addresses.
+func TestTopologyRestart(t *testing.T) {
+	needNetAdmin(t)
+	prefix := testPrefix(t)
+	ctx := context.Background()
+	state := t.TempDir() + "/topology.json"
+	t1, err := SetupTopology(ctx, TopologyConfig{Prefix: prefix, Hosts: []string{"b", "a"}, StateFile: state})
+	if err != nil {
+		t.Fatal(err)
+	}
+	h, err := handleAt(t1.HostNS("a"))
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer h.Close()
+	l1, err := h.LinkByName(UnderlayLink)
+	if err != nil {
+		t.Fatal(err)
+	}
+	t2, err := SetupTopology(ctx, TopologyConfig{Prefix: prefix, Hosts: []string{"c", "a", "b"}, StateFile: state})
+	if err != nil {
+		t.Fatal(err)
+	}
+	for _, host := range []string{"a", "b"} {
+		if t1.TunnelIP(host) != t2.TunnelIP(host) {
+			t.Errorf("host %s moved from %s to %s", host, t1.TunnelIP(host), t2.TunnelIP(host))
+		}
+	}
+	if ip := t2.TunnelIP("c"); ip == "" || ip == t2.TunnelIP("a") || ip == t2.TunnelIP("b") {
+		t.Errorf("host c got %q", ip)
+	}
+	l2, err := h.LinkByName(UnderlayLink)
+	if err != nil || l2.Attrs().Index != l1.Attrs().Index {
+		t.Errorf("ul0 was recreated: %v", err)
+	}
+	// The underlay works: c reaches a.
+	listen(t, t2.HostNS("a"), t2.TunnelIP("a")+":7000")
+	if got, err := dial(t2.HostNS("c"), "", t2.TunnelIP("a")+":7000", 3*time.Second); err != nil || got != t2.TunnelIP("c") {
+		t.Errorf("c -> a over the underlay: %q %v", got, err)
+	}
+}
+
+// TestRestartTeardown: a new driver (agent restart) takes over what the
+// old one left without disturbing the guest; Teardown removes it all.
+func TestRestartTeardown(t *testing.T) {
+	c := newTestCloud(t, "a", "b")
+	s := newScenario(c)
+	g1 := c.newGuest(t, "a", "g1", s.p1)
+	c.applyBoth(t, s)
+	if ack := g1.dhcp(t); ack.YourIPAddr.String() != "10.0.0.11" {
+		t.Fatalf("address %s", ack.YourIPAddr)
+	}
+	before := dump(t, c.topo.HostNS("a"))
+	if err := c.drivers["a"].Close(); err != nil {
+		t.Fatal(err)
+	}
+	// Data plane stays after Close: the bridge is there.
+	if !strings.Contains(dump(t, c.topo.HostNS("a")), bridgeName(netID)) {
+		t.Fatal("Close removed the bridge")
+	}
+	d, err := New(c.drivers["a"].cfg)
+	if err != nil {
+		t.Fatal(err)
+	}
+	t.Cleanup(func() { d.Close() })
+	c.drivers["a"] = d
+	rep := c.apply(t, "a", s.hostNetwork("a"))
+	if len(rep.Failed) != 0 {
+		t.Fatal(rep.Failed)
+	}
+	if diff := cmp.Diff(before, dump(t, c.topo.HostNS("a"))); diff != "" {
+		t.Errorf("a restarted driver changed the data plane (-before +after):\n%s", diff)
+	}
+	if code, body, err := httpGet(g1.ns, "http://169.254.169.254/openstack/latest/meta_data.json"); err != nil || code != 200 || !strings.Contains(body, "server-1") {
+		t.Errorf("metadata after restart: %d %v", code, err)
+	}
+	if ack := g1.dhcp(t); ack.YourIPAddr.String() != "10.0.0.11" {
+		t.Errorf("dhcp after restart: %s", ack.YourIPAddr)
+	}
+	if err := d.Teardown(context.Background()); err != nil {
+		t.Fatal(err)
+	}
+	hh, _ := handleAt(c.topo.HostNS("a"))
+	defer hh.Close()
+	links, _ := hh.LinkList()
+	for _, l := range links {
+		if ownedLink(l.Attrs().Name) {
+			t.Errorf("after Teardown: %s", l.Attrs().Name)
+		}
+	}
+	entries, _ := os.ReadDir(netnsDir)
+	for _, e := range entries {
+		if strings.HasPrefix(e.Name(), c.topo.HostNS("a")+"_") {
+			t.Errorf("after Teardown: namespace %s", e.Name())
+		}
+	}
+	if rs, _ := nftOutput(context.Background(), c.topo.HostNS("a"), "list", "ruleset"); strings.TrimSpace(rs) != "" {
+		t.Errorf("after Teardown: ruleset\n%s", rs)
+	}
+}
+
+// TestTapAndFailures: Apply makes the tap of a port with no link yet and
+// OpenTap attaches to it; ports that cannot be wired are reported with
+// the reason.
+func TestTapAndFailures(t *testing.T) {
+	c := newTestCloud(t, "a")
+	s := newScenario(c)
+	hn := s.hostNetwork("a")
+	dup := testPort("11111111-0000-4000-8000-0000000000ff", "fa:16:3e:00:00:ff", "10.0.0.99", "server-9") // same tap name as p1
+	flatPort := testPort("33333333-0000-4000-8000-000000000003", "fa:16:3e:00:00:33", "10.9.0.3", "server-3")
+	flatPort.NetworkID = "f1a70000-0000-4000-8000-000000000000"
+	hn.Networks = append(hn.Networks, hostapi.Network{ID: flatPort.NetworkID, Type: hostapi.NetworkFlat, PhysicalNetwork: "datacentre", MTU: 1500})
+	hn.Ports = append(hn.Ports, dup, flatPort)
+	rep := c.apply(t, "a", hn)
+	if !strings.Contains(rep.Failed[dup.ID], "already port "+s.p1.ID) {
+		t.Errorf("duplicate device: %q", rep.Failed[dup.ID])
+	}
+	if !strings.Contains(rep.Failed[flatPort.ID], `physical network "datacentre" has no link on host a`) {
+		t.Errorf("unknown physical network: %q", rep.Failed[flatPort.ID])
+	}
+	if !contains(rep.Up, s.p1.ID) {
+		t.Fatalf("p1 not up: %+v", rep)
+	}
+	f, err := c.drivers["a"].OpenTap(s.p1.Device)
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer f.Close()
+	ifr, err := unix.NewIfreq("")
+	if err != nil {
+		t.Fatal(err)
+	}
+	if err := unix.IoctlIfreq(int(f.Fd()), unix.TUNGETIFF, ifr); err != nil {
+		t.Fatal(err)
+	}
+	if ifr.Name() != s.p1.Device {
+		t.Errorf("fd is attached to %q", ifr.Name())
+	}
+	if _, err := c.drivers["a"].OpenTap("tapnosuchport"); err == nil || !strings.Contains(err.Error(), "not wired yet") {
+		t.Errorf("missing tap: %v", err)
+	}
+}
+
+func contains(list []string, s string) bool {
+	for _, x := range list {
+		if x == s {
+			return true
+		}
+	}
+	return false
+}
