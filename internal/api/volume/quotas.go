@@ -1,7 +1,6 @@
 package volume
 
 import (
-	"encoding/json"
 	"net/http"
 
 	"github.com/onestack/onestack/internal/api/rest"
@@ -158,5 +157,3 @@ func (a *API) updateQuotaClass(w http.ResponseWriter, r *http.Request) error {
 	rest.WriteJSON(w, http.StatusOK, map[string]any{"quota_class_set": out})
 	return nil
 }
-
-var _ = json.RawMessage{}
