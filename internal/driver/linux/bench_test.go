@@ -5,6 +5,7 @@ import (
 	"fmt"
 	"os"
 	"strconv"
+	"syscall"
 	"testing"
 	"time"
 
@@ -14,10 +15,8 @@ import (
 // benchHost is one host namespace with n guest ports (real taps) spread
 // over networks of at most 1,000 ports (a bridge takes 1,024), all in one
 // security group.
-func benchHost(b *testing.B, n int) (*testCloud, hostapi.HostNetwork) {
-	b.Helper()
-	c := newTestCloud(b, "a")
-	hn := hostapi.HostNetwork{Host: "a", TunnelIP: c.topo.TunnelIP("a"), Revision: 1,
+func benchHN(n int, tunnelIP string) hostapi.HostNetwork {
+	hn := hostapi.HostNetwork{Host: "a", TunnelIP: tunnelIP, Revision: 1,
 		SecurityGroups: []hostapi.SecurityGroup{{ID: sgID, Rules: []hostapi.SecurityGroupRule{
 			{ID: "e", Direction: "egress", EtherType: "IPv4"},
 			{ID: "i", Direction: "ingress", EtherType: "IPv4", RemoteGroupID: sgID},
@@ -41,6 +40,14 @@ func benchHost(b *testing.B, n int) (*testCloud, hostapi.HostNetwork) {
 			DeviceID: "server", AdminUp: true, PortSecurity: true, SecurityGroups: []string{sgID}})
 		hn.SecurityGroups[0].Members = append(hn.SecurityGroups[0].Members, ip)
 	}
+	return hn
+}
+
+func benchHost(b *testing.B, n int) (*testCloud, hostapi.HostNetwork) {
+	b.Helper()
+	c := newTestCloud(b, "a")
+	hn := benchHN(n, c.topo.TunnelIP("a"))
+	nets := len(hn.Networks)
 	start := time.Now()
 	rep := c.apply(b, "a", hn)
 	if len(rep.Failed) != 0 || len(rep.Up) != n+nets {
@@ -71,6 +78,7 @@ func BenchmarkRuleChange(b *testing.B) {
 			nft0 := fw.nftTime
 			i := 0
 			defer func() { b.ReportMetric(float64((fw.nftTime-nft0).Microseconds())/1000/float64(max(i, 1)), "nft-ms/op") }()
+			defer reportCPU(b, cpuTime(), &i)
 			for b.Loop() {
 				i++
 				rules := append([]hostapi.SecurityGroupRule(nil), base...)
@@ -98,6 +106,7 @@ func BenchmarkRuleChangeFirewall(b *testing.B) {
 			nft0 := fw.nftTime
 			i := 0
 			defer func() { b.ReportMetric(float64((fw.nftTime-nft0).Microseconds())/1000/float64(max(i, 1)), "nft-ms/op") }()
+			defer reportCPU(b, cpuTime(), &i)
 			for b.Loop() {
 				i++
 				rules := append([]hostapi.SecurityGroupRule(nil), base...)
@@ -139,4 +148,45 @@ func benchSizes(sizes ...int) []int {
 		}
 	}
 	return sizes
+}
+
+// BenchmarkFirewallDiff is the in-process part of a rule change: render
+// the desired ruleset from the whole HostNetwork and diff it with the last
+// one (no nft).
+func BenchmarkFirewallDiff(b *testing.B) {
+	for _, n := range benchSizes(10, 10000) {
+		b.Run(fmt.Sprintf("ports=%d", n), func(b *testing.B) {
+			hn := benchHN(n, "10.250.0.2")
+			fw := newFirewall("")
+			fw.applied, _ = fw.desired(&hn)
+			base := hn.SecurityGroups[0].Rules
+			i := 0
+			defer reportCPU(b, cpuTime(), &i)
+			for b.Loop() {
+				i++
+				rules := append([]hostapi.SecurityGroupRule(nil), base...)
+				if i%2 == 1 {
+					rules = append(rules, hostapi.SecurityGroupRule{ID: "x", Direction: "ingress", EtherType: "IPv4", Protocol: "tcp", PortMin: intp(22), PortMax: intp(22)})
+				}
+				hn.SecurityGroups = []hostapi.SecurityGroup{{ID: sgID, Rules: rules, Members: hn.SecurityGroups[0].Members}}
+				want, _ := fw.desired(&hn)
+				if script := fw.diff(want); script == "" {
+					b.Fatal("no change")
+				}
+				fw.applied = want
+			}
+		})
+	}
+}
+
+// cpuTime is this process's CPU time: on a shared machine it measures the
+// work better than the wall clock.
+func cpuTime() time.Duration {
+	var ru syscall.Rusage
+	syscall.Getrusage(syscall.RUSAGE_SELF, &ru)
+	return time.Duration(ru.Utime.Nano() + ru.Stime.Nano())
+}
+
+func reportCPU(b *testing.B, start time.Duration, n *int) {
+	b.ReportMetric(float64((cpuTime()-start).Microseconds())/1000/float64(max(*n, 1)), "cpu-ms/op")
 }

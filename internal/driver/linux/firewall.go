@@ -16,9 +16,10 @@ import (
 // namespace, written with nft -f (one atomic transaction per change):
 //
 //   - bridge onestack: port security on frames entering the bridge from a
-//     guest tap (source MAC, ARP sender, source IP), the DHCP port's frames
-//     kept off the tunnels, and a mark naming the destination port (the
-//     bridge forward hook is the only place that knows the output port).
+//     guest tap (source MAC, ARP sender, source IP, checked against sets
+//     keyed by tap), the DHCP port's frames kept off the tunnels, and a
+//     mark naming the destination port (the bridge forward hook is the
+//     only place that knows the output port).
 //   - ip onestack: the stateful part. This kernel has no
 //     nf_conntrack_bridge, so bridged IPv4 goes through br_netfilter
 //     (net.bridge.bridge-nf-call-iptables=1, set in the host namespace
@@ -26,10 +27,12 @@ import (
 //     bridged frames. Egress is filtered at prerouting (the input port is
 //     the tap there), ingress at forward by the mark the bridge table set.
 //
-// Every port and group has chains of its own reached through verdict maps
-// keyed by tap name or mark, so a rule change rewrites one group chain and
-// a port change touches one port's chains and map elements: the cost does
-// not grow with the number of ports.
+// Ports are only set and map elements: verdict maps send a port to the
+// chain of its combination of security groups, which jumps to one chain
+// per group. A rule change rewrites one group chain, a port change its
+// elements: the cost does not grow with the number of ports (nft itself
+// reads the table's chains and sets before a change, and there are as many
+// as groups and combinations, not ports).
 const fwTable = "onestack"
 
 const (
@@ -80,12 +83,21 @@ func (o nftObj) create(b *strings.Builder) {
 // baseRuleset declares the tables, their hooks and maps.
 const baseRuleset = `table bridge onestack {
 	set tunnel_src { type ifname . ether_addr; }
-	map spoof { type ifname : verdict; }
+	set secured { type ifname; }
+	set macs { type ifname . ether_addr; }
+	set ips { type ifname . ipv4_addr; flags interval; }
 	map outmark { type ifname : mark; }
 	chain pre {
 		type filter hook prerouting priority -300; policy accept;
 		iifname . ether saddr @tunnel_src drop
-		iifname vmap @spoof
+		iifname != @secured accept
+		iifname . ether saddr != @macs drop
+		ether type arp iifname . arp saddr ether != @macs drop
+		ether type arp arp saddr ip 0.0.0.0 accept
+		ether type arp iifname . arp saddr ip != @ips drop
+		ether type ip ip saddr 0.0.0.0 udp sport 68 udp dport 67 accept
+		ether type ip iifname . ip saddr != @ips drop
+		ether type ip6 drop
 	}
 	chain forward_port {
 		type filter hook forward priority -200; policy accept;
@@ -153,7 +165,7 @@ func (f *firewall) releaseMarks(keep map[string]bool) {
 
 // desired renders hn's firewall as objects keyed by identity.
 func (f *firewall) desired(hn *hostapi.HostNetwork) (map[string]nftObj, map[string]string) {
-	objs := map[string]nftObj{}
+	objs := make(map[string]nftObj, 6*len(hn.Ports)+16)
 	problems := map[string]string{} // port id -> why it cannot be filtered
 	add := func(o nftObj) {
 		objs[strconv.Itoa(o.kind)+" "+o.fam+" "+o.name+" "+o.elem] = o
@@ -174,6 +186,7 @@ func (f *firewall) desired(hn *hostapi.HostNetwork) (map[string]nftObj, map[stri
 	usedGroups := map[string]bool{}
 	remoteGroups := map[string]bool{}
 	keep := map[string]bool{}
+	combos := map[string][]string{} // combination chain suffix -> groups
 	for _, p := range hn.Ports {
 		if p.Device == "" || !p.PortSecurity {
 			continue
@@ -182,32 +195,44 @@ func (f *firewall) desired(hn *hostapi.HostNetwork) (map[string]nftObj, map[stri
 			problems[p.ID] = fmt.Sprintf("port %s: device name %q is not a link name (1-15 of a-z, A-Z, 0-9, '-', '_', '.')", p.ID, p.Device)
 			continue
 		}
-		spoof, err := spoofRules(p)
+		macs, prefixes, err := portAddresses(p)
 		if err != nil {
 			problems[p.ID] = err.Error()
 			continue
 		}
 		keep[p.ID] = true
 		m := f.mark(p.ID)
-		add(nftObj{kind: objChain, fam: "bridge", name: "s-" + nftID(p.ID), body: spoof})
-		add(nftObj{kind: objElem, fam: "bridge", name: "spoof", elem: p.Device, body: []string{fmt.Sprintf("%q : jump s-%s", p.Device, nftID(p.ID))}})
-		add(nftObj{kind: objElem, fam: "bridge", name: "outmark", elem: p.Device, body: []string{fmt.Sprintf("%q : %d", p.Device, m)}})
+		dev := strconv.Quote(p.Device)
+		add(nftObj{kind: objElem, fam: "bridge", name: "secured", elem: p.Device, body: []string{dev}})
+		for _, mac := range macs {
+			add(nftObj{kind: objElem, fam: "bridge", name: "macs", elem: p.Device + " " + mac, body: []string{dev + " . " + mac}})
+		}
+		for _, pfx := range prefixes {
+			add(nftObj{kind: objElem, fam: "bridge", name: "ips", elem: p.Device + " " + pfx, body: []string{dev + " . " + pfx}})
+		}
+		add(nftObj{kind: objElem, fam: "bridge", name: "outmark", elem: p.Device, body: []string{fmt.Sprintf("%s : %d", dev, m)}})
+		var gs []string
+		for _, g := range p.SecurityGroups {
+			if groups[g] != nil { // an unknown group contributes no rule
+				gs = append(gs, g)
+				usedGroups[g] = true
+			}
+		}
+		sort.Strings(gs)
+		c := shortHash(strings.Join(gs, ","))
+		combos[c] = gs
+		add(nftObj{kind: objElem, fam: "ip", name: "egress", elem: p.Device, body: []string{fmt.Sprintf("%s : jump ce-%s", dev, c)}})
+		add(nftObj{kind: objElem, fam: "ip", name: "ingress", elem: strconv.Itoa(int(m)), body: []string{fmt.Sprintf("%d : jump ci-%s", m, c)}})
+	}
+	for c, gs := range combos {
 		eg := []string{"ct state established,related accept", "ct state invalid drop", "udp sport 68 udp dport 67 accept"}
 		in := []string{"ct state established,related accept", "ct state invalid drop", "udp sport 67 udp dport 68 accept"}
-		for _, g := range p.SecurityGroups {
-			if groups[g] == nil {
-				continue // unknown group: contributes no rule (deny)
-			}
-			usedGroups[g] = true
+		for _, g := range gs {
 			eg = append(eg, "jump g-"+nftID(g)+"-e")
 			in = append(in, "jump g-"+nftID(g)+"-i")
 		}
-		eg = append(eg, "drop")
-		in = append(in, "drop")
-		add(nftObj{kind: objChain, fam: "ip", name: "e-" + nftID(p.ID), body: eg})
-		add(nftObj{kind: objChain, fam: "ip", name: "i-" + nftID(p.ID), body: in})
-		add(nftObj{kind: objElem, fam: "ip", name: "egress", elem: p.Device, body: []string{fmt.Sprintf("%q : jump e-%s", p.Device, nftID(p.ID))}})
-		add(nftObj{kind: objElem, fam: "ip", name: "ingress", elem: strconv.Itoa(int(m)), body: []string{fmt.Sprintf("%d : jump i-%s", m, nftID(p.ID))}})
+		add(nftObj{kind: objChain, fam: "ip", name: "ce-" + c, body: append(eg, "drop")})
+		add(nftObj{kind: objChain, fam: "ip", name: "ci-" + c, body: append(in, "drop")})
 	}
 	f.releaseMarks(keep)
 	ids := make([]string, 0, len(usedGroups))
@@ -244,44 +269,39 @@ func (f *firewall) desired(hn *hostapi.HostNetwork) (map[string]nftObj, map[stri
 	return objs, problems
 }
 
-// spoofRules is a port's anti-spoofing chain: its MACs (own and address
-// pairs'), ARP only for its addresses, IPv4 only from its addresses (DHCP
-// discovery from 0.0.0.0 allowed), no IPv6.
-func spoofRules(p hostapi.Port) ([]string, error) {
-	macs := map[string]bool{strings.ToLower(p.MAC): true}
+// portAddresses is what a port may send from: its MACs (own and address
+// pairs') and IPv4 prefixes (fixed IPs and address pairs).
+func portAddresses(p hostapi.Port) (macs, prefixes []string, err error) {
+	seen := map[string]bool{}
 	var ips []string
+	for _, m := range append([]string{p.MAC}, pairMACs(p)...) {
+		m = strings.ToLower(m)
+		if !validMAC(m) {
+			return nil, nil, fmt.Errorf("port %s: MAC address %q is not valid", p.ID, m)
+		}
+		if !seen[m] {
+			seen[m] = true
+			macs = append(macs, m)
+		}
+	}
+	sort.Strings(macs)
 	for _, f := range p.FixedIPs {
 		ips = append(ips, f.IP)
 	}
 	for _, ap := range p.AllowedAddressPairs {
 		ips = append(ips, ap.IP)
+	}
+	return macs, v4Prefixes(ips), nil
+}
+
+func pairMACs(p hostapi.Port) []string {
+	var out []string
+	for _, ap := range p.AllowedAddressPairs {
 		if ap.MAC != "" {
-			macs[strings.ToLower(ap.MAC)] = true
+			out = append(out, ap.MAC)
 		}
 	}
-	prefixes := v4Prefixes(ips)
-	macList := make([]string, 0, len(macs))
-	for m := range macs {
-		if !validMAC(m) {
-			return nil, fmt.Errorf("port %s: MAC address %q is not valid", p.ID, m)
-		}
-		macList = append(macList, m)
-	}
-	sort.Strings(macList)
-	macSet := "{ " + strings.Join(macList, ", ") + " }"
-	rules := []string{"ether saddr != " + macSet + " drop"}
-	arpIPs := v4Prefixes(append(ips, "0.0.0.0"))
-	rules = append(rules,
-		"arp saddr ether != "+macSet+" drop",
-		"arp saddr ip != { "+strings.Join(arpIPs, ", ")+" } drop",
-		"ip saddr 0.0.0.0 udp sport 68 udp dport 67 accept")
-	if len(prefixes) == 0 {
-		rules = append(rules, "ether type ip drop")
-	} else {
-		rules = append(rules, "ether type ip ip saddr != { "+strings.Join(prefixes, ", ")+" } drop")
-	}
-	rules = append(rules, "ether type ip6 drop")
-	return rules, nil
+	return out
 }
 
 func validMAC(m string) bool {
@@ -441,26 +461,45 @@ func validWord(s string) bool {
 // sync writes the difference between the applied ruleset and want in one
 // transaction (the whole ruleset when nothing is known to be applied).
 func (f *firewall) sync(ctx context.Context, want map[string]nftObj) error {
+	script := f.diff(want)
+	if script == "" {
+		return nil
+	}
+	f.writes++
+	start := time.Now()
+	err := nft(ctx, f.ns, script)
+	f.nftTime += time.Since(start)
+	if err != nil {
+		f.applied = nil
+		return fmt.Errorf("write firewall: %w", err)
+	}
+	f.applied = want
+	return nil
+}
+
+// diff is the nft script taking the applied ruleset to want.
+func (f *firewall) diff(want map[string]nftObj) string {
 	var b strings.Builder
 	full := f.applied == nil
 	if full {
 		b.WriteString("table bridge onestack {}\ndelete table bridge onestack\ntable ip onestack {}\ndelete table ip onestack\n")
 		b.WriteString(baseRuleset)
 	}
-	keys := make([]string, 0, len(want))
-	for k := range want {
-		keys = append(keys, k)
+	// Only what differs is sorted and written: the scan is linear, the
+	// rest grows with the change.
+	var keys, oldKeys []string
+	for k, w := range want {
+		if o, ok := f.applied[k]; !ok || !o.equal(w) {
+			keys = append(keys, k)
+		}
+	}
+	for k, o := range f.applied {
+		if w, ok := want[k]; !ok || !w.equal(o) {
+			oldKeys = append(oldKeys, k)
+		}
 	}
 	sort.Strings(keys)
-	var oldKeys []string
-	for k := range f.applied {
-		oldKeys = append(oldKeys, k)
-	}
 	sort.Strings(oldKeys)
-	changed := func(k string) bool {
-		o, ok := f.applied[k]
-		return !ok || !o.equal(want[k])
-	}
 	// 1. Elements that go or change.
 	for _, k := range oldKeys {
 		o := f.applied[k]
@@ -472,11 +511,11 @@ func (f *firewall) sync(ctx context.Context, want map[string]nftObj) error {
 			fmt.Fprintf(&b, "delete element %s %s %s { %s }\n", o.fam, fwTable, o.name, key)
 		}
 	}
-	// 2. Sets, 3. chains (group chains before the port chains jumping
-	// to them), 4. elements.
+	// 2. Sets, 3. chains (group chains before the combination chains
+	// jumping to them), 4. elements.
 	for _, kind := range []int{objSet, objChain, objElem} {
 		for _, k := range keys {
-			if o := want[k]; o.kind == kind && changed(k) {
+			if o := want[k]; o.kind == kind {
 				if kind == objChain && !strings.HasPrefix(o.name, "g-") {
 					continue
 				}
@@ -485,7 +524,7 @@ func (f *firewall) sync(ctx context.Context, want map[string]nftObj) error {
 		}
 		if kind == objChain {
 			for _, k := range keys {
-				if o := want[k]; o.kind == kind && changed(k) && !strings.HasPrefix(o.name, "g-") {
+				if o := want[k]; o.kind == kind && !strings.HasPrefix(o.name, "g-") {
 					o.create(&b)
 				}
 			}
@@ -514,19 +553,7 @@ func (f *firewall) sync(ctx context.Context, want map[string]nftObj) error {
 			}
 		}
 	}
-	if b.Len() == 0 {
-		return nil
-	}
-	f.writes++
-	start := time.Now()
-	err := nft(ctx, f.ns, b.String())
-	f.nftTime += time.Since(start)
-	if err != nil {
-		f.applied = nil
-		return fmt.Errorf("write firewall: %w", err)
-	}
-	f.applied = want
-	return nil
+	return b.String()
 }
 
 // remove deletes the firewall tables.

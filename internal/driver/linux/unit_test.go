@@ -59,25 +59,20 @@ func TestV4Prefixes(t *testing.T) {
 	}
 }
 
-func TestSpoofRules(t *testing.T) {
+func TestPortAddresses(t *testing.T) {
 	p := hostapi.Port{ID: "p", MAC: "FA:16:3E:00:00:01", FixedIPs: []hostapi.FixedIP{{IP: "10.0.0.5"}},
-		AllowedAddressPairs: []hostapi.AddressPair{{IP: "10.0.0.0/28", MAC: "fa:16:3e:00:00:02"}, {IP: "10.9.9.9"}}}
-	got, err := spoofRules(p)
+		AllowedAddressPairs: []hostapi.AddressPair{{IP: "10.0.0.0/28", MAC: "fa:16:3e:00:00:02"}, {IP: "10.9.9.9"}, {IP: "2001:db8::5"}}}
+	macs, prefixes, err := portAddresses(p)
 	if err != nil {
 		t.Fatal(err)
 	}
-	want := []string{
-		"ether saddr != { fa:16:3e:00:00:01, fa:16:3e:00:00:02 } drop",
-		"arp saddr ether != { fa:16:3e:00:00:01, fa:16:3e:00:00:02 } drop",
-		"arp saddr ip != { 0.0.0.0, 10.0.0.0/28, 10.9.9.9 } drop",
-		"ip saddr 0.0.0.0 udp sport 68 udp dport 67 accept",
-		"ether type ip ip saddr != { 10.0.0.0/28, 10.9.9.9 } drop",
-		"ether type ip6 drop",
+	if diff := cmp.Diff([]string{"fa:16:3e:00:00:01", "fa:16:3e:00:00:02"}, macs); diff != "" {
+		t.Errorf("macs (-want +got):\n%s", diff)
 	}
-	if diff := cmp.Diff(want, got); diff != "" {
-		t.Errorf("(-want +got):\n%s", diff)
+	if diff := cmp.Diff([]string{"10.0.0.0/28", "10.9.9.9"}, prefixes); diff != "" {
+		t.Errorf("prefixes (-want +got):\n%s", diff)
 	}
-	if _, err := spoofRules(hostapi.Port{ID: "p", MAC: "zz"}); err == nil || !strings.Contains(err.Error(), "MAC address") {
+	if _, _, err := portAddresses(hostapi.Port{ID: "p", MAC: "zz"}); err == nil || !strings.Contains(err.Error(), "MAC address") {
 		t.Errorf("bad MAC: %v", err)
 	}
 }
