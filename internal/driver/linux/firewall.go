@@ -4,6 +4,7 @@ import (
 	"context"
 	"fmt"
 	"net/netip"
+	"slices"
 	"sort"
 	"strconv"
 	"strings"
@@ -125,8 +126,9 @@ table ip onestack {
 // tables whole, in one transaction.
 type firewall struct {
 	ns      string
-	applied map[string]nftObj
-	marks   map[string]uint32 // port id -> mark
+	applied map[string]*unit
+	ports   map[string]*portUnit // port id -> its last rendering
+	marks   map[string]uint32    // port id -> mark
 	free    []uint32
 	next    uint32
 	// writes counts nft transactions and nftTime adds up their time,
@@ -163,54 +165,56 @@ func (f *firewall) releaseMarks(keep map[string]bool) {
 	}
 }
 
-// desired renders hn's firewall as objects keyed by identity.
-func (f *firewall) desired(hn *hostapi.HostNetwork) (map[string]nftObj, map[string]string) {
-	objs := make(map[string]nftObj, 6*len(hn.Ports)+16)
+// unit is the objects one thing (a port, a group, a network) puts in the
+// ruleset. Units of unchanged ports are reused as is, so the diff skips
+// them by pointer.
+type unit struct {
+	objs map[string]nftObj
+}
+
+func (u *unit) add(o nftObj) {
+	u.objs[strconv.Itoa(o.kind)+" "+o.fam+" "+o.name+" "+o.elem] = o
+}
+
+func newUnit() *unit { return &unit{objs: map[string]nftObj{}} }
+
+// portUnit is a port's rendered unit and what it was rendered from.
+type portUnit struct {
+	port   hostapi.Port
+	mark   uint32
+	combo  string
+	groups []string // the port's known groups, sorted
+	u      *unit
+}
+
+// desired renders hn's firewall as units keyed by identity, and the
+// ports that cannot be filtered with why.
+func (f *firewall) desired(hn *hostapi.HostNetwork) (map[string]*unit, map[string]string) {
+	units := make(map[string]*unit, len(hn.Ports)+16)
 	problems := map[string]string{} // port id -> why it cannot be filtered
-	add := func(o nftObj) {
-		objs[strconv.Itoa(o.kind)+" "+o.fam+" "+o.name+" "+o.elem] = o
-	}
 	groups := map[string]*hostapi.SecurityGroup{}
 	for i := range hn.SecurityGroups {
 		groups[hn.SecurityGroups[i].ID] = &hn.SecurityGroups[i]
 	}
-	nets := map[string]*hostapi.Network{}
 	for i := range hn.Networks {
 		n := &hn.Networks[i]
-		nets[n.ID] = n
 		if n.DHCP != nil && n.Type == hostapi.NetworkVXLAN && n.SegmentID > 0 {
-			add(nftObj{kind: objElem, fam: "bridge", name: "tunnel_src", elem: vxlanName(n.SegmentID) + "." + n.DHCP.MAC,
-				body: []string{fmt.Sprintf("%q . %s", vxlanName(n.SegmentID), n.DHCP.MAC)}})
+			u := newUnit()
+			u.add(nftObj{kind: objElem, fam: "bridge", name: "tunnel_src", elem: vxlanName(n.SegmentID) + "." + n.DHCP.MAC,
+				body: []string{fmt.Sprintf("%q . %s", vxlanName(n.SegmentID), strings.ToLower(n.DHCP.MAC))}})
+			units["net "+n.ID] = u
 		}
 	}
 	usedGroups := map[string]bool{}
 	remoteGroups := map[string]bool{}
 	keep := map[string]bool{}
 	combos := map[string][]string{} // combination chain suffix -> groups
+	cache := make(map[string]*portUnit, len(hn.Ports))
 	for _, p := range hn.Ports {
 		if p.Device == "" || !p.PortSecurity {
 			continue
 		}
-		if !validDevice(p.Device) {
-			problems[p.ID] = fmt.Sprintf("port %s: device name %q is not a link name (1-15 of a-z, A-Z, 0-9, '-', '_', '.')", p.ID, p.Device)
-			continue
-		}
-		macs, prefixes, err := portAddresses(p)
-		if err != nil {
-			problems[p.ID] = err.Error()
-			continue
-		}
-		keep[p.ID] = true
 		m := f.mark(p.ID)
-		dev := strconv.Quote(p.Device)
-		add(nftObj{kind: objElem, fam: "bridge", name: "secured", elem: p.Device, body: []string{dev}})
-		for _, mac := range macs {
-			add(nftObj{kind: objElem, fam: "bridge", name: "macs", elem: p.Device + " " + mac, body: []string{dev + " . " + mac}})
-		}
-		for _, pfx := range prefixes {
-			add(nftObj{kind: objElem, fam: "bridge", name: "ips", elem: p.Device + " " + pfx, body: []string{dev + " . " + pfx}})
-		}
-		add(nftObj{kind: objElem, fam: "bridge", name: "outmark", elem: p.Device, body: []string{fmt.Sprintf("%s : %d", dev, m)}})
 		var gs []string
 		for _, g := range p.SecurityGroups {
 			if groups[g] != nil { // an unknown group contributes no rule
@@ -219,28 +223,34 @@ func (f *firewall) desired(hn *hostapi.HostNetwork) (map[string]nftObj, map[stri
 			}
 		}
 		sort.Strings(gs)
-		c := shortHash(strings.Join(gs, ","))
-		combos[c] = gs
-		add(nftObj{kind: objElem, fam: "ip", name: "egress", elem: p.Device, body: []string{fmt.Sprintf("%s : jump ce-%s", dev, c)}})
-		add(nftObj{kind: objElem, fam: "ip", name: "ingress", elem: strconv.Itoa(int(m)), body: []string{fmt.Sprintf("%d : jump ci-%s", m, c)}})
+		pu := f.ports[p.ID]
+		if pu == nil || pu.mark != m || !samePort(&pu.port, &p) || !slices.Equal(pu.groups, gs) {
+			var err error
+			if pu, err = renderPort(p, m, gs); err != nil {
+				problems[p.ID] = err.Error()
+				continue
+			}
+		}
+		combos[pu.combo] = gs
+		keep[p.ID] = true
+		cache[p.ID] = pu
+		units["port "+p.ID] = pu.u
 	}
+	f.ports = cache
+	f.releaseMarks(keep)
 	for c, gs := range combos {
+		u := newUnit()
 		eg := []string{"ct state established,related accept", "ct state invalid drop", "udp sport 68 udp dport 67 accept"}
 		in := []string{"ct state established,related accept", "ct state invalid drop", "udp sport 67 udp dport 68 accept"}
 		for _, g := range gs {
 			eg = append(eg, "jump g-"+nftID(g)+"-e")
 			in = append(in, "jump g-"+nftID(g)+"-i")
 		}
-		add(nftObj{kind: objChain, fam: "ip", name: "ce-" + c, body: append(eg, "drop")})
-		add(nftObj{kind: objChain, fam: "ip", name: "ci-" + c, body: append(in, "drop")})
+		u.add(nftObj{kind: objChain, fam: "ip", name: "ce-" + c, body: append(eg, "drop")})
+		u.add(nftObj{kind: objChain, fam: "ip", name: "ci-" + c, body: append(in, "drop")})
+		units["combo "+c] = u
 	}
-	f.releaseMarks(keep)
-	ids := make([]string, 0, len(usedGroups))
 	for g := range usedGroups {
-		ids = append(ids, g)
-	}
-	sort.Strings(ids)
-	for _, g := range ids {
 		var ing, eg []string
 		for _, r := range groups[g].Rules {
 			rule, ok := sgRule(r)
@@ -256,17 +266,76 @@ func (f *firewall) desired(hn *hostapi.HostNetwork) (map[string]nftObj, map[stri
 				ing = append(ing, rule)
 			}
 		}
-		add(nftObj{kind: objChain, fam: "ip", name: "g-" + nftID(g) + "-i", body: ing})
-		add(nftObj{kind: objChain, fam: "ip", name: "g-" + nftID(g) + "-e", body: eg})
+		u := newUnit()
+		u.add(nftObj{kind: objChain, fam: "ip", name: "g-" + nftID(g) + "-i", body: ing})
+		u.add(nftObj{kind: objChain, fam: "ip", name: "g-" + nftID(g) + "-e", body: eg})
+		units["group "+g] = u
 	}
 	for g := range remoteGroups {
 		var members []string
 		if sg := groups[g]; sg != nil {
 			members = v4Prefixes(sg.Members)
 		}
-		add(nftObj{kind: objSet, fam: "ip", name: "m-" + nftID(g), decl: "type ipv4_addr; flags interval;", body: members})
+		u := newUnit()
+		u.add(nftObj{kind: objSet, fam: "ip", name: "m-" + nftID(g), decl: "type ipv4_addr; flags interval;", body: members})
+		units["members "+g] = u
 	}
-	return objs, problems
+	return units, problems
+}
+
+// renderPort renders a port's elements: it is secured, its MACs and
+// prefixes, its mark, and the chains of its groups' combination.
+func renderPort(p hostapi.Port, m uint32, gs []string) (*portUnit, error) {
+	if !validDevice(p.Device) {
+		return nil, fmt.Errorf("port %s: device name %q is not a link name (1-15 of a-z, A-Z, 0-9, '-', '_', '.')", p.ID, p.Device)
+	}
+	macs, prefixes, err := portAddresses(p)
+	if err != nil {
+		return nil, err
+	}
+	c := shortHash(strings.Join(gs, ","))
+	u := newUnit()
+	dev := strconv.Quote(p.Device)
+	u.add(nftObj{kind: objElem, fam: "bridge", name: "secured", elem: p.Device, body: []string{dev}})
+	for _, mac := range macs {
+		u.add(nftObj{kind: objElem, fam: "bridge", name: "macs", elem: p.Device + " " + mac, body: []string{dev + " . " + mac}})
+	}
+	for _, pfx := range prefixes {
+		u.add(nftObj{kind: objElem, fam: "bridge", name: "ips", elem: p.Device + " " + pfx, body: []string{dev + " . " + pfx}})
+	}
+	u.add(nftObj{kind: objElem, fam: "bridge", name: "outmark", elem: p.Device, body: []string{fmt.Sprintf("%s : %d", dev, m)}})
+	u.add(nftObj{kind: objElem, fam: "ip", name: "egress", elem: p.Device, body: []string{fmt.Sprintf("%s : jump ce-%s", dev, c)}})
+	u.add(nftObj{kind: objElem, fam: "ip", name: "ingress", elem: strconv.Itoa(int(m)), body: []string{fmt.Sprintf("%d : jump ci-%s", m, c)}})
+	cp := p
+	cp.FixedIPs = append([]hostapi.FixedIP(nil), p.FixedIPs...)
+	cp.SecurityGroups = append([]string(nil), p.SecurityGroups...)
+	cp.AllowedAddressPairs = append([]hostapi.AddressPair(nil), p.AllowedAddressPairs...)
+	return &portUnit{port: cp, mark: m, combo: c, groups: gs, u: u}, nil
+}
+
+// samePort reports whether two ports render the same firewall elements
+// (with the same mark): device, MAC, addresses, groups, pairs.
+func samePort(a, b *hostapi.Port) bool {
+	if a.Device != b.Device || a.MAC != b.MAC || a.PortSecurity != b.PortSecurity ||
+		len(a.FixedIPs) != len(b.FixedIPs) || len(a.SecurityGroups) != len(b.SecurityGroups) || len(a.AllowedAddressPairs) != len(b.AllowedAddressPairs) {
+		return false
+	}
+	for i := range a.FixedIPs {
+		if a.FixedIPs[i].IP != b.FixedIPs[i].IP {
+			return false
+		}
+	}
+	for i := range a.SecurityGroups {
+		if a.SecurityGroups[i] != b.SecurityGroups[i] {
+			return false
+		}
+	}
+	for i := range a.AllowedAddressPairs {
+		if a.AllowedAddressPairs[i] != b.AllowedAddressPairs[i] {
+			return false
+		}
+	}
+	return true
 }
 
 // portAddresses is what a port may send from: its MACs (own and address
@@ -460,7 +529,7 @@ func validWord(s string) bool {
 
 // sync writes the difference between the applied ruleset and want in one
 // transaction (the whole ruleset when nothing is known to be applied).
-func (f *firewall) sync(ctx context.Context, want map[string]nftObj) error {
+func (f *firewall) sync(ctx context.Context, want map[string]*unit) error {
 	script := f.diff(want)
 	if script == "" {
 		return nil
@@ -478,22 +547,45 @@ func (f *firewall) sync(ctx context.Context, want map[string]nftObj) error {
 }
 
 // diff is the nft script taking the applied ruleset to want.
-func (f *firewall) diff(want map[string]nftObj) string {
+func (f *firewall) diff(wantUnits map[string]*unit) string {
 	var b strings.Builder
 	full := f.applied == nil
 	if full {
 		b.WriteString("table bridge onestack {}\ndelete table bridge onestack\ntable ip onestack {}\ndelete table ip onestack\n")
 		b.WriteString(baseRuleset)
 	}
-	// Only what differs is sorted and written: the scan is linear, the
-	// rest grows with the change.
-	var keys, oldKeys []string
-	for k, w := range want {
-		if o, ok := f.applied[k]; !ok || !o.equal(w) {
-			keys = append(keys, k)
+	// Objects of the units that changed, before and after: an unchanged
+	// unit is the same pointer and costs one comparison.
+	want := map[string]nftObj{}
+	old := map[string]nftObj{}
+	for k, u := range wantUnits {
+		o := f.applied[k]
+		if o == u {
+			continue
+		}
+		for ok, obj := range u.objs {
+			want[ok] = obj
+		}
+		if o != nil {
+			for ok, obj := range o.objs {
+				old[ok] = obj
+			}
 		}
 	}
 	for k, o := range f.applied {
+		if _, ok := wantUnits[k]; !ok {
+			for ok, obj := range o.objs {
+				old[ok] = obj
+			}
+		}
+	}
+	var keys, oldKeys []string
+	for k, w := range want {
+		if o, ok := old[k]; !ok || !o.equal(w) {
+			keys = append(keys, k)
+		}
+	}
+	for k, o := range old {
 		if w, ok := want[k]; !ok || !w.equal(o) {
 			oldKeys = append(oldKeys, k)
 		}
@@ -502,7 +594,7 @@ func (f *firewall) diff(want map[string]nftObj) string {
 	sort.Strings(oldKeys)
 	// 1. Elements that go or change.
 	for _, k := range oldKeys {
-		o := f.applied[k]
+		o := old[k]
 		if o.kind != objElem {
 			continue
 		}
@@ -533,21 +625,21 @@ func (f *firewall) diff(want map[string]nftObj) string {
 	// 5. Chains that go: flush all first (they may jump to each other),
 	// then delete; 6. sets that go.
 	for _, k := range oldKeys {
-		if o := f.applied[k]; o.kind == objChain {
+		if o := old[k]; o.kind == objChain {
 			if _, ok := want[k]; !ok {
 				fmt.Fprintf(&b, "flush chain %s %s %s\n", o.fam, fwTable, o.name)
 			}
 		}
 	}
 	for _, k := range oldKeys {
-		if o := f.applied[k]; o.kind == objChain {
+		if o := old[k]; o.kind == objChain {
 			if _, ok := want[k]; !ok {
 				fmt.Fprintf(&b, "delete chain %s %s %s\n", o.fam, fwTable, o.name)
 			}
 		}
 	}
 	for _, k := range oldKeys {
-		if o := f.applied[k]; o.kind == objSet {
+		if o := old[k]; o.kind == objSet {
 			if _, ok := want[k]; !ok {
 				fmt.Fprintf(&b, "delete set %s %s %s\n", o.fam, fwTable, o.name)
 			}
