@@ -5,6 +5,7 @@ import (
 	"encoding/json"
 	"net"
 	"os"
+	"os/exec"
 	"strings"
 	"testing"
 	"time"
@@ -263,6 +264,19 @@ func TestTwoHosts(t *testing.T) {
 		if _, err := dial(g1.ns, "", "10.0.0.12:8080", 500*time.Millisecond); err == nil {
 			t.Error("tcp 8080 still goes in after the rule was removed")
 		}
+		// ICMP: echo needs an ingress rule too (ping from g1 to g2).
+		if _, err := exec.LookPath("ping"); err != nil {
+			t.Log("ping is not installed: ICMP not checked")
+		} else {
+			if pingOK(g1.ns, "10.0.0.12") {
+				t.Error("ping went in without an ICMP rule")
+			}
+			s.rules = append(s.rules, hostapi.SecurityGroupRule{ID: "r5", Direction: "ingress", EtherType: "IPv4", Protocol: "icmp", PortMin: intp(8)})
+			c.apply(t, "b", s.hostNetwork("b"))
+			if !pingOK(g1.ns, "10.0.0.12") {
+				t.Error("ping does not go in with an ICMP echo rule")
+			}
+		}
 		s.rules = allowAll
 		c.applyBoth(t, s)
 	})
@@ -339,6 +353,11 @@ func TestTwoHosts(t *testing.T) {
 			}
 		}
 	})
+}
+
+// pingOK sends one echo request from namespace ns.
+func pingOK(ns, ip string) bool {
+	return exec.Command("ip", "netns", "exec", ns, "ping", "-c", "1", "-W", "1", ip).Run() == nil
 }
 
 func mustMAC(s string) net.HardwareAddr {
