@@ -159,11 +159,9 @@ func (d *Driver) Apply(ctx context.Context, hn hostapi.HostNetwork) (hostapi.Net
 	}
 	// One dump of the links instead of a lookup per port: an Apply that
 	// changes nothing costs little netlink work per port.
-	links := map[string]netlink.Link{}
-	if all, err := d.h.LinkList(); err == nil {
-		for _, l := range all {
-			links[l.Attrs().Name] = l
-		}
+	links, err := listLinks(d.cfg.NetNS)
+	if err != nil {
+		return rep, err
 	}
 	devices := map[string]string{}
 	up := map[string]bool{}
@@ -438,13 +436,9 @@ func (d *Driver) OpenTap(name string) (*os.File, error) {
 func (d *Driver) removeStale(ctx context.Context, links map[string]netlink.Link, wantLinks, wantNS map[string]bool) error {
 	var errs []error
 	if links == nil {
-		all, err := d.h.LinkList()
-		if err != nil {
-			return fmt.Errorf("list links: %w", err)
-		}
-		links = map[string]netlink.Link{}
-		for _, l := range all {
-			links[l.Attrs().Name] = l
+		var err error
+		if links, err = listLinks(d.cfg.NetNS); err != nil {
+			return err
 		}
 	}
 	for _, l := range links {
