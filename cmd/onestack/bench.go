@@ -67,6 +67,7 @@ func bootBenchCmd(ctx context.Context, args []string) error {
 	fs.StringVar(&cfg.Marker, "marker", "onestack-guest-ready", "console line that ends a boot")
 	fs.IntVar(&cfg.Runs, "runs", 3, "boots of each kind to time (after one that warms the image cache)")
 	fs.StringVar(&cfg.DataDir, "data-dir", "./data", "the cloud's data dir, for the host-side breakdown")
+	fs.BoolVar(&cfg.Network, "network", false, "boot on a tenant network behind a router (made and removed by the bench) and also time create → floating IP answering ping from DATA/external-netns; each guest is deleted before the next boot")
 	fs.IntVar(&cfg.PID, "pid", 0, "control plane process, for memory per guest (default: the process listening on the URL's port)")
 	logLevel := fs.String("log-level", "info", "progress on stderr")
 	if err := fs.Parse(args); err != nil {

@@ -32,6 +32,10 @@ type BootConfig struct {
 	DataDir string
 	// PID is the control plane process, for its memory per guest.
 	PID int
+	// Network boots each guest on a tenant network behind a router and
+	// also times create → its floating IP answering ping from the outside
+	// world's namespace (DataDir/external-netns).
+	Network bool
 	Log *slog.Logger
 }
 
@@ -45,6 +49,11 @@ type BootResult struct {
 	BareMs  float64 `json:"bare_qemu_to_marker_ms"`
 	CloudMs float64 `json:"api_to_marker_ms"`
 	Ratio   float64 `json:"ratio"`
+	// FloatingMs (with Network) is from the create call to the guest's
+	// floating IP answering ping from the outside world, the median of
+	// Runs; FloatingRatio is FloatingMs / BareMs.
+	FloatingMs    float64 `json:"api_to_floating_ip_ping_ms,omitempty"`
+	FloatingRatio float64 `json:"floating_ip_ratio,omitempty"`
 	// ColdCloudMs is the first boot, with the image not yet cached on the host.
 	ColdCloudMs float64 `json:"api_to_marker_cold_cache_ms"`
 	Breakdown   struct {
@@ -116,13 +125,24 @@ func RunBoot(ctx context.Context, cfg BootConfig) (*BootResult, error) {
 		return nil, err
 	}
 
-	var bare, cloud []float64
+	var bare, cloud, floating []float64
 	var parts [6][]float64
-	var ids []string
+	var ids, fips []string
+	var net *benchNet
+	if cfg.Network {
+		if net, err = c.setupNet(ctx, cfg.DataDir); err != nil {
+			c.teardownNet(context.WithoutCancel(ctx), net)
+			return nil, fmt.Errorf("set up the bench network: %w", err)
+		}
+	}
 	defer func() {
+		for _, id := range fips {
+			_ = c.do(context.WithoutCancel(ctx), "DELETE", "/network/v2.0/floatingips/"+id, nil, nil)
+		}
 		for _, id := range ids {
 			_ = c.do(context.WithoutCancel(ctx), "DELETE", "/compute/v2.1/servers/"+id, nil, nil)
 		}
+		c.teardownNet(context.WithoutCancel(ctx), net)
 	}()
 	rss0, _ := procStatusKB(cfg.PID, "VmRSS")
 	for i := 0; i <= cfg.Runs; i++ {
@@ -133,12 +153,24 @@ func RunBoot(ctx context.Context, cfg BootConfig) (*BootResult, error) {
 			}
 			bare = append(bare, ms)
 		}
-		id, total, b, err := c.cloudBoot(ctx, imageID, flavorID, cfg)
+		id, total, b, fipMs, fip, err := c.cloudBoot(ctx, imageID, flavorID, cfg, net)
 		if id != "" {
 			ids = append(ids, id)
 		}
+		if fip != "" {
+			fips = append(fips, fip)
+		}
 		if err != nil {
 			return nil, err
+		}
+		if net != nil {
+			if i > 0 {
+				floating = append(floating, fipMs)
+			}
+			// Each guest goes before the next boot: running TCG guests
+			// would slow the next one down and bias the ratio.
+			c.deleteNow(ctx, fips, ids)
+			fips, ids = nil, nil
 		}
 		cfg.Log.Info("boot timed", "run", i, "api_to_marker_ms", total)
 		if i == 0 {
@@ -159,6 +191,10 @@ func RunBoot(ctx context.Context, cfg BootConfig) (*BootResult, error) {
 	res.BareMs, res.CloudMs = median(bare), median(cloud)
 	if res.BareMs > 0 {
 		res.Ratio = round(res.CloudMs/res.BareMs, 3)
+	}
+	if len(floating) > 0 {
+		res.FloatingMs = median(floating)
+		res.FloatingRatio = round(res.FloatingMs/res.BareMs, 3)
 	}
 	bd := &res.Breakdown
 	bd.API, bd.ControlPlane, bd.ImageCache, bd.Disks, bd.QemuStart, bd.GuestBoot =
@@ -233,20 +269,47 @@ func bareBoot(ctx context.Context, image, accel, marker string) (float64, error)
 // cloudBoot creates a server and polls its console output until the
 // marker; it returns the total and the breakdown (API, control plane,
 // image cache, disks, qemu start, guest boot) in milliseconds.
-func (c *client) cloudBoot(ctx context.Context, imageID, flavorID string, cfg BootConfig) (string, float64, [6]float64, error) {
-	var parts [6]float64
+func (c *client) cloudBoot(ctx context.Context, imageID, flavorID string, cfg BootConfig, net *benchNet) (id string, totalMs float64, parts [6]float64, fipMs float64, fipID string, err error) {
 	start := time.Now()
 	var created struct {
 		Server struct{ ID string } `json:"server"`
 	}
-	err := c.do(ctx, "POST", "/compute/v2.1/servers", map[string]any{"server": map[string]any{
-		"name": "bench-guest-" + randomHex(4), "imageRef": imageID, "flavorRef": flavorID, "networks": "none",
+	var networks any = "none"
+	if net != nil {
+		networks = []any{map[string]any{"uuid": net.netID}}
+	}
+	err = c.do(ctx, "POST", "/compute/v2.1/servers", map[string]any{"server": map[string]any{
+		"name": "bench-guest-" + randomHex(4), "imageRef": imageID, "flavorRef": flavorID, "networks": networks,
 	}}, &created)
 	if err != nil {
-		return "", 0, parts, err
+		return "", 0, parts, 0, "", err
 	}
 	apiDone := time.Now()
-	id := created.Server.ID
+	id = created.Server.ID
+	type reach struct {
+		at  time.Time
+		fip string
+		err error
+	}
+	reached := make(chan reach, 1)
+	if net != nil {
+		go func() {
+			at, fip, err := c.floatingReach(ctx, net, id)
+			reached <- reach{at, fip, err}
+		}()
+	}
+	wait := func() {
+		if net == nil {
+			return
+		}
+		r := <-reached
+		fipID = r.fip
+		if r.err != nil && err == nil {
+			err = r.err
+		} else if r.err == nil {
+			fipMs = ms(r.at.Sub(start))
+		}
+	}
 	deadline := time.Now().Add(5 * time.Minute)
 	for time.Now().Before(deadline) {
 		var out struct {
@@ -256,13 +319,14 @@ func (c *client) cloudBoot(ctx context.Context, imageID, flavorID string, cfg Bo
 		if err == nil && strings.Contains(out.Output, cfg.Marker) {
 			total := time.Since(start)
 			parts[0] = ms(apiDone.Sub(start))
-			if bt, host, ok := c.bootTimes(ctx, id, cfg.DataDir); ok {
+			if bt, _, ok := c.bootTimes(ctx, id, cfg.DataDir); ok {
 				parts[1] = ms(bt.Began.Sub(apiDone))
 				parts[2], parts[3], parts[4] = ms(bt.Image), ms(bt.Disks), ms(bt.Qemu)
 				parts[5] = ms(start.Add(total).Sub(bt.Started))
-				_ = host
 			}
-			return id, ms(total), parts, nil
+			totalMs = ms(total)
+			wait()
+			return id, totalMs, parts, fipMs, fipID, err
 		}
 		var sv struct {
 			Server struct {
@@ -271,15 +335,15 @@ func (c *client) cloudBoot(ctx context.Context, imageID, flavorID string, cfg Bo
 			} `json:"server"`
 		}
 		if err := c.do(ctx, "GET", "/compute/v2.1/servers/"+id, nil, &sv); err == nil && sv.Server.Status == "ERROR" {
-			return id, 0, parts, fmt.Errorf("server %s went to ERROR: %v", id, sv.Server.Fault)
+			return id, 0, parts, 0, fipID, fmt.Errorf("server %s went to ERROR: %v", id, sv.Server.Fault)
 		}
 		select {
 		case <-ctx.Done():
-			return id, 0, parts, ctx.Err()
+			return id, 0, parts, 0, fipID, ctx.Err()
 		case <-time.After(20 * time.Millisecond):
 		}
 	}
-	return id, 0, parts, fmt.Errorf("server %s never printed %q on its console", id, cfg.Marker)
+	return id, 0, parts, 0, fipID, fmt.Errorf("server %s never printed %q on its console", id, cfg.Marker)
 }
 
 type bootTimes struct {
@@ -372,4 +436,25 @@ func (c *client) ensureFlavorShape(ctx context.Context, name string, vcpus, ram,
 	err := c.do(ctx, "POST", "/compute/v2.1/flavors", map[string]any{"flavor": map[string]any{
 		"name": name, "vcpus": vcpus, "ram": ram, "disk": disk, "os-flavor-access:is_public": true}}, &created)
 	return created.Flavor.ID, err
+}
+
+// deleteNow deletes floating IPs and servers and waits (bounded) until the
+// servers are gone.
+func (c *client) deleteNow(ctx context.Context, fips, ids []string) {
+	for _, id := range fips {
+		_ = c.do(ctx, "DELETE", "/network/v2.0/floatingips/"+id, nil, nil)
+	}
+	for _, id := range ids {
+		_ = c.do(ctx, "DELETE", "/compute/v2.1/servers/"+id, nil, nil)
+	}
+	for _, id := range ids {
+		for i := 0; i < 300; i++ {
+			if err := c.do(ctx, "GET", "/compute/v2.1/servers/"+id, nil, nil); err != nil {
+				break
+			}
+			if sleepCtx(ctx, 100*time.Millisecond) != nil {
+				return
+			}
+		}
+	}
 }
