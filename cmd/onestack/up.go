@@ -39,6 +39,7 @@ type upConfig struct {
 	debugListen   string
 	externalCIDR  string
 	controller    bool
+	maxPerClient  int
 	retention     time.Duration
 }
 
@@ -69,6 +70,7 @@ func parseServe(name string, args []string, getenv func(string) string, controll
 		fs.IntVar(&c.hosts, "hosts", 1, "how many in-process hosts to run (host-1 … host-N); 0 for a control plane only")
 	}
 	fs.IntVar(&c.maxRequests, "max-requests", 512, "API requests served at once; beyond it a request waits up to 1 s, then gets 503 with Retry-After (agents' long polls are not counted)")
+	fs.IntVar(&c.maxPerClient, "max-requests-per-client", 0, "API requests one client (token, else address) may have in flight; beyond it 429 with Retry-After (default a quarter of --max-requests; -1: no bound)")
 	fs.DurationVar(&c.retention, "deleted-retention", 24*time.Hour, "how long deleted servers stay listable (deleted=true, instance actions) before they are purged")
 	fs.StringVar(&c.externalCIDR, "external-cidr", cloud.DefaultExternalCIDR, "subnet of the external network 'public'; its first address is the gateway in the outside-world namespace (DATA/external-netns)")
 	fs.StringVar(&c.debugListen, "debug-listen", "", "loopback HOST:PORT to serve Go profiles on (/debug/pprof/); off when empty")
@@ -151,7 +153,7 @@ func serve(ctx context.Context, cfg upConfig) error {
 		DataDir: cfg.dataDir, Database: cfg.database, PublicURL: cfg.publicURL, Region: cfg.region,
 		AdminPassword: password, TokenTTL: cfg.tokenTTL, HashCost: cfg.hashCost, Version: version, Log: log,
 		Hypervisor: cfg.hypervisor, FakeHosts: cfg.hosts, DeletedRetention: cfg.retention,
-		Accel: cfg.accel, CacheDir: cfg.cacheDir, MaxRequests: cfg.maxRequests, ExternalCIDR: cfg.externalCIDR,
+		Accel: cfg.accel, CacheDir: cfg.cacheDir, MaxRequests: cfg.maxRequests, MaxRequestsPerClient: cfg.maxPerClient, ExternalCIDR: cfg.externalCIDR,
 		Controller: cfg.controller,
 		AccelChosen: func(name, reason string) {
 			fmt.Fprintf(os.Stderr, "onestack: qemu guests run with %s: %s\n", strings.ToUpper(name), reason)

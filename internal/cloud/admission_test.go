@@ -15,7 +15,7 @@ import (
 // with Retry-After in its service's error format instead of hanging; once
 // the slot is free the same request is served.
 func TestOverloadAnswers503(t *testing.T) {
-	env := cloudtest.NewWith(t, cloudtest.Options{MaxRequests: 1})
+	env := cloudtest.NewWith(t, cloudtest.Options{MaxRequests: 1, MaxRequestsPerClient: -1})
 	tok := env.Token(t, "admin", cloudtest.AdminPassword, "admin")
 	r := env.Do(t, "POST", "/image/v2/images", tok, []byte(`{"name": "slow", "disk_format": "raw", "container_format": "bare"}`))
 	id, _ := r.JSON(t)["id"].(string)
@@ -56,5 +56,55 @@ func TestOverloadAnswers503(t *testing.T) {
 	}
 	if again := env.Do(t, "GET", "/compute/v2.1/flavors", tok, nil); again.Status != http.StatusOK {
 		t.Errorf("after the slot freed: %d %s", again.Status, again.Body)
+	}
+}
+
+// TestPerClientAnswers429: a client with as many requests in flight as one
+// client may have gets a 429 with Retry-After in its service's format at
+// once, while another client is still served; the first is served again
+// once its request is done.
+func TestPerClientAnswers429(t *testing.T) {
+	env := cloudtest.NewWith(t, cloudtest.Options{MaxRequests: 16, MaxRequestsPerClient: 1})
+	tok := env.Token(t, "admin", cloudtest.AdminPassword, "admin")
+	other := env.Token(t, "admin", cloudtest.AdminPassword, "admin")
+	r := env.Do(t, "POST", "/image/v2/images", tok, []byte(`{"name": "slow", "disk_format": "raw", "container_format": "bare"}`))
+	id, _ := r.JSON(t)["id"].(string)
+
+	body, feed := io.Pipe()
+	req, _ := http.NewRequest("PUT", env.URL+"/image/v2/images/"+id+"/file", body)
+	req.Header.Set("X-Auth-Token", tok)
+	req.Header.Set("Content-Type", "application/octet-stream")
+	done := make(chan *http.Response, 1)
+	go func() {
+		resp, err := http.DefaultClient.Do(req)
+		if err != nil {
+			t.Error(err)
+		}
+		done <- resp
+	}()
+	if _, err := feed.Write([]byte("first bytes")); err != nil {
+		t.Fatal(err)
+	}
+	over := env.Do(t, "GET", "/network/v2.0/networks", tok, nil)
+	for i := 0; i < 200 && over.Status == http.StatusOK; i++ {
+		time.Sleep(10 * time.Millisecond)
+		over = env.Do(t, "GET", "/network/v2.0/networks", tok, nil)
+	}
+	if over.Status != http.StatusTooManyRequests || over.Header.Get("Retry-After") != "1" {
+		t.Fatalf("second request of a client at its bound: %d Retry-After %q: %s; want 429 with Retry-After 1", over.Status, over.Header.Get("Retry-After"), over.Body)
+	}
+	ne, _ := over.JSON(t)["NeutronError"].(map[string]any)
+	if msg, _ := ne["message"].(string); ne["type"] != "HTTPTooManyRequests" || !strings.Contains(msg, "requests in progress") {
+		t.Errorf("429 body %s, want a NeutronError saying why", over.Body)
+	}
+	if r := env.Do(t, "GET", "/network/v2.0/networks", other, nil); r.Status != http.StatusOK {
+		t.Errorf("another client while the first is at its bound: %d %s, want 200", r.Status, r.Body)
+	}
+	feed.Close()
+	if resp := <-done; resp == nil || resp.StatusCode != http.StatusNoContent {
+		t.Fatalf("the slow upload: %v", resp)
+	}
+	if again := env.Do(t, "GET", "/network/v2.0/networks", tok, nil); again.Status != http.StatusOK {
+		t.Errorf("after its request finished: %d %s", again.Status, again.Body)
 	}
 }

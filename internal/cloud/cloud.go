@@ -73,6 +73,10 @@ type Config struct {
 	// beyond it a request waits up to a second, then gets a 503 with
 	// Retry-After. The agents' long polls and serial consoles are not counted.
 	MaxRequests int
+	// MaxRequestsPerClient bounds one client's (token's, else address's)
+	// requests in flight; beyond it a request gets a 429 with Retry-After.
+	// Zero means a quarter of MaxRequests; negative means no bound.
+	MaxRequestsPerClient int
 	// ExternalCIDR is the public network's subnet (DefaultExternalCIDR
 	// when empty); its first address is the outside world's gateway.
 	ExternalCIDR string
@@ -147,9 +151,20 @@ func New(ctx context.Context, cfg Config) (*Cloud, error) {
 	}
 	adm := rest.NewAdmission(max, time.Second, map[string]oserr.Format{
 		identity.Prefix: oserr.Keystone, compute.Prefix: oserr.Nova, placement.Prefix: oserr.Placement, image.Prefix: image.Format, network.Prefix: oserr.Neutron, volumePrefix: oserr.Nova,
-	}, agentapi.Prefix+"/", compute.Prefix+"/serial-console/")
+	}, agentapi.Prefix+"/", compute.Prefix+"/serial-console/").PerClient(perClient(cfg.MaxRequestsPerClient, max))
 	c.handler = reqid.Middleware(rest.Logged(cfg.Log, adm.Wrap(c.mux)))
 	return c, nil
+}
+
+// perClient is the per-client bound for n requests at once overall.
+func perClient(n, total int) int {
+	switch {
+	case n < 0:
+		return 0
+	case n == 0:
+		return max(1, total/4)
+	}
+	return n
 }
 
 // serve records a served API for the catalog and GET /.

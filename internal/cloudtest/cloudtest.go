@@ -50,6 +50,9 @@ type Options struct {
 	DeletedRetention time.Duration
 	// MaxRequests bounds the requests served at once (default 512).
 	MaxRequests int
+	// MaxRequestsPerClient bounds one client's requests in flight
+	// (default a quarter of MaxRequests; -1: none).
+	MaxRequestsPerClient int
 }
 
 // NewWith starts a cloud shaped by o.
@@ -64,7 +67,8 @@ func NewWith(t testing.TB, o Options) *Env {
 	}
 	cfg := cloud.Config{DataDir: t.TempDir(), AdminPassword: AdminPassword, HashCost: 4,
 		Log:        slog.New(slog.NewTextHandler(io.Discard, nil)),
-		Hypervisor: "fake", FakeHosts: o.Hosts, FakeHost: o.Size, DeletedRetention: o.DeletedRetention, MaxRequests: o.MaxRequests}
+		Hypervisor: "fake", FakeHosts: o.Hosts, FakeHost: o.Size, DeletedRetention: o.DeletedRetention, MaxRequests: o.MaxRequests,
+		MaxRequestsPerClient: o.MaxRequestsPerClient}
 	if backend == "postgres" {
 		cfg.Database = storetest.PostgresURL(t)
 	}

@@ -1,7 +1,10 @@
 package rest
 
 import (
+	"hash/fnv"
+	"net"
 	"net/http"
+	"sync"
 	"strings"
 	"time"
 
@@ -15,6 +18,12 @@ import (
 type Admission struct {
 	slots chan struct{}
 	wait  time.Duration
+	// perClient bounds one client's requests in flight (0: no bound): a
+	// client over it gets a 429 at once, so one runaway script cannot take
+	// every slot from the others. A client is its token, else its address.
+	perClient int
+	mu        sync.Mutex
+	inFlight  map[uint64]int
 	// formats maps a path prefix to its service's error format; exempt
 	// prefixes (long polls) are not counted.
 	formats map[string]oserr.Format
@@ -27,6 +36,47 @@ func NewAdmission(max int, wait time.Duration, formats map[string]oserr.Format, 
 	return &Admission{slots: make(chan struct{}, max), wait: wait, formats: formats, exempt: exempt}
 }
 
+// PerClient bounds each client's requests in flight to n (0: none).
+func (a *Admission) PerClient(n int) *Admission {
+	a.perClient, a.inFlight = n, map[uint64]int{}
+	return a
+}
+
+// clientKey names the client of r: a hash of its token, else of its
+// address (the port differs per connection and is left out).
+func clientKey(r *http.Request) uint64 {
+	h := fnv.New64a()
+	if tok := r.Header.Get("X-Auth-Token"); tok != "" {
+		h.Write([]byte("t:" + tok))
+	} else {
+		host, _, err := net.SplitHostPort(r.RemoteAddr)
+		if err != nil {
+			host = r.RemoteAddr
+		}
+		h.Write([]byte("a:" + host))
+	}
+	return h.Sum64()
+}
+
+// enter counts a request of client k, unless the client is at its bound.
+func (a *Admission) enter(k uint64) bool {
+	a.mu.Lock()
+	defer a.mu.Unlock()
+	if a.inFlight[k] >= a.perClient {
+		return false
+	}
+	a.inFlight[k]++
+	return true
+}
+
+func (a *Admission) leave(k uint64) {
+	a.mu.Lock()
+	defer a.mu.Unlock()
+	if a.inFlight[k]--; a.inFlight[k] <= 0 {
+		delete(a.inFlight, k)
+	}
+}
+
 // Wrap limits next.
 func (a *Admission) Wrap(next http.Handler) http.Handler {
 	return http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
@@ -35,6 +85,15 @@ func (a *Admission) Wrap(next http.Handler) http.Handler {
 				next.ServeHTTP(w, r)
 				return
 			}
+		}
+		if a.perClient > 0 {
+			k := clientKey(r)
+			if !a.enter(k) {
+				s := &Service{Format: a.format(r.URL.Path)}
+				s.WriteError(w, r, oserr.TooManyRequests(1, "This client already has %d requests in progress, the most one client may have at once; wait for them (or retry after a second) instead of sending more in parallel (onestack up --max-requests-per-client raises the bound).", a.perClient))
+				return
+			}
+			defer a.leave(k)
 		}
 		select {
 		case a.slots <- struct{}{}:
