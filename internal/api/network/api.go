@@ -5,6 +5,8 @@
 package network
 
 import (
+	"bytes"
+	"encoding/json"
 	"fmt"
 	"log/slog"
 	"net/http"
@@ -79,6 +81,7 @@ func (a *API) routes() []rest.Route {
 		rest.R("GET", "/v2.0/extensions", reader, a.listExtensions),
 		rest.R("GET", "/v2.0/extensions/{alias}", reader, a.showExtension),
 		rest.R("GET", "/v2.0/availability_zones", reader, a.listZones),
+		rest.R("GET", "/v2.0/agents", reader, a.listAgents),
 
 		rest.R("GET", "/v2.0/networks", reader, a.listNetworks),
 		rest.R("POST", "/v2.0/networks", member, a.createNetwork),
@@ -166,6 +169,12 @@ func (a *API) resources(w http.ResponseWriter, _ *http.Request) error {
 	}
 	rest.WriteJSON(w, http.StatusOK, map[string]any{"resources": rs})
 	return nil
+}
+
+// listAgents answers Neutron's agent list: onestack runs no Neutron
+// agents (each host applies its desired data plane), so it is empty.
+func (a *API) listAgents(w http.ResponseWriter, r *http.Request) error {
+	return a.writeList(w, r, "agents", nil, false)
 }
 
 func (a *API) listZones(w http.ResponseWriter, r *http.Request) error {
@@ -462,6 +471,75 @@ func compareAny(x, y any) int {
 		}
 	}
 	return strings.Compare(fmt.Sprint(x), fmt.Sprint(y))
+}
+
+// decodeCreate decodes a create body: {"<member>": {...}} or Neutron's
+// bulk form {"<collection>": [{...}, ...]}; bulk is true for the latter.
+func decodeCreate[T any](r *http.Request, member, collection string) (items []*T, bulk bool, err error) {
+	var env map[string]json.RawMessage
+	if err := rest.Decode(r, &env, true); err != nil {
+		return nil, false, err
+	}
+	if len(env) != 1 {
+		return nil, false, oserr.BadRequest("Resource body required: send {\"%s\": {...}} or {\"%s\": [...]}.", member, collection)
+	}
+	if raw, ok := env[collection]; ok {
+		var raws []json.RawMessage
+		if err := json.Unmarshal(raw, &raws); err != nil || len(raws) == 0 {
+			return nil, true, oserr.BadRequest("Bulk operation requires a non-empty list in \"%s\".", collection)
+		}
+		for _, one := range raws {
+			v := new(T)
+			if err := decodeRaw(one, v); err != nil {
+				return nil, true, err
+			}
+			items = append(items, v)
+		}
+		return items, true, nil
+	}
+	raw, ok := env[member]
+	if !ok || string(raw) == "null" {
+		return nil, false, oserr.BadRequest("Resource body required: send {\"%s\": {...}}.", member)
+	}
+	v := new(T)
+	if err := decodeRaw(raw, v); err != nil {
+		return nil, false, err
+	}
+	return []*T{v}, false, nil
+}
+
+// decodeRaw strictly decodes one JSON value with the API's error messages.
+func decodeRaw(raw json.RawMessage, v any) error {
+	req, err := http.NewRequest(http.MethodPost, "/", bytes.NewReader(raw))
+	if err != nil {
+		return err
+	}
+	return rest.Decode(req, v, true)
+}
+
+// createAll runs create for each item; a failure undoes the ones made
+// (Neutron's bulk create is all or nothing).
+func createAll[T any](w http.ResponseWriter, r *http.Request, items []*T, bulk bool, member, collection string,
+	create func(*T) (id string, body map[string]any, err error), undo func(id string) error) error {
+	var made []string
+	var bodies []map[string]any
+	for _, it := range items {
+		id, body, err := create(it)
+		if err != nil {
+			for i := len(made) - 1; i >= 0; i-- {
+				_ = undo(made[i])
+			}
+			return err
+		}
+		made = append(made, id)
+		bodies = append(bodies, body)
+	}
+	if bulk {
+		rest.WriteJSON(w, http.StatusCreated, map[string]any{strings.ReplaceAll(collection, "-", "_"): bodies})
+		return nil
+	}
+	showOne(w, r, http.StatusCreated, member, bodies[0])
+	return nil
 }
 
 // decodeBody decodes {"<member>": {...}} into v, rejecting unknown

@@ -48,7 +48,7 @@ func TestNetworkLifecycle(t *testing.T) {
 		if !ext.External || ext.NetworkType != "flat" || ext.PhysicalNetwork != "public" || ext.Shared || len(ext.Subnets) != 1 {
 			t.Errorf("public: %+v", ext)
 		}
-		psub, err := subnets.Get(ctx, e.alice, ext.Subnets[0]).Extract()
+		psub, err := subnets.Get(ctx, e.admin, ext.Subnets[0]).Extract()
 		if err != nil || psub.CIDR != "172.24.4.0/24" || psub.GatewayIP != "172.24.4.1" || psub.EnableDHCP ||
 			len(psub.AllocationPools) != 1 || psub.AllocationPools[0].Start != "172.24.4.2" || psub.AllocationPools[0].End != "172.24.4.254" {
 			t.Errorf("public-subnet: %+v %v", psub, err)
@@ -340,4 +340,27 @@ func TestSecurityGroups(t *testing.T) {
 			t.Errorf("delete group: %v", err)
 		}
 	})
+}
+
+func TestBulkCreateAndExternalSubnets(t *testing.T) {
+	e := newEnv(t, "sqlite")
+	r := e.call(t, "POST", "/networks", e.aliceTok, `{"networks":[{"name":"a"},{"name":"b"}]}`)
+	if r.Status != 201 || len(r.JSON(t)["networks"].([]any)) != 2 {
+		t.Fatalf("bulk networks: %d %s", r.Status, r.Body)
+	}
+	// All or nothing: the second fails, the first is undone.
+	before := len(e.call(t, "GET", "/networks", e.aliceTok, nil).JSON(t)["networks"].([]any))
+	r = e.call(t, "POST", "/networks", e.aliceTok, `{"networks":[{"name":"c"},{"shared":true}]}`)
+	after := len(e.call(t, "GET", "/networks", e.aliceTok, nil).JSON(t)["networks"].([]any))
+	if r.Status != 403 || after != before {
+		t.Errorf("failed bulk: %d %s; networks %d -> %d", r.Status, r.Body, before, after)
+	}
+	// The external network is visible to all, its subnet only to its owner.
+	subs := e.call(t, "GET", "/subnets", e.bobTok, nil).JSON(t)["subnets"].([]any)
+	if len(subs) != 0 {
+		t.Errorf("bob sees subnets: %v", subs)
+	}
+	if r := e.call(t, "GET", "/agents", e.bobTok, nil); r.Status != 200 || len(r.JSON(t)["agents"].([]any)) != 0 {
+		t.Errorf("agents: %d %s", r.Status, r.Body)
+	}
 }

@@ -87,20 +87,19 @@ func (a *API) listNetworks(w http.ResponseWriter, r *http.Request) error {
 }
 
 func (a *API) createNetwork(w http.ResponseWriter, r *http.Request) error {
-	b, err := decodeBody[networkReq](r, "network")
+	items, bulk, err := decodeCreate[networkReq](r, "network", "networks")
 	if err != nil {
 		return err
 	}
-	in, err := b.input()
-	if err != nil {
-		return err
-	}
-	n, err := a.svc.CreateNetwork(r.Context(), creds(r), in)
-	if err != nil {
-		return err
-	}
-	showOne(w, r, http.StatusCreated, "network", networkJSON(creds(r), n))
-	return nil
+	c := creds(r)
+	return createAll(w, r, items, bulk, "network", "networks", func(b *networkReq) (string, map[string]any, error) {
+		in, err := b.input()
+		if err != nil {
+			return "", nil, err
+		}
+		n, err := a.svc.CreateNetwork(r.Context(), c, in)
+		return n.ID, networkJSON(c, n), err
+	}, func(id string) error { return a.svc.DeleteNetwork(r.Context(), c, id) })
 }
 
 func (a *API) showNetwork(w http.ResponseWriter, r *http.Request) error {

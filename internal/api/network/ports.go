@@ -129,23 +129,22 @@ func (a *API) listPorts(w http.ResponseWriter, r *http.Request) error {
 }
 
 func (a *API) createPort(w http.ResponseWriter, r *http.Request) error {
-	b, err := decodeBody[portReq](r, "port")
+	items, bulk, err := decodeCreate[portReq](r, "port", "ports")
 	if err != nil {
 		return err
 	}
-	if b.NetworkID == "" {
-		return oserr.BadRequest("Failed to parse request. Required attribute 'network_id' not specified")
-	}
-	in, err := b.input()
-	if err != nil {
-		return err
-	}
-	p, err := a.svc.CreatePort(r.Context(), creds(r), in)
-	if err != nil {
-		return err
-	}
-	showOne(w, r, http.StatusCreated, "port", portJSON(creds(r), p))
-	return nil
+	c := creds(r)
+	return createAll(w, r, items, bulk, "port", "ports", func(b *portReq) (string, map[string]any, error) {
+		if b.NetworkID == "" {
+			return "", nil, oserr.BadRequest("Failed to parse request. Required attribute 'network_id' not specified")
+		}
+		in, err := b.input()
+		if err != nil {
+			return "", nil, err
+		}
+		p, err := a.svc.CreatePort(r.Context(), c, in)
+		return p.ID, portJSON(c, p), err
+	}, func(id string) error { return a.svc.DeletePort(r.Context(), c, id) })
 }
 
 func (a *API) showPort(w http.ResponseWriter, r *http.Request) error {

@@ -115,26 +115,25 @@ func (a *API) listSubnets(w http.ResponseWriter, r *http.Request) error {
 }
 
 func (a *API) createSubnet(w http.ResponseWriter, r *http.Request) error {
-	b, err := decodeBody[subnetReq](r, "subnet")
+	items, bulk, err := decodeCreate[subnetReq](r, "subnet", "subnets")
 	if err != nil {
 		return err
 	}
-	if b.NetworkID == "" {
-		return oserr.BadRequest("Failed to parse request. Required attribute 'network_id' not specified")
-	}
-	if b.CIDR == nil {
-		return oserr.BadRequest("Bad subnets request: a cidr must be specified in the absence of a subnet pool")
-	}
-	in, err := b.input(true)
-	if err != nil {
-		return err
-	}
-	s, err := a.svc.CreateSubnet(r.Context(), creds(r), in)
-	if err != nil {
-		return err
-	}
-	showOne(w, r, http.StatusCreated, "subnet", subnetJSON(s))
-	return nil
+	c := creds(r)
+	return createAll(w, r, items, bulk, "subnet", "subnets", func(b *subnetReq) (string, map[string]any, error) {
+		if b.NetworkID == "" {
+			return "", nil, oserr.BadRequest("Failed to parse request. Required attribute 'network_id' not specified")
+		}
+		if b.CIDR == nil {
+			return "", nil, oserr.BadRequest("Bad subnets request: a cidr must be specified in the absence of a subnet pool")
+		}
+		in, err := b.input(true)
+		if err != nil {
+			return "", nil, err
+		}
+		s, err := a.svc.CreateSubnet(r.Context(), c, in)
+		return s.ID, subnetJSON(s), err
+	}, func(id string) error { return a.svc.DeleteSubnet(r.Context(), c, id) })
 }
 
 func (a *API) showSubnet(w http.ResponseWriter, r *http.Request) error {

@@ -318,6 +318,24 @@ func (s *Service) DeleteNetwork(ctx context.Context, c *auth.Credentials, id str
 }
 
 func (s *Service) deleteNetworkTx(ctx context.Context, tx *store.Tx, n store.Network) error {
+	if n.External {
+		// Unassociated floating IPs go with their external network.
+		fips, err := tx.ListFloatingIPs(ctx, store.FloatingIPQuery{Query: store.Query{All: true}})
+		if err != nil {
+			return err
+		}
+		for _, f := range fips {
+			if f.FloatingNetworkID != n.ID || f.PortID != "" {
+				continue
+			}
+			if err := tx.DeletePort(ctx, f.FloatingPortID); err != nil && !errors.Is(err, store.ErrNotFound) {
+				return err
+			}
+			if err := tx.DeleteFloatingIP(ctx, f.ID); err != nil {
+				return err
+			}
+		}
+	}
 	ports, err := tx.ListPorts(ctx, store.Query{All: true, NetworkIDs: []string{n.ID}})
 	if err != nil {
 		return err

@@ -422,6 +422,9 @@ func (s *Service) AddRouterInterface(ctx context.Context, c *auth.Credentials, r
 			if onSubnet(subnetID) {
 				return oserr.BadRequest("Bad router request: Router already has a port on subnet %s.", subnetID).WithType("BadRequest")
 			}
+			if err := overlapsInterfaces(ctx, tx, existing, sn); err != nil {
+				return err
+			}
 			if n.External {
 				return oserr.BadRequest("Bad router request: Router interface can not be added to external subnet %s.", subnetID).WithType("BadRequest")
 			}
@@ -450,6 +453,11 @@ func (s *Service) AddRouterInterface(ctx context.Context, c *auth.Credentials, r
 			for _, f := range p.FixedIPs {
 				if onSubnet(f.SubnetID) {
 					return oserr.BadRequest("Bad router request: Router already has a port on subnet %s.", f.SubnetID).WithType("BadRequest")
+				}
+				if sn, err := tx.GetSubnet(ctx, f.SubnetID); err == nil {
+					if err := overlapsInterfaces(ctx, tx, existing, sn); err != nil {
+						return err
+					}
 				}
 			}
 			p.DeviceID, p.DeviceOwner = routerID, OwnerRouterInterface
@@ -566,4 +574,28 @@ func (s *Service) RemoveRouterInterface(ctx context.Context, c *auth.Credentials
 		return tx.PutRouter(ctx, &r, false)
 	})
 	return out, err
+}
+
+// overlapsInterfaces refuses a subnet whose CIDR overlaps one the router
+// already has an interface on: the router could not route both.
+func overlapsInterfaces(ctx context.Context, tx *store.Tx, ports []store.Port, sn store.Subnet) error {
+	p, err := netip.ParsePrefix(sn.CIDR)
+	if err != nil {
+		return err
+	}
+	for _, rp := range ports {
+		if rp.DeviceOwner != OwnerRouterInterface {
+			continue
+		}
+		for _, f := range rp.FixedIPs {
+			o, err := tx.GetSubnet(ctx, f.SubnetID)
+			if err != nil {
+				continue
+			}
+			if op, err := netip.ParsePrefix(o.CIDR); err == nil && op.Overlaps(p) {
+				return oserr.BadRequest("Bad router request: Cidr %s of subnet %s overlaps with cidr %s of subnet %s.", sn.CIDR, sn.ID, o.CIDR, o.ID).WithType("BadRequest")
+			}
+		}
+	}
+	return nil
 }

@@ -82,7 +82,7 @@ func (s *Service) CreateSecurityGroup(ctx context.Context, c *auth.Credentials, 
 		return SecurityGroupView{}, err
 	}
 	if in.Name != nil && *in.Name == "default" {
-		return SecurityGroupView{}, oserr.BadRequest("Default security group already exists.").WithType("SecurityGroupDefaultAlreadyExists")
+		return SecurityGroupView{}, oserr.Conflict("Default security group already exists.").WithType("SecurityGroupDefaultAlreadyExists")
 	}
 	now := s.now()
 	g := store.SecurityGroup{ID: uuid.NewString(), ProjectID: project, Stateful: true, Tags: []string{}, Revision: 1, CreatedAt: now, UpdatedAt: now}
@@ -188,6 +188,9 @@ func (s *Service) UpdateSecurityGroup(ctx context.Context, c *auth.Credentials, 
 			if g.Name == "default" && *in.Name != "default" {
 				return oserr.Conflict("Updating default security group not allowed.").WithType("SecurityGroupCannotUpdateDefault")
 			}
+			if g.Name != "default" && *in.Name == "default" {
+				return oserr.Conflict("Default security group already exists.").WithType("SecurityGroupDefaultAlreadyExists")
+			}
 			g.Name = *in.Name
 		}
 		if in.Description != nil {
@@ -290,8 +293,10 @@ func (s *Service) CreateSecurityGroupRule(ctx context.Context, c *auth.Credentia
 				}
 				r.PortMax = r.PortMin
 			}
-			if *r.PortMin < 1 || *r.PortMax > 65535 {
-				return r, oserr.BadRequest("Invalid value for port %d.", *r.PortMin).WithType("SecurityGroupInvalidPortValue")
+			for _, v := range []int{*r.PortMin, *r.PortMax} {
+				if v < 1 || v > 65535 {
+					return r, oserr.BadRequest("Invalid value for port %d.", v).WithType("SecurityGroupInvalidPortValue")
+				}
 			}
 			if *r.PortMin > *r.PortMax {
 				return r, oserr.BadRequest("For TCP/UDP protocols, port_range_min must be <= port_range_max").WithType("SecurityGroupInvalidPortRange")

@@ -28,9 +28,10 @@ type SubnetInput struct {
 	IPv6RAMode, IPv6AddressMode *string
 }
 
-// canSeeSubnet: subnets follow their network's visibility.
+// canSeeSubnet: the owner's, and those of shared networks; an external
+// network's subnets stay hidden from other projects (as in Neutron).
 func canSeeSubnet(c *auth.Credentials, sn store.Subnet, n store.Network) bool {
-	return owns(c, sn.ProjectID) || canSeeNetwork(c, n)
+	return owns(c, sn.ProjectID) || n.Shared
 }
 
 // CreateSubnet creates a subnet on a network c owns (or admins any).
@@ -290,7 +291,7 @@ func (s *Service) ListSubnets(ctx context.Context, c *auth.Credentials) ([]store
 		}
 		var public []string
 		for _, n := range nets {
-			if n.ProjectID != c.ProjectID() {
+			if n.ProjectID != c.ProjectID() && n.Shared {
 				public = append(public, n.ID)
 			}
 		}
