@@ -28,7 +28,9 @@ func (a *API) snapshotRoutes() []rest.Route {
 	}
 }
 
-func (a *API) snapshotView(r *http.Request, s svc.Snapshot) map[string]any {
+// snapshotView is Cinder's snapshot; ext adds the
+// os-extended-snapshot-attributes fields that show and list detail have.
+func (a *API) snapshotView(r *http.Request, s svc.Snapshot, ext bool) map[string]any {
 	progress := "0%"
 	if s.Status == svc.StatusAvailable {
 		progress = "100%"
@@ -38,8 +40,11 @@ func (a *API) snapshotView(r *http.Request, s svc.Snapshot) map[string]any {
 		md = map[string]string{}
 	}
 	m := map[string]any{"id": s.ID, "name": s.Name, "description": nullable(s.Description), "volume_id": s.VolumeID,
-		"status": s.Status, "size": s.SizeGB, "metadata": md, "created_at": stamp(s.CreatedAt), "updated_at": stamp(s.UpdatedAt),
-		"os-extended-snapshot-attributes:project_id": s.ProjectID, "os-extended-snapshot-attributes:progress": progress}
+		"status": s.Status, "size": s.SizeGB, "metadata": md, "created_at": stamp(s.CreatedAt), "updated_at": stamp(s.UpdatedAt)}
+	if ext {
+		m["os-extended-snapshot-attributes:project_id"] = s.ProjectID
+		m["os-extended-snapshot-attributes:progress"] = progress
+	}
 	if at(r, 14) {
 		m["group_snapshot_id"] = nil // 3.14
 	}
@@ -69,6 +74,9 @@ func DecodeSnapshotCreate(body []byte) (svc.SnapshotSpec, error) {
 	if err := first(e[:]...); err != nil {
 		return s, err
 	}
+	if raw, present := f["volume_id"]; present && string(raw) == "null" {
+		return s, oserr.NotFound("Volume None could not be found; give the id of the volume to snapshot in volume_id.")
+	}
 	if !ok || s.VolumeID == "" {
 		return s, oserr.BadRequest("Invalid input received: 'volume_id' is a required property; name the volume to snapshot.")
 	}
@@ -88,7 +96,7 @@ func (a *API) createSnapshot(w http.ResponseWriter, r *http.Request) error {
 	if err != nil {
 		return err
 	}
-	rest.WriteJSON(w, http.StatusAccepted, map[string]any{"snapshot": a.snapshotView(r, sn)})
+	rest.WriteJSON(w, http.StatusAccepted, map[string]any{"snapshot": a.snapshotView(r, sn, false)})
 	return nil
 }
 
@@ -131,14 +139,7 @@ func (a *API) snapshots(w http.ResponseWriter, r *http.Request, detail bool) err
 	}
 	out := make([]any, 0, len(sns))
 	for _, s := range sns {
-		if detail {
-			out = append(out, a.snapshotView(r, s))
-		} else {
-			v := a.snapshotView(r, s)
-			delete(v, "os-extended-snapshot-attributes:project_id")
-			delete(v, "os-extended-snapshot-attributes:progress")
-			out = append(out, v)
-		}
+		out = append(out, a.snapshotView(r, s, detail))
 	}
 	body := map[string]any{"snapshots": out}
 	if len(sns) == sq.Limit && len(sns) > 0 {
@@ -153,7 +154,7 @@ func (a *API) showSnapshot(w http.ResponseWriter, r *http.Request) error {
 	if err != nil {
 		return err
 	}
-	rest.WriteJSON(w, http.StatusOK, map[string]any{"snapshot": a.snapshotView(r, sn)})
+	rest.WriteJSON(w, http.StatusOK, map[string]any{"snapshot": a.snapshotView(r, sn, true)})
 	return nil
 }
 
@@ -188,7 +189,7 @@ func (a *API) updateSnapshot(w http.ResponseWriter, r *http.Request) error {
 	if err != nil {
 		return err
 	}
-	rest.WriteJSON(w, http.StatusOK, map[string]any{"snapshot": a.snapshotView(r, sn)})
+	rest.WriteJSON(w, http.StatusOK, map[string]any{"snapshot": a.snapshotView(r, sn, false)})
 	return nil
 }
 

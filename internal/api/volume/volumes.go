@@ -87,12 +87,14 @@ func (a *API) createVolume(w http.ResponseWriter, r *http.Request) error {
 	if err != nil {
 		return err
 	}
-	rest.WriteJSON(w, http.StatusAccepted, map[string]any{"volume": a.volumeView(r, v)})
+	rest.WriteJSON(w, http.StatusAccepted, map[string]any{"volume": a.volumeView(r, v, false)})
 	return nil
 }
 
-// volumeView is Cinder's detailed volume.
-func (a *API) volumeView(r *http.Request, v svc.Volume) map[string]any {
+// volumeView is Cinder's detailed volume. ext adds what Cinder's API
+// extensions add to show and list (tenant, host, migration status, image
+// metadata); create and update answers have the base view only.
+func (a *API) volumeView(r *http.Request, v svc.Volume, ext bool) map[string]any {
 	c := auth.From(r.Context())
 	atts := make([]any, 0, len(v.Attachments))
 	for _, at := range v.Attachments {
@@ -108,13 +110,16 @@ func (a *API) volumeView(r *http.Request, v svc.Volume) map[string]any {
 		"availability_zone": v.AvailabilityZone, "created_at": stamp(v.CreatedAt), "updated_at": stamp(v.UpdatedAt),
 		"attachments": atts, "bootable": strconv.FormatBool(v.Bootable), "encrypted": false, "multiattach": v.Multiattach,
 		"metadata": md, "volume_type": v.TypeName, "snapshot_id": nullable(v.SnapshotID), "source_volid": nullable(v.SourceVolID),
-		"user_id": v.UserID, "os-vol-tenant-attr:tenant_id": v.ProjectID, "replication_status": nil,
+		"user_id": v.UserID, "replication_status": nil,
 		"consistencygroup_id": nil, "migration_status": nil, "links": a.links(r, "volumes", v.ID),
 	}
-	if len(v.ImageMetadata) > 0 {
-		m["volume_image_metadata"] = v.ImageMetadata
+	if ext {
+		m["os-vol-tenant-attr:tenant_id"] = v.ProjectID
+		if len(v.ImageMetadata) > 0 {
+			m["volume_image_metadata"] = v.ImageMetadata
+		}
 	}
-	if c != nil && c.IsAdmin() {
+	if ext && c != nil && c.IsAdmin() {
 		m["os-vol-host-attr:host"] = v.Host + "#pool"
 		m["os-vol-mig-status-attr:migstat"] = nil
 		m["os-vol-mig-status-attr:name_id"] = nil
@@ -128,11 +133,6 @@ func (a *API) volumeView(r *http.Request, v svc.Volume) map[string]any {
 	if at(r, 48) {
 		m["shared_targets"] = false // 3.48
 		m["service_uuid"] = nil
-	}
-	if v.Status == svc.StatusError && v.ErrorMessage != "" {
-		// Not a Cinder field (Cinder keeps it in user messages); the
-		// operator and the user read why the volume failed here.
-		m["onestack:error_message"] = v.ErrorMessage
 	}
 	return m
 }
@@ -298,7 +298,7 @@ func (a *API) list(w http.ResponseWriter, r *http.Request, detail bool) error {
 			continue
 		}
 		if detail {
-			out = append(out, a.volumeView(r, v))
+			out = append(out, a.volumeView(r, v, true))
 		} else {
 			out = append(out, a.volumeSummary(r, v))
 		}
@@ -326,7 +326,7 @@ func (a *API) showVolume(w http.ResponseWriter, r *http.Request) error {
 	if err != nil {
 		return err
 	}
-	rest.WriteJSON(w, http.StatusOK, map[string]any{"volume": a.volumeView(r, v)})
+	rest.WriteJSON(w, http.StatusOK, map[string]any{"volume": a.volumeView(r, v, true)})
 	return nil
 }
 
@@ -375,7 +375,7 @@ func (a *API) updateVolume(w http.ResponseWriter, r *http.Request) error {
 	if err != nil {
 		return err
 	}
-	rest.WriteJSON(w, http.StatusOK, map[string]any{"volume": a.volumeView(r, v)})
+	rest.WriteJSON(w, http.StatusOK, map[string]any{"volume": a.volumeView(r, v, false)})
 	return nil
 }
 

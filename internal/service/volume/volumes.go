@@ -508,6 +508,9 @@ func (s *Service) SetReadOnly(ctx context.Context, c *auth.Credentials, id strin
 			return invalidVolume("Volume %s status must be available to update readonly flag, but current status is: %s.", v.ID, v.Status)
 		}
 		v.ReadOnly = ro
+		// Cinder keeps the flag in the volume's admin metadata and shows
+		// it in its metadata as "readonly": "True" or "False".
+		v.Metadata["readonly"] = strings.ToUpper(strconv.FormatBool(ro)[:1]) + strconv.FormatBool(ro)[1:]
 		return nil
 	})
 	return err
