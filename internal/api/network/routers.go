@@ -21,7 +21,7 @@ type routerReq struct {
 	Description  *string         `json:"description"`
 	AdminStateUp *bool           `json:"admin_state_up"`
 	Gateway      json.RawMessage `json:"external_gateway_info"`
-	Routes       *[]routeJSON    `json:"routes"`
+	Routes       json.RawMessage `json:"routes"` // null clears, as []
 	TenantID     string          `json:"tenant_id"`
 	ProjectID    string          `json:"project_id"`
 }
@@ -53,9 +53,15 @@ func (b *routerReq) input() (svc.RouterInput, error) {
 		}
 		in.Gateway = &g
 	}
-	if b.Routes != nil {
+	if len(b.Routes) > 0 {
+		var routes []routeJSON
+		if string(b.Routes) != "null" {
+			if err := decodeRaw(b.Routes, &routes); err != nil {
+				return in, err
+			}
+		}
 		rs := []store.HostRoute{}
-		for _, r := range *b.Routes {
+		for _, r := range routes {
 			rs = append(rs, store.HostRoute{Destination: r.Destination, NextHop: r.NextHop})
 		}
 		in.Routes = &rs
