@@ -6,6 +6,7 @@
 package rest
 
 import (
+	"bytes"
 	"encoding/json"
 	"errors"
 	"fmt"
@@ -16,6 +17,7 @@ import (
 	"slices"
 	"strings"
 	"time"
+	"unicode/utf8"
 
 	"github.com/onestack/onestack/internal/auth"
 	"github.com/onestack/onestack/internal/oserr"
@@ -177,7 +179,17 @@ func Decode(r *http.Request, v any, strict bool) error {
 	if r.Body == nil {
 		return oserr.BadRequest("The request body is empty; send a JSON document.")
 	}
-	dec := json.NewDecoder(r.Body)
+	// The body is read whole (it is size-limited) so that invalid UTF-8
+	// is refused, as Python services refuse it, rather than silently
+	// turned into U+FFFD by encoding/json.
+	raw, err := io.ReadAll(r.Body)
+	if err != nil {
+		return decodeError(err)
+	}
+	if !utf8.Valid(raw) {
+		return oserr.BadRequest("The request body is not valid UTF-8; send JSON encoded as UTF-8.")
+	}
+	dec := json.NewDecoder(bytes.NewReader(raw))
 	if strict {
 		dec.DisallowUnknownFields()
 	}
