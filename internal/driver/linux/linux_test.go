@@ -42,6 +42,7 @@ type scenario struct {
 	rules   []hostapi.SecurityGroupRule
 	router  bool
 	fip     bool
+	routes  []hostapi.Route
 	tunnels map[string]string
 }
 
@@ -86,6 +87,7 @@ func (s *scenario) hostNetwork(host string) hostapi.HostNetwork {
 			Gateway: &hostapi.Port{ID: "b2000000-0000-4000-8000-000000000002", NetworkID: extNetID, MAC: "fa:16:3e:00:00:a0",
 				FixedIPs: []hostapi.FixedIP{{SubnetID: extSubID, IP: "172.24.4.10"}}, DeviceOwner: "network:router_gateway", AdminUp: true},
 		}
+		r.Routes = s.routes
 		if s.fip {
 			r.FloatingIPs = []hostapi.FloatingIP{{ID: "f1", FloatingIP: "172.24.4.20", FixedIP: s.p1.FixedIPs[0].IP, PortID: s.p1.ID}}
 		}
@@ -167,6 +169,17 @@ func TestTwoHosts(t *testing.T) {
 		}
 		if ack2 := g2.dhcp(t); ack2.YourIPAddr.String() != "10.0.0.12" {
 			t.Errorf("g2 address = %s", ack2.YourIPAddr)
+		}
+		// Each host's DHCP port (same MAC everywhere) stays off the
+		// tunnel: no bridge learned it behind the VXLAN device.
+		for _, h := range []string{"a", "b"} {
+			out, err := exec.Command("bridge", "-n", c.topo.HostNS(h), "fdb", "show", "dev", vxlanName(1001)).CombinedOutput()
+			if err != nil {
+				t.Fatalf("bridge fdb: %v %s", err, out)
+			}
+			if strings.Contains(string(out), "fa:16:3e:00:00:02") {
+				t.Errorf("host %s learned the DHCP port over the tunnel:\n%s", h, out)
+			}
 		}
 	})
 
@@ -282,7 +295,7 @@ func TestTwoHosts(t *testing.T) {
 	})
 
 	t.Run("router", func(t *testing.T) {
-		s.router, s.fip = true, true
+		s.router, s.fip, s.routes = true, true, []hostapi.Route{{Destination: "192.168.77.0/24", NextHop: "10.0.0.254"}}
 		s.rules = append(append([]hostapi.SecurityGroupRule(nil), allowAll...), hostapi.SecurityGroupRule{ID: "r4", Direction: "ingress", EtherType: "IPv4", Protocol: "tcp", PortMin: intp(8080), PortMax: intp(8080), RemoteIPPrefix: "0.0.0.0/0"})
 		c.applyBoth(t, s)
 		// SNAT: the guest reaches the outside world as the floating IP
@@ -299,6 +312,10 @@ func TestTwoHosts(t *testing.T) {
 		// The floating IP from outside reaches g1.
 		if got, err := dial(c.topo.ExternalNS(), "", "172.24.4.20:8080", 3*time.Second); err != nil || got != "172.24.4.1" {
 			t.Fatalf("outside -> floating IP: %q, %v", got, err)
+		}
+		out, err := exec.Command("ip", "-n", c.topo.HostNS("a")+"_router-a0000000-0000-4000-8000-000000000001", "route", "show").CombinedOutput()
+		if err != nil || !strings.Contains(string(out), "192.168.77.0/24 via 10.0.0.254") || !strings.Contains(string(out), "default via 172.24.4.1") {
+			t.Errorf("router routes: %v\n%s", err, out)
 		}
 		// Without the floating IP it does not.
 		s.fip = false
