@@ -10,6 +10,7 @@ import (
 	"os"
 	"os/exec"
 	"path/filepath"
+	"strings"
 	"testing"
 	"time"
 
@@ -40,14 +41,14 @@ func TestCrashAtEveryPoint(t *testing.T) {
 			c := StartCloud(t, "", "--hypervisor", hv, "--accel", "tcg", "--hosts", "1")
 			t.Cleanup(func() { killGuests(t, c.DataDir) })
 			w := &tolerant{t: t, c: c, token: c.AdminAPI(t).token}
-			image := w.setup(tiny, hv)
+			image, network := w.setup(tiny, hv)
 
 			c.Faults = point
 			c.Restart(t)
 			accepted := map[string]bool{} // names whose create the API accepted
 			for _, name := range []string{"crash-a", "crash-b"} {
 				if st, _ := w.call("POST", "/compute/v2.1/servers", map[string]any{"server": map[string]any{
-					"name": name, "imageRef": image, "flavorRef": "crash", "networks": "none"}}, nil); st == http.StatusAccepted {
+					"name": name, "imageRef": image, "flavorRef": "crash", "networks": []any{map[string]any{"uuid": network}}}}, nil); st == http.StatusAccepted {
 					accepted[name] = true
 				}
 			}
@@ -157,7 +158,9 @@ func (w *tolerant) call(method, path string, in, out any) (int, error) {
 
 // setup uploads the image (the tiny one on qemu, a few bytes on fake
 // hosts) and a flavor "crash"; it returns the image id.
-func (w *tolerant) setup(tiny, hv string) string {
+// setup uploads the image and makes the flavor and a network with a
+// subnet the crash servers boot on; it returns the image and network ids.
+func (w *tolerant) setup(tiny, hv string) (string, string) {
 	w.t.Helper()
 	var im struct{ ID string }
 	format := "raw"
@@ -187,7 +190,17 @@ func (w *tolerant) setup(tiny, hv string) string {
 		"name": "crash", "id": "crash", "vcpus": 1, "ram": 128, "disk": 1}}, nil); err != nil {
 		w.t.Fatal(err)
 	}
-	return im.ID
+	var net struct {
+		Network struct{ ID string } `json:"network"`
+	}
+	if _, err := w.call("POST", "/network/v2.0/networks", map[string]any{"network": map[string]any{"name": "crash-net"}}, &net); err != nil || net.Network.ID == "" {
+		w.t.Fatalf("create the crash network: %v", err)
+	}
+	if _, err := w.call("POST", "/network/v2.0/subnets", map[string]any{"subnet": map[string]any{
+		"network_id": net.Network.ID, "cidr": "10.77.0.0/24", "ip_version": 4}}, nil); err != nil {
+		w.t.Fatal(err)
+	}
+	return im.ID, net.Network.ID
 }
 
 func (w *tolerant) servers() []crashServer {
@@ -260,7 +273,7 @@ func TestKillDuringChurn(t *testing.T) {
 	c := StartCloud(t, "", "--hypervisor", "qemu", "--accel", "tcg", "--hosts", "1")
 	t.Cleanup(func() { killGuests(t, c.DataDir) })
 	w := &tolerant{t: t, c: c, token: c.AdminAPI(t).token}
-	image := w.setup(tiny, "qemu")
+	image, network := w.setup(tiny, "qemu")
 	rng := rand.New(rand.NewPCG(uint64(time.Now().UnixNano()), 42))
 	seed := 0
 	for round := 0; round < 4; round++ {
@@ -270,7 +283,7 @@ func TestKillDuringChurn(t *testing.T) {
 			if len(ss) < 3 || (len(ss) < 6 && rng.IntN(2) == 0) {
 				seed++
 				w.call("POST", "/compute/v2.1/servers", map[string]any{"server": map[string]any{
-					"name": fmt.Sprintf("churn-%d", seed), "imageRef": image, "flavorRef": "crash", "networks": "none"}}, nil)
+					"name": fmt.Sprintf("churn-%d", seed), "imageRef": image, "flavorRef": "crash", "networks": []any{map[string]any{"uuid": network}}}}, nil)
 			} else {
 				w.call("DELETE", "/compute/v2.1/servers/"+ss[rng.IntN(len(ss))].ID, nil, nil)
 			}
@@ -323,5 +336,16 @@ func TestKillDuringChurn(t *testing.T) {
 	}
 	if out, err := exec.Command(c.binary, "doctor", "--data-dir", c.DataDir).CombinedOutput(); err != nil {
 		t.Errorf("onestack doctor after deleting all:\n%s", out)
+	}
+	// No tap, DHCP namespace or port of a deleted server is left.
+	prefix := strings.TrimSuffix(strings.TrimSpace(readFile(t, filepath.Join(c.DataDir, "external-netns"))), "-ext")
+	if !eventually(30, func() bool { return len(leftLinks(t, prefix)) == 0 }) {
+		t.Errorf("after deleting every server the host still has: %v", leftLinks(t, prefix))
+	}
+	var ports struct {
+		Ports []struct{ ID, DeviceOwner string } `json:"ports"`
+	}
+	if _, err := w.call("GET", "/network/v2.0/ports?device_owner=compute:nova", nil, &ports); err != nil || len(ports.Ports) != 0 {
+		t.Errorf("ports of deleted servers left: %+v (%v)", ports.Ports, err)
 	}
 }

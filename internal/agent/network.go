@@ -6,6 +6,7 @@ import (
 	"sync"
 	"time"
 
+	"github.com/onestack/onestack/internal/fault"
 	"github.com/onestack/onestack/internal/hostapi"
 )
 
@@ -121,6 +122,9 @@ func (a *Agent) networkLoop(ctx context.Context, plane hostapi.NetworkPlane) {
 		if err == nil && (hn.Revision > since || since == 0) {
 			var r hostapi.NetworkReport
 			r, err = a.cfg.Network.Apply(ctx, hn)
+			if len(hn.Ports) > 0 {
+				fault.Point(fault.NetworkApplied)
+			}
 			if err == nil || len(r.Up)+len(r.Failed) > 0 {
 				r.Host, r.Revision = a.cfg.Host, hn.Revision
 				a.net.record(hn.Revision, r)

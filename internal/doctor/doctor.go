@@ -7,6 +7,8 @@ package doctor
 
 import (
 	"context"
+	"encoding/json"
+	"errors"
 	"fmt"
 	"sort"
 	"strings"
@@ -86,6 +88,11 @@ func Check(ctx context.Context, cfg Config) ([]Problem, error) {
 	for _, v := range unplaced {
 		ps = append(ps, checkServer(cfg, v)...)
 	}
+	portProblems, err := checkPorts(ctx, cfg)
+	if err != nil {
+		return nil, err
+	}
+	ps = append(ps, portProblems...)
 	procs, err := qemu.Processes()
 	if err != nil {
 		return nil, err
@@ -261,4 +268,77 @@ func checkHost(name, dir string, vs []store.Server, procs map[string][]int) ([]P
 		ps = append(ps, Problem{"host " + name, fmt.Sprintf("%s for server %s, which has no record on this host", what, g.ID), repair})
 	}
 	return ps, nil
+}
+
+// checkPorts compares the servers' ports with the servers: a port made for
+// a server (device_owner compute:*) whose server is gone leaks an address;
+// a live server whose NIC's port is gone has lost its network.
+func checkPorts(ctx context.Context, cfg Config) ([]Problem, error) {
+	var ps []Problem
+	err := cfg.DB.Read(ctx, func(tx *store.Tx) error {
+		ports, err := tx.ListPorts(ctx, store.Query{All: true})
+		if err != nil {
+			return err
+		}
+		byServer := map[string][]store.Port{}
+		for _, p := range ports {
+			if strings.HasPrefix(p.DeviceOwner, "compute:") && p.DeviceID != "" {
+				byServer[p.DeviceID] = append(byServer[p.DeviceID], p)
+			}
+		}
+		ids := make([]string, 0, len(byServer))
+		for id := range byServer {
+			ids = append(ids, id)
+		}
+		sort.Strings(ids)
+		for _, id := range ids {
+			v, err := tx.GetServer(ctx, id)
+			if err != nil && !errors.Is(err, store.ErrNotFound) {
+				return err
+			}
+			if err == nil && !v.Deleted {
+				continue
+			}
+			for _, p := range byServer[id] {
+				ps = append(ps, Problem{"port " + p.ID, fmt.Sprintf("belongs to server %s, which no longer exists: its addresses stay taken", id),
+					"openstack port delete " + p.ID})
+			}
+		}
+		return nil
+	})
+	if err != nil {
+		return nil, err
+	}
+	// Live servers whose NICs' ports are gone.
+	err = cfg.DB.Read(ctx, func(tx *store.Tx) error {
+		hosts, err := tx.ListHosts(ctx)
+		if err != nil {
+			return err
+		}
+		for _, h := range hosts {
+			vs, err := tx.ServersOnHost(ctx, h.Host)
+			if err != nil {
+				return err
+			}
+			for _, v := range vs {
+				if v.NICs == "" || v.Deleted {
+					continue
+				}
+				var nics []struct {
+					PortID string `json:"port_id"`
+				}
+				_ = json.Unmarshal([]byte(v.NICs), &nics)
+				for _, n := range nics {
+					if _, err := tx.GetPort(ctx, n.PortID); errors.Is(err, store.ErrNotFound) {
+						ps = append(ps, Problem{subject(v), fmt.Sprintf("its NIC's port %s no longer exists: the guest has lost that network", n.PortID),
+							"openstack server delete " + v.ID + "   # or rebuild it on a new port"})
+					} else if err != nil {
+						return err
+					}
+				}
+			}
+		}
+		return nil
+	})
+	return ps, err
 }

@@ -31,6 +31,9 @@ const (
 	QemuStarted = "qemu.started"
 	// AgentEnsured: the hypervisor did the work, the report is not sent.
 	AgentEnsured = "agent.ensured"
+	// NetworkApplied: the host's data plane is wired for its ports, the
+	// agent has not reported them.
+	NetworkApplied = "agent.network.applied"
 	// ReportApplying: inside the transaction applying an agent's report.
 	ReportApplying = "compute.report.applying"
 	// DeleteCommitted: a delete is recorded, the host not yet woken.
@@ -40,7 +43,7 @@ const (
 )
 
 // Points lists every point.
-var Points = []string{CreateCommitted, SchedulerClaiming, SchedulerPlaced, QemuDisksReady, QemuStarted,
+var Points = []string{CreateCommitted, SchedulerClaiming, SchedulerPlaced, NetworkApplied, QemuDisksReady, QemuStarted,
 	AgentEnsured, ReportApplying, DeleteCommitted, QemuDeleting}
 
 var enabled atomic.Pointer[[]string]
