@@ -114,7 +114,7 @@ func BenchmarkRuleChangeFirewall(b *testing.B) {
 					rules = append(rules, hostapi.SecurityGroupRule{ID: "x", Direction: "ingress", EtherType: "IPv4", Protocol: "tcp", PortMin: intp(22), PortMax: intp(22)})
 				}
 				hn.SecurityGroups = []hostapi.SecurityGroup{{ID: sgID, Rules: rules, Members: hn.SecurityGroups[0].Members}}
-				want, _ := fw.desired(&hn)
+				want, _ := fw.desired(&hn, nil)
 				if err := fw.sync(ctx, want); err != nil {
 					b.Fatal(err)
 				}
@@ -158,7 +158,7 @@ func BenchmarkFirewallDiff(b *testing.B) {
 		b.Run(fmt.Sprintf("ports=%d", n), func(b *testing.B) {
 			hn := benchHN(n, "10.250.0.2")
 			fw := newFirewall("")
-			fw.applied, _ = fw.desired(&hn)
+			fw.applied, _ = fw.desired(&hn, nil)
 			base := hn.SecurityGroups[0].Rules
 			i := 0
 			defer reportCPU(b, cpuTime(), &i)
@@ -169,7 +169,7 @@ func BenchmarkFirewallDiff(b *testing.B) {
 					rules = append(rules, hostapi.SecurityGroupRule{ID: "x", Direction: "ingress", EtherType: "IPv4", Protocol: "tcp", PortMin: intp(22), PortMax: intp(22)})
 				}
 				hn.SecurityGroups = []hostapi.SecurityGroup{{ID: sgID, Rules: rules, Members: hn.SecurityGroups[0].Members}}
-				want, _ := fw.desired(&hn)
+				want, _ := fw.desired(&hn, nil)
 				if script := fw.diff(want); script == "" {
 					b.Fatal("no change")
 				}

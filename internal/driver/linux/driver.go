@@ -149,9 +149,16 @@ func (d *Driver) Apply(ctx context.Context, hn hostapi.HostNetwork) (hostapi.Net
 			hasGuests[p.NetworkID] = true
 		}
 	}
+	bridges := map[string]string{}
 	for i := range hn.Networks {
 		n := &hn.Networks[i]
 		nets[n.ID] = n
+		if other, dup := bridges[bridgeName(n.ID)]; dup {
+			// Two networks on one bridge would join two tenants' links.
+			netErr[n.ID] = fmt.Errorf("network %s has the same bridge name %s as network %s (network ids must differ in their first 11 characters)", n.ID, bridgeName(n.ID), other)
+			continue
+		}
+		bridges[bridgeName(n.ID)] = n.ID
 		if err := d.applyNetwork(ctx, n, tunnelIP, hasGuests[n.ID], &hn, wantLinks, wantNS); err != nil {
 			netErr[n.ID] = err
 			d.log.Warn("network not wired", "network_id", n.ID, "error", err)
@@ -209,7 +216,7 @@ func (d *Driver) Apply(ctx context.Context, hn hostapi.HostNetwork) (hostapi.Net
 		}
 	}
 
-	want, problems := d.fw.desired(&hn)
+	want, problems := d.fw.desired(&hn, d.cfg.PhysNets)
 	if len(hn.Networks) == 0 && len(hn.Ports) == 0 && len(hn.Routers) == 0 {
 		// Nothing wanted: no tables either.
 		if err := d.fw.remove(ctx); err != nil {

@@ -87,10 +87,12 @@ const baseRuleset = `table bridge onestack {
 	set secured { type ifname; }
 	set macs { type ifname . ether_addr; }
 	set ips { type ifname . ipv4_addr; flags interval; }
-	map outmark { type ifname : mark; }
+	map portmark { type ifname : mark; }
 	chain pre {
 		type filter hook prerouting priority -300; policy accept;
 		iifname . ether saddr @tunnel_src drop
+		meta mark set 0
+		meta mark set iifname map @portmark
 		iifname != @secured accept
 		iifname . ether saddr != @macs drop
 		ether type arp iifname . arp saddr ether != @macs drop
@@ -104,15 +106,20 @@ const baseRuleset = `table bridge onestack {
 		type filter hook forward priority -200; policy accept;
 		oifname . ether saddr @tunnel_src drop
 		meta mark set 0
-		meta mark set oifname map @outmark
+		meta mark set oifname map @portmark
 	}
 }
 table ip onestack {
-	map egress { type ifname : verdict; }
+	map zones { typeof meta mark : ct zone; }
+	map egress { type mark : verdict; }
 	map ingress { type mark : verdict; }
+	chain zone {
+		type filter hook prerouting priority raw; policy accept;
+		ct zone set meta mark map @zones
+	}
 	chain pre {
 		type filter hook prerouting priority 0; policy accept;
-		iifname vmap @egress
+		meta mark vmap @egress
 	}
 	chain forward_port {
 		type filter hook forward priority 0; policy accept;
@@ -129,6 +136,7 @@ type firewall struct {
 	applied map[string]*unit
 	ports   map[string]*portUnit // port id -> its last rendering
 	marks   map[string]uint32    // port id -> mark
+	zones   map[string]uint32    // network id -> conntrack zone
 	free    []uint32
 	next    uint32
 	// writes counts nft transactions and nftTime adds up their time,
@@ -138,7 +146,7 @@ type firewall struct {
 }
 
 func newFirewall(ns string) *firewall {
-	return &firewall{ns: ns, marks: map[string]uint32{}, next: 1}
+	return &firewall{ns: ns, marks: map[string]uint32{}, next: 1, zones: map[string]uint32{}}
 }
 
 func (f *firewall) mark(port string) uint32 {
@@ -154,6 +162,25 @@ func (f *firewall) mark(port string) uint32 {
 	}
 	f.marks[port] = m
 	return m
+}
+
+// zone is network id's conntrack zone: each network's connections are
+// tracked apart, so networks with the same addresses on one host do not
+// share state.
+func (f *firewall) zone(netID string) uint32 {
+	if z, ok := f.zones[netID]; ok {
+		return z
+	}
+	used := make(map[uint32]bool, len(f.zones))
+	for _, z := range f.zones {
+		used[z] = true
+	}
+	z := uint32(1)
+	for used[z] {
+		z++
+	}
+	f.zones[netID] = z
+	return z
 }
 
 func (f *firewall) releaseMarks(keep map[string]bool) {
@@ -182,6 +209,7 @@ func newUnit() *unit { return &unit{objs: map[string]nftObj{}} }
 type portUnit struct {
 	port   hostapi.Port
 	mark   uint32
+	zone   uint32
 	combo  string
 	groups []string // the port's known groups, sorted
 	u      *unit
@@ -189,32 +217,80 @@ type portUnit struct {
 
 // desired renders hn's firewall as units keyed by identity, and the
 // ports that cannot be filtered with why.
-func (f *firewall) desired(hn *hostapi.HostNetwork) (map[string]*unit, map[string]string) {
+func (f *firewall) desired(hn *hostapi.HostNetwork, physNets map[string]string) (map[string]*unit, map[string]string) {
 	units := make(map[string]*unit, len(hn.Ports)+16)
 	problems := map[string]string{} // port id -> why it cannot be filtered
 	groups := map[string]*hostapi.SecurityGroup{}
 	for i := range hn.SecurityGroups {
 		groups[hn.SecurityGroups[i].ID] = &hn.SecurityGroups[i]
 	}
+	keep := map[string]bool{} // devices with a mark
+	bridgePort := func(u *unit, dev string, z uint32) {
+		if validDevice(dev) && !keep[dev] {
+			keep[dev] = true
+			u.addBridgePort(dev, f.mark(dev), z)
+		}
+	}
+	zoneOf := map[string]uint32{}
 	for i := range hn.Networks {
 		n := &hn.Networks[i]
-		if n.DHCP != nil && n.Type == hostapi.NetworkVXLAN && n.SegmentID > 0 {
-			u := newUnit()
-			u.add(nftObj{kind: objElem, fam: "bridge", name: "tunnel_src", elem: vxlanName(n.SegmentID) + "." + n.DHCP.MAC,
-				body: []string{fmt.Sprintf("%q . %s", vxlanName(n.SegmentID), strings.ToLower(n.DHCP.MAC))}})
-			units["net "+n.ID] = u
+		z := f.zone(n.ID)
+		zoneOf[n.ID] = z
+		u := newUnit()
+		if n.Type == hostapi.NetworkVXLAN && n.SegmentID > 0 {
+			bridgePort(u, vxlanName(n.SegmentID), z)
+			if n.DHCP != nil && validMAC(strings.ToLower(n.DHCP.MAC)) {
+				u.add(nftObj{kind: objElem, fam: "bridge", name: "tunnel_src", elem: vxlanName(n.SegmentID) + "." + n.DHCP.MAC,
+					body: []string{fmt.Sprintf("%q . %s", vxlanName(n.SegmentID), strings.ToLower(n.DHCP.MAC))}})
+			}
 		}
+		if l, ok := physNets[n.PhysicalNetwork]; ok && n.Type == hostapi.NetworkFlat && validDevice(l) {
+			bridgePort(u, l, z)
+		}
+		if n.DHCP != nil {
+			bridgePort(u, hostapi.TapName(n.DHCP.ID), z)
+		}
+		units["net "+n.ID] = u
+	}
+	for id := range f.zones {
+		if _, ok := zoneOf[id]; !ok {
+			delete(f.zones, id)
+		}
+	}
+	for _, r := range hn.Routers {
+		u := newUnit()
+		ports := append([]hostapi.Port(nil), r.Interfaces...)
+		if r.Gateway != nil {
+			ports = append(ports, *r.Gateway)
+		}
+		for _, p := range ports {
+			if z, ok := zoneOf[p.NetworkID]; ok {
+				bridgePort(u, hostapi.TapName(p.ID), z)
+			}
+		}
+		units["router "+r.ID] = u
 	}
 	usedGroups := map[string]bool{}
 	remoteGroups := map[string]bool{}
-	keep := map[string]bool{}
 	combos := map[string][]string{} // combination chain suffix -> groups
 	cache := make(map[string]*portUnit, len(hn.Ports))
+	devices := map[string]bool{}
 	for _, p := range hn.Ports {
-		if p.Device == "" || !p.PortSecurity {
+		if p.Device == "" || devices[p.Device] {
+			continue // a duplicate device is reported by Apply
+		}
+		devices[p.Device] = true
+		z, ok := zoneOf[p.NetworkID]
+		if !ok {
 			continue
 		}
-		m := f.mark(p.ID)
+		if !p.PortSecurity {
+			u := newUnit()
+			bridgePort(u, p.Device, z)
+			units["port "+p.ID] = u
+			continue
+		}
+		m := f.mark(p.Device)
 		var gs []string
 		for _, g := range p.SecurityGroups {
 			if groups[g] != nil { // an unknown group contributes no rule
@@ -224,15 +300,15 @@ func (f *firewall) desired(hn *hostapi.HostNetwork) (map[string]*unit, map[strin
 		}
 		sort.Strings(gs)
 		pu := f.ports[p.ID]
-		if pu == nil || pu.mark != m || !samePort(&pu.port, &p) || !slices.Equal(pu.groups, gs) {
+		if pu == nil || pu.mark != m || pu.zone != z || !samePort(&pu.port, &p) || !slices.Equal(pu.groups, gs) {
 			var err error
-			if pu, err = renderPort(p, m, gs); err != nil {
+			if pu, err = renderPort(p, m, z, gs); err != nil {
 				problems[p.ID] = err.Error()
 				continue
 			}
 		}
 		combos[pu.combo] = gs
-		keep[p.ID] = true
+		keep[p.Device] = true
 		cache[p.ID] = pu
 		units["port "+p.ID] = pu.u
 	}
@@ -285,7 +361,7 @@ func (f *firewall) desired(hn *hostapi.HostNetwork) (map[string]*unit, map[strin
 
 // renderPort renders a port's elements: it is secured, its MACs and
 // prefixes, its mark, and the chains of its groups' combination.
-func renderPort(p hostapi.Port, m uint32, gs []string) (*portUnit, error) {
+func renderPort(p hostapi.Port, m, z uint32, gs []string) (*portUnit, error) {
 	if !validDevice(p.Device) {
 		return nil, fmt.Errorf("port %s: device name %q is not a link name (1-15 of a-z, A-Z, 0-9, '-', '_', '.')", p.ID, p.Device)
 	}
@@ -297,20 +373,28 @@ func renderPort(p hostapi.Port, m uint32, gs []string) (*portUnit, error) {
 	u := newUnit()
 	dev := strconv.Quote(p.Device)
 	u.add(nftObj{kind: objElem, fam: "bridge", name: "secured", elem: p.Device, body: []string{dev}})
+	u.addBridgePort(p.Device, m, z)
 	for _, mac := range macs {
 		u.add(nftObj{kind: objElem, fam: "bridge", name: "macs", elem: p.Device + " " + mac, body: []string{dev + " . " + mac}})
 	}
 	for _, pfx := range prefixes {
 		u.add(nftObj{kind: objElem, fam: "bridge", name: "ips", elem: p.Device + " " + pfx, body: []string{dev + " . " + pfx}})
 	}
-	u.add(nftObj{kind: objElem, fam: "bridge", name: "outmark", elem: p.Device, body: []string{fmt.Sprintf("%s : %d", dev, m)}})
-	u.add(nftObj{kind: objElem, fam: "ip", name: "egress", elem: p.Device, body: []string{fmt.Sprintf("%s : jump ce-%s", dev, c)}})
+	u.add(nftObj{kind: objElem, fam: "ip", name: "egress", elem: strconv.Itoa(int(m)), body: []string{fmt.Sprintf("%d : jump ce-%s", m, c)}})
 	u.add(nftObj{kind: objElem, fam: "ip", name: "ingress", elem: strconv.Itoa(int(m)), body: []string{fmt.Sprintf("%d : jump ci-%s", m, c)}})
 	cp := p
 	cp.FixedIPs = append([]hostapi.FixedIP(nil), p.FixedIPs...)
 	cp.SecurityGroups = append([]string(nil), p.SecurityGroups...)
 	cp.AllowedAddressPairs = append([]hostapi.AddressPair(nil), p.AllowedAddressPairs...)
-	return &portUnit{port: cp, mark: m, combo: c, groups: gs, u: u}, nil
+	return &portUnit{port: cp, mark: m, zone: z, combo: c, groups: gs, u: u}, nil
+}
+
+// addBridgePort gives a bridge port its mark (set on every frame that
+// enters or leaves by it: the ip family sees only the bridge) and its
+// network's conntrack zone.
+func (u *unit) addBridgePort(dev string, m, z uint32) {
+	u.add(nftObj{kind: objElem, fam: "bridge", name: "portmark", elem: dev, body: []string{fmt.Sprintf("%q : %d", dev, m)}})
+	u.add(nftObj{kind: objElem, fam: "ip", name: "zones", elem: strconv.Itoa(int(m)), body: []string{fmt.Sprintf("%d : %d", m, z)}})
 }
 
 // samePort reports whether two ports render the same firewall elements

@@ -170,8 +170,15 @@ func TestTapAndFailures(t *testing.T) {
 	flatPort := testPort("33333333-0000-4000-8000-000000000003", "fa:16:3e:00:00:33", "10.9.0.3", "server-3")
 	flatPort.NetworkID = "f1a70000-0000-4000-8000-000000000000"
 	hn.Networks = append(hn.Networks, hostapi.Network{ID: flatPort.NetworkID, Type: hostapi.NetworkFlat, PhysicalNetwork: "datacentre", MTU: 1500})
-	hn.Ports = append(hn.Ports, dup, flatPort)
+	twin := hostapi.Network{ID: netID[:11] + "-twin", Type: hostapi.NetworkVXLAN, SegmentID: 1999, MTU: 1450} // same bridge name as netID
+	twinPort := testPort("44444444-0000-4000-8000-000000000004", "fa:16:3e:00:00:44", "10.0.0.44", "server-4")
+	twinPort.NetworkID = twin.ID
+	hn.Networks = append(hn.Networks, twin)
+	hn.Ports = append(hn.Ports, dup, flatPort, twinPort)
 	rep := c.apply(t, "a", hn)
+	if !strings.Contains(rep.Failed[twinPort.ID], "same bridge name") {
+		t.Errorf("network with a clashing bridge name: %q", rep.Failed[twinPort.ID])
+	}
 	if !strings.Contains(rep.Failed[dup.ID], "already port "+s.p1.ID) {
 		t.Errorf("duplicate device: %q", rep.Failed[dup.ID])
 	}

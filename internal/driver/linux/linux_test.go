@@ -19,7 +19,7 @@ import (
 const (
 	netID    = "6a1c0d2e-0000-4000-8000-000000000001"
 	subnetID = "6a1c0d2e-0000-4000-8000-0000000000a1"
-	extNetID = "6a1c0d2e-0000-4000-8000-000000000002"
+	extNetID = "7e2d1f3a-0000-4000-8000-000000000002"
 	extSubID = "6a1c0d2e-0000-4000-8000-0000000000a2"
 	sgID     = "5c000000-0000-4000-8000-000000000001"
 )
@@ -277,6 +277,22 @@ func TestTwoHosts(t *testing.T) {
 		if _, err := dial(g1.ns, "", "10.0.0.12:8080", 500*time.Millisecond); err == nil {
 			t.Error("tcp 8080 still goes in after the rule was removed")
 		}
+		// Egress: with egress only to tcp 8080, g1 reaches g2:8080 but
+		// not g2:8081, although g2's ingress lets anything in from the
+		// group.
+		s.rules = []hostapi.SecurityGroupRule{
+			{ID: "r6", Direction: "egress", EtherType: "IPv4", Protocol: "tcp", PortMin: intp(8080), PortMax: intp(8080)},
+			{ID: "r2", Direction: "ingress", EtherType: "IPv4", RemoteGroupID: sgID},
+		}
+		c.applyBoth(t, s)
+		if _, err := dial(g1.ns, "", "10.0.0.12:8080", 3*time.Second); err != nil {
+			t.Errorf("egress to tcp 8080 allowed, yet: %v", err)
+		}
+		if _, err := dial(g1.ns, "", "10.0.0.12:8081", 500*time.Millisecond); err == nil {
+			t.Error("tcp 8081 went out without an egress rule")
+		}
+		s.rules = []hostapi.SecurityGroupRule{{ID: "r1", Direction: "egress", EtherType: "IPv4"}}
+		c.applyBoth(t, s)
 		// ICMP: echo needs an ingress rule too (ping from g1 to g2).
 		if _, err := exec.LookPath("ping"); err != nil {
 			t.Log("ping is not installed: ICMP not checked")
