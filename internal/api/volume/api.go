@@ -229,7 +229,8 @@ func (a *API) services(w http.ResponseWriter, r *http.Request) error {
 		if b := q.Get("binary"); b != "" && b != s["binary"] {
 			continue
 		}
-		if h := q.Get("host"); h != "" && h != s["host"] {
+		// Cinder's host filter matches a backend's host@backend too.
+		if h := q.Get("host"); h != "" && h != s["host"] && !strings.HasPrefix(s["host"].(string), h+"@") {
 			continue
 		}
 		out = append(out, s)

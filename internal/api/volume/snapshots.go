@@ -2,7 +2,7 @@ package volume
 
 import (
 	"net/http"
-	"strconv"
+	"strings"
 
 	"github.com/onestack/onestack/internal/api/rest"
 	"github.com/onestack/onestack/internal/auth"
@@ -116,15 +116,26 @@ func (a *API) snapshots(w http.ResponseWriter, r *http.Request, detail bool) err
 		sq.AllTenants = !isBool || b
 		sq.ProjectID = q.Get("project_id")
 	}
-	if v := q.Get("limit"); v != "" {
-		n, err := strconv.Atoi(v)
-		if err != nil || n < 0 {
-			return oserr.BadRequest("Invalid input received: limit must be a non-negative integer, not %q.", v)
-		}
-		sq.Limit = n
+	var err error
+	if sq.Limit, sq.Offset, err = page(q); err != nil {
+		return err
 	}
-	if sq.Limit == 0 || sq.Limit > 1000 {
-		sq.Limit = 1000
+	if sq.Limit < 0 {
+		rest.WriteJSON(w, http.StatusOK, map[string]any{"snapshots": []any{}})
+		return nil
+	}
+	key, dir := q.Get("sort_key"), q.Get("sort_dir")
+	if s := q.Get("sort"); s != "" {
+		first, _, _ := strings.Cut(s, ",")
+		key, dir, _ = strings.Cut(first, ":")
+	}
+	sq.SortKey = key
+	switch strings.ToLower(dir) {
+	case "", "desc":
+	case "asc":
+		sq.Asc = true
+	default:
+		return oserr.BadRequest("Invalid input received: Invalid sort dir %s; use asc or desc.", dir)
 	}
 	if md := q.Get("metadata"); md != "" {
 		m, err := parseMetadataFilter(md)

@@ -29,10 +29,14 @@ func (a *API) typeRoutes() []rest.Route {
 	}
 }
 
-func (a *API) typeView(r *http.Request, t svc.Type) map[string]any {
+// typeView is Cinder's volume type; show and list add qos_specs_id.
+func (a *API) typeView(r *http.Request, t svc.Type, show bool) map[string]any {
 	c := auth.From(r.Context())
 	m := map[string]any{"id": t.ID, "name": t.Name, "description": nullable(t.Description), "is_public": t.IsPublic,
-		"os-volume-type-access:is_public": t.IsPublic, "qos_specs_id": nil}
+		"os-volume-type-access:is_public": t.IsPublic}
+	if show {
+		m["qos_specs_id"] = nil
+	}
 	// Cinder shows extra_specs to admins (and to users only a few keys).
 	if c.IsAdmin() {
 		m["extra_specs"] = t.ExtraSpecs
@@ -57,7 +61,7 @@ func (a *API) listTypes(w http.ResponseWriter, r *http.Request) error {
 	}
 	out := make([]any, 0, len(ts))
 	for _, t := range ts {
-		out = append(out, a.typeView(r, t))
+		out = append(out, a.typeView(r, t, true))
 	}
 	rest.WriteJSON(w, http.StatusOK, map[string]any{"volume_types": out})
 	return nil
@@ -108,7 +112,7 @@ func (a *API) createType(w http.ResponseWriter, r *http.Request) error {
 	if err != nil {
 		return err
 	}
-	rest.WriteJSON(w, http.StatusOK, map[string]any{"volume_type": a.typeView(r, t)})
+	rest.WriteJSON(w, http.StatusOK, map[string]any{"volume_type": a.typeView(r, t, false)})
 	return nil
 }
 
@@ -117,7 +121,7 @@ func (a *API) defaultType(w http.ResponseWriter, r *http.Request) error {
 	if err != nil {
 		return err
 	}
-	rest.WriteJSON(w, http.StatusOK, map[string]any{"volume_type": a.typeView(r, t)})
+	rest.WriteJSON(w, http.StatusOK, map[string]any{"volume_type": a.typeView(r, t, true)})
 	return nil
 }
 
@@ -126,7 +130,7 @@ func (a *API) showType(w http.ResponseWriter, r *http.Request) error {
 	if err != nil {
 		return err
 	}
-	rest.WriteJSON(w, http.StatusOK, map[string]any{"volume_type": a.typeView(r, t)})
+	rest.WriteJSON(w, http.StatusOK, map[string]any{"volume_type": a.typeView(r, t, true)})
 	return nil
 }
 
@@ -146,7 +150,7 @@ func (a *API) updateType(w http.ResponseWriter, r *http.Request) error {
 	if err != nil {
 		return err
 	}
-	rest.WriteJSON(w, http.StatusOK, map[string]any{"volume_type": a.typeView(r, t)})
+	rest.WriteJSON(w, http.StatusOK, map[string]any{"volume_type": a.typeView(r, t, false)})
 	return nil
 }
 
@@ -163,7 +167,7 @@ func (a *API) listExtraSpecs(w http.ResponseWriter, r *http.Request) error {
 	if err != nil {
 		return err
 	}
-	rest.WriteJSON(w, http.StatusOK, map[string]any{"extra_specs": a.typeView(r, t)["extra_specs"]})
+	rest.WriteJSON(w, http.StatusOK, map[string]any{"extra_specs": a.typeView(r, t, true)["extra_specs"]})
 	return nil
 }
 

@@ -3,6 +3,7 @@ package volume
 import (
 	"encoding/json"
 	"net/http"
+	"net/url"
 	"strconv"
 	"strings"
 	"time"
@@ -163,15 +164,9 @@ func listQuery(r *http.Request) (svc.ListQuery, []timeFilter, error) {
 		}
 		lq.Metadata = m
 	}
-	if v := q.Get("limit"); v != "" {
-		n, err := strconv.Atoi(v)
-		if err != nil || n < 0 {
-			return lq, nil, oserr.BadRequest("Invalid input received: limit must be a non-negative integer, not %q.", v)
-		}
-		lq.Limit = n
-	}
-	if lq.Limit == 0 || lq.Limit > 1000 {
-		lq.Limit = 1000 // Cinder's osapi_max_limit
+	var err error
+	if lq.Limit, lq.Offset, err = page(q); err != nil {
+		return lq, nil, err
 	}
 	lq.Marker = q.Get("marker")
 	if v := q.Get("with_count"); v != "" && at(r, 45) {
@@ -215,6 +210,30 @@ func listQuery(r *http.Request) (svc.ListQuery, []timeFilter, error) {
 		}
 	}
 	return lq, tfs, nil
+}
+
+// page reads limit and offset; no limit is Cinder's osapi_max_limit
+// (1000), and limit=0 is an empty page (-1 here).
+func page(q url.Values) (limit, offset int, err error) {
+	limit = 1000
+	if v := q.Get("limit"); v != "" {
+		n, err := strconv.Atoi(v)
+		if err != nil || n < 0 {
+			return 0, 0, oserr.BadRequest("Invalid input received: limit must be a non-negative integer, not %q.", v)
+		}
+		limit = min(n, 1000)
+		if n == 0 {
+			limit = -1
+		}
+	}
+	if v := q.Get("offset"); v != "" {
+		n, err := strconv.Atoi(v)
+		if err != nil || n < 0 {
+			return 0, 0, oserr.BadRequest("Invalid input received: offset must be a non-negative integer, not %q.", v)
+		}
+		offset = n
+	}
+	return limit, offset, nil
 }
 
 // parseMetadataFilter reads Cinder's metadata filter: a JSON object or a
@@ -283,6 +302,14 @@ func (a *API) list(w http.ResponseWriter, r *http.Request, detail bool) error {
 	c := auth.From(r.Context())
 	if !c.IsAdmin() {
 		q.AllTenants, q.ProjectID = false, ""
+	}
+	if q.Limit < 0 {
+		body := map[string]any{"volumes": []any{}}
+		if q.WithCount {
+			body["count"] = 0
+		}
+		rest.WriteJSON(w, http.StatusOK, body)
+		return nil
 	}
 	vols, count, err := a.svc.List(r.Context(), c, q)
 	if err != nil {

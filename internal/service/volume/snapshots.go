@@ -1,9 +1,12 @@
 package volume
 
 import (
+	"cmp"
 	"context"
 	"errors"
 	"maps"
+	"slices"
+	"strings"
 
 	"github.com/onestack/onestack/internal/auth"
 	"github.com/onestack/onestack/internal/oserr"
@@ -84,48 +87,91 @@ type SnapshotQuery struct {
 	AllTenants                        bool
 	ProjectID, VolumeID, Status, Name string
 	Marker                            string
-	Limit                             int
+	Limit, Offset                     int
 	Metadata                          map[string]string
+	// SortKey is id, name, status, size, created_at or updated_at
+	// (created_at when empty); Desc is Cinder's default.
+	SortKey string
+	Asc     bool
 }
+
+// SnapshotSortKeys are the keys a snapshot list sorts on.
+var SnapshotSortKeys = map[string]bool{"id": true, "name": true, "display_name": true, "status": true, "size": true,
+	"created_at": true, "updated_at": true, "volume_id": true}
 
 // ListSnapshots lists the snapshots c sees, oldest first.
 func (s *Service) ListSnapshots(ctx context.Context, c *auth.Credentials, q SnapshotQuery) (out []Snapshot, err error) {
-	sq := store.SnapshotQuery{ProjectID: c.ProjectID(), VolumeID: q.VolumeID, Status: q.Status, Name: q.Name, Limit: q.Limit}
+	// A project's snapshots are few: they are filtered, sorted and paged
+	// here, on every key Cinder sorts on.
+	sq := store.SnapshotQuery{ProjectID: c.ProjectID(), VolumeID: q.VolumeID, Status: q.Status, Name: q.Name}
 	if q.AllTenants && c.IsAdmin() {
 		sq.ProjectID = q.ProjectID
 	} else if sq.ProjectID == "" {
 		return []Snapshot{}, nil
 	}
-	if len(q.Metadata) > 0 {
-		sq.Limit = 0
+	if q.SortKey != "" && !SnapshotSortKeys[q.SortKey] {
+		return nil, oserr.BadRequest("Invalid input received: Invalid sort key %s; sort snapshots by id, name, status, size, volume_id, created_at or updated_at.", q.SortKey)
 	}
 	err = s.db.Read(ctx, func(tx *store.Tx) error {
-		if q.Marker != "" {
-			m, err := tx.GetSnapshot(ctx, q.Marker)
-			if err != nil || m.Deleted || !readable(c, m.ProjectID) {
-				return oserr.BadRequest("Invalid input received: marker %s is not a snapshot you can see; use an id from the previous page.", q.Marker)
-			}
-			sq.Marker = &m
-		}
 		out, err = tx.ListSnapshots(ctx, sq)
 		return err
 	})
-	if len(q.Metadata) > 0 {
-		kept := out[:0]
-		for _, sn := range out {
-			if matches(sn.Metadata, q.Metadata) {
-				kept = append(kept, sn)
-			}
+	if err != nil {
+		return nil, err
+	}
+	kept := out[:0]
+	for _, sn := range out {
+		if matches(sn.Metadata, q.Metadata) {
+			kept = append(kept, sn)
 		}
-		out = kept
-		if q.Limit > 0 && len(out) > q.Limit {
-			out = out[:q.Limit]
+	}
+	out = kept
+	sortSnapshots(out, q.SortKey, q.Asc)
+	if q.Marker != "" {
+		i := slices.IndexFunc(out, func(sn Snapshot) bool { return sn.ID == q.Marker })
+		if i < 0 {
+			return nil, oserr.NotFound("Marker %s could not be found: it is not a snapshot you can see; use an id from the previous page.", q.Marker)
 		}
+		out = out[i+1:]
+	}
+	out = out[min(q.Offset, len(out)):]
+	if q.Limit > 0 && len(out) > q.Limit {
+		out = out[:q.Limit]
 	}
 	if out == nil {
 		out = []Snapshot{}
 	}
-	return out, err
+	return out, nil
+}
+
+func sortSnapshots(ss []Snapshot, key string, asc bool) {
+	cmpKey := func(a, b Snapshot) int {
+		switch key {
+		case "id":
+			return strings.Compare(a.ID, b.ID)
+		case "name", "display_name":
+			return strings.Compare(a.Name, b.Name)
+		case "status":
+			return strings.Compare(a.Status, b.Status)
+		case "volume_id":
+			return strings.Compare(a.VolumeID, b.VolumeID)
+		case "size":
+			return cmp.Compare(a.SizeGB, b.SizeGB)
+		case "updated_at":
+			return a.UpdatedAt.Compare(b.UpdatedAt)
+		}
+		return a.CreatedAt.Compare(b.CreatedAt)
+	}
+	slices.SortStableFunc(ss, func(a, b Snapshot) int {
+		c := cmpKey(a, b)
+		if c == 0 {
+			c = strings.Compare(a.ID, b.ID)
+		}
+		if !asc {
+			c = -c
+		}
+		return c
+	})
 }
 
 // mutateSnapshot applies fn to a snapshot c may change.
@@ -192,7 +238,7 @@ func (s *Service) DeleteSnapshot(ctx context.Context, c *auth.Credentials, id st
 		case StatusDeleting:
 			return nil
 		case StatusAvailable, StatusError, StatusErrorDeleting:
-			sn.Status = StatusDeleting
+			sn.Status, sn.ErrorMessage = StatusDeleting, ""
 			return nil
 		}
 		return oserr.BadRequest("Invalid snapshot: Snapshot status must be available or error and must not be part of a group (snapshot %s is %s).", sn.ID, sn.Status)
@@ -203,6 +249,10 @@ func (s *Service) DeleteSnapshot(ctx context.Context, c *auth.Credentials, id st
 	return err
 }
 
+// snapshotReset marks a status set by os-reset_status, which the worker
+// leaves alone (deleting excepted: a delete after a reset still runs).
+const snapshotReset = "status reset by an administrator"
+
 var snapshotStatuses = map[string]bool{StatusCreating: true, StatusAvailable: true, StatusDeleting: true, StatusError: true,
 	StatusErrorDeleting: true}
 
@@ -212,7 +262,7 @@ func (s *Service) ResetSnapshotStatus(ctx context.Context, c *auth.Credentials, 
 		return oserr.BadRequest("Invalid input received: '%s' is not a snapshot status; use one of %s.", status, keys(snapshotStatuses))
 	}
 	_, err := s.mutateSnapshot(ctx, c, id, func(sn *Snapshot) error {
-		sn.Status = status
+		sn.Status, sn.ErrorMessage = status, snapshotReset
 		return nil
 	})
 	if err == nil {

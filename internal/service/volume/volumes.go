@@ -261,6 +261,7 @@ type ListQuery struct {
 	Desc       bool
 	Marker     string
 	Limit      int
+	Offset     int
 	WithCount  bool
 }
 
@@ -268,6 +269,9 @@ type ListQuery struct {
 // match in all.
 func (s *Service) List(ctx context.Context, c *auth.Credentials, q ListQuery) (vols []Volume, count int, err error) {
 	sq := store.VolumeQuery{ProjectID: c.ProjectID(), Status: q.Status, Name: q.Name, SortKey: q.SortKey, Desc: q.Desc, Limit: q.Limit}
+	if q.Limit > 0 && q.Offset > 0 {
+		sq.Limit = q.Limit + q.Offset
+	}
 	if q.AllTenants && c.IsAdmin() {
 		sq.ProjectID = q.ProjectID
 	}
@@ -281,13 +285,16 @@ func (s *Service) List(ctx context.Context, c *auth.Credentials, q ListQuery) (v
 		if q.Marker != "" {
 			m, err := tx.GetVolume(ctx, q.Marker)
 			if err != nil || m.Deleted || !readable(c, m.ProjectID) {
-				return oserr.BadRequest("Invalid input received: marker %s is not a volume you can see; use an id from the previous page.", q.Marker)
+				return oserr.NotFound("Marker %s could not be found: it is not a volume you can see; use an id from the previous page.", q.Marker)
 			}
 			sq.Marker = &m
 		}
 		rs, err := tx.ListVolumes(ctx, sq)
 		if err != nil {
 			return err
+		}
+		if q.Offset > 0 && len(q.Metadata) == 0 {
+			rs = rs[min(q.Offset, len(rs)):]
 		}
 		if len(q.Metadata) > 0 {
 			kept := rs[:0]
@@ -298,6 +305,7 @@ func (s *Service) List(ctx context.Context, c *auth.Credentials, q ListQuery) (v
 			}
 			rs = kept
 			count = len(rs)
+			rs = rs[min(q.Offset, len(rs)):]
 			if q.Limit > 0 && len(rs) > q.Limit {
 				rs = rs[:q.Limit]
 			}
@@ -516,6 +524,10 @@ func (s *Service) SetReadOnly(ctx context.Context, c *auth.Credentials, id strin
 	return err
 }
 
+// taskReset marks a status set by os-reset_status: the worker does not
+// act on it (an operator resetting to creating wants it to stay so).
+const taskReset = "reset"
+
 var volumeStatuses = map[string]bool{StatusCreating: true, StatusAvailable: true, StatusReserved: true, StatusAttaching: true,
 	StatusInUse: true, StatusDetaching: true, StatusExtending: true, StatusDeleting: true, StatusError: true,
 	StatusErrorDeleting: true, StatusErrorExtend: true, StatusUploading: true, "maintenance": true, "error_restoring": true}
@@ -534,7 +546,9 @@ func (s *Service) ResetStatus(ctx context.Context, c *auth.Credentials, id, stat
 	_, err := s.mutate(ctx, c, id, func(_ *store.Tx, v *store.Volume) error {
 		if status != "" {
 			v.Status = status
-			v.Task = ""
+			// The worker leaves a status an operator set alone, as Cinder
+			// does: reset-status changes the record, never the data.
+			v.Task = taskReset
 		}
 		if attachStatus != "" {
 			v.AttachStatus = attachStatus

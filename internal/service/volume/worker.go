@@ -26,6 +26,9 @@ func (s *Service) reconcileVolume(ctx context.Context, id string) error {
 	if err != nil {
 		return err
 	}
+	if v.Task == taskReset {
+		return nil
+	}
 	switch v.Status {
 	case StatusCreating:
 		if s.pool() == nil {
@@ -188,6 +191,9 @@ func (s *Service) reconcileSnapshot(ctx context.Context, id string) error {
 	}
 	if err != nil {
 		return err
+	}
+	if sn.ErrorMessage == snapshotReset && sn.Status != StatusDeleting {
+		return nil
 	}
 	set := func(fn func(*store.VolumeSnapshot)) error {
 		err := s.db.Write(ctx, func(tx *store.Tx) error {
