@@ -130,7 +130,7 @@ func (a *API) routes() []rest.Route {
 		rest.R("GET", p("/os-services"), admin("volume_extension:services:index"), a.services),
 		rest.R("GET", p("/limits"), reader, a.limits),
 	}
-	for _, more := range [][]rest.Route{a.volumeRoutes(), a.snapshotRoutes(), a.typeRoutes(), a.attachmentRoutes(), a.quotaRoutes()} {
+	for _, more := range [][]rest.Route{a.volumeRoutes(), a.snapshotRoutes(), a.typeRoutes(), a.attachmentRoutes(), a.quotaRoutes(), a.messageRoutes()} {
 		rs = append(rs, more...)
 	}
 	return rs
