@@ -135,6 +135,7 @@ type firewall struct {
 	ns      string
 	applied map[string]*unit
 	ports   map[string]*portUnit // port id -> its last rendering
+	absent  bool                 // the tables were removed and nothing written since
 	marks   map[string]uint32    // port id -> mark
 	zones   map[string]uint32    // network id -> conntrack zone
 	free    []uint32
@@ -627,6 +628,7 @@ func (f *firewall) sync(ctx context.Context, want map[string]*unit) error {
 		return fmt.Errorf("write firewall: %w", err)
 	}
 	f.applied = want
+	f.absent = false
 	return nil
 }
 
@@ -733,9 +735,18 @@ func (f *firewall) diff(wantUnits map[string]*unit) string {
 }
 
 // remove deletes the firewall tables.
+// remove deletes the firewall tables; once they are known to be gone it
+// does nothing (an agent with no network resyncs often).
 func (f *firewall) remove(ctx context.Context) error {
+	if f.absent {
+		return nil
+	}
 	f.applied = nil
-	return nft(ctx, f.ns, "table bridge onestack {}\ndelete table bridge onestack\ntable ip onestack {}\ndelete table ip onestack\n")
+	if err := nft(ctx, f.ns, "table bridge onestack {}\ndelete table bridge onestack\ntable ip onestack {}\ndelete table ip onestack\n"); err != nil {
+		return err
+	}
+	f.absent = true
+	return nil
 }
 
 // nftID makes an id safe inside an nftables chain or set name (ids are
