@@ -2,9 +2,12 @@ package cloud
 
 import (
 	"context"
+	"errors"
+	"net/http"
 
 	"github.com/onestack/onestack/internal/auth"
 	"github.com/onestack/onestack/internal/hostapi"
+	"github.com/onestack/onestack/internal/oserr"
 	computesvc "github.com/onestack/onestack/internal/service/compute"
 	netsvc "github.com/onestack/onestack/internal/service/network"
 	"github.com/onestack/onestack/internal/store"
@@ -27,7 +30,32 @@ func (a networkingAdapter) ServerPortsTx(ctx context.Context, tx *store.Tx, c *a
 		prs[i] = netsvc.PortRequest{NetworkID: r.NetworkID, PortID: r.PortID, FixedIP: r.FixedIP}
 	}
 	tx.AfterCommit(a.n.Notify)
-	return a.n.ServerPortsTx(ctx, tx, c, serverID, zone, prs, auto)
+	nics, err := a.n.ServerPortsTx(ctx, tx, c, serverID, zone, prs, auto)
+	return nics, novaError(err)
+}
+
+// novaError turns a networking error into the one Nova answers a boot
+// with: Neutron's type names are not Nova's body keys, and Nova answers a
+// missing network or port, an address in use or exhausted with 400, a
+// port in use or an ambiguous network with 409 and the port quota with 403.
+func novaError(err error) error {
+	var e *oserr.Error
+	if err == nil || !errors.As(err, &e) {
+		return err
+	}
+	switch {
+	case e.Status == http.StatusNotFound:
+		return oserr.BadRequest("%s", e.Message)
+	case e.Type == "OverQuota":
+		return oserr.Forbidden("Maximum number of ports exceeded: %s Raise the project's port quota (openstack quota set --ports N) or delete unused ports.", e.Message)
+	case e.Type == "PortInUse", e.Type == "NetworkAmbiguous":
+		return oserr.Conflict("%s", e.Message)
+	case e.Status == http.StatusConflict:
+		return oserr.BadRequest("%s", e.Message) // address in use or none left
+	}
+	c := *e
+	c.Type = ""
+	return &c
 }
 
 func (a networkingAdapter) BindServerPortsTx(ctx context.Context, tx *store.Tx, serverID, host string) error {
