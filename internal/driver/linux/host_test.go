@@ -2,7 +2,10 @@ package linux
 
 import (
 	"context"
+	"fmt"
+	"net"
 	"os"
+	"os/exec"
 	"strings"
 	"testing"
 	"time"
@@ -32,13 +35,50 @@ func TestCleanupOnlyPrefix(t *testing.T) {
 		t.Fatal(err)
 	}
 	t.Cleanup(func() { deleteNS(lookalike) })
+	// A process a crashed run left inside one of its namespaces.
+	sleeper := exec.Command("ip", "netns", "exec", prefix+"-h-a", "sleep", "300")
+	if err := sleeper.Start(); err != nil {
+		t.Fatal(err)
+	}
+	waited := make(chan error, 1)
+	go func() { waited <- sleeper.Wait() }()
+	t.Cleanup(func() {
+		sleeper.Process.Kill()
+		<-waited
+	})
+	// ip netns exec has entered the namespace once sleep runs in it.
+	deadline := time.Now().Add(5 * time.Second)
+	for time.Now().Before(deadline) {
+		if b, _ := os.ReadFile(fmt.Sprintf("/proc/%d/comm", sleeper.Process.Pid)); strings.TrimSpace(string(b)) == "sleep" {
+			break
+		}
+		time.Sleep(10 * time.Millisecond)
+	}
 	removed, err := Cleanup(ctx, prefix)
 	if err != nil {
 		t.Fatal(err)
 	}
+	select {
+	case <-waited:
+		waited <- nil
+	case <-time.After(5 * time.Second):
+		t.Error("the process inside the prefix's namespace is still running")
+	}
+	var procs []string
+	for _, r := range removed {
+		if strings.HasPrefix(r, "process ") {
+			procs = append(procs, r)
+		}
+	}
+	if len(procs) != 1 || !strings.HasPrefix(procs[0], fmt.Sprintf("process %d ", sleeper.Process.Pid)) {
+		t.Errorf("processes removed: %v", procs)
+	}
 	want := map[string]bool{"namespace " + prefix + "-ul": true, "namespace " + prefix + "-ext": true,
 		"namespace " + prefix + "-h-a": true, "namespace " + prefix + "-h-b": true}
 	for _, r := range removed {
+		if strings.HasPrefix(r, "process ") {
+			continue
+		}
 		if !want[r] {
 			t.Errorf("removed %s", r)
 		}
@@ -187,6 +227,22 @@ func TestTapAndFailures(t *testing.T) {
 	}
 	if !contains(rep.Up, s.p1.ID) {
 		t.Fatalf("p1 not up: %+v", rep)
+	}
+	// An administratively down port: its tap is down, it is not reported up.
+	down := testPort("55555555-0000-4000-8000-000000000005", "fa:16:3e:00:00:55", "10.0.0.55", "server-5")
+	down.AdminUp = false
+	hn.Ports = append(hn.Ports, down)
+	rep = c.apply(t, "a", hn)
+	if contains(rep.Up, down.ID) || rep.Failed[down.ID] != "" {
+		t.Errorf("admin down port reported: %+v", rep)
+	}
+	hh, err := handleAt(c.topo.HostNS("a"))
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer hh.Close()
+	if l, err := hh.LinkByName(down.Device); err != nil || l.Attrs().Flags&net.FlagUp != 0 {
+		t.Errorf("admin down tap: %v, flags %v", err, l.Attrs().Flags)
 	}
 	f, err := c.drivers["a"].OpenTap(s.p1.Device)
 	if err != nil {
