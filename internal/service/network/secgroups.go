@@ -289,7 +289,7 @@ func (s *Service) CreateSecurityGroupRule(ctx context.Context, c *auth.Credentia
 		if r.PortMin != nil || r.PortMax != nil {
 			if r.PortMin == nil || r.PortMax == nil {
 				if r.PortMin == nil {
-					return r, oserr.BadRequest("Port range min must be given with max.").WithType("SecurityGroupInvalidPortValue")
+					return r, oserr.BadRequest("For TCP/UDP protocols, port_range_min must be <= port_range_max").WithType("SecurityGroupInvalidPortRange")
 				}
 				r.PortMax = r.PortMin
 			}
@@ -304,10 +304,10 @@ func (s *Service) CreateSecurityGroupRule(ctx context.Context, c *auth.Credentia
 		}
 	case 1, 58:
 		if r.PortMin != nil && (*r.PortMin < 0 || *r.PortMin > 255) {
-			return r, oserr.BadRequest("Invalid value for ICMP field (type) %d. It must be 0 to 255.", *r.PortMin).WithType("SecurityGroupInvalidIcmpValue")
+			return r, oserr.BadRequest("Invalid value for ICMP type (port-range-min): %d. It must be 0 to 255.", *r.PortMin).WithType("SecurityGroupInvalidIcmpValue")
 		}
 		if r.PortMax != nil && (*r.PortMax < 0 || *r.PortMax > 255) {
-			return r, oserr.BadRequest("Invalid value for ICMP field (code) %d. It must be 0 to 255.", *r.PortMax).WithType("SecurityGroupInvalidIcmpValue")
+			return r, oserr.BadRequest("Invalid value for ICMP code (port-range-max): %d. It must be 0 to 255.", *r.PortMax).WithType("SecurityGroupInvalidIcmpValue")
 		}
 		if r.PortMax != nil && r.PortMin == nil {
 			return r, oserr.BadRequest("ICMP code (port-range-max) %d is provided but ICMP type (port-range-min) is missing.", *r.PortMax).WithType("SecurityGroupMissingIcmpType")
