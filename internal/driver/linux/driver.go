@@ -143,10 +143,10 @@ func (d *Driver) Apply(ctx context.Context, hn hostapi.HostNetwork) (hostapi.Net
 	wantNS := map[string]bool{}
 	nets := map[string]*hostapi.Network{}
 	netErr := map[string]error{}
-	hasGuests := map[string]bool{}
-	for _, p := range hn.Ports {
-		if p.Device != "" {
-			hasGuests[p.NetworkID] = true
+	guests := map[string][]*hostapi.Port{} // network id -> its guest ports here
+	for i := range hn.Ports {
+		if p := &hn.Ports[i]; p.Device != "" {
+			guests[p.NetworkID] = append(guests[p.NetworkID], p)
 		}
 	}
 	bridges := map[string]string{}
@@ -159,7 +159,7 @@ func (d *Driver) Apply(ctx context.Context, hn hostapi.HostNetwork) (hostapi.Net
 			continue
 		}
 		bridges[bridgeName(n.ID)] = n.ID
-		if err := d.applyNetwork(ctx, n, tunnelIP, hasGuests[n.ID], &hn, wantLinks, wantNS); err != nil {
+		if err := d.applyNetwork(ctx, n, tunnelIP, guests[n.ID], wantLinks, wantNS); err != nil {
 			netErr[n.ID] = err
 			d.log.Warn("network not wired", "network_id", n.ID, "error", err)
 		}
@@ -197,7 +197,7 @@ func (d *Driver) Apply(ctx context.Context, hn hostapi.HostNetwork) (hostapi.Net
 		}
 	}
 	for _, n := range hn.Networks {
-		if n.DHCP != nil && hasGuests[n.ID] && netErr[n.ID] == nil && hasDHCP(&n) {
+		if n.DHCP != nil && len(guests[n.ID]) > 0 && netErr[n.ID] == nil && hasDHCP(&n) {
 			up[n.DHCP.ID] = true
 		}
 	}
@@ -263,7 +263,7 @@ func hasDHCP(n *hostapi.Network) bool {
 	return false
 }
 
-func (d *Driver) applyNetwork(ctx context.Context, n *hostapi.Network, tunnelIP string, guests bool, hn *hostapi.HostNetwork, wantLinks, wantNS map[string]bool) error {
+func (d *Driver) applyNetwork(ctx context.Context, n *hostapi.Network, tunnelIP string, guests []*hostapi.Port, wantLinks, wantNS map[string]bool) error {
 	if n.ID == "" {
 		return errors.New("network has no id")
 	}
@@ -340,8 +340,8 @@ func (d *Driver) applyNetwork(ctx context.Context, n *hostapi.Network, tunnelIP 
 	default:
 		return fmt.Errorf("network type %q is not supported (vxlan or flat)", n.Type)
 	}
-	if n.DHCP != nil && guests && hasDHCP(n) {
-		if err := d.applyDHCP(ctx, n, hn, br, wantLinks, wantNS); err != nil {
+	if n.DHCP != nil && len(guests) > 0 && hasDHCP(n) {
+		if err := d.applyDHCP(ctx, n, guests, br, wantLinks, wantNS); err != nil {
 			return fmt.Errorf("dhcp: %w", err)
 		}
 	}

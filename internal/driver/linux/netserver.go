@@ -57,7 +57,7 @@ func (s *netServer) stop() {
 	s.wg.Wait()
 }
 
-func (d *Driver) applyDHCP(ctx context.Context, n *hostapi.Network, hn *hostapi.HostNetwork, br netlink.Link, wantLinks, wantNS map[string]bool) error {
+func (d *Driver) applyDHCP(ctx context.Context, n *hostapi.Network, ports []*hostapi.Port, br netlink.Link, wantLinks, wantNS map[string]bool) error {
 	ns := d.childNS("dhcp", n.ID)
 	wantNS[ns] = true
 	if _, err := ensureNS(ns); err != nil {
@@ -101,14 +101,11 @@ func (d *Driver) applyDHCP(ctx context.Context, n *hostapi.Network, hn *hostapi.
 		return err
 	}
 
-	v := &netView{network: *n, subnets: subnets, byMAC: map[string]hostapi.Port{}, byIP: map[string]hostapi.Port{}}
-	for _, p := range hn.Ports {
-		if p.NetworkID != n.ID || p.Device == "" {
-			continue
-		}
-		v.byMAC[strings.ToLower(p.MAC)] = p
+	v := &netView{network: *n, subnets: subnets, byMAC: make(map[string]hostapi.Port, len(ports)), byIP: make(map[string]hostapi.Port, len(ports))}
+	for _, p := range ports {
+		v.byMAC[strings.ToLower(p.MAC)] = *p
 		for _, f := range p.FixedIPs {
-			v.byIP[f.IP] = p
+			v.byIP[f.IP] = *p
 		}
 	}
 	s := d.servers[n.ID]
