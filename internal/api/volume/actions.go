@@ -157,6 +157,29 @@ func (a *API) volumeAction(w http.ResponseWriter, r *http.Request) error {
 		}
 		rest.WriteJSON(w, http.StatusOK, map[string]any{"metadata": v.ImageMetadata})
 		return nil
+	case "os-retype":
+		nt, ok, err := f.str("new_type", 255)
+		if err != nil {
+			return err
+		}
+		if !ok || nt == "" {
+			return oserr.BadRequest("Invalid input received: os-retype needs new_type.")
+		}
+		if mp, _, err := f.str("migration_policy", 16); err != nil {
+			return err
+		} else if mp != "" && mp != "never" && mp != "on-demand" {
+			return oserr.BadRequest("Invalid input received: migration_policy %q: use never or on-demand.", mp)
+		}
+		return accepted(a.svc.Retype(ctx, c, id, nt))
+	case "os-force_detach":
+		if err := adminOnly("volume_extension:volume_admin_actions:force_detach"); err != nil {
+			return err
+		}
+		att, _, err := f.str("attachment_id", 36)
+		if err != nil {
+			return err
+		}
+		return accepted(a.svc.ForceDetach(ctx, c, id, att))
 	case "os-volume_upload_image":
 		return a.uploadImage(w, r, f)
 	case "os-reserve":

@@ -129,6 +129,7 @@ func (a *API) routes() []rest.Route {
 		rest.R("GET", p("/os-availability-zone"), reader, a.zones),
 		rest.R("GET", p("/os-services"), admin("volume_extension:services:index"), a.services),
 		rest.R("GET", p("/limits"), reader, a.limits),
+		rest.R("GET", p("/scheduler-stats/get_pools"), admin("scheduler_extension:scheduler_stats:get_pools"), a.pools),
 	}
 	for _, more := range [][]rest.Route{a.volumeRoutes(), a.snapshotRoutes(), a.typeRoutes(), a.attachmentRoutes(), a.quotaRoutes(), a.messageRoutes()} {
 		rs = append(rs, more...)
@@ -236,6 +237,24 @@ func (a *API) services(w http.ResponseWriter, r *http.Request) error {
 		out = append(out, s)
 	}
 	rest.WriteJSON(w, http.StatusOK, map[string]any{"services": out})
+	return nil
+}
+
+// pools lists the one storage pool (Cinder's scheduler stats).
+func (a *API) pools(w http.ResponseWriter, r *http.Request) error {
+	out := []any{}
+	if a.svc.HasBackend() {
+		cfg := a.svc.Config()
+		p := map[string]any{"name": cfg.Host + "#pool"}
+		if v, ok := parseBool(r.URL.Query().Get("detail")); ok && v {
+			p["capabilities"] = map[string]any{"pool_name": "pool", "volume_backend_name": "pool", "storage_protocol": "nbd",
+				"driver_version": "1.0", "vendor_name": "onestack", "total_capacity_gb": "infinite", "free_capacity_gb": "infinite",
+				"reserved_percentage": 0, "multiattach": false, "thin_provisioning_support": true, "QoS_support": false,
+				"timestamp": stamp(time.Now())}
+		}
+		out = append(out, p)
+	}
+	rest.WriteJSON(w, http.StatusOK, map[string]any{"pools": out})
 	return nil
 }
 

@@ -150,7 +150,9 @@ func (a *API) updateType(w http.ResponseWriter, r *http.Request) error {
 	if err != nil {
 		return err
 	}
-	rest.WriteJSON(w, http.StatusOK, map[string]any{"volume_type": a.typeView(r, t, false)})
+	view := a.typeView(r, t, false)
+	delete(view, "os-volume-type-access:is_public") // not in Cinder's update answer
+	rest.WriteJSON(w, http.StatusOK, map[string]any{"volume_type": view})
 	return nil
 }
 

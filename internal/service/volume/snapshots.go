@@ -236,6 +236,7 @@ func (s *Service) DeleteSnapshot(ctx context.Context, c *auth.Credentials, id st
 	_, err := s.mutateSnapshot(ctx, c, id, func(sn *Snapshot) error {
 		switch sn.Status {
 		case StatusDeleting:
+			sn.ErrorMessage = "" // after a reset-status to deleting, the worker goes on
 			return nil
 		case StatusAvailable, StatusError, StatusErrorDeleting:
 			sn.Status, sn.ErrorMessage = StatusDeleting, ""

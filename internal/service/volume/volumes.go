@@ -439,7 +439,8 @@ func (s *Service) Delete(ctx context.Context, c *auth.Credentials, id string, ca
 			return err
 		}
 		if v.Status == StatusDeleting {
-			return nil // already on its way
+			v.Task = "" // on its way (after a reset-status to deleting, from now on)
+			return nil
 		}
 		if (!deletable[v.Status] && !(force && v.Status != StatusInUse)) || len(atts) > 0 || v.AttachStatus == AttachAttached {
 			return invalidVolume("Volume status must be available or error or error_restoring or error_extending or error_managing and must not be migrating, attached, belong to a group, have snapshots, awaiting a transfer, or be disassociated from snapshots after volume transfer (volume %s is %s; detach it first).", v.ID, v.Status)
@@ -498,6 +499,57 @@ func (s *Service) Extend(ctx context.Context, c *auth.Credentials, id string, ne
 		s.notify()
 	}
 	return v, err
+}
+
+// Retype changes a volume's type (os-retype): the pool has one backend,
+// so no data moves; the new type's quota is checked.
+func (s *Service) Retype(ctx context.Context, c *auth.Credentials, id, newType string) error {
+	_, err := s.mutate(ctx, c, id, func(tx *store.Tx, v *store.Volume) error {
+		if v.Status != StatusAvailable && v.Status != StatusInUse {
+			return invalidVolume("Volume %s status must be available or in-use to retype, but current status is: %s.", v.ID, v.Status)
+		}
+		t, err := s.typeVisibleTx(ctx, tx, c, newType)
+		if err != nil {
+			return err
+		}
+		if t.ID == v.TypeID {
+			return oserr.BadRequest("Invalid input received: volume %s already has type %s.", v.ID, t.Name)
+		}
+		if err := s.reserveTx(ctx, tx, v.ProjectID, t.Name, 1, v.SizeGB, 0); err != nil {
+			return err
+		}
+		v.TypeID = t.ID
+		return nil
+	})
+	return err
+}
+
+// ForceDetach (admin) removes one attachment, or all, whatever their state.
+func (s *Service) ForceDetach(ctx context.Context, c *auth.Credentials, id, attachmentID string) error {
+	var last bool
+	_, err := s.mutate(ctx, c, id, func(tx *store.Tx, v *store.Volume) error {
+		atts, err := tx.VolumeAttachments(ctx, v.ID)
+		if err != nil {
+			return err
+		}
+		var rest []Attachment
+		for _, a := range atts {
+			if attachmentID == "" || a.ID == attachmentID {
+				if err := tx.DeleteAttachment(ctx, a.ID); err != nil {
+					return err
+				}
+				continue
+			}
+			rest = append(rest, a)
+		}
+		last = len(rest) == 0
+		settle(v, rest)
+		return nil
+	})
+	if err == nil && last && s.pool() != nil {
+		_ = s.pool().Unexport(ctx, id)
+	}
+	return err
 }
 
 // SetBootable sets the bootable flag.
