@@ -340,8 +340,8 @@ func (s *Service) reportVolumes(ctx context.Context, r hostapi.Report) {
 	}
 	type outcome struct {
 		result, details, event string
-		drop               bool
-		state              string
+		drop                   bool
+		state                  string
 	}
 	done := map[string]outcome{}
 	for _, b := range BDMs(v) {
