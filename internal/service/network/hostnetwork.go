@@ -259,7 +259,12 @@ func (s *Service) placePending(ctx context.Context) error {
 	var pending bool
 	if err := s.read(ctx, func(tx *store.Tx) error {
 		rs, err := tx.ListRouters(ctx, store.Query{All: true, Hosts: []string{""}})
-		pending = len(rs) > 0
+		if err != nil || len(rs) == 0 {
+			return err
+		}
+		// Only write (and move the revision) when a host can take them.
+		hosts, err := tx.HostTunnelIPs(ctx)
+		pending = len(hosts) > 0
 		return err
 	}); err != nil || !pending {
 		return err
