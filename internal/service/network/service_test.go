@@ -388,3 +388,40 @@ func BenchmarkPortCreate(b *testing.B) {
 	}
 	b.ReportMetric(float64(time.Since(start).Microseconds())/float64(count)/1000, "ms/port")
 }
+
+// TestRouterPlacedLater: a router made before any host registered is
+// placed when the first host asks for its network, with its ports.
+func TestRouterPlacedLater(t *testing.T) {
+	storetest.Each(t, func(t *testing.T, db *store.DB) {
+		ctx := context.Background()
+		s := newService(t, db)
+		alice := member("shop")
+		_, sn := tenantNet(t, s, alice, "web", "10.10.0.0/24")
+		r, err := s.CreateRouter(ctx, alice, network.RouterInput{})
+		if err != nil || r.Host != "" {
+			t.Fatalf("router without hosts: %+v %v", r, err)
+		}
+		info, err := s.AddRouterInterface(ctx, alice, r.ID, sn.ID, "")
+		if err != nil {
+			t.Fatal(err)
+		}
+		// No host yet: asking does not move the revision.
+		h0, _ := s.HostNetwork(ctx, "host-9")
+		h1, _ := s.HostNetwork(ctx, "host-9")
+		if h1.Revision != h0.Revision {
+			t.Errorf("revision moved without a host: %d -> %d", h0.Revision, h1.Revision)
+		}
+		registerHost(t, db, "host-1", "10.0.0.1")
+		hn, err := s.HostNetwork(ctx, "host-1")
+		if err != nil {
+			t.Fatal(err)
+		}
+		if len(hn.Routers) != 1 || len(hn.Routers[0].Interfaces) != 1 {
+			t.Fatalf("host-1 routers: %+v", hn.Routers)
+		}
+		p, _ := s.GetPort(ctx, admin(), info.PortID)
+		if p.HostID != "host-1" || p.Status != "ACTIVE" {
+			t.Errorf("interface port after placement: %s %s", p.HostID, p.Status)
+		}
+	})
+}
