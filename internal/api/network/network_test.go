@@ -364,3 +364,50 @@ func TestBulkCreateAndExternalSubnets(t *testing.T) {
 		t.Errorf("agents: %d %s", r.Status, r.Body)
 	}
 }
+
+func TestDiscoveryAndAvailability(t *testing.T) {
+	e := newEnv(t, "sqlite")
+	v := e.Do(t, "GET", "/network/", "", nil).JSON(t)["versions"].([]any)[0].(map[string]any)
+	if v["id"] != "v2.0" || v["status"] != "CURRENT" {
+		t.Errorf("versions: %v", v)
+	}
+	res := e.Do(t, "GET", "/network/v2.0", "", nil).JSON(t)["resources"].([]any)
+	if len(res) < 8 {
+		t.Errorf("resources: %v", res)
+	}
+	exts := e.call(t, "GET", "/extensions", e.aliceTok, nil).JSON(t)["extensions"].([]any)
+	aliases := map[string]bool{}
+	for _, x := range exts {
+		aliases[x.(map[string]any)["alias"].(string)] = true
+	}
+	for _, want := range []string{"router", "external-net", "security-group", "binding", "provider", "quotas", "standard-attr-tag", "revision-if-match", "extraroute", "port-security", "allowed-address-pairs"} {
+		if !aliases[want] {
+			t.Errorf("extension %s missing", want)
+		}
+	}
+	if e.call(t, "GET", "/extensions/router", e.aliceTok, nil).Status != 200 {
+		t.Error("show extension router")
+	}
+	// The catalog lists neutron at /network.
+	cat := e.Do(t, "GET", "/identity/v3/auth/catalog", e.aliceTok, nil).JSON(t)["catalog"].([]any)
+	found := false
+	for _, s := range cat {
+		m := s.(map[string]any)
+		if m["type"] == "network" && m["name"] == "neutron" {
+			for _, ep := range m["endpoints"].([]any) {
+				found = found || strings.HasSuffix(ep.(map[string]any)["url"].(string), "/network")
+			}
+		}
+	}
+	if !found {
+		t.Errorf("catalog: no neutron endpoint at /network: %v", cat)
+	}
+	// IP availability: public's subnet has 253 addresses, none used.
+	av := e.call(t, "GET", "/network-ip-availabilities", e.adminTok, nil).JSON(t)["network_ip_availabilities"].([]any)
+	if len(av) != 1 || av[0].(map[string]any)["total_ips"].(float64) != 253 || av[0].(map[string]any)["used_ips"].(float64) != 0 {
+		t.Errorf("ip availability: %v", av)
+	}
+	if e.call(t, "GET", "/network-ip-availabilities", e.aliceTok, nil).Status != 403 {
+		t.Error("member reads ip availability")
+	}
+}
