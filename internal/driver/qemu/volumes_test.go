@@ -126,6 +126,16 @@ func TestVolumeHotplug(t *testing.T) {
 	if !strings.HasPrefix(dev, "/dev/vd") {
 		t.Fatalf("the guest does not see the volume: %q", dev)
 	}
+	// A volume QEMU cannot open fails alone, saying why; the guest and
+	// its other volume are untouched.
+	broken := hostapi.GuestVolume{VolumeID: "7a0c0f0e-5555-4b1c-8d2e-00000000000f", AttachmentID: "att-bad", BootIndex: -1,
+		Export: "nbd+unix:///7a0c0f0e-5555-4b1c-8d2e-00000000000f?socket=/nonexistent/nbd.sock", Serial: "7a0c0f0e-5555-4b1c-8d2e-00000000000f"}
+	ga.Volumes = []hostapi.GuestVolume{gv, broken}
+	attached, errs = d.SyncVolumes(ctx, ga)
+	if !slices.Equal(attached, []string{"att-1"}) || !strings.Contains(errs["att-bad"], "cannot open its export") {
+		t.Fatalf("attach of a broken export: attached %v errors %v", attached, errs)
+	}
+	ga.Volumes = []hostapi.GuestVolume{gv}
 	// Again: nothing changes.
 	if attached, errs := d.SyncVolumes(ctx, ga); len(errs) > 0 || len(attached) != 1 {
 		t.Fatalf("sync again: %v %v", attached, errs)

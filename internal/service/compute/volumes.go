@@ -256,7 +256,8 @@ func (s *Service) DetachVolume(ctx context.Context, c *auth.Credentials, serverI
 		if v.TaskState != "" {
 			return oserr.Conflict("Cannot 'detach_volume' instance %s while it is in task_state %s; wait for the task to finish.", v.ID, v.TaskState)
 		}
-		if !slices.Contains(attachStates, v.VMState) && v.VMState != VMError {
+		// A paused guest cannot answer the unplug request: unpause first.
+		if v.VMState != VMActive && v.VMState != VMStopped && v.VMState != VMError {
 			return oserr.Conflict("Cannot 'detach_volume' instance %s while it is in vm_state %s.", v.ID, v.VMState)
 		}
 		switch bs[i].State {
