@@ -248,7 +248,7 @@ func (a *API) pools(w http.ResponseWriter, r *http.Request) error {
 		p := map[string]any{"name": cfg.Host + "#pool"}
 		if v, ok := parseBool(r.URL.Query().Get("detail")); ok && v {
 			p["capabilities"] = map[string]any{"pool_name": "pool", "volume_backend_name": "pool", "storage_protocol": "nbd",
-				"driver_version": "1.0", "vendor_name": "onestack", "total_capacity_gb": "infinite", "free_capacity_gb": "infinite",
+				"driver_version": "1.0", "vendor_name": "Open Source", "total_capacity_gb": "infinite", "free_capacity_gb": "infinite",
 				"reserved_percentage": 0, "multiattach": false, "thin_provisioning_support": true, "QoS_support": false,
 				"timestamp": stamp(time.Now())}
 		}

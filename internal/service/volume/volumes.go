@@ -543,7 +543,13 @@ func (s *Service) ForceDetach(ctx context.Context, c *auth.Credentials, id, atta
 			rest = append(rest, a)
 		}
 		last = len(rest) == 0
-		settle(v, rest)
+		if last && v.Status != StatusDeleting {
+			// As Cinder: a forced detach leaves the volume available
+			// whatever status an operator had reset it to.
+			v.Status, v.AttachStatus, v.Task = StatusAvailable, AttachDetached, ""
+		} else {
+			settle(v, rest)
+		}
 		return nil
 	})
 	if err == nil && last && s.pool() != nil {
