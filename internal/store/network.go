@@ -737,3 +737,17 @@ func (t *Tx) HostTunnelIPs(ctx context.Context) (map[string]string, error) {
 	}
 	return m, rows.Err()
 }
+
+// CountSubnetIPs counts the addresses taken on a subnet.
+func (t *Tx) CountSubnetIPs(ctx context.Context, subnetID string) (int, error) {
+	var n int
+	err := t.queryRow(ctx, `SELECT COUNT(*) FROM ip_allocations WHERE subnet_id = ?`, subnetID).Scan(&n)
+	return n, err
+}
+
+// IPTaken reports whether an address of a subnet is taken.
+func (t *Tx) IPTaken(ctx context.Context, subnetID, ip string) (bool, error) {
+	var n int
+	err := t.queryRow(ctx, `SELECT COUNT(*) FROM ip_allocations WHERE subnet_id = ? AND ip_address = ?`, subnetID, ip).Scan(&n)
+	return n > 0, err
+}

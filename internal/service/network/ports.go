@@ -374,8 +374,98 @@ func (s *Service) allocate(ctx context.Context, tx *store.Tx, n store.Network, p
 	return out, nil
 }
 
-// pickIP returns the first free address of the subnet's pools.
+// pickIP returns a free address of the subnet's pools. Addresses are
+// mostly handed out in order, so it first probes a few addresses from the
+// pools' start plus the number taken (a primary-key lookup each) and only
+// reads every allocation of the subnet when those are all taken.
 func (s *Service) pickIP(ctx context.Context, tx *store.Tx, sn *store.Subnet) (string, error) {
+	n, err := tx.CountSubnetIPs(ctx, sn.ID)
+	if err != nil {
+		return "", err
+	}
+	for i := 0; i < 16; i++ {
+		a, ok := poolAddr(sn.AllocationPools, uint64(n+i))
+		if !ok {
+			break
+		}
+		if a.String() == sn.GatewayIP {
+			continue
+		}
+		taken, err := tx.IPTaken(ctx, sn.ID, a.String())
+		if err != nil {
+			return "", err
+		}
+		if !taken {
+			return a.String(), nil
+		}
+	}
+	return s.scanIP(ctx, tx, sn)
+}
+
+// poolAddr is the k-th address of the pools taken in order.
+func poolAddr(pools []store.IPRange, k uint64) (netip.Addr, bool) {
+	for _, r := range pools {
+		a, err1 := netip.ParseAddr(r.Start)
+		e, err2 := netip.ParseAddr(r.End)
+		if err1 != nil || err2 != nil {
+			continue
+		}
+		size, ok := span(a, e)
+		if ok && k < size {
+			return addAddr(a, k), true
+		}
+		if !ok { // a pool of 2^64 or more addresses holds any k
+			return addAddr(a, k), true
+		}
+		k -= size
+	}
+	return netip.Addr{}, false
+}
+
+// span is the number of addresses from a to e, false when it does not
+// fit in 64 bits.
+func span(a, e netip.Addr) (uint64, bool) {
+	x, y := a.As16(), e.As16()
+	var hi bool
+	for i := 0; i < 8; i++ {
+		if x[i] != y[i] {
+			hi = true
+		}
+	}
+	if hi {
+		return 0, false
+	}
+	var lo1, lo2 uint64
+	for i := 8; i < 16; i++ {
+		lo1, lo2 = lo1<<8|uint64(x[i]), lo2<<8|uint64(y[i])
+	}
+	if lo2 < lo1 {
+		return 0, true
+	}
+	if lo2-lo1 == ^uint64(0) {
+		return 0, false
+	}
+	return lo2 - lo1 + 1, true
+}
+
+// addAddr adds k to an address.
+func addAddr(a netip.Addr, k uint64) netip.Addr {
+	b := a.As16()
+	carry := k
+	for i := 15; i >= 0 && carry > 0; i-- {
+		sum := uint64(b[i]) + carry&0xff
+		b[i] = byte(sum)
+		carry = carry>>8 + sum>>8
+	}
+	r := netip.AddrFrom16(b)
+	if a.Is4() {
+		return r.Unmap()
+	}
+	return r
+}
+
+// scanIP returns the first free address of the subnet's pools.
+func (s *Service) scanIP(ctx context.Context, tx *store.Tx, sn *store.Subnet) (string, error) {
 	taken, err := tx.AllocatedIPs(ctx, sn.ID)
 	if err != nil {
 		return "", err
