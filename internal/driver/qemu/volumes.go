@@ -259,12 +259,15 @@ func (d *Driver) SyncVolumes(ctx context.Context, want hostapi.Guest) (attached 
 		if isPlugged[v.AttachmentID] {
 			if !devices[volDevice(v.AttachmentID)] {
 				// Recorded but gone (a crash between record and plug):
-				// plug it again on its port.
-				for _, p := range have {
+				// plug it again on its port, or forget it.
+				for i, p := range have {
 					if p.AttachmentID == v.AttachmentID {
 						if err := d.plug(ctx, q, g, p); err != nil {
 							errs[v.AttachmentID] = err.Error()
+							have = append(have[:i:i], have[i+1:]...)
+							_ = g.writePlugged(have)
 						}
+						break
 					}
 				}
 			}
@@ -293,13 +296,12 @@ func (d *Driver) SyncVolumes(ctx context.Context, want hostapi.Guest) (attached 
 	return plugIDs(have, errs), errs
 }
 
-// plugIDs are the attachments plugged without an error.
-func plugIDs(ps []plugged, errs map[string]string) []string {
+// plugIDs are the attachments the guest has (a failed detach keeps its
+// volume).
+func plugIDs(ps []plugged, _ map[string]string) []string {
 	out := []string{}
 	for _, p := range ps {
-		if _, failed := errs[p.AttachmentID]; !failed || p.BootIndex == 0 {
-			out = append(out, p.AttachmentID)
-		}
+		out = append(out, p.AttachmentID)
 	}
 	return out
 }
@@ -351,7 +353,7 @@ func (d *Driver) unplug(ctx context.Context, q *qmp, g *guest, p plugged) error 
 		if _, err := q.exec(ctx, "device_del", map[string]any{"id": dev}); err != nil {
 			var qe *qmpError
 			// A device_del already pending is repeated harmlessly.
-			if !errors.As(err, &qe) || !strings.Contains(qe.Desc, "in progress") {
+			if !errors.As(err, &qe) || !(strings.Contains(qe.Desc, "in progress") || strings.Contains(qe.Desc, "pending")) {
 				return fmt.Errorf("detach volume %s: %w", p.VolumeID, err)
 			}
 		}

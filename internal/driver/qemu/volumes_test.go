@@ -145,6 +145,23 @@ func TestVolumeHotplug(t *testing.T) {
 		t.Fatalf("guest write failed: %q", got)
 	}
 
+	// A guest that does not answer the unplug request (paused here) gets
+	// an error that says so, and keeps the volume.
+	if err := d.guest(a).call(ctx, "stop", nil); err != nil {
+		t.Fatal(err)
+	}
+	defer func(old time.Duration) { unplugTimeout = old }(unplugTimeout)
+	unplugTimeout = 3 * time.Second
+	ga.Volumes = nil
+	attached, errs = d.SyncVolumes(ctx, ga)
+	if !slices.Equal(attached, []string{"att-1"}) || !strings.Contains(errs["att-1"], "did not release the disk") {
+		t.Fatalf("detach from a guest that ignores it: attached %v errors %v", attached, errs)
+	}
+	if err := d.guest(a).call(ctx, "cont", nil); err != nil {
+		t.Fatal(err)
+	}
+	unplugTimeout = 60 * time.Second
+
 	// Detach: the guest lets the device go.
 	ga.Volumes = nil
 	t0 = time.Now()
