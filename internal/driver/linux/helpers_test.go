@@ -327,3 +327,29 @@ func flushNeigh(t testing.TB, ns string) {
 		t.Logf("neigh flush: %v %s", err, out)
 	}
 }
+
+// renew takes a lease and renews it (a request from the leased address,
+// as a guest does at T1).
+func (g *guest) renew(t testing.TB) *dhcpv4.DHCPv4 {
+	t.Helper()
+	var cl *nclient4.Client
+	if err := inNS(g.ns, func() error {
+		var err error
+		cl, err = nclient4.New("eth0", nclient4.WithTimeout(2*time.Second), nclient4.WithRetry(3))
+		return err
+	}); err != nil {
+		t.Fatal(err)
+	}
+	defer cl.Close()
+	ctx, cancel := context.WithTimeout(context.Background(), 15*time.Second)
+	defer cancel()
+	lease, err := cl.Request(ctx)
+	if err != nil {
+		t.Fatalf("dhcp in %s: %v", g.ns, err)
+	}
+	renewed, err := cl.Renew(ctx, lease)
+	if err != nil {
+		t.Fatalf("dhcp renew in %s: %v", g.ns, err)
+	}
+	return renewed.ACK
+}

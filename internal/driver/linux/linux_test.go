@@ -167,6 +167,9 @@ func TestTwoHosts(t *testing.T) {
 		if diff := cmp.Diff(want, routes); diff != "" {
 			t.Errorf("classless routes (-want +got):\n%s", diff)
 		}
+		if ack := g1.renew(t); ack.MessageType() != dhcpv4.MessageTypeAck || ack.YourIPAddr.String() != "10.0.0.11" {
+			t.Errorf("renewal: %v", ack)
+		}
 		if ack2 := g2.dhcp(t); ack2.YourIPAddr.String() != "10.0.0.12" {
 			t.Errorf("g2 address = %s", ack2.YourIPAddr)
 		}
