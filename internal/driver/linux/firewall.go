@@ -623,6 +623,13 @@ func (f *firewall) sync(ctx context.Context, want map[string]*unit) error {
 	start := time.Now()
 	err := nft(ctx, f.ns, script)
 	f.nftTime += time.Since(start)
+	if err != nil && f.applied != nil {
+		// The tables are not what was last written (changed by hand,
+		// or a previous write half known): rewrite them whole.
+		f.applied = nil
+		f.writes++
+		err = nft(ctx, f.ns, f.diff(want))
+	}
 	if err != nil {
 		f.applied = nil
 		return fmt.Errorf("write firewall: %w", err)

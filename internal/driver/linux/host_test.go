@@ -272,3 +272,36 @@ func contains(list []string, s string) bool {
 	}
 	return false
 }
+
+// TestFirewallRepair: tables changed behind the driver's back (an element
+// deleted by hand) are rewritten whole by the next change instead of
+// failing it.
+func TestFirewallRepair(t *testing.T) {
+	c := newTestCloud(t, "a")
+	s := newScenario(c)
+	c.newGuest(t, "a", "g1", s.p1)
+	c.apply(t, "a", s.hostNetwork("a"))
+	if err := nft(context.Background(), c.topo.HostNS("a"), fmt.Sprintf("delete element bridge onestack secured { %q }\n", s.p1.Device)); err != nil {
+		t.Fatal(err)
+	}
+	s.p1.FixedIPs = append(s.p1.FixedIPs, hostapi.FixedIP{SubnetID: subnetID, IP: "10.0.0.111"})
+	// Port security off and on again: the first change deletes the
+	// element that is gone.
+	s.p1.PortSecurity = false
+	writes := c.drivers["a"].fw.writes
+	rep := c.apply(t, "a", s.hostNetwork("a"))
+	if len(rep.Failed) != 0 {
+		t.Fatalf("after a hand edit: %v", rep.Failed)
+	}
+	if w := c.drivers["a"].fw.writes - writes; w != 2 {
+		t.Errorf("%d firewall writes, want 2 (the change, then the whole tables)", w)
+	}
+	s.p1.PortSecurity = true
+	if rep := c.apply(t, "a", s.hostNetwork("a")); len(rep.Failed) != 0 {
+		t.Fatal(rep.Failed)
+	}
+	rs, _ := nftOutput(context.Background(), c.topo.HostNS("a"), "list", "set", "bridge", "onestack", "secured")
+	if !strings.Contains(rs, s.p1.Device) {
+		t.Errorf("port not secured again:\n%s", rs)
+	}
+}
