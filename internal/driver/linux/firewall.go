@@ -18,15 +18,17 @@ import (
 //
 //   - bridge onestack: port security on frames entering the bridge from a
 //     guest tap (source MAC, ARP sender, source IP, checked against sets
-//     keyed by tap), the DHCP port's frames kept off the tunnels, and a
-//     mark naming the destination port (the bridge forward hook is the
-//     only place that knows the output port).
+//     keyed by tap), the DHCP port's frames kept off the tunnels, and the
+//     packet mark: the number of the port a frame enters by (prerouting),
+//     then of the port it leaves by (forward).
 //   - ip onestack: the stateful part. This kernel has no
 //     nf_conntrack_bridge, so bridged IPv4 goes through br_netfilter
 //     (net.bridge.bridge-nf-call-iptables=1, set in the host namespace
 //     only), which runs the ip family's hooks, conntrack included, on
-//     bridged frames. Egress is filtered at prerouting (the input port is
-//     the tap there), ingress at forward by the mark the bridge table set.
+//     bridged frames. There the interfaces are the bridge, not the port
+//     (br_netfilter swaps skb->dev), hence the mark: it picks the conntrack
+//     zone (one per network) and the egress chain at prerouting, and the
+//     ingress chain at forward.
 //
 // Ports are only set and map elements: verdict maps send a port to the
 // chain of its combination of security groups, which jumps to one chain
