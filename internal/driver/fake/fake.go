@@ -22,6 +22,8 @@ type Driver struct {
 
 	mu     sync.Mutex
 	guests map[string]string // id -> power
+	// volumes counts each guest's attached volumes (volumes.go).
+	volumes map[string]int
 }
 
 // New returns a fake hypervisor offering the given capacity.

@@ -188,20 +188,21 @@ func (d *Driver) volumeArgs(g *guest, want hostapi.Guest, restore bool) []string
 // SyncVolumes makes a running guest's volumes match want.Volumes: it
 // plugs the new ones and unplugs the ones no longer wanted. It returns the
 // attachment ids the guest has afterwards and, per attachment, why a
-// change failed. A guest that does not run gets its volumes at its next
-// start, so they count as attached.
+// change failed (nil, nil for a guest that has and wants none). A guest
+// that does not run gets its volumes at its next start, so they count as
+// attached.
 func (d *Driver) SyncVolumes(ctx context.Context, want hostapi.Guest) (attached []string, errs map[string]string) {
 	g := d.guest(want.ServerID)
+	have := g.readPlugged()
+	if len(have) == 0 && len(want.Volumes) == 0 {
+		return nil, nil // no volumes, none to report on
+	}
 	errs = map[string]string{}
 	attached = []string{}
-	have := g.readPlugged()
 	if g.pid() == 0 {
 		for _, v := range want.Volumes {
 			attached = append(attached, v.AttachmentID)
 		}
-		return attached, errs
-	}
-	if len(have) == 0 && len(want.Volumes) == 0 {
 		return attached, errs
 	}
 	ctx, cancel := context.WithTimeout(ctx, unplugTimeout+30*time.Second)

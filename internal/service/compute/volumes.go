@@ -324,6 +324,11 @@ func (s *Service) reportVolumes(ctx context.Context, r hostapi.Report) {
 	if s.volumes == nil {
 		return
 	}
+	// Only reports about volumes, and deletions (which release them), need
+	// a look: the others cost no read.
+	if r.Attached == nil && len(r.VolumeErrors) == 0 && r.Done != TaskDeleting {
+		return
+	}
 	var v store.Server
 	err := s.db.Read(ctx, func(tx *store.Tx) (err error) {
 		v, err = tx.GetServer(ctx, r.ServerID)
