@@ -4,11 +4,13 @@ import (
 	"bytes"
 	"context"
 	"errors"
+	"fmt"
 	"io"
 	"os"
 	"os/exec"
 	"path/filepath"
 	"strings"
+	"sync"
 	"testing"
 	"time"
 )
@@ -326,5 +328,79 @@ func TestBadIDs(t *testing.T) {
 	}
 	if _, err := p.Export(ctx, "no-such-volume"); err == nil || !errors.Is(err, err) || !strings.Contains(err.Error(), "does not exist") {
 		t.Errorf("export absent volume: %v", err)
+	}
+}
+
+// TestConcurrentExports exports and unexports volumes from several
+// goroutines at once (one daemon, one monitor): every export serves its
+// own volume.
+func TestConcurrentExports(t *testing.T) {
+	p := newPool(t)
+	ctx := context.Background()
+	const n = 6
+	ids := make([]string, n)
+	for i := range ids {
+		ids[i] = fmt.Sprintf("f0f0f0f0-0000-4000-8000-%012d", i)
+		if err := p.Create(ctx, ids[i], 1); err != nil {
+			t.Fatal(err)
+		}
+	}
+	var wg sync.WaitGroup
+	addrs := make([]string, n)
+	errs := make([]error, n)
+	for i := range ids {
+		wg.Add(1)
+		go func() {
+			defer wg.Done()
+			addrs[i], errs[i] = p.Export(ctx, ids[i])
+		}()
+	}
+	wg.Wait()
+	for i := range ids {
+		if errs[i] != nil {
+			t.Fatalf("export %s: %v", ids[i], errs[i])
+		}
+		qemuIO(t, addrs[i], fmt.Sprintf("write -P %d 0 64k", i+1))
+	}
+	for i := range ids {
+		qemuIO(t, addrs[i], fmt.Sprintf("read -P %d 0 64k", i+1))
+		wg.Add(1)
+		go func() {
+			defer wg.Done()
+			errs[i] = p.Unexport(ctx, ids[i])
+		}()
+	}
+	wg.Wait()
+	for i := range ids {
+		if errs[i] != nil {
+			t.Fatalf("unexport %s: %v", ids[i], errs[i])
+		}
+	}
+}
+
+// TestRetryAfterCrash leaves what a crash mid-create would (a partial
+// file in tmp/, a snapshot record without its snapshot) and retries.
+func TestRetryAfterCrash(t *testing.T) {
+	p := newPool(t)
+	ctx := context.Background()
+	const vol, snap = "e0e0e0e0-0000-4000-8000-000000000001", "e0e0e0e0-0000-4000-8000-000000000002"
+	if err := os.WriteFile(p.tmpPath(vol+".create"), []byte("half a volume"), 0o600); err != nil {
+		t.Fatal(err)
+	}
+	if err := p.Create(ctx, vol, 1); err != nil {
+		t.Fatalf("create after a crash mid-create: %v", err)
+	}
+	qemuIO(t, p.volPath(vol), "read -P 0 0 64k")
+	if err := writeFileAtomic(p.snapMeta(snap), []byte(`{"volume":"`+vol+`"}`)); err != nil {
+		t.Fatal(err)
+	}
+	if err := p.Snapshot(ctx, snap, vol); err != nil {
+		t.Fatalf("snapshot after a crash between record and snapshot: %v", err)
+	}
+	if err := p.DeleteSnapshot(ctx, snap); err != nil {
+		t.Fatal(err)
+	}
+	if _, snaps, _ := p.List(ctx); len(snaps) != 0 {
+		t.Errorf("snapshots left: %v", snaps)
 	}
 }
