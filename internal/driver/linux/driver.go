@@ -406,6 +406,9 @@ func (d *Driver) createTap(name string, mtu int) error {
 		if err != nil {
 			return fmt.Errorf("create tap %s: %w", name, err)
 		}
+		if l, err := netlink.LinkByName(name); err == nil {
+			netlink.LinkSetAlias(l, ownerAlias)
+		}
 		return nil
 	})
 }
@@ -450,7 +453,9 @@ func (d *Driver) removeStale(ctx context.Context, links map[string]netlink.Link,
 	}
 	for _, l := range links {
 		name := l.Attrs().Name
-		if ownedLink(name) && !wantLinks[name] {
+		// In the root namespace, only links this driver made: the host
+		// has taps and bridges of its own.
+		if ownedLink(name) && !wantLinks[name] && (d.cfg.NetNS != "" || l.Attrs().Alias == ownerAlias) {
 			if err := d.h.LinkDel(l); err != nil && !isNotFound(err) {
 				errs = append(errs, fmt.Errorf("remove %s: %w", name, err))
 			}

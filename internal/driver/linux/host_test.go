@@ -244,6 +244,13 @@ func TestTapAndFailures(t *testing.T) {
 	if l, err := hh.LinkByName(down.Device); err != nil || l.Attrs().Flags&net.FlagUp != 0 {
 		t.Errorf("admin down tap: %v, flags %v", err, l.Attrs().Flags)
 	}
+	// What the driver made carries its alias (the root namespace's
+	// cleanup removes only those).
+	for _, name := range []string{s.p1.Device, bridgeName(netID), vxlanName(1001), hostapi.TapName(s.network("a").DHCP.ID)} {
+		if l, err := hh.LinkByName(name); err != nil || l.Attrs().Alias != ownerAlias {
+			t.Errorf("%s: alias %q, %v", name, l.Attrs().Alias, err)
+		}
+	}
 	f, err := c.drivers["a"].OpenTap(s.p1.Device)
 	if err != nil {
 		t.Fatal(err)

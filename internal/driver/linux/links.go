@@ -38,6 +38,7 @@ func ensureBridge(h *netlink.Handle, name string, mtu int) (netlink.Link, error)
 		if l, err = h.LinkByName(name); err != nil {
 			return nil, fmt.Errorf("find bridge %s: %w", name, err)
 		}
+		h.LinkSetAlias(l, ownerAlias)
 	}
 	if mtu > 0 && l.Attrs().MTU != mtu {
 		if err := h.LinkSetMTU(l, mtu); err != nil {
@@ -73,6 +74,9 @@ func ensureVXLAN(h *netlink.Handle, name string, vni int, local net.IP, underlay
 		}
 		if err := h.LinkAdd(v); err != nil {
 			return fmt.Errorf("create %s (VNI %d, local %s): %w", name, vni, local, err)
+		}
+		if l, err := h.LinkByName(name); err == nil {
+			h.LinkSetAlias(l, ownerAlias)
 		}
 	}
 	return ensurePort(h, name, br, mtu)
@@ -135,6 +139,9 @@ func ensureVethNS(h *netlink.Handle, host string, inH *netlink.Handle, ns, inner
 		v := &netlink.Veth{LinkAttrs: netlink.LinkAttrs{Name: host, MTU: mtu}, PeerName: inner, PeerNamespace: netlink.NsFd(int(fd)), PeerHardwareAddr: mac}
 		if err := h.LinkAdd(v); err != nil {
 			return nil, fmt.Errorf("create veth %s/%s: %w", host, inner, err)
+		}
+		if l, err := h.LinkByName(host); err == nil {
+			h.LinkSetAlias(l, ownerAlias)
 		}
 		if in, err = inH.LinkByName(inner); err != nil {
 			return nil, fmt.Errorf("find %s in %s: %w", inner, ns, err)
@@ -210,6 +217,10 @@ func ensureFDB(h *netlink.Handle, vx netlink.Link, want []fdbEntry) error {
 	return nil
 }
 
+// ownerAlias marks the links the driver made (ip link shows it as
+// "alias onestack"): in the root namespace only those are ever removed.
+const ownerAlias = "onestack"
+
 // ownedLink reports whether a host-namespace link name is one the driver
 // makes (and may remove when nothing wants it).
 func ownedLink(name string) bool {
@@ -260,6 +271,8 @@ func listLinks(ns string) (map[string]netlink.Link, error) {
 				a.MTU = int(native.Uint32(at.Value))
 			case unix.IFLA_MASTER:
 				a.MasterIndex = int(native.Uint32(at.Value))
+			case unix.IFLA_IFALIAS:
+				a.Alias = strings.TrimRight(string(at.Value), "\x00")
 			}
 		}
 		if a.Name != "" {
