@@ -448,9 +448,8 @@ func (s *Service) DetachLegacy(ctx context.Context, c *auth.Credentials, id, att
 		if attachmentID != "" && !found {
 			return attachmentNotFound(attachmentID)
 		}
-		if v.Status != StatusInUse && v.Status != StatusDetaching && v.Status != StatusAttaching && len(atts) == 0 {
-			return invalidVolume("Volume %s status must be in-use or detaching to detach, but current status is: %s.", v.ID, v.Status)
-		}
+		// A detach of a volume with nothing attached succeeds, as in
+		// Cinder (the manager logs "volume not attached" and moves on).
 		last = len(rest) == 0
 		settle(v, rest)
 		return nil
