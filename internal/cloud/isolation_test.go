@@ -170,3 +170,105 @@ func TestTenantIsolation(t *testing.T) {
 		t.Errorf("token of a disabled user: %d, want 401", r.Status)
 	}
 }
+
+// TestCrossServiceIsolation: project B cannot use project A's network,
+// port or volume for its own server, nor associate A's floating IP, attach
+// to A's router or add rules to A's security group: each is answered as if
+// the resource did not exist, and A's resources are unchanged.
+func TestCrossServiceIsolation(t *testing.T) {
+	env := cloudtest.NewWith(t, cloudtest.Options{})
+	admin := env.Token(t, "admin", cloudtest.AdminPassword, "admin")
+	a, b := newTenant(t, env, admin, "xa"), newTenant(t, env, admin, "xb")
+	do := func(method, path, tok, body string) cloudtest.Response {
+		var bb []byte
+		if body != "" {
+			bb = []byte(body)
+		}
+		return env.Do(t, method, path, tok, bb, "OpenStack-API-Version", "compute 2.79")
+	}
+	id := func(r cloudtest.Response, key string) string {
+		t.Helper()
+		if r.Status/100 != 2 {
+			t.Fatalf("create %s: %d %s", key, r.Status, r.Body)
+		}
+		obj, _ := r.JSON(t)[key].(map[string]any)
+		s, _ := obj["id"].(string)
+		return s
+	}
+	do("POST", "/compute/v2.1/flavors", admin, `{"flavor": {"name": "x", "id": "1", "vcpus": 1, "ram": 64, "disk": 1}}`)
+	img := ""
+	{
+		r := env.Do(t, "POST", "/image/v2/images", admin, []byte(`{"name": "pub", "disk_format": "raw", "container_format": "bare", "visibility": "public"}`))
+		img, _ = r.JSON(t)["id"].(string)
+		env.Do(t, "PUT", "/image/v2/images/"+img+"/file", admin, []byte("bytes"), "Content-Type", "application/octet-stream")
+	}
+	var public string
+	{
+		r := do("GET", "/network/v2.0/networks?name=public", admin, "")
+		nets, _ := r.JSON(t)["networks"].([]any)
+		if len(nets) != 1 {
+			t.Fatalf("public network: %s", r.Body)
+		}
+		public = nets[0].(map[string]any)["id"].(string)
+	}
+	// A's network, subnet, port, router, floating IP, security group, volume.
+	net := id(do("POST", "/network/v2.0/networks", a.memberTok, `{"network": {"name": "a-net"}}`), "network")
+	sub := id(do("POST", "/network/v2.0/subnets", a.memberTok, `{"subnet": {"network_id": "`+net+`", "cidr": "10.8.0.0/24", "ip_version": 4}}`), "subnet")
+	port := id(do("POST", "/network/v2.0/ports", a.memberTok, `{"port": {"network_id": "`+net+`"}}`), "port")
+	router := id(do("POST", "/network/v2.0/routers", a.memberTok, `{"router": {"name": "a-r", "external_gateway_info": {"network_id": "`+public+`"}}}`), "router")
+	if r := do("PUT", "/network/v2.0/routers/"+router+"/add_router_interface", a.memberTok, `{"subnet_id": "`+sub+`"}`); r.Status != http.StatusOK {
+		t.Fatalf("add interface: %d %s", r.Status, r.Body)
+	}
+	fip := id(do("POST", "/network/v2.0/floatingips", a.memberTok, `{"floatingip": {"floating_network_id": "`+public+`"}}`), "floatingip")
+	sg := id(do("POST", "/network/v2.0/security-groups", a.memberTok, `{"security_group": {"name": "a-sg"}}`), "security_group")
+	vol := id(do("POST", "/volume/v3/"+a.project+"/volumes", a.memberTok, `{"volume": {"size": 1}}`), "volume")
+
+	// B's own network and port, to try A's things with.
+	bnet := id(do("POST", "/network/v2.0/networks", b.memberTok, `{"network": {"name": "b-net"}}`), "network")
+	id(do("POST", "/network/v2.0/subnets", b.memberTok, `{"subnet": {"network_id": "`+bnet+`", "cidr": "10.9.0.0/24", "ip_version": 4}}`), "subnet")
+	bport := id(do("POST", "/network/v2.0/ports", b.memberTok, `{"port": {"network_id": "`+bnet+`"}}`), "port")
+	bsrv := id(do("POST", "/compute/v2.1/servers", b.memberTok, `{"server": {"name": "b-vm", "imageRef": "`+img+`", "flavorRef": "1", "networks": "none"}}`), "server")
+
+	for _, tc := range []struct {
+		what, method, path, body string
+		want                     int
+	}{
+		{"boot on A's network", "POST", "/compute/v2.1/servers", `{"server": {"name": "b", "imageRef": "` + img + `", "flavorRef": "1", "networks": [{"uuid": "` + net + `"}]}}`, 400},
+		{"boot on A's port", "POST", "/compute/v2.1/servers", `{"server": {"name": "b", "imageRef": "` + img + `", "flavorRef": "1", "networks": [{"port": "` + port + `"}]}}`, 400},
+		{"port on A's network", "POST", "/network/v2.0/ports", `{"port": {"network_id": "` + net + `"}}`, 404},
+		{"show A's port", "GET", "/network/v2.0/ports/" + port, "", 404},
+		{"associate A's floating IP", "PUT", "/network/v2.0/floatingips/" + fip, `{"floatingip": {"port_id": "` + bport + `"}}`, 404},
+		{"add to A's router", "PUT", "/network/v2.0/routers/" + router + "/add_router_interface", `{"port_id": "` + bport + `"}`, 404},
+		{"delete A's router", "DELETE", "/network/v2.0/routers/" + router, "", 404},
+		{"rule in A's group", "POST", "/network/v2.0/security-group-rules", `{"security_group_rule": {"security_group_id": "` + sg + `", "direction": "ingress"}}`, 404},
+		{"delete A's group", "DELETE", "/network/v2.0/security-groups/" + sg, "", 404},
+		{"attach A's volume", "POST", "/compute/v2.1/servers/" + bsrv + "/os-volume_attachments", `{"volumeAttachment": {"volumeId": "` + vol + `"}}`, 404},
+		{"show A's volume", "GET", "/volume/v3/" + b.project + "/volumes/" + vol, "", 404},
+		{"delete A's volume", "DELETE", "/volume/v3/" + b.project + "/volumes/" + vol, "", 404},
+	} {
+		if r := do(tc.method, tc.path, b.memberTok, tc.body); r.Status != tc.want {
+			t.Errorf("project B, %s: %s %s = %d %s, want %d", tc.what, tc.method, tc.path, r.Status, r.Body, tc.want)
+		}
+	}
+	// A's things are as A left them.
+	if r := do("GET", "/network/v2.0/floatingips/"+fip, a.memberTok, ""); !strings.Contains(string(r.Body), `"port_id":null`) {
+		t.Errorf("A's floating IP after B's attempt: %s", r.Body)
+	}
+	if r := do("GET", "/volume/v3/"+a.project+"/volumes/"+vol, a.memberTok, ""); r.Status != http.StatusOK || strings.Contains(string(r.Body), bsrv) {
+		t.Errorf("A's volume after B's attempt: %d %s", r.Status, r.Body)
+	}
+	if r := do("GET", "/network/v2.0/ports/"+port, a.memberTok, ""); !strings.Contains(string(r.Body), `"device_id":""`) {
+		t.Errorf("A's port after B's attempt: %s", r.Body)
+	}
+	// A's reader cannot write in networking or block storage.
+	for _, tc := range []struct{ method, path, body string }{
+		{"POST", "/network/v2.0/networks", `{"network": {"name": "r"}}`},
+		{"DELETE", "/network/v2.0/ports/" + port, ""},
+		{"POST", "/volume/v3/" + a.project + "/volumes", `{"volume": {"size": 1}}`},
+		{"DELETE", "/volume/v3/" + a.project + "/volumes/" + vol, ""},
+	} {
+		if r := do(tc.method, tc.path, a.readerTok, tc.body); r.Status != http.StatusForbidden {
+			t.Errorf("reader %s %s = %d %s, want 403", tc.method, tc.path, r.Status, r.Body)
+		}
+	}
+}
