@@ -25,6 +25,9 @@ func (a *API) volumeAttachmentRoutes() []rest.Route {
 		rest.R("GET", "/v2.1/servers/{id}/os-volume_attachments/{volume_id}", reader, a.showVolumeAttachment),
 		rest.R("PUT", "/v2.1/servers/{id}/os-volume_attachments/{volume_id}", admin("os_compute_api:os-volumes-attachments:swap"), a.swapVolume),
 		rest.R("DELETE", "/v2.1/servers/{id}/os-volume_attachments/{volume_id}", member, a.detachVolume),
+		// Nova's legacy alias of POST /servers that older clients use to
+		// boot with block devices.
+		rest.R("POST", "/v2.1/os-volumes_boot", member, a.createServer),
 	}
 }
 

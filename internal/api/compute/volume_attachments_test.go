@@ -123,6 +123,12 @@ func TestVolumeAttachmentsAPI(t *testing.T) {
 			if err != nil {
 				t.Fatal(err)
 			}
+			// The legacy alias boots the same way (one more root volume,
+			// deleted with its server below).
+			r := e.raw(t, "POST", "/os-volumes_boot", "2.79", `{"server": {"name": "legacy", "flavorRef": "1", "networks": "none", "block_device_mapping_v2": [{"boot_index": 0, "uuid": "`+e.imageID+`", "source_type": "image", "destination_type": "volume", "volume_size": 1, "delete_on_termination": true}]}}`)
+			if r.Status != 202 {
+				t.Fatalf("POST /os-volumes_boot: %d %s", r.Status, r.Body)
+			}
 			got := e.waitStatus(t, bfv.ID, "ACTIVE")
 			if got.Image != nil && len(got.Image) > 0 {
 				t.Errorf("a server booted from a volume shows image %v, want \"\"", got.Image)
@@ -132,7 +138,7 @@ func TestVolumeAttachmentsAPI(t *testing.T) {
 			}
 			root := got.AttachedVolumes[0].ID
 			waitVolume(t, cinder, root, "in-use")
-			r := e.raw(t, "DELETE", "/servers/"+bfv.ID+"/os-volume_attachments/"+root, "2.79", "")
+			r = e.raw(t, "DELETE", "/servers/"+bfv.ID+"/os-volume_attachments/"+root, "2.79", "")
 			if r.Status != 400 || !strings.Contains(string(r.Body), "root device") {
 				t.Errorf("detach the root volume: %d %s", r.Status, r.Body)
 			}
