@@ -3,6 +3,7 @@ package network_test
 import (
 	"context"
 	"net/http"
+	"net/netip"
 	"strings"
 	"testing"
 
@@ -409,5 +410,46 @@ func TestDiscoveryAndAvailability(t *testing.T) {
 	}
 	if e.call(t, "GET", "/network-ip-availabilities", e.aliceTok, nil).Status != 403 {
 		t.Error("member reads ip availability")
+	}
+}
+
+func TestIPv6Subnets(t *testing.T) {
+	e := newEnv(t, "sqlite")
+	ctx := context.Background()
+	n, err := networks.Create(ctx, e.alice, networks.CreateOpts{Name: "v6"}).Extract()
+	if err != nil {
+		t.Fatal(err)
+	}
+	if _, err := subnets.Create(ctx, e.alice, subnets.CreateOpts{NetworkID: n.ID, CIDR: "10.6.0.0/24", IPVersion: gophercloud.IPv4}).Extract(); err != nil {
+		t.Fatal(err)
+	}
+	sn, err := subnets.Create(ctx, e.alice, subnets.CreateOpts{NetworkID: n.ID, CIDR: "2001:db8:6::/64", IPVersion: gophercloud.IPv6,
+		IPv6AddressMode: "slaac", IPv6RAMode: "slaac"}).Extract()
+	if err != nil || sn.GatewayIP != "2001:db8:6::1" {
+		t.Fatalf("v6 subnet: %+v %v", sn, err)
+	}
+	p, err := ports.Create(ctx, e.alice, ports.CreateOpts{NetworkID: n.ID}).Extract()
+	if err != nil || len(p.FixedIPs) != 2 {
+		t.Fatalf("dual-stack port: %+v %v", p, err)
+	}
+	mac := strings.Split(p.MACAddress, ":")
+	want := netip.MustParseAddr("2001:db8:6:0:f816:3eff:fe" + mac[3] + ":" + mac[4] + mac[5]).String()
+	var v6 string
+	for _, f := range p.FixedIPs {
+		if f.SubnetID == sn.ID {
+			v6 = f.IPAddress
+		}
+	}
+	if v6 != want {
+		t.Errorf("SLAAC address %s, want EUI-64 %s (fixed ips %+v)", v6, want, p.FixedIPs)
+	}
+	// Stateful DHCPv6 subnets hand out from the pool.
+	sn2, err := subnets.Create(ctx, e.alice, subnets.CreateOpts{NetworkID: n.ID, CIDR: "fd00:6::/64", IPVersion: gophercloud.IPv6, IPv6AddressMode: "dhcpv6-stateful", IPv6RAMode: "dhcpv6-stateful"}).Extract()
+	if err != nil {
+		t.Fatal(err)
+	}
+	p2, err := ports.Create(ctx, e.alice, ports.CreateOpts{NetworkID: n.ID, FixedIPs: []ports.IP{{SubnetID: sn2.ID}}}).Extract()
+	if err != nil || !strings.HasPrefix(p2.FixedIPs[0].IPAddress, "fd00:6::") {
+		t.Errorf("stateful v6 port: %+v %v", p2, err)
 	}
 }

@@ -24,3 +24,13 @@ func TestPoolAddr(t *testing.T) {
 		t.Errorf("v6 pool beyond 64 bits: %v %v", got, ok)
 	}
 }
+
+func TestEUI64(t *testing.T) {
+	got, err := eui64("2001:db8:1::/64", "fa:16:3e:12:34:56")
+	if err != nil || got != "2001:db8:1:0:f816:3eff:fe12:3456" {
+		t.Errorf("eui64: %s %v", got, err)
+	}
+	if _, err := eui64("2001:db8::/56", "fa:16:3e:12:34:56"); err == nil {
+		t.Error("eui64 on a /56")
+	}
+}

@@ -5,6 +5,7 @@ import (
 	"errors"
 	"fmt"
 	"math/rand/v2"
+	"net"
 	"net/netip"
 	"slices"
 	"strings"
@@ -302,7 +303,7 @@ func (s *Service) allocate(ctx context.Context, tx *store.Tx, n store.Network, p
 			if done[sn.IPVersion] {
 				continue
 			}
-			ip, err := s.pickIP(ctx, tx, sn)
+			ip, err := s.pickIP(ctx, tx, sn, portID)
 			if err != nil {
 				lastErr = err
 				continue
@@ -357,7 +358,7 @@ func (s *Service) allocate(ctx context.Context, tx *store.Tx, n store.Network, p
 			}
 			addr = ip.String()
 		} else {
-			picked, err := s.pickIP(ctx, tx, sn)
+			picked, err := s.pickIP(ctx, tx, sn, portID)
 			if err != nil {
 				return nil, err
 			}
@@ -378,7 +379,20 @@ func (s *Service) allocate(ctx context.Context, tx *store.Tx, n store.Network, p
 // mostly handed out in order, so it first probes a few addresses from the
 // pools' start plus the number taken (a primary-key lookup each) and only
 // reads every allocation of the subnet when those are all taken.
-func (s *Service) pickIP(ctx context.Context, tx *store.Tx, sn *store.Subnet) (string, error) {
+func (s *Service) pickIP(ctx context.Context, tx *store.Tx, sn *store.Subnet, portID string) (string, error) {
+	if sn.IPVersion == 6 && (sn.IPv6AddressMode == "slaac" || sn.IPv6AddressMode == "dhcpv6-stateless") {
+		// The guest forms its address from its MAC (EUI-64), so the port
+		// must hold exactly that one.
+		p, err := tx.GetPort(ctx, portID)
+		if err != nil {
+			return "", err
+		}
+		a, err := eui64(sn.CIDR, p.MAC)
+		if err != nil {
+			return "", err
+		}
+		return a, nil
+	}
 	n, err := tx.CountSubnetIPs(ctx, sn.ID)
 	if err != nil {
 		return "", err
@@ -670,4 +684,19 @@ func (s *Service) deletePortTx(ctx context.Context, tx *store.Tx, p store.Port) 
 		}
 	}
 	return tx.DeletePort(ctx, p.ID)
+}
+
+// eui64 is the SLAAC address of mac on a /64.
+func eui64(cidr, mac string) (string, error) {
+	p, err := netip.ParsePrefix(cidr)
+	if err != nil || p.Bits() != 64 || !p.Addr().Is6() {
+		return "", invalid("SLAAC needs a /64 IPv6 subnet, not %s", cidr)
+	}
+	hw, err := net.ParseMAC(mac)
+	if err != nil || len(hw) != 6 {
+		return "", invalid("'%s' is not a valid MAC address", mac)
+	}
+	b := p.Masked().Addr().As16()
+	b[8], b[9], b[10], b[11], b[12], b[13], b[14], b[15] = hw[0]^0x02, hw[1], hw[2], 0xff, 0xfe, hw[3], hw[4], hw[5]
+	return netip.AddrFrom16(b).String(), nil
 }
