@@ -155,6 +155,12 @@ func TestNetworkLifecycle(t *testing.T) {
 			t.Errorf("matching If-Match: %d %s", r.Status, r.Body)
 		}
 
+		// If-Match on delete.
+		r = e.call(t, "DELETE", "/networks/"+n.ID, e.aliceTok, nil, "If-Match", "revision_number=1")
+		if r.Status != 412 {
+			t.Errorf("delete with a stale If-Match: %d %s", r.Status, r.Body)
+		}
+
 		// Tags.
 		if r := e.call(t, "PUT", "/networks/"+n.ID+"/tags/blue", e.aliceTok, nil); r.Status != 201 {
 			t.Errorf("add tag: %d %s", r.Status, r.Body)

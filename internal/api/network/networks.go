@@ -99,7 +99,7 @@ func (a *API) createNetwork(w http.ResponseWriter, r *http.Request) error {
 		}
 		n, err := a.svc.CreateNetwork(r.Context(), c, in)
 		return n.ID, networkJSON(c, n), err
-	}, func(id string) error { return a.svc.DeleteNetwork(r.Context(), c, id) })
+	}, func(id string) error { return a.svc.DeleteNetwork(r.Context(), c, id, -1) })
 }
 
 func (a *API) showNetwork(w http.ResponseWriter, r *http.Request) error {
@@ -136,7 +136,11 @@ func (a *API) updateNetwork(w http.ResponseWriter, r *http.Request) error {
 }
 
 func (a *API) deleteNetwork(w http.ResponseWriter, r *http.Request) error {
-	if err := a.svc.DeleteNetwork(r.Context(), creds(r), r.PathValue("id")); err != nil {
+	rev, err := ifMatch(r)
+	if err != nil {
+		return err
+	}
+	if err := a.svc.DeleteNetwork(r.Context(), creds(r), r.PathValue("id"), rev); err != nil {
 		return err
 	}
 	w.WriteHeader(http.StatusNoContent)

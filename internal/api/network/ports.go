@@ -144,7 +144,7 @@ func (a *API) createPort(w http.ResponseWriter, r *http.Request) error {
 		}
 		p, err := a.svc.CreatePort(r.Context(), c, in)
 		return p.ID, portJSON(c, p), err
-	}, func(id string) error { return a.svc.DeletePort(r.Context(), c, id) })
+	}, func(id string) error { return a.svc.DeletePort(r.Context(), c, id, -1) })
 }
 
 func (a *API) showPort(w http.ResponseWriter, r *http.Request) error {
@@ -181,7 +181,11 @@ func (a *API) updatePort(w http.ResponseWriter, r *http.Request) error {
 }
 
 func (a *API) deletePort(w http.ResponseWriter, r *http.Request) error {
-	if err := a.svc.DeletePort(r.Context(), creds(r), r.PathValue("id")); err != nil {
+	rev, err := ifMatch(r)
+	if err != nil {
+		return err
+	}
+	if err := a.svc.DeletePort(r.Context(), creds(r), r.PathValue("id"), rev); err != nil {
 		return err
 	}
 	w.WriteHeader(http.StatusNoContent)

@@ -147,7 +147,11 @@ func (a *API) updateRouter(w http.ResponseWriter, r *http.Request) error {
 }
 
 func (a *API) deleteRouter(w http.ResponseWriter, r *http.Request) error {
-	if err := a.svc.DeleteRouter(r.Context(), creds(r), r.PathValue("id")); err != nil {
+	rev, err := ifMatch(r)
+	if err != nil {
+		return err
+	}
+	if err := a.svc.DeleteRouter(r.Context(), creds(r), r.PathValue("id"), rev); err != nil {
 		return err
 	}
 	w.WriteHeader(http.StatusNoContent)
@@ -290,7 +294,11 @@ func (a *API) updateFloatingIP(w http.ResponseWriter, r *http.Request) error {
 }
 
 func (a *API) deleteFloatingIP(w http.ResponseWriter, r *http.Request) error {
-	if err := a.svc.DeleteFloatingIP(r.Context(), creds(r), r.PathValue("id")); err != nil {
+	rev, err := ifMatch(r)
+	if err != nil {
+		return err
+	}
+	if err := a.svc.DeleteFloatingIP(r.Context(), creds(r), r.PathValue("id"), rev); err != nil {
 		return err
 	}
 	w.WriteHeader(http.StatusNoContent)

@@ -102,7 +102,11 @@ func (a *API) updateSecurityGroup(w http.ResponseWriter, r *http.Request) error 
 }
 
 func (a *API) deleteSecurityGroup(w http.ResponseWriter, r *http.Request) error {
-	if err := a.svc.DeleteSecurityGroup(r.Context(), creds(r), r.PathValue("id")); err != nil {
+	rev, err := ifMatch(r)
+	if err != nil {
+		return err
+	}
+	if err := a.svc.DeleteSecurityGroup(r.Context(), creds(r), r.PathValue("id"), rev); err != nil {
 		return err
 	}
 	w.WriteHeader(http.StatusNoContent)
@@ -206,7 +210,11 @@ func (a *API) showRule(w http.ResponseWriter, r *http.Request) error {
 }
 
 func (a *API) deleteRule(w http.ResponseWriter, r *http.Request) error {
-	if err := a.svc.DeleteSecurityGroupRule(r.Context(), creds(r), r.PathValue("id")); err != nil {
+	rev, err := ifMatch(r)
+	if err != nil {
+		return err
+	}
+	if err := a.svc.DeleteSecurityGroupRule(r.Context(), creds(r), r.PathValue("id"), rev); err != nil {
 		return err
 	}
 	w.WriteHeader(http.StatusNoContent)

@@ -133,7 +133,7 @@ func (a *API) createSubnet(w http.ResponseWriter, r *http.Request) error {
 		}
 		s, err := a.svc.CreateSubnet(r.Context(), c, in)
 		return s.ID, subnetJSON(s), err
-	}, func(id string) error { return a.svc.DeleteSubnet(r.Context(), c, id) })
+	}, func(id string) error { return a.svc.DeleteSubnet(r.Context(), c, id, -1) })
 }
 
 func (a *API) showSubnet(w http.ResponseWriter, r *http.Request) error {
@@ -170,7 +170,11 @@ func (a *API) updateSubnet(w http.ResponseWriter, r *http.Request) error {
 }
 
 func (a *API) deleteSubnet(w http.ResponseWriter, r *http.Request) error {
-	if err := a.svc.DeleteSubnet(r.Context(), creds(r), r.PathValue("id")); err != nil {
+	rev, err := ifMatch(r)
+	if err != nil {
+		return err
+	}
+	if err := a.svc.DeleteSubnet(r.Context(), creds(r), r.PathValue("id"), rev); err != nil {
 		return err
 	}
 	w.WriteHeader(http.StatusNoContent)

@@ -218,7 +218,7 @@ func (s *Service) UpdateFloatingIP(ctx context.Context, c *auth.Credentials, id 
 }
 
 // DeleteFloatingIP releases a floating IP and its address.
-func (s *Service) DeleteFloatingIP(ctx context.Context, c *auth.Credentials, id string) error {
+func (s *Service) DeleteFloatingIP(ctx context.Context, c *auth.Credentials, id string, ifRev int64) error {
 	return s.write(ctx, func(tx *store.Tx) error {
 		f, err := tx.GetFloatingIP(ctx, id)
 		if err != nil {
@@ -226,6 +226,9 @@ func (s *Service) DeleteFloatingIP(ctx context.Context, c *auth.Credentials, id 
 		}
 		if !owns(c, f.ProjectID) {
 			return fipNotFound(id)
+		}
+		if err := revisionCheck(ifRev, f.Revision); err != nil {
+			return err
 		}
 		if f.FloatingPortID != "" {
 			if err := tx.DeletePort(ctx, f.FloatingPortID); err != nil && err != store.ErrNotFound {

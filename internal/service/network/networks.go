@@ -301,7 +301,7 @@ func (s *Service) UpdateNetwork(ctx context.Context, c *auth.Credentials, id str
 
 // DeleteNetwork deletes a network with its subnets and DHCP port; ports of
 // anything else on it make it NetworkInUse.
-func (s *Service) DeleteNetwork(ctx context.Context, c *auth.Credentials, id string) error {
+func (s *Service) DeleteNetwork(ctx context.Context, c *auth.Credentials, id string, ifRev int64) error {
 	return s.write(ctx, func(tx *store.Tx) error {
 		n, err := tx.GetNetwork(ctx, id)
 		if err != nil {
@@ -312,6 +312,9 @@ func (s *Service) DeleteNetwork(ctx context.Context, c *auth.Credentials, id str
 				return forbidden("delete_network")
 			}
 			return networkNotFound(id)
+		}
+		if err := revisionCheck(ifRev, n.Revision); err != nil {
+			return err
 		}
 		return s.deleteNetworkTx(ctx, tx, n)
 	})

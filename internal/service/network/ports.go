@@ -653,7 +653,7 @@ func (s *Service) UpdatePort(ctx context.Context, c *auth.Credentials, id string
 
 // DeletePort deletes a port c owns; router interfaces must be removed
 // through the router.
-func (s *Service) DeletePort(ctx context.Context, c *auth.Credentials, id string) error {
+func (s *Service) DeletePort(ctx context.Context, c *auth.Credentials, id string, ifRev int64) error {
 	return s.write(ctx, func(tx *store.Tx) error {
 		p, err := tx.GetPort(ctx, id)
 		if err != nil {
@@ -661,6 +661,9 @@ func (s *Service) DeletePort(ctx context.Context, c *auth.Credentials, id string
 		}
 		if !canSeePort(c, p) {
 			return portNotFound(id)
+		}
+		if err := revisionCheck(ifRev, p.Revision); err != nil {
+			return err
 		}
 		if p.DeviceOwner == OwnerRouterInterface || p.DeviceOwner == OwnerRouterGateway || p.DeviceOwner == OwnerFloatingIP {
 			return oserr.Conflict("Port %s cannot be deleted directly via the port API: has device owner %s.", id, p.DeviceOwner).WithType("ServicePortInUse")

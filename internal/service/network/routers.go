@@ -344,7 +344,7 @@ func (s *Service) gatewayInUse(ctx context.Context, tx *store.Tx, r store.Router
 }
 
 // DeleteRouter deletes a router without interfaces, and its gateway port.
-func (s *Service) DeleteRouter(ctx context.Context, c *auth.Credentials, id string) error {
+func (s *Service) DeleteRouter(ctx context.Context, c *auth.Credentials, id string, ifRev int64) error {
 	return s.write(ctx, func(tx *store.Tx) error {
 		r, err := tx.GetRouter(ctx, id)
 		if err != nil {
@@ -352,6 +352,9 @@ func (s *Service) DeleteRouter(ctx context.Context, c *auth.Credentials, id stri
 		}
 		if !owns(c, r.ProjectID) {
 			return routerNotFound(id)
+		}
+		if err := revisionCheck(ifRev, r.Revision); err != nil {
+			return err
 		}
 		ports, err := tx.ListPorts(ctx, store.Query{All: true, DeviceIDs: []string{id}})
 		if err != nil {

@@ -210,7 +210,7 @@ func (s *Service) UpdateSecurityGroup(ctx context.Context, c *auth.Credentials, 
 }
 
 // DeleteSecurityGroup deletes a group no port uses.
-func (s *Service) DeleteSecurityGroup(ctx context.Context, c *auth.Credentials, id string) error {
+func (s *Service) DeleteSecurityGroup(ctx context.Context, c *auth.Credentials, id string, ifRev int64) error {
 	return s.write(ctx, func(tx *store.Tx) error {
 		g, err := tx.GetSecurityGroup(ctx, id)
 		if err != nil {
@@ -218,6 +218,9 @@ func (s *Service) DeleteSecurityGroup(ctx context.Context, c *auth.Credentials, 
 		}
 		if !owns(c, g.ProjectID) {
 			return sgNotFound(id)
+		}
+		if err := revisionCheck(ifRev, g.Revision); err != nil {
+			return err
 		}
 		if g.Name == "default" && !c.IsAdmin() {
 			return oserr.Conflict("Insufficient rights for removing default security group.").WithType("SecurityGroupCannotRemoveDefault")
@@ -412,7 +415,7 @@ func (s *Service) ListSecurityGroupRules(ctx context.Context, c *auth.Credential
 }
 
 // DeleteSecurityGroupRule deletes a rule.
-func (s *Service) DeleteSecurityGroupRule(ctx context.Context, c *auth.Credentials, id string) error {
+func (s *Service) DeleteSecurityGroupRule(ctx context.Context, c *auth.Credentials, id string, ifRev int64) error {
 	return s.write(ctx, func(tx *store.Tx) error {
 		r, err := tx.GetSecurityGroupRule(ctx, id)
 		if err != nil {
@@ -420,6 +423,9 @@ func (s *Service) DeleteSecurityGroupRule(ctx context.Context, c *auth.Credentia
 		}
 		if !owns(c, r.ProjectID) {
 			return sgRuleNotFound(id)
+		}
+		if err := revisionCheck(ifRev, r.Revision); err != nil {
+			return err
 		}
 		return tx.DeleteSecurityGroupRule(ctx, id)
 	})

@@ -362,7 +362,7 @@ func (s *Service) UpdateSubnet(ctx context.Context, c *auth.Credentials, id stri
 }
 
 // DeleteSubnet deletes a subnet no port but the DHCP port uses.
-func (s *Service) DeleteSubnet(ctx context.Context, c *auth.Credentials, id string) error {
+func (s *Service) DeleteSubnet(ctx context.Context, c *auth.Credentials, id string, ifRev int64) error {
 	return s.write(ctx, func(tx *store.Tx) error {
 		sn, err := tx.GetSubnet(ctx, id)
 		if err != nil {
@@ -377,6 +377,9 @@ func (s *Service) DeleteSubnet(ctx context.Context, c *auth.Credentials, id stri
 				return forbidden("delete_subnet")
 			}
 			return subnetNotFound(id)
+		}
+		if err := revisionCheck(ifRev, sn.Revision); err != nil {
+			return err
 		}
 		used, err := tx.CountPortsOnSubnet(ctx, id, OwnerDHCP)
 		if err != nil {
