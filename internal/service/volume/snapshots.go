@@ -251,7 +251,7 @@ func (s *Service) DeleteSnapshot(ctx context.Context, c *auth.Credentials, id st
 }
 
 // snapshotReset marks a status set by os-reset_status, which the worker
-// leaves alone (deleting excepted: a delete after a reset still runs).
+// leaves alone until a delete clears the mark.
 const snapshotReset = "status reset by an administrator"
 
 var snapshotStatuses = map[string]bool{StatusCreating: true, StatusAvailable: true, StatusDeleting: true, StatusError: true,

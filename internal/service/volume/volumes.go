@@ -452,7 +452,7 @@ func (s *Service) Delete(ctx context.Context, c *auth.Credentials, id string, ca
 			if sn.Status != StatusAvailable && sn.Status != StatusError && sn.Status != StatusDeleting {
 				return invalidVolume("Snapshot %s of volume %s is %s; wait until it is available, then delete again.", sn.ID, v.ID, sn.Status)
 			}
-			sn.Status, sn.UpdatedAt = StatusDeleting, s.now()
+			sn.Status, sn.ErrorMessage, sn.UpdatedAt = StatusDeleting, "", s.now()
 			if err := tx.UpdateSnapshot(ctx, sn); err != nil {
 				return err
 			}

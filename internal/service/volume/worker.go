@@ -192,8 +192,8 @@ func (s *Service) reconcileSnapshot(ctx context.Context, id string) error {
 	if err != nil {
 		return err
 	}
-	if sn.ErrorMessage == snapshotReset && sn.Status != StatusDeleting {
-		return nil
+	if sn.ErrorMessage == snapshotReset {
+		return nil // an operator's status: a delete clears the mark
 	}
 	set := func(fn func(*store.VolumeSnapshot)) error {
 		err := s.db.Write(ctx, func(tx *store.Tx) error {

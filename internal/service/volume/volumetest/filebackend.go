@@ -176,6 +176,9 @@ func copyData(w *os.File, f *os.File) error {
 		if err != nil {
 			return err
 		}
+		if start < off || end <= start {
+			return fmt.Errorf("extents of %s changed while copying", f.Name()) // the caller copies it whole
+		}
 		if _, err := f.Seek(start, io.SeekStart); err != nil {
 			return err
 		}
