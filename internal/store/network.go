@@ -751,3 +751,57 @@ func (t *Tx) IPTaken(ctx context.Context, subnetID, ip string) (bool, error) {
 	err := t.queryRow(ctx, `SELECT COUNT(*) FROM ip_allocations WHERE subnet_id = ? AND ip_address = ?`, subnetID, ip).Scan(&n)
 	return n > 0, err
 }
+
+// PortAddr is what a host needs of another host's port: where it is and
+// which MAC and addresses it has. Read from columns, without decoding
+// port bodies, for HostNetwork's remote ports.
+type PortAddr struct {
+	ID, NetworkID, MAC, Host, DeviceOwner string
+	IPs                                   []string
+}
+
+// PortAddrs returns the ports of the networks with their addresses.
+func (t *Tx) PortAddrs(ctx context.Context, networkIDs, subnetIDs []string) ([]PortAddr, error) {
+	if len(networkIDs) == 0 {
+		return nil, nil
+	}
+	w := (&where{}).in("network_id", networkIDs)
+	rows, err := t.query(ctx, `SELECT id, network_id, mac_address, host, device_owner FROM ports`+w.sql()+` ORDER BY seq, id`, w.args...)
+	if err != nil {
+		return nil, err
+	}
+	var out []PortAddr
+	index := map[string]int{}
+	for rows.Next() {
+		var p PortAddr
+		if err := rows.Scan(&p.ID, &p.NetworkID, &p.MAC, &p.Host, &p.DeviceOwner); err != nil {
+			rows.Close()
+			return nil, err
+		}
+		index[p.ID] = len(out)
+		out = append(out, p)
+	}
+	rows.Close()
+	if err := rows.Err(); err != nil {
+		return nil, err
+	}
+	if len(subnetIDs) == 0 {
+		return out, nil
+	}
+	w = (&where{}).in("subnet_id", subnetIDs)
+	rows, err = t.query(ctx, `SELECT port_id, ip_address FROM ip_allocations`+w.sql(), w.args...)
+	if err != nil {
+		return nil, err
+	}
+	defer rows.Close()
+	for rows.Next() {
+		var id, ip string
+		if err := rows.Scan(&id, &ip); err != nil {
+			return nil, err
+		}
+		if i, ok := index[id]; ok {
+			out[i].IPs = append(out[i].IPs, ip)
+		}
+	}
+	return out, rows.Err()
+}

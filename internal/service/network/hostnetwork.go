@@ -78,13 +78,34 @@ func (s *Service) HostNetwork(ctx context.Context, host string) (hostapi.HostNet
 		if err != nil {
 			return err
 		}
-		all, err := tx.ListPorts(ctx, store.Query{All: true, NetworkIDs: netIDs})
+		subsBy := map[string][]hostapi.Subnet{}
+		subIDs := make([]string, 0, len(subs))
+		for _, sn := range subs {
+			subsBy[sn.NetworkID] = append(subsBy[sn.NetworkID], hostSubnet(sn))
+			subIDs = append(subIDs, sn.ID)
+		}
+		// Every port of these networks, from columns only: most are other
+		// hosts' (remote) ports, which need no more than MAC, addresses
+		// and host.
+		all, err := tx.PortAddrs(ctx, netIDs, subIDs)
 		if err != nil {
 			return err
 		}
-		subsBy := map[string][]hostapi.Subnet{}
-		for _, sn := range subs {
-			subsBy[sn.NetworkID] = append(subsBy[sn.NetworkID], hostSubnet(sn))
+		var dhcpIDs []string
+		for _, p := range all {
+			if p.DeviceOwner == OwnerDHCP {
+				dhcpIDs = append(dhcpIDs, p.ID)
+			}
+		}
+		dhcpPorts := map[string]store.Port{}
+		if len(dhcpIDs) > 0 {
+			ps, err := tx.ListPorts(ctx, store.Query{All: true, IDs: dhcpIDs})
+			if err != nil {
+				return err
+			}
+			for _, p := range ps {
+				dhcpPorts[p.ID] = p
+			}
 		}
 		type netExtra struct {
 			dhcp   *hostapi.Port
@@ -99,17 +120,16 @@ func (s *Service) HostNetwork(ctx context.Context, host string) (hostapi.HostNet
 			x := extra[p.NetworkID]
 			switch {
 			case p.DeviceOwner == OwnerDHCP:
-				hp := hostPort(p)
-				x.dhcp = &hp
-			case p.HostID != "" && p.HostID != host:
-				tip := tunnels[p.HostID]
+				if full, ok := dhcpPorts[p.ID]; ok {
+					hp := hostPort(full)
+					x.dhcp = &hp
+				}
+			case p.Host != "" && p.Host != host:
+				tip := tunnels[p.Host]
 				if tip == "" {
 					continue
 				}
-				rp := hostapi.RemotePort{MAC: p.MAC, TunnelIP: tip}
-				for _, f := range p.FixedIPs {
-					rp.IPs = append(rp.IPs, f.IP)
-				}
+				rp := hostapi.RemotePort{MAC: p.MAC, TunnelIP: tip, IPs: p.IPs}
 				x.remote = append(x.remote, rp)
 				x.peers[tip] = true
 			}

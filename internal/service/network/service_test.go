@@ -425,3 +425,44 @@ func TestRouterPlacedLater(t *testing.T) {
 		}
 	})
 }
+
+// BenchmarkHostNetwork10k measures one host's desired data plane in a
+// cloud of 100 hosts, 100 networks and 10,000 ports (each host has about
+// 100 ports spread over its networks).
+func BenchmarkHostNetwork10k(b *testing.B) {
+	ctx := context.Background()
+	db := storetest.New(b)
+	s := newService(b, db)
+	for h := 0; h < 100; h++ {
+		registerHost(b, db, fmt.Sprintf("h%d", h), fmt.Sprintf("10.1.%d.%d", h/250, 1+h%250))
+	}
+	c := member("bench")
+	if err := s.SetQuotas(ctx, "bench", map[string]int{"port": -1, "network": -1, "subnet": -1}); err != nil {
+		b.Fatal(err)
+	}
+	var nets []string
+	for i := 0; i < 100; i++ {
+		n, _ := tenantNet(b, s, c, fmt.Sprintf("n%d", i), fmt.Sprintf("10.%d.0.0/24", 100+i))
+		nets = append(nets, n.ID)
+	}
+	for i := 0; i < 10000; i++ {
+		server := fmt.Sprintf("vm-%d", i)
+		if _, err := serverPorts(b, db, s, c, server, []network.PortRequest{{NetworkID: nets[i%100]}}, false); err != nil {
+			b.Fatal(err)
+		}
+		if err := db.Write(ctx, func(tx *store.Tx) error { return s.BindServerPortsTx(ctx, tx, server, fmt.Sprintf("h%d", (i/7)%100)) }); err != nil {
+			b.Fatal(err)
+		}
+	}
+	b.ResetTimer()
+	start := time.Now()
+	n := 0
+	for b.Loop() {
+		hn, err := s.HostNetwork(ctx, "h3")
+		if err != nil || len(hn.Ports) != 105 { // servers 7k..7k+6 for k ≡ 3 (mod 100)
+			b.Fatalf("%d ports, %v", len(hn.Ports), err)
+		}
+		n++
+	}
+	b.ReportMetric(float64(time.Since(start).Microseconds())/float64(n)/1000, "ms/host-network")
+}
