@@ -114,6 +114,26 @@ func TestTenantIsolation(t *testing.T) {
 		if _, err := ports.Create(ctx, e.bob, ports.CreateOpts{NetworkID: sh.ID}).Extract(); err != nil {
 			t.Errorf("bob's port on a shared network: %v", err)
 		}
+		// A network's owner sees (and may delete, not change) other
+		// projects' ports on it, as Neutron's admin_owner_or_network_owner.
+		foreign := e.call(t, "POST", "/ports", e.adminTok, `{"port":{"network_id":"`+n.ID+`","project_id":"`+e.rivalID+`"}}`)
+		if foreign.Status != 201 {
+			t.Fatalf("admin port for rival on alice's network: %d %s", foreign.Status, foreign.Body)
+		}
+		fid := foreign.JSON(t)["port"].(map[string]any)["id"].(string)
+		if got := e.call(t, "GET", "/ports/"+fid, e.aliceTok, nil); got.Status != 200 {
+			t.Errorf("network owner reads a port on her network: %d", got.Status)
+		}
+		if !strings.Contains(string(e.call(t, "GET", "/ports?network_id="+n.ID, e.aliceTok, nil).Body), fid) {
+			t.Errorf("network owner's port list misses a port on her network")
+		}
+		if got := e.call(t, "PUT", "/ports/"+fid, e.aliceTok, `{"port":{"name":"x"}}`); got.Status != 403 {
+			t.Errorf("network owner updates another project's port: %d", got.Status)
+		}
+		if got := e.call(t, "DELETE", "/ports/"+fid, e.aliceTok, nil); got.Status != 204 {
+			t.Errorf("network owner deletes a port on her network: %d %s", got.Status, got.Body)
+		}
+
 		// Members cannot make shared or provider networks.
 		if got := e.call(t, "POST", "/networks", e.aliceTok, `{"network":{"shared":true}}`); got.Status != 403 {
 			t.Errorf("member shared network: %d %s", got.Status, got.Body)

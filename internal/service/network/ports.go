@@ -54,10 +54,15 @@ type PortInput struct {
 	DNSName               *string
 }
 
-// canSeePort: the owner and admins; a port on someone's network is not
-// visible to the network's owner (as Neutron's default policy for
-// non-admins, simplified).
-func canSeePort(c *auth.Credentials, p store.Port) bool { return owns(c, p.ProjectID) }
+// canSeePort is Neutron's admin_owner_or_network_owner: the port's
+// project, admins, and the owner of the port's network.
+func canSeePort(ctx context.Context, tx *store.Tx, c *auth.Credentials, p store.Port) bool {
+	if owns(c, p.ProjectID) {
+		return true
+	}
+	n, err := tx.GetNetwork(ctx, p.NetworkID)
+	return err == nil && n.ProjectID == c.ProjectID()
+}
 
 // CreatePort creates a port on a network c may use.
 func (s *Service) CreatePort(ctx context.Context, c *auth.Credentials, in PortInput) (store.Port, error) {
@@ -559,7 +564,7 @@ func (s *Service) GetPort(ctx context.Context, c *auth.Credentials, id string) (
 		if err != nil {
 			return mapNotFound(err, portNotFound(id))
 		}
-		if !canSeePort(c, p) {
+		if !canSeePort(ctx, tx, c, p) {
 			return portNotFound(id)
 		}
 		out = p
@@ -580,8 +585,33 @@ func (s *Service) ListPorts(ctx context.Context, c *auth.Credentials, f PortFilt
 		q := scope(c)
 		q.NetworkIDs, q.DeviceIDs, q.IDs = f.NetworkIDs, f.DeviceIDs, f.IDs
 		var err error
-		out, err = tx.ListPorts(ctx, q)
-		return err
+		if out, err = tx.ListPorts(ctx, q); err != nil || c.IsAdmin() {
+			return err
+		}
+		// And other projects' ports on the caller's networks.
+		own, err := tx.ListNetworks(ctx, store.Query{Projects: []string{c.ProjectID()}})
+		if err != nil || len(own) == 0 {
+			return err
+		}
+		ids := make([]string, 0, len(own))
+		for _, n := range own {
+			if f.NetworkIDs == nil || slices.Contains(f.NetworkIDs, n.ID) {
+				ids = append(ids, n.ID)
+			}
+		}
+		if len(ids) == 0 {
+			return nil
+		}
+		more, err := tx.ListPorts(ctx, store.Query{All: true, NetworkIDs: ids, DeviceIDs: f.DeviceIDs, IDs: f.IDs})
+		if err != nil {
+			return err
+		}
+		for _, p := range more {
+			if p.ProjectID != c.ProjectID() {
+				out = append(out, p)
+			}
+		}
+		return nil
 	})
 	return out, err
 }
@@ -594,7 +624,10 @@ func (s *Service) UpdatePort(ctx context.Context, c *auth.Credentials, id string
 		if err != nil {
 			return mapNotFound(err, portNotFound(id))
 		}
-		if !canSeePort(c, p) {
+		if !owns(c, p.ProjectID) {
+			if canSeePort(ctx, tx, c, p) {
+				return forbidden("update_port")
+			}
 			return portNotFound(id)
 		}
 		if err := revisionCheck(ifRev, p.Revision); err != nil {
@@ -659,7 +692,7 @@ func (s *Service) DeletePort(ctx context.Context, c *auth.Credentials, id string
 		if err != nil {
 			return mapNotFound(err, portNotFound(id))
 		}
-		if !canSeePort(c, p) {
+		if !canSeePort(ctx, tx, c, p) {
 			return portNotFound(id)
 		}
 		if err := revisionCheck(ifRev, p.Revision); err != nil {
