@@ -144,6 +144,14 @@ func TestNetworkLifecycle(t *testing.T) {
 			t.Errorf("paged listing (gophercloud follows links): %d ports", len(all))
 		}
 
+		// An admin's project filter.
+		if got := listPorts(t, e.admin, ports.ListOpts{ProjectID: e.shopID}); len(got) != 3 {
+			t.Errorf("admin ports of shop: %d", len(got))
+		}
+		if got := listPorts(t, e.admin, ports.ListOpts{ProjectID: e.rivalID}); len(got) != 0 {
+			t.Errorf("admin ports of rival: %d", len(got))
+		}
+
 		// Revision If-Match.
 		cur := e.call(t, "GET", "/networks/"+n.ID, e.aliceTok, nil).JSON(t)["network"].(map[string]any)["revision_number"].(float64)
 		r = e.call(t, "PUT", "/networks/"+n.ID, e.aliceTok, `{"network":{"name":"x"}}`, "If-Match", "revision_number=999")

@@ -117,6 +117,9 @@ func (a *API) listPorts(w http.ResponseWriter, r *http.Request) error {
 	c := creds(r)
 	q := r.URL.Query()
 	f := svc.PortFilter{NetworkIDs: q["network_id"], DeviceIDs: q["device_id"], IDs: q["id"]}
+	if ps := append(q["project_id"], q["tenant_id"]...); len(ps) > 0 {
+		f.Projects = ps
+	}
 	ps, err := a.svc.ListPorts(r.Context(), c, f)
 	if err != nil {
 		return err

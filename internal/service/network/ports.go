@@ -576,6 +576,8 @@ func (s *Service) GetPort(ctx context.Context, c *auth.Credentials, id string) (
 // PortFilter narrows ListPorts in the store; the API filters the rest.
 type PortFilter struct {
 	NetworkIDs, DeviceIDs, IDs []string
+	// Projects narrows an admin's list in the store (project_id filter).
+	Projects []string
 }
 
 // ListPorts returns the ports c may see.
@@ -584,6 +586,9 @@ func (s *Service) ListPorts(ctx context.Context, c *auth.Credentials, f PortFilt
 	err := s.read(ctx, func(tx *store.Tx) error {
 		q := scope(c)
 		q.NetworkIDs, q.DeviceIDs, q.IDs = f.NetworkIDs, f.DeviceIDs, f.IDs
+		if c.IsAdmin() && f.Projects != nil {
+			q.All, q.Projects = false, f.Projects
+		}
 		var err error
 		if out, err = tx.ListPorts(ctx, q); err != nil || c.IsAdmin() {
 			return err
