@@ -337,6 +337,7 @@ func (p *Pool) Stop(ctx context.Context) error {
 	defer p.daemonMu.Unlock()
 	pid := p.pid()
 	if pid == 0 {
+		_ = os.Remove(p.cfg.RunDir) // only when empty: nothing of a running daemon
 		return nil
 	}
 	if q, err := dialQMP(ctx, p.qmpSock()); err == nil {
@@ -354,8 +355,8 @@ func (p *Pool) Stop(ctx context.Context) error {
 			return err
 		}
 	}
-	for _, f := range []string{p.qmpSock(), p.NBDSocket(), p.pidFile()} {
-		_ = os.Remove(f)
+	for _, f := range []string{p.qmpSock(), p.NBDSocket(), p.pidFile(), p.cfg.RunDir} {
+		_ = os.Remove(f) // the directory only once empty
 	}
 	p.log.Info("storage daemon stopped", "pid", pid)
 	return nil
