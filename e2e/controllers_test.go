@@ -41,7 +41,7 @@ func TestTwoControllers(t *testing.T) {
 	lb := newBalancer(t)
 	a := startController(t, db, dataDir, password, lb.URL)
 	b := startController(t, db, dataDir, password, lb.URL)
-	lb.backends = []string{a.Listen, b.Listen}
+	lb.setBackends(a.Listen, b.Listen)
 
 	agents := fmt.Sprintf("%s,%s", a.URL, b.URL)
 	for _, h := range []string{"ctl-host-1", "ctl-host-2"} {
@@ -226,9 +226,15 @@ func startAgent(t *testing.T, args ...string) {
 // sent to the next, as a load balancer's health checks would.
 type balancer struct {
 	URL      string
-	backends []string // HOST:PORT, set once the controllers listen
 	mu       sync.Mutex
+	backends []string // HOST:PORT, set once the controllers listen; guarded by mu
 	next     int
+}
+
+func (b *balancer) setBackends(addrs ...string) {
+	b.mu.Lock()
+	defer b.mu.Unlock()
+	b.backends = addrs
 }
 
 func newBalancer(t *testing.T) *balancer {
