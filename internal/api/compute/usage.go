@@ -11,6 +11,7 @@ import (
 	"github.com/onestack/onestack/internal/auth"
 	"github.com/onestack/onestack/internal/oserr"
 	svc "github.com/onestack/onestack/internal/service/compute"
+	"github.com/onestack/onestack/internal/store"
 )
 
 // Server addresses, diagnostics and usage: what the control plane can
@@ -28,18 +29,37 @@ func (a *API) usageRoutes() []rest.Route {
 // Servers have no NICs until the networking service exists, so their
 // address lists are empty and no network label is found.
 func (a *API) listIPs(w http.ResponseWriter, r *http.Request) error {
-	if _, err := a.svc.Get(r.Context(), auth.From(r.Context()), r.PathValue("id")); err != nil {
+	v, err := a.svc.Get(r.Context(), auth.From(r.Context()), r.PathValue("id"))
+	if err != nil {
 		return err
 	}
-	rest.WriteJSON(w, http.StatusOK, map[string]any{"addresses": map[string]any{}})
+	rest.WriteJSON(w, http.StatusOK, map[string]any{"addresses": ipsView(a.addresses(r, []store.Server{v})[v.ID])})
 	return nil
 }
 
 func (a *API) showIPs(w http.ResponseWriter, r *http.Request) error {
-	if _, err := a.svc.Get(r.Context(), auth.From(r.Context()), r.PathValue("id")); err != nil {
+	v, err := a.svc.Get(r.Context(), auth.From(r.Context()), r.PathValue("id"))
+	if err != nil {
 		return err
 	}
-	return oserr.NotFound("There is no such network label: the server has no address on %s (servers have no NICs until networking exists).", r.PathValue("network"))
+	label := r.PathValue("network")
+	ips := ipsView(a.addresses(r, []store.Server{v})[v.ID])
+	if _, ok := ips[label]; !ok {
+		return oserr.NotFound("There is no such network label: server %s has no address on a network named %s; see GET /servers/%s/ips.", v.ID, label, v.ID)
+	}
+	rest.WriteJSON(w, http.StatusOK, map[string]any{label: ips[label]})
+	return nil
+}
+
+// ipsView is Nova's /ips: per network name, each address's version and
+// addr only.
+func ipsView(addrs []svc.Address) map[string]any {
+	out := map[string]any{}
+	for _, ad := range addrs {
+		list, _ := out[ad.Network].([]any)
+		out[ad.Network] = append(list, map[string]any{"version": ad.Version, "addr": ad.IP})
+	}
+	return out
 }
 
 // diagnostics answers for servers on fake hosts only, with figures taken

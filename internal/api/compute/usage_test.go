@@ -114,10 +114,25 @@ func testServerDiskConfigStateAndUsage(t *testing.T, backend string) {
 	e.waitStatus(t, id, "ACTIVE")
 	wantStatus(t, e.raw(t, "POST", "/servers/"+id+"/action", "2.1", `{"os-resetState": {"state": "building"}}`), 400)
 
-	// No NICs yet: empty addresses.
+	// Booted without networks before 2.37: get-me-a-network gave it one
+	// NIC on the project's auto-allocated network; /ips lists its address
+	// per network name, version and addr only.
 	ips := wantStatus(t, e.raw(t, "GET", "/servers/"+id+"/ips", "2.1", ""), 200)
-	if d := cmp.Diff(map[string]any{"addresses": map[string]any{}}, ips); d != "" {
-		t.Errorf("ips (-want +got):\n%s", d)
+	addrs, _ := ips["addresses"].(map[string]any)
+	net, _ := addrs["auto_allocated_network"].([]any)
+	if len(addrs) != 1 || len(net) != 1 {
+		t.Fatalf("ips = %v, want one address on auto_allocated_network", ips)
+	}
+	if a := net[0].(map[string]any); a["version"] != 4.0 || a["addr"] == "" || len(a) != 2 {
+		t.Errorf("ips address %v, want {version 4, addr}", a)
+	}
+	one := wantStatus(t, e.raw(t, "GET", "/servers/"+id+"/ips/auto_allocated_network", "2.1", ""), 200)
+	if d := cmp.Diff(map[string]any{"auto_allocated_network": net}, one); d != "" {
+		t.Errorf("ips/auto_allocated_network (-want +got):\n%s", d)
+	}
+	show = wantStatus(t, e.raw(t, "GET", "/servers/"+id, "2.1", ""), 200)["server"].(map[string]any)
+	if sa, _ := show["addresses"].(map[string]any)["auto_allocated_network"].([]any); len(sa) != 1 || sa[0].(map[string]any)["OS-EXT-IPS:type"] != "fixed" {
+		t.Errorf("server addresses %v, want the fixed address with its type", show["addresses"])
 	}
 	wantStatus(t, e.raw(t, "GET", "/servers/"+id+"/ips/private", "2.1", ""), 404)
 
