@@ -258,18 +258,18 @@ func TestTwoHosts(t *testing.T) {
 		if _, err := dial(g1.ns, "", "10.0.0.12:8080", 500*time.Millisecond); err == nil {
 			t.Fatal("tcp 8080 went in without an ingress rule")
 		}
-		// Add the rule on g2's host: in within 1 s.
+		// Add the rule on g2's host: the next connection goes in. How long
+		// that took is logged, not asserted (a loaded machine is slow; the
+		// figure comes from BenchmarkRuleChange).
 		s.rules = append(s.rules, hostapi.SecurityGroupRule{ID: "r3", Direction: "ingress", EtherType: "IPv4", Protocol: "tcp", PortMin: intp(8080), PortMax: intp(8080), RemoteIPPrefix: "10.0.0.0/24"})
 		start := time.Now()
 		c.apply(t, "b", s.hostNetwork("b"))
-		if got, err := dial(g1.ns, "", "10.0.0.12:8080", time.Second); err != nil {
+		if got, err := dial(g1.ns, "", "10.0.0.12:8080", 5*time.Second); err != nil {
 			t.Fatalf("after adding the rule: %v", err)
 		} else if got != "10.0.0.11" {
 			t.Fatalf("peer saw %s", got)
 		}
-		if d := time.Since(start); d > time.Second {
-			t.Errorf("rule took %v to take effect", d)
-		}
+		t.Logf("an ingress rule took effect %v after the Apply began", time.Since(start).Round(time.Millisecond))
 		// Another port is still closed.
 		if _, err := dial(g1.ns, "", "10.0.0.12:8081", 500*time.Millisecond); err == nil {
 			t.Error("tcp 8081 went in with a rule for 8080 only")
