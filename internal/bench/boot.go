@@ -36,7 +36,7 @@ type BootConfig struct {
 	// also times create → its floating IP answering ping from the outside
 	// world's namespace (DataDir/external-netns).
 	Network bool
-	Log *slog.Logger
+	Log     *slog.Logger
 }
 
 // BootResult is what the boot bench prints. Durations are milliseconds.

@@ -4,8 +4,8 @@ import (
 	"hash/fnv"
 	"net"
 	"net/http"
-	"sync"
 	"strings"
+	"sync"
 	"time"
 
 	"github.com/onestack/onestack/internal/oserr"
