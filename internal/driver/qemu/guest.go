@@ -15,6 +15,7 @@ import (
 	"time"
 
 	"github.com/onestack/onestack/internal/hostapi"
+	"github.com/onestack/onestack/internal/qmp"
 )
 
 // guest is one guest's files and process on the host. Its state lives
@@ -132,12 +133,12 @@ func (g *guest) clearPid() { _ = os.Remove(g.pidFile()) }
 
 // status asks QEMU for its run state.
 func (g *guest) status(ctx context.Context) (string, error) {
-	q, err := dialQMP(ctx, g.qmpSock())
+	q, err := qmp.Dial(ctx, g.qmpSock())
 	if err != nil {
 		return "", err
 	}
 	defer q.Close()
-	return q.status(ctx)
+	return q.Status(ctx)
 }
 
 // power is the guest's observed power state.
@@ -175,12 +176,12 @@ func (g *guest) call(ctx context.Context, cmd string, args any) error {
 func (g *guest) callRaw(ctx context.Context, cmd string, args any) (json.RawMessage, error) {
 	ctx, cancel := context.WithTimeout(ctx, 30*time.Second)
 	defer cancel()
-	q, err := dialQMP(ctx, g.qmpSock())
+	q, err := qmp.Dial(ctx, g.qmpSock())
 	if err != nil {
 		return nil, fmt.Errorf("connect to the guest's QMP socket: %w", err)
 	}
 	defer q.Close()
-	return q.exec(ctx, cmd, args)
+	return q.Exec(ctx, cmd, args)
 }
 
 // kill stops the guest's process at once: QMP quit, then SIGKILL.

@@ -15,6 +15,7 @@ import (
 	"time"
 
 	"github.com/onestack/onestack/internal/hostapi"
+	"github.com/onestack/onestack/internal/qmp"
 )
 
 // Volumes are virtio-blk disks on the storage pool's NBD exports. Each
@@ -207,7 +208,7 @@ func (d *Driver) SyncVolumes(ctx context.Context, want hostapi.Guest) (attached 
 	}
 	ctx, cancel := context.WithTimeout(ctx, unplugTimeout+30*time.Second)
 	defer cancel()
-	q, err := dialQMP(ctx, g.qmpSock())
+	q, err := qmp.Dial(ctx, g.qmpSock())
 	if err != nil {
 		for _, v := range want.Volumes {
 			errs[v.AttachmentID] = fmt.Sprintf("attach volume %s: cannot reach the guest's QEMU on %s: %v", v.VolumeID, d.cfg.Host, err)
@@ -321,7 +322,7 @@ func freePort(ps []plugged) int {
 }
 
 // plug adds the volume's node and device to the running guest.
-func (d *Driver) plug(ctx context.Context, q *qmp, g *guest, p plugged) error {
+func (d *Driver) plug(ctx context.Context, q *qmp.Conn, g *guest, p plugged) error {
 	nodes, err := blockNodes(ctx, q)
 	if err != nil {
 		return fmt.Errorf("attach volume %s: %w", p.VolumeID, err)
@@ -331,12 +332,12 @@ func (d *Driver) plug(ctx context.Context, q *qmp, g *guest, p plugged) error {
 		if err != nil {
 			return fmt.Errorf("attach volume %s: %w", p.VolumeID, err)
 		}
-		if _, err := q.exec(ctx, "blockdev-add", node); err != nil {
+		if _, err := q.Exec(ctx, "blockdev-add", node); err != nil {
 			return fmt.Errorf("attach volume %s: QEMU cannot open its export %s (is the storage pool's qemu-storage-daemon running and the volume exported?): %w", p.VolumeID, p.Export, err)
 		}
 	}
-	if _, err := q.exec(ctx, "device_add", volumeDevice(p)); err != nil {
-		_, _ = q.exec(ctx, "blockdev-del", map[string]any{"node-name": volNode(p.AttachmentID)})
+	if _, err := q.Exec(ctx, "device_add", volumeDevice(p)); err != nil {
+		_, _ = q.Exec(ctx, "blockdev-del", map[string]any{"node-name": volNode(p.AttachmentID)})
 		return fmt.Errorf("attach volume %s: QEMU cannot add the disk to the guest: %w", p.VolumeID, err)
 	}
 	return nil
@@ -344,15 +345,15 @@ func (d *Driver) plug(ctx context.Context, q *qmp, g *guest, p plugged) error {
 
 // unplug asks the guest to release the volume's device, waits until it
 // has, then closes the node.
-func (d *Driver) unplug(ctx context.Context, q *qmp, g *guest, p plugged) error {
+func (d *Driver) unplug(ctx context.Context, q *qmp.Conn, g *guest, p plugged) error {
 	dev := volDevice(p.AttachmentID)
 	devices, err := qomDevices(ctx, q)
 	if err != nil {
 		return fmt.Errorf("detach volume %s: %w", p.VolumeID, err)
 	}
 	if devices[dev] {
-		if _, err := q.exec(ctx, "device_del", map[string]any{"id": dev}); err != nil {
-			var qe *qmpError
+		if _, err := q.Exec(ctx, "device_del", map[string]any{"id": dev}); err != nil {
+			var qe *qmp.Error
 			// A device_del already pending is repeated harmlessly.
 			if !errors.As(err, &qe) || !(strings.Contains(qe.Desc, "in progress") || strings.Contains(qe.Desc, "pending")) {
 				return fmt.Errorf("detach volume %s: %w", p.VolumeID, err)
@@ -382,7 +383,7 @@ func (d *Driver) unplug(ctx context.Context, q *qmp, g *guest, p plugged) error 
 		return fmt.Errorf("detach volume %s: %w", p.VolumeID, err)
 	}
 	if nodes[volNode(p.AttachmentID)] {
-		if _, err := q.exec(ctx, "blockdev-del", map[string]any{"node-name": volNode(p.AttachmentID)}); err != nil {
+		if _, err := q.Exec(ctx, "blockdev-del", map[string]any{"node-name": volNode(p.AttachmentID)}); err != nil {
 			return fmt.Errorf("detach volume %s: close its export: %w", p.VolumeID, err)
 		}
 	}
@@ -390,8 +391,8 @@ func (d *Driver) unplug(ctx context.Context, q *qmp, g *guest, p plugged) error 
 }
 
 // qomDevices returns the ids of the guest's user-created devices.
-func qomDevices(ctx context.Context, q *qmp) (map[string]bool, error) {
-	raw, err := q.exec(ctx, "qom-list", map[string]any{"path": "/machine/peripheral"})
+func qomDevices(ctx context.Context, q *qmp.Conn) (map[string]bool, error) {
+	raw, err := q.Exec(ctx, "qom-list", map[string]any{"path": "/machine/peripheral"})
 	if err != nil {
 		return nil, err
 	}
@@ -412,8 +413,8 @@ func qomDevices(ctx context.Context, q *qmp) (map[string]bool, error) {
 }
 
 // blockNodes returns the names of the guest's block nodes.
-func blockNodes(ctx context.Context, q *qmp) (map[string]bool, error) {
-	raw, err := q.exec(ctx, "query-named-block-nodes", map[string]any{"flat": true})
+func blockNodes(ctx context.Context, q *qmp.Conn) (map[string]bool, error) {
+	raw, err := q.Exec(ctx, "query-named-block-nodes", map[string]any{"flat": true})
 	if err != nil {
 		return nil, err
 	}

@@ -9,6 +9,7 @@ import (
 	"encoding/json"
 	"errors"
 	"fmt"
+	"github.com/onestack/onestack/internal/qmp"
 	"net/url"
 	"os"
 	"os/exec"
@@ -68,7 +69,7 @@ func (p *Pool) Export(ctx context.Context, id string) (string, error) {
 	if err := os.WriteFile(p.exportMark(id), nil, 0o600); err != nil {
 		return "", err
 	}
-	err := p.monitor(ctx, func(q *qmp) error { return p.ensureExport(ctx, q, id) })
+	err := p.monitor(ctx, func(q *qmp.Conn) error { return p.ensureExport(ctx, q, id) })
 	if err != nil {
 		return "", fmt.Errorf("export volume %s: %w", id, err)
 	}
@@ -76,7 +77,7 @@ func (p *Pool) Export(ctx context.Context, id string) (string, error) {
 }
 
 // ensureExport adds the volume's node and NBD export unless present.
-func (p *Pool) ensureExport(ctx context.Context, q *qmp, id string) error {
+func (p *Pool) ensureExport(ctx context.Context, q *qmp.Conn, id string) error {
 	exports, nodes, err := p.query(ctx, q)
 	if err != nil {
 		return err
@@ -86,7 +87,7 @@ func (p *Pool) ensureExport(ctx context.Context, q *qmp, id string) error {
 	}
 	node := nodeName(id)
 	if !nodes[node] {
-		_, err := q.exec(ctx, "blockdev-add", map[string]any{
+		_, err := q.Exec(ctx, "blockdev-add", map[string]any{
 			"driver": "qcow2", "node-name": node, "discard": "unmap",
 			"file": map[string]any{"driver": "file", "filename": p.volPath(id), "aio": "threads"},
 		})
@@ -94,7 +95,7 @@ func (p *Pool) ensureExport(ctx context.Context, q *qmp, id string) error {
 			return fmt.Errorf("open the volume in the storage daemon: %w", err)
 		}
 	}
-	if _, err := q.exec(ctx, "block-export-add", map[string]any{
+	if _, err := q.Exec(ctx, "block-export-add", map[string]any{
 		"type": "nbd", "id": exportID(id), "node-name": node, "name": id, "writable": true,
 	}); err != nil {
 		return fmt.Errorf("add the NBD export: %w", err)
@@ -104,8 +105,8 @@ func (p *Pool) ensureExport(ctx context.Context, q *qmp, id string) error {
 }
 
 // query returns the daemon's exports (by id) and block nodes (by name).
-func (p *Pool) query(ctx context.Context, q *qmp) (exports, nodes map[string]bool, err error) {
-	raw, err := q.exec(ctx, "query-block-exports", nil)
+func (p *Pool) query(ctx context.Context, q *qmp.Conn) (exports, nodes map[string]bool, err error) {
+	raw, err := q.Exec(ctx, "query-block-exports", nil)
 	if err != nil {
 		return nil, nil, err
 	}
@@ -118,7 +119,7 @@ func (p *Pool) query(ctx context.Context, q *qmp) (exports, nodes map[string]boo
 	for _, e := range ex {
 		exports[e.ID] = !e.Shutting
 	}
-	raw, err = q.exec(ctx, "query-named-block-nodes", map[string]any{"flat": true})
+	raw, err = q.Exec(ctx, "query-named-block-nodes", map[string]any{"flat": true})
 	if err != nil {
 		return nil, nil, err
 	}
@@ -144,7 +145,7 @@ func (p *Pool) Unexport(ctx context.Context, id string) error {
 	if !marked && !p.running() {
 		return nil
 	}
-	err := p.monitor(ctx, func(q *qmp) error {
+	err := p.monitor(ctx, func(q *qmp.Conn) error {
 		exports, nodes, err := p.query(ctx, q)
 		if err != nil {
 			return err
@@ -154,11 +155,11 @@ func (p *Pool) Unexport(ctx context.Context, id string) error {
 			// A client that just disconnected may take a moment to go.
 			deadline := time.Now().Add(10 * time.Second)
 			for {
-				_, err = q.exec(ctx, "block-export-del", map[string]any{"id": exportID(id), "mode": "safe"})
+				_, err = q.Exec(ctx, "block-export-del", map[string]any{"id": exportID(id), "mode": "safe"})
 				if err == nil || time.Now().After(deadline) {
 					break
 				}
-				var qe *qmpError
+				var qe *qmp.Error
 				if !errors.As(err, &qe) || !strings.Contains(qe.Desc, "in use") {
 					break
 				}
@@ -187,7 +188,7 @@ func (p *Pool) Unexport(ctx context.Context, id string) error {
 			}
 		}
 		if nodes[nodeName(id)] {
-			if _, err := q.exec(ctx, "blockdev-del", map[string]any{"node-name": nodeName(id)}); err != nil {
+			if _, err := q.Exec(ctx, "blockdev-del", map[string]any{"node-name": nodeName(id)}); err != nil {
 				return fmt.Errorf("close the volume in the storage daemon: %w", err)
 			}
 		}
@@ -218,7 +219,7 @@ func sleep(ctx context.Context, d time.Duration) error {
 
 // monitor runs fn on the storage daemon's monitor, starting the daemon
 // first if it does not run.
-func (p *Pool) monitor(ctx context.Context, fn func(q *qmp) error) error {
+func (p *Pool) monitor(ctx context.Context, fn func(q *qmp.Conn) error) error {
 	p.daemonMu.Lock()
 	defer p.daemonMu.Unlock()
 	ctx, cancel := context.WithTimeout(ctx, time.Minute)
@@ -230,7 +231,7 @@ func (p *Pool) monitor(ctx context.Context, fn func(q *qmp) error) error {
 		}
 		started = true
 	}
-	q, err := dialQMP(ctx, p.qmpSock())
+	q, err := qmp.Dial(ctx, p.qmpSock())
 	if err != nil {
 		return fmt.Errorf("connect to the storage daemon's monitor %s (check that %s is writable, or stop its process): %w", p.qmpSock(), p.cfg.RunDir, err)
 	}
@@ -244,7 +245,7 @@ func (p *Pool) monitor(ctx context.Context, fn func(q *qmp) error) error {
 // restoreExports serves again the volumes that were exported when a
 // previous daemon ended. The caller holds one volume's lock at most; a
 // volume busy in another step is exported by that step's next Export.
-func (p *Pool) restoreExports(ctx context.Context, q *qmp) {
+func (p *Pool) restoreExports(ctx context.Context, q *qmp.Conn) {
 	ents, err := os.ReadDir(filepath.Join(p.cfg.Dir, "exports"))
 	if err != nil {
 		return
@@ -340,8 +341,8 @@ func (p *Pool) Stop(ctx context.Context) error {
 		_ = os.Remove(p.cfg.RunDir) // only when empty: nothing of a running daemon
 		return nil
 	}
-	if q, err := dialQMP(ctx, p.qmpSock()); err == nil {
-		_, _ = q.exec(ctx, "quit", nil)
+	if q, err := qmp.Dial(ctx, p.qmpSock()); err == nil {
+		_, _ = q.Exec(ctx, "quit", nil)
 		q.Close()
 	} else {
 		_ = syscall.Kill(pid, syscall.SIGTERM)

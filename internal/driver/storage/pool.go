@@ -7,6 +7,7 @@ import (
 	"encoding/json"
 	"errors"
 	"fmt"
+	"github.com/onestack/onestack/internal/qmp"
 	"io"
 	"log/slog"
 	"os"
@@ -302,11 +303,11 @@ func (p *Pool) snapshot(ctx context.Context, vol, name string) error {
 		return nil
 	}
 	if exists(p.exportMark(vol)) {
-		return p.monitor(ctx, func(q *qmp) error {
+		return p.monitor(ctx, func(q *qmp.Conn) error {
 			if err := p.ensureExport(ctx, q, vol); err != nil {
 				return err
 			}
-			_, err := q.exec(ctx, "blockdev-snapshot-internal-sync", map[string]any{"device": nodeName(vol), "name": name})
+			_, err := q.Exec(ctx, "blockdev-snapshot-internal-sync", map[string]any{"device": nodeName(vol), "name": name})
 			return err
 		})
 	}
@@ -327,11 +328,11 @@ func (p *Pool) deleteSnapshot(ctx context.Context, vol, name string) error {
 		return nil
 	}
 	if exists(p.exportMark(vol)) {
-		return p.monitor(ctx, func(q *qmp) error {
+		return p.monitor(ctx, func(q *qmp.Conn) error {
 			if err := p.ensureExport(ctx, q, vol); err != nil {
 				return err
 			}
-			_, err := q.exec(ctx, "blockdev-snapshot-delete-internal-sync", map[string]any{"device": nodeName(vol), "name": name})
+			_, err := q.Exec(ctx, "blockdev-snapshot-delete-internal-sync", map[string]any{"device": nodeName(vol), "name": name})
 			return err
 		})
 	}

@@ -1,4 +1,8 @@
-package qemu
+// Package qmp is a client of the QEMU Machine Protocol: one connection to
+// a QEMU's or a qemu-storage-daemon's monitor socket, commands with
+// deadlines, asynchronous events skipped. It is plumbing below the qemu
+// and storage drivers.
+package qmp
 
 import (
 	"bufio"
@@ -9,23 +13,23 @@ import (
 	"time"
 )
 
-// qmp is one connection to a guest's QEMU Machine Protocol socket. QEMU
-// serves one client per socket at a time; the agent's one worker per
-// guest keeps that so, and every call has a deadline.
-type qmp struct {
+// Conn is one connection to a monitor socket. QEMU serves one client per
+// socket at a time: callers keep it so (the agent's one worker per guest,
+// the storage pool's mutex). Every call has a deadline.
+type Conn struct {
 	conn net.Conn
 	r    *bufio.Reader
 }
 
-// qmpError is an error QEMU answered with.
-type qmpError struct {
+// Error is an error QEMU answered with.
+type Error struct {
 	Class, Desc string
 }
 
-func (e *qmpError) Error() string { return e.Class + ": " + e.Desc }
+func (e *Error) Error() string { return e.Class + ": " + e.Desc }
 
-// dialQMP connects to sock and leaves capabilities negotiation done.
-func dialQMP(ctx context.Context, sock string) (*qmp, error) {
+// Dial connects to sock and leaves capabilities negotiation done.
+func Dial(ctx context.Context, sock string) (*Conn, error) {
 	var d net.Dialer
 	ctx, cancel := context.WithTimeout(ctx, 10*time.Second)
 	defer cancel()
@@ -33,7 +37,7 @@ func dialQMP(ctx context.Context, sock string) (*qmp, error) {
 	if err != nil {
 		return nil, err
 	}
-	q := &qmp{conn: conn, r: bufio.NewReader(conn)}
+	q := &Conn{conn: conn, r: bufio.NewReader(conn)}
 	deadline, _ := ctx.Deadline()
 	_ = conn.SetDeadline(deadline)
 	var greeting struct {
@@ -43,16 +47,17 @@ func dialQMP(ctx context.Context, sock string) (*qmp, error) {
 		conn.Close()
 		return nil, fmt.Errorf("no QMP greeting on %s: %v", sock, err)
 	}
-	if _, err := q.exec(ctx, "qmp_capabilities", nil); err != nil {
+	if _, err := q.Exec(ctx, "qmp_capabilities", nil); err != nil {
 		conn.Close()
 		return nil, err
 	}
 	return q, nil
 }
 
-func (q *qmp) Close() error { return q.conn.Close() }
+// Close closes the connection.
+func (q *Conn) Close() error { return q.conn.Close() }
 
-func (q *qmp) read(v any) error {
+func (q *Conn) read(v any) error {
 	line, err := q.r.ReadBytes('\n')
 	if err != nil {
 		return err
@@ -60,9 +65,9 @@ func (q *qmp) read(v any) error {
 	return json.Unmarshal(line, v)
 }
 
-// exec runs one command and returns its "return" value, skipping the
+// Exec runs one command and returns its "return" value, skipping the
 // asynchronous events QEMU interleaves.
-func (q *qmp) exec(ctx context.Context, cmd string, args any) (json.RawMessage, error) {
+func (q *Conn) Exec(ctx context.Context, cmd string, args any) (json.RawMessage, error) {
 	deadline, ok := ctx.Deadline()
 	if !ok {
 		deadline = time.Now().Add(30 * time.Second)
@@ -95,17 +100,17 @@ func (q *qmp) exec(ctx context.Context, cmd string, args any) (json.RawMessage, 
 		case resp.Event != "":
 			continue
 		case resp.Error != nil:
-			return nil, fmt.Errorf("qmp %s: %w", cmd, &qmpError{resp.Error.Class, resp.Error.Desc})
+			return nil, fmt.Errorf("qmp %s: %w", cmd, &Error{resp.Error.Class, resp.Error.Desc})
 		default:
 			return resp.Return, nil
 		}
 	}
 }
 
-// status is QEMU's run state: running, paused, shutdown, inmigrate,
+// Status is QEMU's run state: running, paused, shutdown, inmigrate,
 // postmigrate, prelaunch, …
-func (q *qmp) status(ctx context.Context) (string, error) {
-	raw, err := q.exec(ctx, "query-status", nil)
+func (q *Conn) Status(ctx context.Context) (string, error) {
+	raw, err := q.Exec(ctx, "query-status", nil)
 	if err != nil {
 		return "", err
 	}
