@@ -9,7 +9,6 @@ import (
 	"encoding/json"
 	"errors"
 	"fmt"
-	"github.com/onestack/onestack/internal/qmp"
 	"net/url"
 	"os"
 	"os/exec"
@@ -18,6 +17,8 @@ import (
 	"strings"
 	"syscall"
 	"time"
+
+	"github.com/onestack/onestack/internal/qmp"
 )
 
 // The pool's one qemu-storage-daemon serves every exported volume on one
