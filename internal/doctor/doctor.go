@@ -88,7 +88,7 @@ func Check(ctx context.Context, cfg Config) ([]Problem, error) {
 	for _, v := range unplaced {
 		ps = append(ps, checkServer(cfg, v)...)
 	}
-	portProblems, err := checkPorts(ctx, cfg)
+	portProblems, err := checkPorts(ctx, cfg, servers)
 	if err != nil {
 		return nil, err
 	}
@@ -273,7 +273,7 @@ func checkHost(name, dir string, vs []store.Server, procs map[string][]int) ([]P
 // checkPorts compares the servers' ports with the servers: a port made for
 // a server (device_owner compute:*) whose server is gone leaks an address;
 // a live server whose NIC's port is gone has lost its network.
-func checkPorts(ctx context.Context, cfg Config) ([]Problem, error) {
+func checkPorts(ctx context.Context, cfg Config, servers map[string][]store.Server) ([]Problem, error) {
 	var ps []Problem
 	err := cfg.DB.Read(ctx, func(tx *store.Tx) error {
 		ports, err := tx.ListPorts(ctx, store.Query{All: true})
@@ -309,21 +309,15 @@ func checkPorts(ctx context.Context, cfg Config) ([]Problem, error) {
 	if err != nil {
 		return nil, err
 	}
-	// Live servers whose NICs' ports are gone.
+	// Live servers whose NICs' ports are gone (the servers Check read).
 	err = cfg.DB.Read(ctx, func(tx *store.Tx) error {
-		hosts, err := tx.ListHosts(ctx)
-		if err != nil {
-			return err
-		}
-		for _, h := range hosts {
-			vs, err := tx.ServersOnHost(ctx, h.Host)
-			if err != nil {
-				return err
-			}
+		seen := map[string]bool{}
+		for _, vs := range servers {
 			for _, v := range vs {
-				if v.NICs == "" || v.Deleted {
+				if v.NICs == "" || v.Deleted || seen[v.ID] {
 					continue
 				}
+				seen[v.ID] = true
 				var nics []struct {
 					PortID string `json:"port_id"`
 				}

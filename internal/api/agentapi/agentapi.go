@@ -78,15 +78,9 @@ func Service(p Plane, n NetworkPlane, v auth.Validator) *rest.Service {
 			return nil
 		}),
 		rest.R("GET", "/v1/hosts/{host}/watch", admin, func(w http.ResponseWriter, r *http.Request) error {
-			since, err := strconv.ParseInt(r.URL.Query().Get("since"), 10, 64)
-			if err != nil || since < 0 {
-				return oserr.BadRequest("since must be a revision number ≥ 0.")
-			}
-			wait := 25 * time.Second
-			if v := r.URL.Query().Get("wait"); v != "" {
-				if wait, err = time.ParseDuration(v); err != nil || wait < 0 || wait > time.Minute {
-					return oserr.BadRequest("wait must be a duration up to 1m, e.g. 25s.")
-				}
+			since, wait, err := waitParam(r)
+			if err != nil {
+				return err
 			}
 			gs, next, err := p.WatchWait(r.Context(), r.PathValue("host"), since, wait)
 			if err != nil {
