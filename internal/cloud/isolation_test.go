@@ -5,6 +5,7 @@ import (
 	"net/http"
 	"strings"
 	"testing"
+	"time"
 
 	"github.com/onestack/onestack/internal/cloudtest"
 )
@@ -228,6 +229,14 @@ func TestCrossServiceIsolation(t *testing.T) {
 	id(do("POST", "/network/v2.0/subnets", b.memberTok, `{"subnet": {"network_id": "`+bnet+`", "cidr": "10.9.0.0/24", "ip_version": 4}}`), "subnet")
 	bport := id(do("POST", "/network/v2.0/ports", b.memberTok, `{"port": {"network_id": "`+bnet+`"}}`), "port")
 	bsrv := id(do("POST", "/compute/v2.1/servers", b.memberTok, `{"server": {"name": "b-vm", "imageRef": "`+img+`", "flavorRef": "1", "networks": "none"}}`), "server")
+	// B's server must be ACTIVE, so that an attach is refused for the
+	// volume's sake and not because the server is still spawning.
+	for i := 0; i < 200; i++ {
+		if r := do("GET", "/compute/v2.1/servers/"+bsrv, b.memberTok, ""); strings.Contains(string(r.Body), `"status":"ACTIVE"`) {
+			break
+		}
+		time.Sleep(50 * time.Millisecond)
+	}
 
 	for _, tc := range []struct {
 		what, method, path, body string
