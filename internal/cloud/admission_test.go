@@ -21,6 +21,9 @@ func TestOverloadAnswers503(t *testing.T) {
 	id, _ := r.JSON(t)["id"].(string)
 
 	body, feed := io.Pipe()
+	// A failed check must not leave the upload open: the server's Close
+	// would wait for it forever. Cleanups run last-registered first.
+	t.Cleanup(func() { feed.CloseWithError(io.ErrUnexpectedEOF) })
 	req, _ := http.NewRequest("PUT", env.URL+"/image/v2/images/"+id+"/file", body)
 	req.Header.Set("X-Auth-Token", tok)
 	req.Header.Set("Content-Type", "application/octet-stream")
@@ -71,6 +74,9 @@ func TestPerClientAnswers429(t *testing.T) {
 	id, _ := r.JSON(t)["id"].(string)
 
 	body, feed := io.Pipe()
+	// A failed check must not leave the upload open: the server's Close
+	// would wait for it forever. Cleanups run last-registered first.
+	t.Cleanup(func() { feed.CloseWithError(io.ErrUnexpectedEOF) })
 	req, _ := http.NewRequest("PUT", env.URL+"/image/v2/images/"+id+"/file", body)
 	req.Header.Set("X-Auth-Token", tok)
 	req.Header.Set("Content-Type", "application/octet-stream")
@@ -85,11 +91,21 @@ func TestPerClientAnswers429(t *testing.T) {
 	if _, err := feed.Write([]byte("first bytes")); err != nil {
 		t.Fatal(err)
 	}
-	over := env.Do(t, "GET", "/network/v2.0/networks", tok, nil)
-	for i := 0; i < 200 && over.Status == http.StatusOK; i++ {
+	// The upload is inside the handler (past admission) once the image is
+	// saving; asked by the other client, so the probe does not count
+	// against the first. Until then a request of the first client could be
+	// in flight when the upload arrives, and the upload would get the 429.
+	for i := 0; ; i++ {
+		im := env.Do(t, "GET", "/image/v2/images/"+id, other, nil)
+		if im.JSON(t)["status"] == "saving" {
+			break
+		}
+		if i == 1000 {
+			t.Fatalf("the upload never started: image %s", im.Body)
+		}
 		time.Sleep(10 * time.Millisecond)
-		over = env.Do(t, "GET", "/network/v2.0/networks", tok, nil)
 	}
+	over := env.Do(t, "GET", "/network/v2.0/networks", tok, nil)
 	if over.Status != http.StatusTooManyRequests || over.Header.Get("Retry-After") != "1" {
 		t.Fatalf("second request of a client at its bound: %d Retry-After %q: %s; want 429 with Retry-After 1", over.Status, over.Header.Get("Retry-After"), over.Body)
 	}
