@@ -1,6 +1,7 @@
 package volume
 
 import (
+	"context"
 	"net/http"
 	"strings"
 
@@ -11,7 +12,12 @@ import (
 )
 
 func (a *API) snapshotRoutes() []rest.Route {
-	return []rest.Route{
+	md := metadataOf{kind: "Snapshot", set: a.svc.SetSnapshotMetadata, del: a.svc.DeleteSnapshotMetadata,
+		get: func(ctx context.Context, c *auth.Credentials, id string) (map[string]string, error) {
+			sn, err := a.svc.GetSnapshot(ctx, c, id)
+			return sn.Metadata, err
+		}}
+	return append([]rest.Route{
 		rest.R("GET", p("/snapshots"), reader, a.listSnapshots),
 		rest.R("GET", p("/snapshots/detail"), reader, a.listSnapshotsDetail),
 		rest.R("POST", p("/snapshots"), member, a.createSnapshot),
@@ -19,13 +25,7 @@ func (a *API) snapshotRoutes() []rest.Route {
 		rest.R("PUT", p("/snapshots/{id}"), member, a.updateSnapshot),
 		rest.R("DELETE", p("/snapshots/{id}"), member, a.deleteSnapshot),
 		rest.R("POST", p("/snapshots/{id}/action"), member, a.snapshotAction),
-		rest.R("GET", p("/snapshots/{id}/metadata"), reader, a.listSnapshotMetadata),
-		rest.R("POST", p("/snapshots/{id}/metadata"), member, a.mergeSnapshotMetadata),
-		rest.R("PUT", p("/snapshots/{id}/metadata"), member, a.replaceSnapshotMetadata),
-		rest.R("GET", p("/snapshots/{id}/metadata/{key}"), reader, a.showSnapshotMetadataItem),
-		rest.R("PUT", p("/snapshots/{id}/metadata/{key}"), member, a.setSnapshotMetadataItem),
-		rest.R("DELETE", p("/snapshots/{id}/metadata/{key}"), member, a.deleteSnapshotMetadataItem),
-	}
+	}, md.routes("/snapshots")...)
 }
 
 // snapshotView is Cinder's snapshot; ext adds the
@@ -253,77 +253,4 @@ func (a *API) snapshotAction(w http.ResponseWriter, r *http.Request) error {
 		return nil
 	}
 	return oserr.BadRequest("There is no such action: %s", act.Name)
-}
-
-func (a *API) listSnapshotMetadata(w http.ResponseWriter, r *http.Request) error {
-	sn, err := a.svc.GetSnapshot(r.Context(), auth.From(r.Context()), r.PathValue("id"))
-	if err != nil {
-		return err
-	}
-	rest.WriteJSON(w, http.StatusOK, map[string]any{"metadata": sn.Metadata})
-	return nil
-}
-
-func (a *API) setSnapshotMetadata(w http.ResponseWriter, r *http.Request, replace bool) error {
-	body, err := readBody(r)
-	if err != nil {
-		return err
-	}
-	md, err := DecodeMetadata(body)
-	if err != nil {
-		return err
-	}
-	out, err := a.svc.SetSnapshotMetadata(r.Context(), auth.From(r.Context()), r.PathValue("id"), md, replace)
-	if err != nil {
-		return err
-	}
-	rest.WriteJSON(w, http.StatusOK, map[string]any{"metadata": out})
-	return nil
-}
-
-func (a *API) mergeSnapshotMetadata(w http.ResponseWriter, r *http.Request) error {
-	return a.setSnapshotMetadata(w, r, false)
-}
-
-func (a *API) replaceSnapshotMetadata(w http.ResponseWriter, r *http.Request) error {
-	return a.setSnapshotMetadata(w, r, true)
-}
-
-func (a *API) showSnapshotMetadataItem(w http.ResponseWriter, r *http.Request) error {
-	sn, err := a.svc.GetSnapshot(r.Context(), auth.From(r.Context()), r.PathValue("id"))
-	if err != nil {
-		return err
-	}
-	key := r.PathValue("key")
-	val, ok := sn.Metadata[key]
-	if !ok {
-		return oserr.NotFound("Snapshot %s has no metadata with key %s.", sn.ID, key)
-	}
-	rest.WriteJSON(w, http.StatusOK, map[string]any{"meta": map[string]string{key: val}})
-	return nil
-}
-
-func (a *API) setSnapshotMetadataItem(w http.ResponseWriter, r *http.Request) error {
-	body, err := readBody(r)
-	if err != nil {
-		return err
-	}
-	key := r.PathValue("key")
-	val, err := DecodeMetaItem(body, key)
-	if err != nil {
-		return err
-	}
-	if _, err := a.svc.SetSnapshotMetadata(r.Context(), auth.From(r.Context()), r.PathValue("id"), map[string]string{key: val}, false); err != nil {
-		return err
-	}
-	rest.WriteJSON(w, http.StatusOK, map[string]any{"meta": map[string]string{key: val}})
-	return nil
-}
-
-func (a *API) deleteSnapshotMetadataItem(w http.ResponseWriter, r *http.Request) error {
-	if err := a.svc.DeleteSnapshotMetadata(r.Context(), auth.From(r.Context()), r.PathValue("id"), r.PathValue("key")); err != nil {
-		return err
-	}
-	w.WriteHeader(http.StatusOK)
-	return nil
 }

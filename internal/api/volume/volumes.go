@@ -1,6 +1,7 @@
 package volume
 
 import (
+	"context"
 	"encoding/json"
 	"net/http"
 	"net/url"
@@ -15,7 +16,12 @@ import (
 )
 
 func (a *API) volumeRoutes() []rest.Route {
-	return []rest.Route{
+	md := metadataOf{kind: "Volume", set: a.svc.SetMetadata, del: a.svc.DeleteMetadata,
+		get: func(ctx context.Context, c *auth.Credentials, id string) (map[string]string, error) {
+			v, err := a.svc.Get(ctx, c, id)
+			return v.Metadata, err
+		}}
+	return append([]rest.Route{
 		rest.R("GET", p("/volumes"), reader, a.listVolumes),
 		rest.R("GET", p("/volumes/detail"), reader, a.listVolumesDetail),
 		rest.R("POST", p("/volumes"), member, a.createVolume),
@@ -23,13 +29,7 @@ func (a *API) volumeRoutes() []rest.Route {
 		rest.R("PUT", p("/volumes/{id}"), member, a.updateVolume),
 		rest.R("DELETE", p("/volumes/{id}"), member, a.deleteVolume),
 		rest.R("POST", p("/volumes/{id}/action"), member, a.volumeAction),
-		rest.R("GET", p("/volumes/{id}/metadata"), reader, a.listVolumeMetadata),
-		rest.R("POST", p("/volumes/{id}/metadata"), member, a.mergeVolumeMetadata),
-		rest.R("PUT", p("/volumes/{id}/metadata"), member, a.replaceVolumeMetadata),
-		rest.R("GET", p("/volumes/{id}/metadata/{key}"), reader, a.showVolumeMetadataItem),
-		rest.R("PUT", p("/volumes/{id}/metadata/{key}"), member, a.setVolumeMetadataItem),
-		rest.R("DELETE", p("/volumes/{id}/metadata/{key}"), member, a.deleteVolumeMetadataItem),
-	}
+	}, md.routes("/volumes")...)
 }
 
 // DecodeVolumeCreate reads POST /volumes.
@@ -432,15 +432,6 @@ func (a *API) deleteVolume(w http.ResponseWriter, r *http.Request) error {
 
 // ---- metadata
 
-func (a *API) listVolumeMetadata(w http.ResponseWriter, r *http.Request) error {
-	v, err := a.svc.Get(r.Context(), auth.From(r.Context()), r.PathValue("id"))
-	if err != nil {
-		return err
-	}
-	rest.WriteJSON(w, http.StatusOK, map[string]any{"metadata": v.Metadata})
-	return nil
-}
-
 // DecodeMetadata reads {"metadata": {...}}.
 func DecodeMetadata(body []byte) (map[string]string, error) {
 	var outer map[string]json.RawMessage
@@ -476,68 +467,4 @@ func DecodeMetaItem(body []byte, key string) (string, error) {
 		return "", oserr.BadRequest("Request body and URI mismatch: the key in meta must be %s.", key)
 	}
 	return v, nil
-}
-
-func (a *API) setMetadata(w http.ResponseWriter, r *http.Request, replace bool) error {
-	body, err := readBody(r)
-	if err != nil {
-		return err
-	}
-	md, err := DecodeMetadata(body)
-	if err != nil {
-		return err
-	}
-	out, err := a.svc.SetMetadata(r.Context(), auth.From(r.Context()), r.PathValue("id"), md, replace)
-	if err != nil {
-		return err
-	}
-	rest.WriteJSON(w, http.StatusOK, map[string]any{"metadata": out})
-	return nil
-}
-
-func (a *API) mergeVolumeMetadata(w http.ResponseWriter, r *http.Request) error {
-	return a.setMetadata(w, r, false)
-}
-
-func (a *API) replaceVolumeMetadata(w http.ResponseWriter, r *http.Request) error {
-	return a.setMetadata(w, r, true)
-}
-
-func (a *API) showVolumeMetadataItem(w http.ResponseWriter, r *http.Request) error {
-	v, err := a.svc.Get(r.Context(), auth.From(r.Context()), r.PathValue("id"))
-	if err != nil {
-		return err
-	}
-	key := r.PathValue("key")
-	val, ok := v.Metadata[key]
-	if !ok {
-		return oserr.NotFound("Volume %s has no metadata with key %s.", v.ID, key)
-	}
-	rest.WriteJSON(w, http.StatusOK, map[string]any{"meta": map[string]string{key: val}})
-	return nil
-}
-
-func (a *API) setVolumeMetadataItem(w http.ResponseWriter, r *http.Request) error {
-	body, err := readBody(r)
-	if err != nil {
-		return err
-	}
-	key := r.PathValue("key")
-	val, err := DecodeMetaItem(body, key)
-	if err != nil {
-		return err
-	}
-	if _, err := a.svc.SetMetadata(r.Context(), auth.From(r.Context()), r.PathValue("id"), map[string]string{key: val}, false); err != nil {
-		return err
-	}
-	rest.WriteJSON(w, http.StatusOK, map[string]any{"meta": map[string]string{key: val}})
-	return nil
-}
-
-func (a *API) deleteVolumeMetadataItem(w http.ResponseWriter, r *http.Request) error {
-	if err := a.svc.DeleteMetadata(r.Context(), auth.From(r.Context()), r.PathValue("id"), r.PathValue("key")); err != nil {
-		return err
-	}
-	w.WriteHeader(http.StatusOK)
-	return nil
 }
