@@ -47,10 +47,28 @@ type Subnet struct {
 	HostRoutes                                  []HostRoute
 	EnableDHCP                                  bool
 	IPv6RAMode, IPv6AddressMode                 string
-	Tags                                        []string
-	Revision                                    int64
-	CreatedAt                                   time.Time
-	UpdatedAt                                   time.Time
+	// SubnetPoolID is the pool CIDR was allocated from; "" for none.
+	SubnetPoolID string
+	Tags         []string
+	Revision     int64
+	CreatedAt    time.Time
+	UpdatedAt    time.Time
+}
+
+// SubnetPool is a Neutron subnet pool: prefixes (disjoint, compacted)
+// that subnets' cidrs are allocated from. Its allocations are the cidrs
+// of the subnets whose SubnetPoolID is ID.
+type SubnetPool struct {
+	ID, ProjectID, Name, Description string
+	Prefixes                         []string
+	IPVersion                        int
+	DefaultPrefixLen                 int
+	MinPrefixLen, MaxPrefixLen       int
+	Shared, IsDefault                bool
+	Tags                             []string
+	Revision                         int64
+	CreatedAt                        time.Time
+	UpdatedAt                        time.Time
 }
 
 // FixedIP is one address of a port.
@@ -337,8 +355,8 @@ func (t *Tx) MaxVNI(ctx context.Context) (int, error) {
 
 // PutSubnet inserts or replaces a subnet.
 func (t *Tx) PutSubnet(ctx context.Context, s *Subnet, insert bool) error {
-	return putRow(ctx, t, insert, "subnets", s.ID, []string{"network_id", "project_id", "created_at"},
-		[]any{s.NetworkID, s.ProjectID, micros(s.CreatedAt)}, s)
+	return putRow(ctx, t, insert, "subnets", s.ID, []string{"network_id", "project_id", "subnetpool_id", "created_at"},
+		[]any{s.NetworkID, s.ProjectID, s.SubnetPoolID, micros(s.CreatedAt)}, s)
 }
 
 // GetSubnet returns one subnet.
@@ -355,6 +373,59 @@ func (t *Tx) ListSubnets(ctx context.Context, q Query) ([]Subnet, error) {
 // DeleteSubnet deletes one subnet.
 func (t *Tx) DeleteSubnet(ctx context.Context, id string) error {
 	return deleteRow(ctx, t, "subnets", id)
+}
+
+// PoolSubnets returns the subnets allocated from a subnet pool.
+func (t *Tx) PoolSubnets(ctx context.Context, poolID string) ([]Subnet, error) {
+	return listRows[Subnet](ctx, t, "subnets", (&where{}).eq("subnetpool_id", poolID, true), "")
+}
+
+// ---- subnet pools
+
+// PutSubnetPool inserts or replaces a subnet pool; ErrConflict when it
+// would be a second default pool of its IP version.
+func (t *Tx) PutSubnetPool(ctx context.Context, p *SubnetPool, insert bool) error {
+	return putRow(ctx, t, insert, "subnetpools", p.ID, []string{"project_id", "ip_version", "shared", "is_default", "created_at"},
+		[]any{p.ProjectID, p.IPVersion, p.Shared, p.IsDefault, micros(p.CreatedAt)}, p)
+}
+
+// GetSubnetPool returns one subnet pool.
+func (t *Tx) GetSubnetPool(ctx context.Context, id string) (SubnetPool, error) {
+	return getRow[SubnetPool](ctx, t, "subnetpools", id)
+}
+
+// ListSubnetPools returns the pools q selects (IDs, Projects; OrShared
+// also keeps shared pools), oldest first.
+func (t *Tx) ListSubnetPools(ctx context.Context, q Query) ([]SubnetPool, error) {
+	w := &where{}
+	if q.IDs != nil {
+		w.in("id", q.IDs)
+	}
+	if !q.All && q.Projects != nil {
+		in := (&where{}).in("project_id", q.Projects)
+		c := in.clauses[0]
+		if q.OrShared {
+			c = "(" + c + " OR shared)"
+		}
+		w.clauses = append(w.clauses, c)
+		w.args = append(w.args, in.args...)
+	}
+	return listRows[SubnetPool](ctx, t, "subnetpools", w, "")
+}
+
+// DefaultSubnetPool returns the default pool of an IP version;
+// ErrNotFound when there is none.
+func (t *Tx) DefaultSubnetPool(ctx context.Context, ipVersion int) (SubnetPool, error) {
+	var id string
+	if err := t.queryRow(ctx, `SELECT id FROM subnetpools WHERE ip_version = ? AND is_default`, ipVersion).Scan(&id); err != nil {
+		return SubnetPool{}, t.mapErr(err)
+	}
+	return t.GetSubnetPool(ctx, id)
+}
+
+// DeleteSubnetPool deletes one subnet pool.
+func (t *Tx) DeleteSubnetPool(ctx context.Context, id string) error {
+	return deleteRow(ctx, t, "subnetpools", id)
 }
 
 // ---- ports

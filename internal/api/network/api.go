@@ -95,6 +95,12 @@ func (a *API) routes() []rest.Route {
 		rest.R("PUT", "/v2.0/subnets/{id}", member, a.updateSubnet),
 		rest.R("DELETE", "/v2.0/subnets/{id}", member, a.deleteSubnet),
 
+		rest.R("GET", "/v2.0/subnetpools", reader, a.listSubnetPools),
+		rest.R("POST", "/v2.0/subnetpools", member, a.createSubnetPool),
+		rest.R("GET", "/v2.0/subnetpools/{id}", reader, a.showSubnetPool),
+		rest.R("PUT", "/v2.0/subnetpools/{id}", member, a.updateSubnetPool),
+		rest.R("DELETE", "/v2.0/subnetpools/{id}", member, a.deleteSubnetPool),
+
 		rest.R("GET", "/v2.0/ports", reader, a.listPorts),
 		rest.R("POST", "/v2.0/ports", member, a.createPort),
 		rest.R("GET", "/v2.0/ports/{id}", reader, a.showPort),
@@ -155,7 +161,7 @@ func (a *API) versions(w http.ResponseWriter, _ *http.Request) error {
 }
 
 var collections = []struct{ name, collection string }{
-	{"subnet", "subnets"}, {"network", "networks"}, {"port", "ports"}, {"security_group", "security-groups"},
+	{"subnet", "subnets"}, {"subnetpool", "subnetpools"}, {"network", "networks"}, {"port", "ports"}, {"security_group", "security-groups"},
 	{"security_group_rule", "security-group-rules"}, {"router", "routers"}, {"floatingip", "floatingips"},
 	{"quota", "quotas"}, {"network_ip_availability", "network-ip-availabilities"}, {"availability_zone", "availability_zones"},
 	{"extension", "extensions"},

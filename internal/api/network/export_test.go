@@ -22,6 +22,11 @@ func DecodeForTest(member string, body []byte, create bool) error {
 		if b, err = decodeBody[subnetReq](r, member); err == nil {
 			_, err = b.input(create)
 		}
+	case "subnetpool":
+		var b *subnetPoolReq
+		if b, err = decodeBody[subnetPoolReq](r, member); err == nil {
+			_, err = b.input()
+		}
 	case "port":
 		var b *portReq
 		if b, err = decodeBody[portReq](r, member); err == nil {

@@ -41,7 +41,19 @@ func FuzzDecodeSubnet(f *testing.F) {
 		`{"subnet": {"network_id": "n", "cidr": "10.0.0.0/24", "ip_version": 4, "gateway_ip": null}}`,
 		`{"subnet": {"network_id": "n", "cidr": "fd00::/64", "ip_version": 6, "ipv6_ra_mode": "slaac", "ipv6_address_mode": "slaac"}}`,
 		`{"subnet": {"network_id": "n", "cidr": "10.0.0.0/24", "allocation_pools": [{"start": "10.0.0.5", "end": "10.0.0.9"}], "host_routes": [{"destination": "0.0.0.0/0", "nexthop": "10.0.0.1"}], "dns_nameservers": ["8.8.8.8"]}}`,
+		`{"subnet": {"network_id": "n", "subnetpool_id": "p", "prefixlen": 26, "ip_version": 4}}`,
+		`{"subnet": {"network_id": "n", "use_default_subnetpool": true, "ip_version": 6, "prefixlen": "64"}}`,
+		`{"subnet": {"subnetpool_id": null, "prefixlen": null}}`, `{"subnet": {"prefixlen": 999}}`, `{"subnet": {"prefixlen": "x"}}`,
 		`{"subnet": {"gateway_ip": 7}}`, `{"subnet": {"ip_version": 5}}`)
+}
+
+func FuzzDecodeSubnetPool(f *testing.F) {
+	fuzzDecoder(f, "subnetpool",
+		`{"subnetpool": {"name": "p", "prefixes": ["10.0.0.0/16", "10.1.0.0/16"], "default_prefixlen": 24, "min_prefixlen": 20, "max_prefixlen": 28}}`,
+		`{"subnetpool": {"prefixes": ["fd00::/48"], "default_prefixlen": "64", "shared": true, "is_default": true, "tenant_id": "t"}}`,
+		`{"subnetpool": {"default_quota": null, "address_scope_id": null, "description": "d"}}`,
+		`{"subnetpool": {"default_quota": 5}}`, `{"subnetpool": {"address_scope_id": "s"}}`, `{"subnetpool": {"min_prefixlen": -1}}`,
+		`{"subnetpool": {"max_prefixlen": "x"}}`, `{"subnetpool": {"prefixes": "10.0.0.0/8"}}`)
 }
 
 func FuzzDecodePort(f *testing.F) {

@@ -9,6 +9,7 @@ import (
 	"github.com/gophercloud/gophercloud/v2/openstack/networking/v2/extensions/layer3/floatingips"
 	"github.com/gophercloud/gophercloud/v2/openstack/networking/v2/extensions/layer3/routers"
 	"github.com/gophercloud/gophercloud/v2/openstack/networking/v2/extensions/security/groups"
+	"github.com/gophercloud/gophercloud/v2/openstack/networking/v2/extensions/subnetpools"
 	"github.com/gophercloud/gophercloud/v2/openstack/networking/v2/networks"
 	"github.com/gophercloud/gophercloud/v2/openstack/networking/v2/ports"
 	"github.com/gophercloud/gophercloud/v2/openstack/networking/v2/subnets"
@@ -46,6 +47,10 @@ func TestTenantIsolation(t *testing.T) {
 		if err != nil {
 			t.Fatal(err)
 		}
+		sp, err := subnetpools.Create(ctx, e.alice, subnetpools.CreateOpts{Name: "sp", Prefixes: []string{"10.60.0.0/16"}}).Extract()
+		if err != nil {
+			t.Fatal(err)
+		}
 		res := []struct{ path, member, typ string }{
 			{"/networks/" + n.ID, "network", "NetworkNotFound"},
 			{"/subnets/" + sn.ID, "subnet", "SubnetNotFound"},
@@ -53,6 +58,7 @@ func TestTenantIsolation(t *testing.T) {
 			{"/routers/" + rt.ID, "router", "RouterNotFound"},
 			{"/floatingips/" + fip.ID, "floatingip", "FloatingIPNotFound"},
 			{"/security-groups/" + g.ID, "security_group", "SecurityGroupNotFound"},
+			{"/subnetpools/" + sp.ID, "subnetpool", "SubnetPoolNotFound"},
 		}
 		for _, r := range res {
 			for _, m := range []string{"GET", "PUT", "DELETE"} {

@@ -25,6 +25,7 @@ type extension struct{ alias, name, description string }
 var extensions = []extension{
 	{"allowed-address-pairs", "Allowed Address Pairs", "Provides allowed address pairs"},
 	{"availability_zone", "Availability Zone", "The availability zone extension."},
+	{"default-subnetpools", "Default Subnetpools", "Provides ability to mark and use a subnetpool as the default."},
 	{"binding", "Port Binding", "Expose port bindings of a virtual port to external application"},
 	{"external-net", "Neutron external network", "Adds external network attribute to network resource."},
 	{"ext-gw-mode", "Neutron L3 Configurable external gateway mode", "Extension of the router abstraction for specifying whether SNAT should occur on the external gateway"},
@@ -48,6 +49,7 @@ var extensions = []extension{
 	{"standard-attr-tag", "Tag support for resources with standard attribute: subnet, trunk, network_segment_range, router, network, policy, subnetpool, port, security_group, floatingip", "Enables to set tag on resources with standard attribute."},
 	{"standard-attr-timestamp", "Resource timestamps", "Adds created_at and updated_at fields to all Neutron resources that have Neutron standard attributes."},
 	{"tag", "Tag support", "Enables to set tag on resources."},
+	{"subnet_allocation", "Subnet Allocation", "Enables allocation of subnets from a subnet pool"},
 	{"stateful-security-group", "Stateful security group", "Indicates if the security group is stateful or not"},
 }
 

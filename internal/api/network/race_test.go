@@ -3,6 +3,7 @@ package network_test
 import (
 	"context"
 	"fmt"
+	"net/netip"
 	"strings"
 	"sync"
 	"testing"
@@ -132,6 +133,69 @@ func TestQuotaRace(t *testing.T) {
 		}
 		if r := e.call(t, "PUT", "/quotas/"+e.shopID, e.aliceTok, `{"quota":{"port":1000}}`); r.Status != 403 {
 			t.Errorf("member sets quota: %d", r.Status)
+		}
+	})
+}
+
+// TestSubnetPoolRace: 24 subnets created at once from a pool with room
+// for 16 /28s get 16 distinct, non-overlapping prefixes; the other 8 are
+// refused with SubnetAllocationError.
+func TestSubnetPoolRace(t *testing.T) {
+	backends(t, func(t *testing.T, e *env) {
+		ctx := context.Background()
+		r := e.call(t, "POST", "/subnetpools", e.aliceTok, `{"subnetpool":{"name":"race","prefixes":["10.90.0.0/24"],"default_prefixlen":28}}`)
+		if r.Status != 201 {
+			t.Fatalf("pool: %d %s", r.Status, r.Body)
+		}
+		pool := r.JSON(t)["subnetpool"].(map[string]any)["id"].(string)
+		const racers = 24
+		nets := make([]string, racers)
+		for i := range nets {
+			n, err := networks.Create(ctx, e.alice, networks.CreateOpts{Name: fmt.Sprintf("race%d", i)}).Extract()
+			if err != nil {
+				t.Fatal(err)
+			}
+			nets[i] = n.ID
+		}
+		var wg sync.WaitGroup
+		var mu sync.Mutex
+		var cidrs []netip.Prefix
+		codes := map[int]int{}
+		var other []string
+		for i := 0; i < racers; i++ {
+			wg.Add(1)
+			go func() {
+				defer wg.Done()
+				r := e.call(t, "POST", "/subnets", e.aliceTok, fmt.Sprintf(`{"subnet":{"network_id":"%s","ip_version":4,"subnetpool_id":"%s"}}`, nets[i], pool))
+				mu.Lock()
+				defer mu.Unlock()
+				codes[r.Status]++
+				switch r.Status {
+				case 201:
+					cidrs = append(cidrs, netip.MustParsePrefix(r.JSON(t)["subnet"].(map[string]any)["cidr"].(string)))
+				case 409:
+					if !strings.Contains(string(r.Body), `"type":"SubnetAllocationError"`) {
+						other = append(other, string(r.Body))
+					}
+				default:
+					other = append(other, fmt.Sprintf("%d %s", r.Status, r.Body))
+				}
+			}()
+		}
+		wg.Wait()
+		if codes[201] != 16 || codes[409] != 8 || len(other) > 0 {
+			t.Errorf("statuses %v, unexpected answers %v", codes, other)
+		}
+		whole := netip.MustParsePrefix("10.90.0.0/24")
+		for i, a := range cidrs {
+			if a.Bits() != 28 || !whole.Contains(a.Addr()) {
+				t.Errorf("prefix %s is not a /28 of the pool", a)
+			}
+			for _, b := range cidrs[:i] {
+				if a.Overlaps(b) {
+					t.Errorf("prefixes %s and %s overlap", a, b)
+				}
+			}
 		}
 	})
 }

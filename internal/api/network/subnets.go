@@ -34,7 +34,8 @@ type subnetReq struct {
 	IPv6RAMode      *string         `json:"ipv6_ra_mode"`
 	IPv6AddressMode *string         `json:"ipv6_address_mode"`
 	SubnetPoolID    *string         `json:"subnetpool_id"`
-	PrefixLen       *int            `json:"prefixlen"`
+	PrefixLen       json.RawMessage `json:"prefixlen"`
+	UseDefaultPool  *bool           `json:"use_default_subnetpool"`
 	ServiceTypes    *[]string       `json:"service_types"`
 	TenantID        string          `json:"tenant_id"`
 	ProjectID       string          `json:"project_id"`
@@ -46,9 +47,22 @@ func (b *subnetReq) input(create bool) (svc.SubnetInput, error) {
 	if in.ProjectID == "" {
 		in.ProjectID = b.TenantID
 	}
-	if b.SubnetPoolID != nil && *b.SubnetPoolID != "" {
-		return in, oserr.BadRequest("Subnet pools are not supported here; give a cidr instead of subnetpool_id.")
+	prefixLen, err := intOrNull("prefixlen", b.PrefixLen)
+	if err != nil {
+		return in, err
 	}
+	if prefixLen != nil && (*prefixLen < 0 || *prefixLen > 128) {
+		return in, oserr.BadRequest("Invalid input for prefixlen. Reason: '%d' is not in the range 0 to 128.", *prefixLen)
+	}
+	usePool := (b.SubnetPoolID != nil && *b.SubnetPoolID != "") || prefixLen != nil || (b.UseDefaultPool != nil && *b.UseDefaultPool)
+	if usePool && !create {
+		return in, oserr.BadRequest("Cannot update read-only attribute subnetpool_id, prefixlen or use_default_subnetpool: they only choose a new subnet's cidr.")
+	}
+	if b.SubnetPoolID != nil {
+		in.SubnetPoolID = *b.SubnetPoolID
+	}
+	in.PrefixLen = prefixLen
+	in.UseDefaultSubnetPool = b.UseDefaultPool != nil && *b.UseDefaultPool
 	if b.ServiceTypes != nil && len(*b.ServiceTypes) > 0 {
 		return in, oserr.BadRequest("Unrecognized attribute(s) 'service_types'")
 	}
@@ -97,7 +111,7 @@ func subnetJSON(s store.Subnet) map[string]any {
 		"id": s.ID, "name": s.Name, "description": s.Description, "network_id": s.NetworkID, "ip_version": s.IPVersion,
 		"cidr": s.CIDR, "gateway_ip": nullString(s.GatewayIP), "allocation_pools": pools, "host_routes": routes,
 		"dns_nameservers": orEmpty(s.DNS), "enable_dhcp": s.EnableDHCP, "ipv6_ra_mode": nullString(s.IPv6RAMode),
-		"ipv6_address_mode": nullString(s.IPv6AddressMode), "subnetpool_id": nil,
+		"ipv6_address_mode": nullString(s.IPv6AddressMode), "subnetpool_id": nullString(s.SubnetPoolID),
 	}
 	return std(m, s.ProjectID, s.Tags, s.Revision, s.CreatedAt, s.UpdatedAt)
 }
@@ -124,7 +138,7 @@ func (a *API) createSubnet(w http.ResponseWriter, r *http.Request) error {
 		if b.NetworkID == "" {
 			return "", nil, oserr.BadRequest("Failed to parse request. Required attribute 'network_id' not specified")
 		}
-		if b.CIDR == nil {
+		if b.CIDR == nil && (b.SubnetPoolID == nil || *b.SubnetPoolID == "") && (b.UseDefaultPool == nil || !*b.UseDefaultPool) {
 			return "", nil, oserr.BadRequest("Bad subnets request: a cidr must be specified in the absence of a subnet pool")
 		}
 		in, err := b.input(true)

@@ -130,7 +130,7 @@ func (s *Service) ResetQuotas(ctx context.Context, project string) error {
 }
 
 // Tag kinds: the collection names of resources with tags.
-var tagKinds = []string{"networks", "subnets", "ports", "routers", "floatingips", "security-groups", "security_groups"}
+var tagKinds = []string{"networks", "subnets", "ports", "routers", "floatingips", "security-groups", "security_groups", "subnetpools"}
 
 // ValidTagKind reports whether a collection carries tags.
 func ValidTagKind(kind string) bool { return slices.Contains(tagKinds, kind) }
@@ -193,6 +193,13 @@ func (s *Service) Tags(ctx context.Context, c *auth.Credentials, kind, id string
 			}
 			tags, rev, owner, visible = &v.Tags, &v.Revision, v.ProjectID, owns(c, v.ProjectID)
 			save = func() error { return tx.PutSecurityGroup(ctx, &v, false) }
+		case "subnetpools":
+			v, err := tx.GetSubnetPool(ctx, id)
+			if err != nil {
+				return mapNotFound(err, subnetPoolNotFound(id))
+			}
+			tags, rev, owner, visible = &v.Tags, &v.Revision, v.ProjectID, canSeePool(c, v)
+			save = func() error { return tx.PutSubnetPool(ctx, &v, false) }
 		default:
 			return oserr.NotFound("The resource could not be found.")
 		}

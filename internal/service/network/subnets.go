@@ -26,6 +26,13 @@ type SubnetInput struct {
 	HostRoutes                  *[]store.HostRoute
 	EnableDHCP                  *bool
 	IPv6RAMode, IPv6AddressMode *string
+	// SubnetPoolID allocates the cidr from a subnet pool (create only):
+	// CIDR when given and free in the pool, else a free prefix of
+	// PrefixLen (the pool's default_prefixlen when nil).
+	SubnetPoolID string
+	PrefixLen    *int
+	// UseDefaultSubnetPool allocates from the default pool of IPVersion.
+	UseDefaultSubnetPool bool
 }
 
 // canSeeSubnet: the owner's, and those of shared networks; an external
@@ -44,6 +51,7 @@ func (s *Service) CreateSubnet(ctx context.Context, c *auth.Credentials, in Subn
 	sn := store.Subnet{ID: uuid.NewString(), NetworkID: in.NetworkID, ProjectID: project, EnableDHCP: true,
 		DNS: []string{}, HostRoutes: []store.HostRoute{}, Tags: []string{}, Revision: 1, CreatedAt: now, UpdatedAt: now}
 	err = s.write(ctx, func(tx *store.Tx) error {
+		in := in // a retried transaction starts from the request again
 		n, err := tx.GetNetwork(ctx, in.NetworkID)
 		if err != nil {
 			return mapNotFound(err, networkNotFound(in.NetworkID))
@@ -57,6 +65,19 @@ func (s *Service) CreateSubnet(ctx context.Context, c *auth.Credentials, in Subn
 		if err := s.quota(ctx, tx, project, "subnet", 1); err != nil {
 			return err
 		}
+		switch {
+		case in.SubnetPoolID != "" && in.UseDefaultSubnetPool:
+			return badRequest("Bad subnets request: give subnetpool_id or use_default_subnetpool, not both.")
+		case in.SubnetPoolID != "" || in.UseDefaultSubnetPool:
+			pool, p, err := s.allocateFromPool(ctx, tx, c, in)
+			if err != nil {
+				return err
+			}
+			in.CIDR, in.IPVersion = ptr(p.String()), ptr(pool.IPVersion)
+			sn.SubnetPoolID = pool.ID
+		case in.PrefixLen != nil:
+			return badRequest("Bad subnets request: prefixlen needs a subnetpool_id (or use_default_subnetpool); without a pool give a cidr.")
+		}
 		if err := s.createSubnetTx(ctx, tx, n, &sn, in); err != nil {
 			return err
 		}
@@ -67,14 +88,11 @@ func (s *Service) CreateSubnet(ctx context.Context, c *auth.Credentials, in Subn
 
 func (s *Service) createSubnetTx(ctx context.Context, tx *store.Tx, n store.Network, sn *store.Subnet, in SubnetInput) error {
 	if in.CIDR == nil {
-		return badRequest("Bad subnets request: a cidr must be given (subnet pools are not supported).")
+		return badRequest("Bad subnets request: a cidr must be specified in the absence of a subnet pool.")
 	}
-	p, err := netip.ParsePrefix(*in.CIDR)
+	p, err := parseSubnetCIDR(*in.CIDR)
 	if err != nil {
-		return invalid("'%s' is not a valid IP subnet", *in.CIDR)
-	}
-	if p.Masked() != p {
-		return invalid("'%s' isn't a recommended CIDR, '%s' is recommended", *in.CIDR, p.Masked())
+		return err
 	}
 	version := 4
 	if p.Addr().Is6() {
@@ -112,6 +130,19 @@ func (s *Service) createSubnetTx(ctx context.Context, tx *store.Tx, n store.Netw
 		return s.ensureDHCP(ctx, tx, n, sn)
 	}
 	return nil
+}
+
+// parseSubnetCIDR parses a subnet's cidr, which must be a network
+// address.
+func parseSubnetCIDR(cidr string) (netip.Prefix, error) {
+	p, err := netip.ParsePrefix(cidr)
+	if err != nil {
+		return p, invalid("'%s' is not a valid IP subnet", cidr)
+	}
+	if p.Masked() != p {
+		return p, invalid("'%s' isn't a recommended CIDR, '%s' is recommended", cidr, p.Masked())
+	}
+	return p, nil
 }
 
 // applySubnet applies in's fields and checks pools, gateway and routes.
