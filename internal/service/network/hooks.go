@@ -343,7 +343,10 @@ func ipVersion(ip string) int {
 }
 
 // ReportNetwork applies what an agent observed: its ports listed Up are
-// ACTIVE, those in Failed are binding_failed with the reason kept.
+// ACTIVE, those in Failed are binding_failed with the reason kept. An
+// agent reports every port it holds after each apply, so a report that
+// changes nothing writes nothing: a write moves the network revision,
+// which would wake every host's watch, this agent's included, again.
 func (s *Service) ReportNetwork(ctx context.Context, r hostapi.NetworkReport) error {
 	ids := slices.Concat(r.Up)
 	for id := range r.Failed {
@@ -352,23 +355,19 @@ func (s *Service) ReportNetwork(ctx context.Context, r hostapi.NetworkReport) er
 	if len(ids) == 0 {
 		return nil
 	}
+	var changed []store.Port
+	if err := s.read(ctx, func(tx *store.Tx) (err error) {
+		changed, err = reportChanges(ctx, tx, r, ids)
+		return err
+	}); err != nil || len(changed) == 0 {
+		return err
+	}
 	return s.write(ctx, func(tx *store.Tx) error {
-		ports, err := tx.ListPorts(ctx, store.Query{All: true, IDs: ids})
+		changed, err := reportChanges(ctx, tx, r, ids) // again, under the lock
 		if err != nil {
 			return err
 		}
-		for _, p := range ports {
-			if p.HostID != r.Host {
-				continue // stale: the port moved
-			}
-			status, vif, reason := "ACTIVE", VIFBridge, ""
-			if msg, failed := r.Failed[p.ID]; failed {
-				status, vif, reason = "DOWN", VIFFailed, msg
-			}
-			if p.Status == status && p.VIFType == vif && p.StatusReason == reason {
-				continue
-			}
-			p.Status, p.VIFType, p.StatusReason = status, vif, reason
+		for _, p := range changed {
 			p.Revision++
 			p.UpdatedAt = s.now()
 			if err := tx.PutPort(ctx, &p, false); err != nil {
@@ -377,6 +376,31 @@ func (s *Service) ReportNetwork(ctx context.Context, r hostapi.NetworkReport) er
 		}
 		return nil
 	})
+}
+
+// reportChanges is the ports among ids whose status the report r changes,
+// with the new status set.
+func reportChanges(ctx context.Context, tx *store.Tx, r hostapi.NetworkReport, ids []string) ([]store.Port, error) {
+	ports, err := tx.ListPorts(ctx, store.Query{All: true, IDs: ids})
+	if err != nil {
+		return nil, err
+	}
+	var changed []store.Port
+	for _, p := range ports {
+		if p.HostID != r.Host {
+			continue // stale: the port moved
+		}
+		status, vif, reason := "ACTIVE", VIFBridge, ""
+		if msg, failed := r.Failed[p.ID]; failed {
+			status, vif, reason = "DOWN", VIFFailed, msg
+		}
+		if p.Status == status && p.VIFType == vif && p.StatusReason == reason {
+			continue
+		}
+		p.Status, p.VIFType, p.StatusReason = status, vif, reason
+		changed = append(changed, p)
+	}
+	return changed, nil
 }
 
 // WatchNetwork blocks until the network revision passes since (or ctx

@@ -208,6 +208,17 @@ func TestServerPortsAndHostNetwork(t *testing.T) {
 		if p0.Status != "ACTIVE" || p1.VIFType != "binding_failed" || p1.StatusReason != "no bridge" {
 			t.Errorf("after report: %s / %s %s", p0.Status, p1.VIFType, p1.StatusReason)
 		}
+		// The same report again (an agent reports every port after each
+		// apply) changes nothing, so it must not move the revision: that
+		// would wake every host's watch, the reporting agent's too, in a
+		// loop.
+		prev, _ := s.HostNetwork(ctx, "host-1")
+		if err := s.ReportNetwork(ctx, hostapi.NetworkReport{Host: "host-1", Up: []string{nics[0].PortID}, Failed: map[string]string{nics[1].PortID: "no bridge"}}); err != nil {
+			t.Fatal(err)
+		}
+		if after, _ := s.HostNetwork(ctx, "host-1"); after.Revision != prev.Revision {
+			t.Errorf("a report that changes nothing moved the network revision from %d to %d", prev.Revision, after.Revision)
+		}
 
 		// Watch: blocks at the current revision, wakes on a change.
 		got := make(chan int64, 1)
