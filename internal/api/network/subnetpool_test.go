@@ -149,6 +149,8 @@ func TestSubnetPools(t *testing.T) {
 			{`{"subnet":{"network_id":"` + n.ID + `","ip_version":4,"prefixlen":24}}`, 400, "HTTPBadRequest"},
 			{`{"subnet":{"network_id":"` + n.ID + `","ip_version":4,"use_default_subnetpool":true}}`, 400, "HTTPBadRequest"},
 			{`{"subnet":{"network_id":"` + n.ID + `","ip_version":4,"subnetpool_id":"3f5e2b1c-0000-4000-8000-000000000000"}}`, 404, "SubnetPoolNotFound"},
+			{`{"subnet":{"network_id":"` + n.ID + `","ip_version":4,"subnetpool_id":"` + d4.ID + `","prefixlen":24}}`, 400, "NetworkSubnetPoolAffinityError"},
+			{`{"subnet":{"network_id":"` + n.ID + `","ip_version":4,"cidr":"10.55.0.0/24"}}`, 400, "NetworkSubnetPoolAffinityError"},
 		} {
 			r := e.call(t, "POST", "/subnets", e.aliceTok, bad.body)
 			if r.Status != bad.status || neutronType(r.Body) != bad.typ {
@@ -173,7 +175,11 @@ func TestSubnetPools(t *testing.T) {
 				t.Fatalf("small pool subnet %d: %v", i, err)
 			}
 		}
-		r = e.call(t, "POST", "/subnets", e.aliceTok, `{"subnet":{"network_id":"`+n2.ID+`","ip_version":4,"subnetpool_id":"`+small.ID+`"}}`)
+		n3, err := networks.Create(ctx, e.alice, networks.CreateOpts{Name: "pooled3"}).Extract()
+		if err != nil {
+			t.Fatal(err)
+		}
+		r = e.call(t, "POST", "/subnets", e.aliceTok, `{"subnet":{"network_id":"`+n3.ID+`","ip_version":4,"subnetpool_id":"`+small.ID+`"}}`)
 		if r.Status != 409 || neutronType(r.Body) != "SubnetAllocationError" || !strings.Contains(string(r.Body), "Insufficient prefix space to allocate subnet size /28") {
 			t.Errorf("exhausted: %d %s", r.Status, r.Body)
 		}

@@ -115,6 +115,18 @@ func (s *Service) createSubnetTx(ctx context.Context, tx *store.Tx, n store.Netw
 		if err == nil && op.Overlaps(p) {
 			return invalid("Requested subnet with cidr: %s for network: %s overlaps with another subnet", sn.CIDR, n.ID)
 		}
+		// As Neutron: a network's subnets of one IP version come from one
+		// pool (or none), so they share its address space.
+		if o.IPVersion == version && o.SubnetPoolID != sn.SubnetPoolID {
+			pool := func(id string) string {
+				if id == "" {
+					return "no subnet pool"
+				}
+				return "subnet pool " + id
+			}
+			return oserr.BadRequest("Subnets hosted on the same network must be allocated from the same subnet pool: subnet %s of network %s is from %s, this one from %s.",
+				o.ID, n.ID, pool(o.SubnetPoolID), pool(sn.SubnetPoolID)).WithType("NetworkSubnetPoolAffinityError")
+		}
 	}
 	first := firstHost(p)
 	if in.NoGatewayGiven {
