@@ -64,6 +64,9 @@ type Config struct {
 	// HostIP, when set, is the address the host registers (its tunnel
 	// endpoint) instead of the one the hypervisor reports.
 	HostIP string
+	// ConsoleURL and ConsoleKey, when set, are registered for the control
+	// plane to read this host's consoles through (see ServeConsoles).
+	ConsoleURL, ConsoleKey string
 }
 
 // Agent runs one host.
@@ -234,6 +237,7 @@ func (a *Agent) register(ctx context.Context) error {
 		return fmt.Errorf("read hypervisor info: %w", err)
 	}
 	info.Host, info.Zone = a.cfg.Host, a.cfg.Zone
+	info.ConsoleURL, info.ConsoleKey = a.cfg.ConsoleURL, a.cfg.ConsoleKey
 	if a.cfg.HostIP != "" {
 		info.HostIP = a.cfg.HostIP
 	}

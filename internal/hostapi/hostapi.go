@@ -21,6 +21,11 @@ type HostInfo struct {
 	MemoryMB          int    `json:"memory_mb"`
 	DiskGB            int    `json:"disk_gb"`
 	CPUInfo           string `json:"cpu_info"`
+	// ConsoleURL is where an agent in its own process serves its guests'
+	// console logs and serial consoles to the control plane, which
+	// presents ConsoleKey; empty for hosts of the control plane's process.
+	ConsoleURL string `json:"console_url,omitempty"`
+	ConsoleKey string `json:"console_key,omitempty"`
 }
 
 // Power states of a guest, desired and observed.

@@ -13,6 +13,7 @@ import (
 
 	"github.com/vishvananda/netlink"
 	"github.com/vishvananda/netns"
+	"golang.org/x/sys/unix"
 )
 
 // netnsDir is where named namespaces are mounted (as iproute2 does).
@@ -59,11 +60,37 @@ func nsExists(name string) bool {
 	return err == nil
 }
 
+// sharedNetnsDir makes netnsDir a mount point of its own with shared
+// propagation, as `ip netns add` does before its first namespace. Were the
+// first namespaces mounted on the plain directory, the first `ip netns add`
+// run afterwards (by anyone) would bind-mount the directory over them: they
+// would still exist but could no longer be removed ("Device or resource
+// busy").
+func sharedNetnsDir() error {
+	if err := os.MkdirAll(netnsDir, 0o755); err != nil {
+		return err
+	}
+	err := unix.Mount("", netnsDir, "none", unix.MS_SHARED|unix.MS_REC, "")
+	if errors.Is(err, unix.EINVAL) { // not a mount point yet
+		if err := unix.Mount(netnsDir, netnsDir, "none", unix.MS_BIND|unix.MS_REC, ""); err != nil {
+			return fmt.Errorf("bind-mount %s on itself: %w", netnsDir, err)
+		}
+		err = unix.Mount("", netnsDir, "none", unix.MS_SHARED|unix.MS_REC, "")
+	}
+	if err != nil {
+		return fmt.Errorf("make %s a shared mount: %w", netnsDir, err)
+	}
+	return nil
+}
+
 // ensureNS creates the named namespace if it does not exist and brings its
 // loopback up. It reports whether it created it.
 func ensureNS(name string) (bool, error) {
 	if nsExists(name) {
 		return false, nil
+	}
+	if err := sharedNetnsDir(); err != nil {
+		return false, err
 	}
 	runtime.LockOSThread()
 	orig, err := netns.Get()

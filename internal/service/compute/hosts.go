@@ -36,6 +36,7 @@ func (s *Service) Register(ctx context.Context, info hostapi.HostInfo) error {
 			ID: newUUID(), Host: info.Host, Zone: info.Zone, Enabled: true, StatusChangedAt: now, HeartbeatAt: now,
 			HypervisorType: info.HypervisorType, HypervisorVersion: info.HypervisorVersion, HostIP: info.HostIP,
 			VCPUs: info.VCPUs, MemoryMB: info.MemoryMB, DiskGB: info.DiskGB, CPUInfo: info.CPUInfo, CreatedAt: now,
+			ConsoleURL: info.ConsoleURL, ConsoleKey: info.ConsoleKey,
 		})
 		return err
 	})
