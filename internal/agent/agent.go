@@ -339,6 +339,12 @@ func (a *Agent) reconcile(ctx context.Context, g hostapi.Guest) {
 		}
 		if v, ok := a.driver.(Volumer); ok && err == nil {
 			r.Attached, r.VolumeErrors = v.SyncVolumes(ctx, g)
+			if r.Attached == nil && g.VolumesPending {
+				r.Attached = []string{} // it has none: a pending detach is done
+			}
+			if r.Attached != nil || len(r.VolumeErrors) > 0 {
+				fault.Point(fault.AgentVolumesSynced)
+			}
 		}
 		if err != nil {
 			r.Error = err.Error()

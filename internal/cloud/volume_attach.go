@@ -2,16 +2,18 @@ package cloud
 
 import (
 	"context"
-	"fmt"
 
 	"github.com/onestack/onestack/internal/auth"
 	"github.com/onestack/onestack/internal/oserr"
 	computesvc "github.com/onestack/onestack/internal/service/compute"
 	volumesvc "github.com/onestack/onestack/internal/service/volume"
+	"github.com/onestack/onestack/internal/store"
 )
 
 // wireComputeVolumes gives Nova its volumes from Cinder: attachments,
-// boot volumes and delete_on_termination. It runs after wireVolume.
+// boot volumes and delete_on_termination. Both services share the store,
+// so an attachment and the server's block device mapping are written in
+// one transaction. It runs after wireVolume.
 func (c *Cloud) wireComputeVolumes(context.Context) error {
 	if c.Compute == nil || c.Volume == nil {
 		return nil
@@ -37,36 +39,25 @@ func (a computeVolumes) Volume(ctx context.Context, c *auth.Credentials, id stri
 	return computeVolume(v), nil
 }
 
-func (a computeVolumes) Reserve(ctx context.Context, c *auth.Credentials, volumeID, serverID string) (string, error) {
-	at, err := a.v.ReserveAttachment(ctx, c, volumeID, serverID)
+func (a computeVolumes) Export(ctx context.Context, c *auth.Credentials, volumeID, serverID string) (string, func(bool), error) {
+	return a.v.ExportFor(ctx, c, volumeID, serverID)
+}
+
+func (a computeVolumes) AttachTx(ctx context.Context, tx *store.Tx, c *auth.Credentials, volumeID, serverID, host, address string) (string, error) {
+	at, err := a.v.AttachTx(ctx, tx, c, volumeID, serverID, host, address)
 	return at.ID, err
 }
 
-func (a computeVolumes) Connect(ctx context.Context, c *auth.Credentials, attachmentID, host string) (string, error) {
-	connector := map[string]any{"host": host, "platform": "x86_64", "os_type": "linux", "multipath": false}
-	_, info, err := a.v.UpdateAttachment(ctx, c, attachmentID, connector)
-	if err != nil {
-		return "", err
-	}
-	data, _ := info["data"].(map[string]any)
-	addr, _ := data["address"].(string)
-	if addr == "" {
-		return "", fmt.Errorf("the volume service gave attachment %s no NBD address", attachmentID)
-	}
-	return addr, nil
+func (a computeVolumes) CompleteTx(ctx context.Context, tx *store.Tx, attachmentID, host, device string) error {
+	return a.v.CompleteTx(ctx, tx, attachmentID, host, device)
 }
 
-func (a computeVolumes) Complete(ctx context.Context, attachmentID, host, device string) error {
-	_, err := a.v.CompleteAttachment(ctx, attachmentID, host, device)
-	return err
+func (a computeVolumes) DetachTx(ctx context.Context, tx *store.Tx, attachmentID string) error {
+	return a.v.DetachTx(ctx, tx, attachmentID)
 }
 
-func (a computeVolumes) Detach(ctx context.Context, attachmentID string) error {
-	err := a.v.DeleteAttachment(ctx, attachmentID)
-	if oserr.Is(err, 404) {
-		return nil
-	}
-	return err
+func (a computeVolumes) DeleteDetachedTx(ctx context.Context, tx *store.Tx, volumeID string) error {
+	return a.v.DeleteDetachedTx(ctx, tx, volumeID)
 }
 
 func (a computeVolumes) CreateBootVolume(ctx context.Context, c *auth.Credentials, imageID string, sizeGB int, name string) (computesvc.Volume, error) {

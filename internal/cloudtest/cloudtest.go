@@ -18,6 +18,7 @@ import (
 	"github.com/gophercloud/gophercloud/v2/openstack"
 
 	"github.com/onestack/onestack/internal/cloud"
+	volumesvc "github.com/onestack/onestack/internal/service/volume"
 	"github.com/onestack/onestack/internal/storetest"
 )
 
@@ -53,6 +54,13 @@ type Options struct {
 	// MaxRequestsPerClient bounds one client's requests in flight
 	// (default a quarter of MaxRequests; -1: none).
 	MaxRequestsPerClient int
+	// DataDir and Database, when set, are the cloud's directory and store
+	// URL instead of fresh ones: a second cloud on the same ones is the
+	// first one restarted (crash tests).
+	DataDir, Database string
+	// VolumeBackend, when set, is the block storage backend, wired before
+	// the cloud's loops start.
+	VolumeBackend volumesvc.Backend
 }
 
 // NewWith starts a cloud shaped by o.
@@ -65,11 +73,17 @@ func NewWith(t testing.TB, o Options) *Env {
 	if o.Size.VCPUs == 0 {
 		o.Size = cloud.FakeHostSize{VCPUs: 8, MemoryMB: 8192, DiskGB: 100}
 	}
-	cfg := cloud.Config{DataDir: t.TempDir(), AdminPassword: AdminPassword, HashCost: 4,
+	if o.DataDir == "" {
+		o.DataDir = t.TempDir()
+	}
+	cfg := cloud.Config{DataDir: o.DataDir, AdminPassword: AdminPassword, HashCost: 4,
 		Log:        slog.New(slog.NewTextHandler(io.Discard, nil)),
 		Hypervisor: "fake", FakeHosts: o.Hosts, FakeHost: o.Size, DeletedRetention: o.DeletedRetention, MaxRequests: o.MaxRequests,
 		MaxRequestsPerClient: o.MaxRequestsPerClient}
-	if backend == "postgres" {
+	switch {
+	case o.Database != "":
+		cfg.Database = o.Database
+	case backend == "postgres":
 		cfg.Database = storetest.PostgresURL(t)
 	}
 	// The public URL must be known before wiring; reserve the listener first.
@@ -79,6 +93,9 @@ func NewWith(t testing.TB, o Options) *Env {
 	if err != nil {
 		srv.Close()
 		t.Fatalf("start cloud: %v", err)
+	}
+	if o.VolumeBackend != nil {
+		c.Volume.SetBackend(o.VolumeBackend)
 	}
 	srv.Config.Handler = c.Handler()
 	srv.Start()

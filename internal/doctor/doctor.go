@@ -1,5 +1,6 @@
 // Package doctor checks a live cloud's invariants: what the store says
-// against itself (tasks that never end, faults, placement allocations)
+// against itself (tasks that never end, faults, placement allocations,
+// volumes against their attachments and the servers' volumes)
 // and against the hosts of this machine (guest processes and files). It
 // is an operator tool above the store and the drivers; it changes
 // nothing, and says for each problem the command that repairs it.
@@ -93,6 +94,11 @@ func Check(ctx context.Context, cfg Config) ([]Problem, error) {
 		return nil, err
 	}
 	ps = append(ps, portProblems...)
+	volumeProblems, err := checkVolumes(ctx, cfg, servers, unplaced)
+	if err != nil {
+		return nil, err
+	}
+	ps = append(ps, volumeProblems...)
 	procs, err := qemu.Processes()
 	if err != nil {
 		return nil, err
@@ -330,6 +336,107 @@ func checkPorts(ctx context.Context, cfg Config, servers map[string][]store.Serv
 						return err
 					}
 				}
+			}
+		}
+		return nil
+	})
+	return ps, err
+}
+
+// bdm is the part of a server's block device mapping (compute.BDM) the
+// volume checks read.
+type bdm struct {
+	VolumeID     string    `json:"volume_id"`
+	AttachmentID string    `json:"attachment_id"`
+	State        string    `json:"state"`
+	Started      time.Time `json:"started"`
+}
+
+func bdmsOf(v store.Server) []bdm {
+	var bs []bdm
+	if v.Volumes != "" {
+		_ = json.Unmarshal([]byte(v.Volumes), &bs)
+	}
+	return bs
+}
+
+// checkVolumes compares volumes, their attachments and the servers' block
+// device mappings: a volume attached (reserved, attaching, in-use,
+// detaching) has an attachment; an attachment to a server is in that
+// server's mappings, and the server exists; a mapping names an attachment
+// that exists; an attach or detach does not wait on its host forever.
+func checkVolumes(ctx context.Context, cfg Config, servers map[string][]store.Server, unplaced []store.Server) ([]Problem, error) {
+	var ps []Problem
+	err := cfg.DB.Read(ctx, func(tx *store.Tx) error {
+		vols, err := tx.ListVolumes(ctx, store.VolumeQuery{})
+		if err != nil {
+			return err
+		}
+		ids := make([]string, len(vols))
+		for i, v := range vols {
+			ids[i] = v.ID
+		}
+		atts, err := tx.AttachmentsOf(ctx, ids)
+		if err != nil {
+			return err
+		}
+		attached := map[string]bool{}
+		for _, as := range atts {
+			for _, a := range as {
+				attached[a.ID] = true
+			}
+		}
+		// The live servers' mappings, by attachment.
+		mapped := map[string]bool{}
+		seen := map[string]bool{}
+		live := append([]store.Server(nil), unplaced...)
+		for _, vs := range servers {
+			live = append(live, vs...)
+		}
+		for _, v := range live {
+			if seen[v.ID] || v.Deleted {
+				continue
+			}
+			seen[v.ID] = true
+			for _, b := range bdmsOf(v) {
+				mapped[b.AttachmentID] = true
+				if !attached[b.AttachmentID] {
+					ps = append(ps, Problem{subject(v), fmt.Sprintf("its mapping of volume %s names attachment %s, which does not exist", b.VolumeID, b.AttachmentID),
+						fmt.Sprintf("openstack server remove volume %s %s", v.ID, b.VolumeID)})
+				}
+				if (b.State == "attaching" || b.State == "detaching") && !b.Started.IsZero() && cfg.Now().Sub(b.Started) > cfg.StuckAfter {
+					ps = append(ps, Problem{subject(v), fmt.Sprintf("volume %s has been %s for %s: host %q never confirmed", b.VolumeID, b.State,
+						cfg.Now().Sub(b.Started).Round(time.Second), v.Host),
+						fmt.Sprintf("restart the agent of host %s (it confirms the %s when it runs), or openstack server delete %s", v.Host, strings.TrimSuffix(b.State, "ing"), v.ID)})
+				}
+			}
+		}
+		for _, v := range vols {
+			as := atts[v.ID]
+			switch v.Status {
+			case "reserved", "attaching", "in-use", "detaching":
+				if len(as) == 0 {
+					ps = append(ps, Problem{fmt.Sprintf("volume %s (%s)", v.ID, v.Name), fmt.Sprintf("%s with no attachment: nothing will move it", v.Status),
+						"openstack volume set --state available --detached " + v.ID})
+				}
+			}
+			for _, a := range as {
+				if a.InstanceUUID == "" || mapped[a.ID] {
+					continue
+				}
+				srv, err := tx.GetServer(ctx, a.InstanceUUID)
+				if errors.Is(err, store.ErrNotFound) {
+					continue // not a server of this cloud (an attachment made through Cinder's API)
+				}
+				if err != nil {
+					return err
+				}
+				what := fmt.Sprintf("its attachment %s to server %s is not among the server's volumes", a.ID, srv.ID)
+				if srv.Deleted {
+					what = fmt.Sprintf("its attachment %s belongs to server %s, which no longer exists", a.ID, srv.ID)
+				}
+				ps = append(ps, Problem{fmt.Sprintf("volume %s (%s)", v.ID, v.Name), what + ": the volume stays " + v.Status,
+					"openstack --os-volume-api-version 3.27 volume attachment delete " + a.ID})
 			}
 		}
 		return nil

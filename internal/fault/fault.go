@@ -42,17 +42,48 @@ const (
 	QemuDeleting = "qemu.deleting"
 )
 
-// Points lists every point.
+// The points of a volume attach and detach, in the order they pass them.
+const (
+	// BootVolumeExported: a boot from volume's root volume exists and is
+	// exported; neither its attachment nor the server is recorded.
+	BootVolumeExported = "compute.boot-volume.exported"
+	// AttachExported: the volume is exported for the guest; neither its
+	// attachment nor the server's block device mapping is written.
+	AttachExported = "compute.attach.exported"
+	// AttachCommitted: the attachment (volume attaching) and the block
+	// device mapping are written in one transaction; the host not yet woken.
+	AttachCommitted = "compute.attach.committed"
+	// AgentVolumesSynced: the host plugged or unplugged the guest's
+	// volumes; the agent has not reported it.
+	AgentVolumesSynced = "agent.volumes.synced"
+	// VolumesApplying: inside the transaction applying an agent's volume
+	// report (attach done or failed, detach done), before commit.
+	VolumesApplying = "compute.volumes.applying"
+	// DetachCommitted: a detach is recorded (mapping detaching); the host
+	// not yet woken.
+	DetachCommitted = "compute.detach.committed"
+	// VolumesReleased: a transaction that released volumes (a detach done,
+	// a server deleted) committed; the volumes are not yet unexported and
+	// the delete_on_termination ones not yet handed to the volume worker.
+	VolumesReleased = "compute.volumes.released"
+)
+
+// Points lists every point a boot and a delete pass.
 var Points = []string{CreateCommitted, SchedulerClaiming, SchedulerPlaced, NetworkApplied, QemuDisksReady, QemuStarted,
 	AgentEnsured, ReportApplying, DeleteCommitted, QemuDeleting}
+
+// VolumePoints lists every point a volume attach, a detach, a boot from
+// volume and a delete with volumes pass (besides Points).
+var VolumePoints = []string{BootVolumeExported, AttachExported, AttachCommitted, AgentVolumesSynced, VolumesApplying,
+	DetachCommitted, VolumesReleased}
 
 var enabled atomic.Pointer[[]string]
 
 // Enable arms the named points; unknown names are an error.
 func Enable(names []string) error {
 	for _, n := range names {
-		if !slices.Contains(Points, n) {
-			return fmt.Errorf("unknown fault point %q; the points are %v", n, Points)
+		if !slices.Contains(Points, n) && !slices.Contains(VolumePoints, n) {
+			return fmt.Errorf("unknown fault point %q; the points are %v and %v", n, Points, VolumePoints)
 		}
 	}
 	if len(names) > 0 {

@@ -90,6 +90,10 @@ type Guest struct {
 	// Volumes are the volumes attached to the guest (a BootIndex 0 one is
 	// its root disk).
 	Volumes []GuestVolume `json:"volumes,omitempty"`
+	// VolumesPending says an attach or detach waits for the agent's word:
+	// it reports the volumes it has even when it has none (a detach done
+	// before a crash leaves the guest with nothing to say otherwise).
+	VolumesPending bool `json:"volumes_pending,omitempty"`
 }
 
 // Report is what an agent observed about one guest.

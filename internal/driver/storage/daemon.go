@@ -77,6 +77,23 @@ func (p *Pool) Export(ctx context.Context, id string) (string, error) {
 	return p.Address(id), nil
 }
 
+// Exports lists the volumes exported (their marks in DIR/exports, which a
+// restarted daemon serves again), for the volume worker to unexport those
+// no attachment uses any more.
+func (p *Pool) Exports(context.Context) ([]string, error) {
+	ents, err := os.ReadDir(filepath.Join(p.cfg.Dir, "exports"))
+	if errors.Is(err, os.ErrNotExist) {
+		return nil, nil
+	}
+	var ids []string
+	for _, e := range ents {
+		if checkID("volume", e.Name()) == nil {
+			ids = append(ids, e.Name())
+		}
+	}
+	return ids, err
+}
+
 // ensureExport adds the volume's node and NBD export unless present.
 func (p *Pool) ensureExport(ctx context.Context, q *qmp.Conn, id string) error {
 	exports, nodes, err := p.query(ctx, q)

@@ -103,7 +103,7 @@ func guest(v store.Server, host string) hostapi.Guest {
 		Flavor:  hostapi.Flavor{VCPUs: v.Flavor.VCPUs, RAM: v.Flavor.RAM, Disk: v.Flavor.Disk, Ephemeral: v.Flavor.Ephemeral, Swap: v.Flavor.Swap},
 		ImageID: v.ImageID, UserData: v.UserData, KeyData: v.KeyData, Metadata: v.Metadata, ConfigDrive: v.ConfigDrive,
 		Hostname: v.Hostname, KeyName: v.KeyName, Zone: v.Zone, FlavorName: v.Flavor.Name, LaunchIndex: v.LaunchIndex,
-		NICs: NICs(v), Volumes: guestVolumes(v),
+		NICs: NICs(v), Volumes: guestVolumes(v), VolumesPending: volumesPending(v),
 	}
 	if awaitsScheduler(v) {
 		g.Task = "" // not the agent's to do yet
@@ -296,10 +296,10 @@ func (s *Service) Report(ctx context.Context, r hostapi.Report) error {
 		v.UpdatedAt = s.Now()
 		return tx.UpdateServer(ctx, &v, 0)
 	})
-	if err == nil {
-		s.reportVolumes(ctx, r)
+	if err != nil {
+		return err
 	}
-	return err
+	return s.reportVolumes(ctx, r)
 }
 
 // syncStopped records that a running server's guest stopped without being

@@ -228,6 +228,9 @@ func (s *Service) Create(ctx context.Context, c *auth.Credentials, req CreateReq
 				VMState: VMBuilding, TaskState: TaskScheduling, DesiredPower: "running",
 				AccessIPv4: req.AccessIPv4, AccessIPv6: req.AccessIPv6, DiskConfig: req.DiskConfig, CreatedAt: now, UpdatedAt: now,
 			}
+			if err := s.attachTx(ctx, tx, c, boot); err != nil {
+				return err
+			}
 			boot.apply(&v)
 			if s.networking != nil && req.Networks != NetworksNone {
 				nics, err := s.networking.ServerPortsTx(ctx, tx, c, v.ID, s.zoneOrDefault(zone), req.NetworkRequests, req.Networks != NetworksList)
@@ -252,6 +255,7 @@ func (s *Service) Create(ctx context.Context, c *auth.Credentials, req CreateReq
 		s.undoBootVolume(ctx, boot)
 		return nil, err
 	}
+	s.doneBootVolume(boot)
 	fault.Point(fault.CreateCommitted)
 	s.Hub.WakeScheduler()
 	return made, nil
@@ -808,7 +812,6 @@ func (s *Service) Delete(ctx context.Context, c *auth.Credentials, id string, fo
 			fault.Point(fault.DeleteCommitted)
 		}
 		s.Hub.WakeHost(host)
-		s.releaseVolumes(ctx, id) // deleted at once (no host): its volumes go now
 	}
 	return err
 }
@@ -828,6 +831,9 @@ func (s *Service) finishDelete(ctx context.Context, tx *store.Tx, v *store.Serve
 		if err := s.networking.ReleaseServerPortsTx(ctx, tx, v.ID); err != nil {
 			return fmt.Errorf("release the ports of server %s: %w", v.ID, err)
 		}
+	}
+	if err := s.releaseVolumesTx(ctx, tx, v); err != nil {
+		return fmt.Errorf("release the volumes of server %s: %w", v.ID, err)
 	}
 	v.Deleted, v.DeletedAt, v.TerminatedAt = true, &now, &now
 	v.VMState, v.TaskState, v.TaskArg, v.PowerState, v.UpdatedAt = VMDeleted, "", "", PowerNoState, now

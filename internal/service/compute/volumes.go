@@ -3,39 +3,51 @@ package compute
 import (
 	"context"
 	"encoding/json"
+	"errors"
 	"fmt"
 	"slices"
 	"time"
 
 	"github.com/onestack/onestack/internal/auth"
+	"github.com/onestack/onestack/internal/fault"
 	"github.com/onestack/onestack/internal/hostapi"
 	"github.com/onestack/onestack/internal/oserr"
 	"github.com/onestack/onestack/internal/store"
 )
 
 // Volumes is the block storage service as the compute service uses it
-// (Cinder's attachments API as Nova drives it).
+// (Cinder's attachments API as Nova drives it). It shares the compute
+// service's store: the ...Tx methods write in the caller's transaction, so
+// an attachment and the server's block device mapping commit together (a
+// crash cannot leave one without the other).
 type Volumes interface {
 	// Volume reads a volume c may see (404 otherwise).
 	Volume(ctx context.Context, c *auth.Credentials, id string) (Volume, error)
-	// Reserve creates an attachment of the volume to the server (the
-	// volume becomes reserved); a volume that is not available is refused
-	// with Cinder's 400.
-	Reserve(ctx context.Context, c *auth.Credentials, volumeID, serverID string) (attachmentID string, err error)
-	// Connect exports the attached volume for host and returns the NBD
-	// address guests open.
-	Connect(ctx context.Context, c *auth.Credentials, attachmentID, host string) (address string, err error)
-	// Complete marks the attachment attached at device on host (the
-	// volume is in-use).
-	Complete(ctx context.Context, attachmentID, host, device string) error
-	// Detach deletes the attachment: the volume is available again once
-	// it has none. An absent attachment is not an error.
-	Detach(ctx context.Context, attachmentID string) error
+	// Export makes a volume c may attach to serverID reachable for guests
+	// and returns the NBD address they open; a volume that is not
+	// available is refused with Cinder's 400. release must be called once
+	// the transaction meant to record the attachment is over (used: it
+	// committed); a crash before leaves an export the volume service
+	// removes after the restart.
+	Export(ctx context.Context, c *auth.Credentials, volumeID, serverID string) (address string, release func(used bool), err error)
+	// AttachTx creates, in tx, an attachment of the volume to the server
+	// on host at address (the volume is attaching).
+	AttachTx(ctx context.Context, tx *store.Tx, c *auth.Credentials, volumeID, serverID, host, address string) (attachmentID string, err error)
+	// CompleteTx marks the attachment attached at device on host (the
+	// volume is in-use), in tx.
+	CompleteTx(ctx context.Context, tx *store.Tx, attachmentID, host, device string) error
+	// DetachTx deletes the attachment in tx: the volume is available again
+	// once it has none (and unexported after the commit). An absent
+	// attachment is not an error.
+	DetachTx(ctx context.Context, tx *store.Tx, attachmentID string) error
 	// CreateBootVolume creates a volume from an image and returns once it
 	// is available.
 	CreateBootVolume(ctx context.Context, c *auth.Credentials, imageID string, sizeGB int, name string) (Volume, error)
-	// DeleteVolume deletes a volume no longer attached (delete_on_termination).
+	// DeleteVolume deletes a volume (a boot volume made for a boot that failed).
 	DeleteVolume(ctx context.Context, id string) error
+	// DeleteDetachedTx starts deleting, in tx, a volume detached from a
+	// deleted server (delete_on_termination).
+	DeleteDetachedTx(ctx context.Context, tx *store.Tx, volumeID string) error
 }
 
 // Volume is a volume as the compute service sees it.
@@ -103,6 +115,12 @@ func guestVolumes(v store.Server) []hostapi.GuestVolume {
 	return out
 }
 
+// volumesPending reports whether a server has an attach or detach its
+// host has not confirmed.
+func volumesPending(v store.Server) bool {
+	return slices.ContainsFunc(BDMs(v), func(b BDM) bool { return b.State == BDMAttaching || b.State == BDMDetaching })
+}
+
 // nextDevice is the first free /dev/vdX after the server's own disks
 // (root, ephemeral, swap, config drive: all virtio disks here).
 func nextDevice(v store.Server, bs []BDM) string {
@@ -142,8 +160,9 @@ type AttachRequest struct {
 // attachStates are the vm_states a volume can be attached or detached in.
 var attachStates = []string{VMActive, VMStopped, VMPaused}
 
-// AttachVolume attaches a volume to a server: it reserves the volume in
-// the block storage service, exports it and asks the server's host to plug
+// AttachVolume attaches a volume to a server: it exports the volume, then
+// records its attachment (the volume attaching) and the server's block
+// device mapping in one transaction, and asks the server's host to plug
 // it. The attach finishes on the host (the volume becomes in-use); if it
 // fails there the volume is available again and the server's
 // attach_volume action has the fault.
@@ -185,20 +204,11 @@ func (s *Service) AttachVolume(ctx context.Context, c *auth.Credentials, serverI
 		}
 		return BDM{}, err
 	}
-	attID, err := s.volumes.Reserve(ctx, c, vol.ID, v.ID)
+	addr, release, err := s.volumes.Export(ctx, c, vol.ID, v.ID)
 	if err != nil {
 		return BDM{}, err
 	}
-	undo := func() {
-		if err := s.volumes.Detach(context.WithoutCancel(ctx), attID); err != nil {
-			s.log.Warn("cannot release the reservation of a refused attach", "volume_id", vol.ID, "attachment_id", attID, "error", err)
-		}
-	}
-	addr, err := s.volumes.Connect(ctx, c, attID, v.Host)
-	if err != nil {
-		undo()
-		return BDM{}, err
-	}
+	fault.Point(fault.AttachExported)
 	var b BDM
 	err = s.db.Write(ctx, func(tx *store.Tx) error {
 		v, err = s.visible(ctx, tx, c, serverID, false)
@@ -206,6 +216,11 @@ func (s *Service) AttachVolume(ctx context.Context, c *auth.Credentials, serverI
 			return err
 		}
 		if err := check(v); err != nil {
+			return err
+		}
+		// The attachment and the mapping commit together.
+		attID, err := s.volumes.AttachTx(ctx, tx, c, vol.ID, v.ID, v.Host, addr)
+		if err != nil {
 			return err
 		}
 		bs := BDMs(v)
@@ -220,11 +235,12 @@ func (s *Service) AttachVolume(ctx context.Context, c *auth.Credentials, serverI
 		_, err = s.startAction(ctx, tx, c, v.ID, "attach_volume")
 		return err
 	})
+	release(err == nil)
 	if err != nil {
-		undo()
 		return BDM{}, err
 	}
-	s.log.Info("attaching volume", "server_id", v.ID, "volume_id", vol.ID, "attachment_id", attID, "host", v.Host)
+	fault.Point(fault.AttachCommitted)
+	s.log.Info("attaching volume", "server_id", v.ID, "volume_id", vol.ID, "attachment_id", b.AttachmentID, "host", v.Host)
 	s.Hub.WakeHost(v.Host)
 	return b, nil
 }
@@ -236,7 +252,6 @@ func (s *Service) DetachVolume(ctx context.Context, c *auth.Credentials, serverI
 		return err
 	}
 	var host string
-	var direct *BDM
 	err := s.db.Write(ctx, func(tx *store.Tx) error {
 		v, err := s.visible(ctx, tx, c, serverID, false)
 		if err != nil {
@@ -270,9 +285,11 @@ func (s *Service) DetachVolume(ctx context.Context, c *auth.Credentials, serverI
 			return err
 		}
 		if v.Host == "" {
-			// No host has the guest: the mapping simply goes.
-			b := bs[i]
-			direct = &b
+			// No host has the guest: the mapping and the attachment go
+			// together.
+			if err := s.volumes.DetachTx(ctx, tx, bs[i].AttachmentID); err != nil {
+				return err
+			}
 			setBDMs(&v, slices.Delete(bs, i, i+1))
 		} else {
 			bs[i].State, bs[i].Started = BDMDetaching, s.Now()
@@ -282,12 +299,10 @@ func (s *Service) DetachVolume(ctx context.Context, c *auth.Credentials, serverI
 		v.UpdatedAt = s.Now()
 		return tx.UpdateServer(ctx, &v, 0)
 	})
-	if err != nil {
+	if err != nil || host == "" {
 		return err
 	}
-	if direct != nil {
-		return s.volumes.Detach(ctx, direct.AttachmentID)
-	}
+	fault.Point(fault.DetachCommitted)
 	s.Hub.WakeHost(host)
 	return nil
 }
@@ -318,79 +333,82 @@ func (s *Service) VolumeAttachment(ctx context.Context, c *auth.Credentials, ser
 // reportVolumes applies what an agent reported about a guest's volumes:
 // attaches done become in-use, detaches done free the volume, failures go
 // back (the volume available again, or still attached) with the fault on
-// the server's action. The block storage service is called first and the
-// mappings written after, so a crash in between repeats the call.
-func (s *Service) reportVolumes(ctx context.Context, r hostapi.Report) {
-	if s.volumes == nil {
-		return
+// the server's action. The attachments and the mappings change in one
+// transaction; a crash before it commits is repaired by the agent's next
+// report (it reports every guest again after a restart, and repeats a
+// report that failed).
+func (s *Service) reportVolumes(ctx context.Context, r hostapi.Report) error {
+	if s.volumes == nil || (r.Attached == nil && len(r.VolumeErrors) == 0) {
+		return nil // only reports about volumes need a look: the others cost no read
 	}
-	// Only reports about volumes, and deletions (which release them), need
-	// a look: the others cost no read.
-	if r.Attached == nil && len(r.VolumeErrors) == 0 && r.Done != TaskDeleting {
-		return
-	}
-	var v store.Server
+	// Most reports confirm what is recorded: a read decides, and only a
+	// change takes the write transaction.
+	var seen store.Server
 	err := s.db.Read(ctx, func(tx *store.Tx) (err error) {
-		v, err = tx.GetServer(ctx, r.ServerID)
+		seen, err = tx.GetServer(ctx, r.ServerID)
 		return err
 	})
-	if err != nil || v.Volumes == "" {
-		return
+	if errors.Is(err, store.ErrNotFound) {
+		return nil
 	}
-	if v.Deleted {
-		s.releaseVolumes(ctx, v.ID)
-		return
-	}
-	if r.Attached == nil || v.Host != r.Host {
-		return
+	if err != nil || !volumesChange(seen, r) {
+		return err
 	}
 	type outcome struct {
 		result, details, event string
 		drop                   bool
 		state                  string
 	}
-	done := map[string]outcome{}
-	for _, b := range BDMs(v) {
-		attached := slices.Contains(r.Attached, b.AttachmentID)
-		failure, failed := r.VolumeErrors[b.AttachmentID]
-		switch {
-		case b.State == BDMAttaching && failed:
-			if err := s.volumes.Detach(ctx, b.AttachmentID); err != nil {
-				s.log.Warn("cannot release a volume whose attach failed", "volume_id", b.VolumeID, "error", err)
-				continue
-			}
-			done[b.AttachmentID] = outcome{"Error", fmt.Sprintf("attaching volume %s on host %s failed (qemu): %s; the volume is available again", b.VolumeID, r.Host, failure), "compute_attach_volume", true, ""}
-		case b.State == BDMAttaching && attached:
-			if err := s.volumes.Complete(ctx, b.AttachmentID, r.Host, b.Device); err != nil {
-				s.log.Warn("cannot complete a volume attachment", "volume_id", b.VolumeID, "error", err)
-				continue
-			}
-			done[b.AttachmentID] = outcome{"Success", "", "compute_attach_volume", false, BDMAttached}
-		case b.State == BDMDetaching && failed:
-			done[b.AttachmentID] = outcome{"Error", fmt.Sprintf("detaching volume %s on host %s failed (qemu): %s; the volume stays attached", b.VolumeID, r.Host, failure), "compute_detach_volume", false, BDMAttached}
-		case b.State == BDMDetaching && !attached:
-			if err := s.volumes.Detach(ctx, b.AttachmentID); err != nil {
-				s.log.Warn("cannot delete a detached volume's attachment", "volume_id", b.VolumeID, "error", err)
-				continue
-			}
-			done[b.AttachmentID] = outcome{"Success", "", "compute_detach_volume", true, ""}
-		}
-	}
-	if len(done) == 0 {
-		return
-	}
 	err = s.db.Write(ctx, func(tx *store.Tx) error {
 		v, err := tx.GetServer(ctx, r.ServerID)
+		if errors.Is(err, store.ErrNotFound) {
+			return nil
+		}
 		if err != nil {
 			return err
 		}
+		if v.Deleted || v.Volumes == "" || v.Host != r.Host {
+			return nil // a deleted server's volumes went with it (finishDelete)
+		}
 		var keep []BDM
+		changed, released := false, false
+		// Registered first, so it runs before the volume service's own
+		// after-commit steps (unexport).
+		tx.AfterCommit(func() {
+			if released {
+				fault.Point(fault.VolumesReleased)
+			}
+		})
 		for _, b := range BDMs(v) {
-			o, ok := done[b.AttachmentID]
-			if !ok {
+			attached := slices.Contains(r.Attached, b.AttachmentID)
+			failure, failed := r.VolumeErrors[b.AttachmentID]
+			var o *outcome
+			switch {
+			case b.State == BDMAttaching && failed:
+				if err := s.volumes.DetachTx(ctx, tx, b.AttachmentID); err != nil {
+					return err
+				}
+				released = true
+				o = &outcome{"Error", fmt.Sprintf("attaching volume %s on host %s failed (qemu): %s; the volume is available again", b.VolumeID, r.Host, failure), "compute_attach_volume", true, ""}
+			case b.State == BDMAttaching && attached:
+				if err := s.volumes.CompleteTx(ctx, tx, b.AttachmentID, r.Host, b.Device); err != nil {
+					return err
+				}
+				o = &outcome{"Success", "", "compute_attach_volume", false, BDMAttached}
+			case b.State == BDMDetaching && failed:
+				o = &outcome{"Error", fmt.Sprintf("detaching volume %s on host %s failed (qemu): %s; the volume stays attached", b.VolumeID, r.Host, failure), "compute_detach_volume", false, BDMAttached}
+			case b.State == BDMDetaching && !attached:
+				if err := s.volumes.DetachTx(ctx, tx, b.AttachmentID); err != nil {
+					return err
+				}
+				released = true
+				o = &outcome{"Success", "", "compute_detach_volume", true, ""}
+			}
+			if o == nil {
 				keep = append(keep, b)
 				continue
 			}
+			changed = true
 			if err := s.Event(ctx, tx, v.ID, o.event, r.Host, o.result, o.details, b.Started); err != nil {
 				return err
 			}
@@ -403,53 +421,58 @@ func (s *Service) reportVolumes(ctx context.Context, r hostapi.Report) {
 			b.State = o.state
 			keep = append(keep, b)
 		}
+		if !changed {
+			return nil
+		}
+		fault.Point(fault.VolumesApplying)
 		setBDMs(&v, keep)
 		v.UpdatedAt = s.Now()
 		return tx.UpdateServer(ctx, &v, 0)
 	})
 	if err != nil {
-		s.log.Warn("cannot record volume changes; the next report repeats them", "server_id", r.ServerID, "error", err)
+		return fmt.Errorf("record the volume changes of server %s: %w", r.ServerID, err)
 	}
+	return nil
 }
 
-// releaseVolumes detaches every volume of a deleted server and deletes
-// those marked delete_on_termination.
-func (s *Service) releaseVolumes(ctx context.Context, serverID string) {
-	if s.volumes == nil {
-		return
+// volumesChange reports whether a report changes a server's mappings: an
+// attach or detach in flight that the host did or failed.
+func volumesChange(v store.Server, r hostapi.Report) bool {
+	if v.Deleted || v.Host != r.Host {
+		return false
 	}
-	var v store.Server
-	err := s.db.Read(ctx, func(tx *store.Tx) (err error) {
-		v, err = tx.GetServer(ctx, serverID)
-		return err
-	})
-	if err != nil || !v.Deleted || v.Volumes == "" {
-		return
-	}
-	var keep []BDM
 	for _, b := range BDMs(v) {
-		if err := s.volumes.Detach(ctx, b.AttachmentID); err != nil {
-			s.log.Warn("cannot detach a deleted server's volume", "server_id", v.ID, "volume_id", b.VolumeID, "error", err)
-			keep = append(keep, b)
-			continue
+		attached := slices.Contains(r.Attached, b.AttachmentID)
+		_, failed := r.VolumeErrors[b.AttachmentID]
+		if (b.State == BDMAttaching && (failed || attached)) || (b.State == BDMDetaching && (failed || !attached)) {
+			return true
+		}
+	}
+	return false
+}
+
+// releaseVolumesTx, in a deleted server's transaction, detaches its volumes
+// and starts deleting those marked delete_on_termination: the volumes are
+// free exactly when the server is gone.
+func (s *Service) releaseVolumesTx(ctx context.Context, tx *store.Tx, v *store.Server) error {
+	bs := BDMs(*v)
+	if s.volumes == nil || len(bs) == 0 {
+		return nil
+	}
+	// First, so it runs before the volume service's after-commit steps.
+	tx.AfterCommit(func() { fault.Point(fault.VolumesReleased) })
+	for _, b := range bs {
+		if err := s.volumes.DetachTx(ctx, tx, b.AttachmentID); err != nil {
+			return fmt.Errorf("detach volume %s: %w", b.VolumeID, err)
 		}
 		if b.DeleteOnTermination {
-			if err := s.volumes.DeleteVolume(ctx, b.VolumeID); err != nil {
-				s.log.Warn("cannot delete a deleted server's volume (delete_on_termination)", "server_id", v.ID, "volume_id", b.VolumeID, "error", err)
+			if err := s.volumes.DeleteDetachedTx(ctx, tx, b.VolumeID); err != nil {
+				return fmt.Errorf("delete volume %s (delete_on_termination): %w", b.VolumeID, err)
 			}
 		}
 	}
-	err = s.db.Write(ctx, func(tx *store.Tx) error {
-		v, err := tx.GetServer(ctx, serverID)
-		if err != nil {
-			return err
-		}
-		setBDMs(&v, keep)
-		return tx.UpdateServer(ctx, &v, 0)
-	})
-	if err != nil {
-		s.log.Warn("cannot record a deleted server's volumes released", "server_id", serverID, "error", err)
-	}
+	setBDMs(v, nil)
+	return nil
 }
 
 // BlockDevice is one entry of a boot request's block_device_mapping_v2.
@@ -469,6 +492,8 @@ type bootPlan struct {
 	serverID string
 	bdm      BDM
 	created  bool // the volume was made for this server
+	// release ends the export's guard (Volumes.Export).
+	release func(used bool)
 }
 
 // checkBlockDevices validates a boot request's block devices and returns
@@ -503,8 +528,10 @@ func (s *Service) checkBlockDevices(req CreateRequest) (image string, err error)
 }
 
 // prepareBootVolume makes the root volume of a boot from volume ready:
-// created from the image (or the existing one), reserved for the new
-// server and exported. undoBootVolume takes it back if the boot fails.
+// created from the image (or the existing one) and exported; the create
+// transaction records its attachment with the server (attachTx).
+// undoBootVolume takes it back if the boot fails, doneBootVolume ends the
+// export's guard once the server is recorded.
 func (s *Service) prepareBootVolume(ctx context.Context, c *auth.Credentials, req CreateRequest) (*bootPlan, error) {
 	if len(req.BlockDevices) == 0 {
 		return nil, nil
@@ -533,27 +560,41 @@ func (s *Service) prepareBootVolume(ctx context.Context, c *auth.Credentials, re
 	}
 	p.bdm = BDM{VolumeID: vol.ID, Device: "/dev/vda", Tag: bd.Tag, DeleteOnTermination: bd.DeleteOnTermination,
 		BootIndex: 0, ReadOnly: vol.ReadOnly, State: BDMAttaching, Started: s.Now()}
-	if p.bdm.AttachmentID, err = s.volumes.Reserve(ctx, c, vol.ID, p.serverID); err != nil {
+	if p.bdm.Export, p.release, err = s.volumes.Export(ctx, c, vol.ID, p.serverID); err != nil {
 		s.undoBootVolume(ctx, p)
 		return nil, err
 	}
-	if p.bdm.Export, err = s.volumes.Connect(ctx, c, p.bdm.AttachmentID, ""); err != nil {
-		s.undoBootVolume(ctx, p)
-		return nil, err
-	}
+	fault.Point(fault.BootVolumeExported)
 	return p, nil
 }
 
-// undoBootVolume releases what prepareBootVolume made.
+// attachTx records the root volume's attachment to the new server, in the
+// transaction creating it.
+func (s *Service) attachTx(ctx context.Context, tx *store.Tx, c *auth.Credentials, p *bootPlan) error {
+	if p == nil {
+		return nil
+	}
+	id, err := s.volumes.AttachTx(ctx, tx, c, p.bdm.VolumeID, p.serverID, "", p.bdm.Export)
+	p.bdm.AttachmentID = id
+	return err
+}
+
+// doneBootVolume ends the export's guard of a boot recorded.
+func (s *Service) doneBootVolume(p *bootPlan) {
+	if p != nil && p.release != nil {
+		p.release(true)
+	}
+}
+
+// undoBootVolume releases what prepareBootVolume made (the attachment,
+// if any, went with the create transaction that failed).
 func (s *Service) undoBootVolume(ctx context.Context, p *bootPlan) {
 	if p == nil {
 		return
 	}
 	ctx = context.WithoutCancel(ctx)
-	if p.bdm.AttachmentID != "" {
-		if err := s.volumes.Detach(ctx, p.bdm.AttachmentID); err != nil {
-			s.log.Warn("cannot release the root volume of a failed boot", "volume_id", p.bdm.VolumeID, "error", err)
-		}
+	if p.release != nil {
+		p.release(false) // unexports it
 	}
 	if p.created {
 		if err := s.volumes.DeleteVolume(ctx, p.bdm.VolumeID); err != nil {

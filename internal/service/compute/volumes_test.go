@@ -52,7 +52,17 @@ func (f *fakeVolumes) Volume(_ context.Context, _ *auth.Credentials, id string) 
 	return compute.Volume{ID: id, Status: st, SizeGB: 1}, nil
 }
 
-func (f *fakeVolumes) Reserve(_ context.Context, _ *auth.Credentials, volumeID, _ string) (string, error) {
+func (f *fakeVolumes) Export(_ context.Context, _ *auth.Credentials, volumeID, _ string) (string, func(bool), error) {
+	f.mu.Lock()
+	defer f.mu.Unlock()
+	if f.status[volumeID] != "available" {
+		return "", nil, oserr.BadRequest("Invalid volume: Volume %s status must be available to attach, but current status is: %s.", volumeID, f.status[volumeID])
+	}
+	return "nbd+unix:///" + volumeID + "?socket=/run/onestack/test/nbd.sock", func(bool) {}, nil
+}
+
+// AttachTx reserves at once: the fake has no transaction to join.
+func (f *fakeVolumes) AttachTx(_ context.Context, _ *store.Tx, _ *auth.Credentials, volumeID, _, _, _ string) (string, error) {
 	f.mu.Lock()
 	defer f.mu.Unlock()
 	if f.status[volumeID] != "available" {
@@ -60,26 +70,18 @@ func (f *fakeVolumes) Reserve(_ context.Context, _ *auth.Credentials, volumeID, 
 	}
 	f.n++
 	att := fmt.Sprintf("att-%d", f.n)
-	f.atts[att], f.status[volumeID] = volumeID, "reserved"
+	f.atts[att], f.status[volumeID] = volumeID, "attaching"
 	return att, nil
 }
 
-func (f *fakeVolumes) Connect(_ context.Context, _ *auth.Credentials, att, _ string) (string, error) {
-	f.mu.Lock()
-	defer f.mu.Unlock()
-	v := f.atts[att]
-	f.status[v] = "attaching"
-	return "nbd+unix:///" + v + "?socket=/run/onestack/test/nbd.sock", nil
-}
-
-func (f *fakeVolumes) Complete(_ context.Context, att, _, _ string) error {
+func (f *fakeVolumes) CompleteTx(_ context.Context, _ *store.Tx, att, _, _ string) error {
 	f.mu.Lock()
 	defer f.mu.Unlock()
 	f.status[f.atts[att]] = "in-use"
 	return nil
 }
 
-func (f *fakeVolumes) Detach(_ context.Context, att string) error {
+func (f *fakeVolumes) DetachTx(_ context.Context, _ *store.Tx, att string) error {
 	f.mu.Lock()
 	defer f.mu.Unlock()
 	if v, ok := f.atts[att]; ok {
@@ -87,6 +89,10 @@ func (f *fakeVolumes) Detach(_ context.Context, att string) error {
 		delete(f.atts, att)
 	}
 	return nil
+}
+
+func (f *fakeVolumes) DeleteDetachedTx(ctx context.Context, _ *store.Tx, id string) error {
+	return f.DeleteVolume(ctx, id)
 }
 
 func (f *fakeVolumes) CreateBootVolume(_ context.Context, _ *auth.Credentials, _ string, sizeGB int, _ string) (compute.Volume, error) {

@@ -4,6 +4,7 @@ import (
 	"context"
 	"errors"
 	"slices"
+	"time"
 
 	"github.com/onestack/onestack/internal/auth"
 	"github.com/onestack/onestack/internal/oserr"
@@ -69,7 +70,75 @@ func (s *Service) reserve(ctx context.Context, c *auth.Credentials, volumeID, se
 		return Attachment{}, oserr.BadRequest("Invalid input received: attach mode %q: use rw or ro.", mode)
 	}
 	var a Attachment
-	err := s.db.Write(ctx, func(tx *store.Tx) error {
+	err := s.db.Write(ctx, func(tx *store.Tx) (err error) {
+		a, err = s.reserveAttachmentTx(ctx, tx, c, volumeID, serverID, mode, connector)
+		return err
+	})
+	return a, err
+}
+
+// attachable refuses a volume that cannot take an attachment to serverID:
+// already attached to it, or not available (nor multiattach).
+func attachable(v store.Volume, atts []Attachment, serverID string) error {
+	for _, x := range atts {
+		if serverID != "" && x.InstanceUUID == serverID {
+			return invalidVolume("Volume %s is already attached to server %s (attachment %s).", v.ID, serverID, x.ID)
+		}
+	}
+	switch {
+	case v.Status == StatusAvailable:
+	case v.Multiattach && (v.Status == StatusInUse || v.Status == StatusReserved || v.Status == StatusAttaching):
+	case v.Status == StatusInUse || v.Status == StatusReserved || v.Status == StatusAttaching:
+		other := ""
+		if len(atts) > 0 {
+			other = atts[0].InstanceUUID
+		}
+		return invalidVolume("Volume %s status must be available to attach, but current status is: %s: it is attached to server %s; detach it there first or use a multiattach volume.", v.ID, v.Status, other)
+	default:
+		return invalidVolume("Volume %s status must be available to attach, but current status is: %s.", v.ID, v.Status)
+	}
+	return nil
+}
+
+func (s *Service) reserveAttachmentTx(ctx context.Context, tx *store.Tx, c *auth.Credentials, volumeID, serverID, mode string, connector map[string]any) (Attachment, error) {
+	v, err := getVolumeTx(ctx, tx, c, volumeID)
+	if err != nil {
+		return Attachment{}, err
+	}
+	if err := writable(c, v.ProjectID); err != nil {
+		return Attachment{}, err
+	}
+	atts, err := tx.VolumeAttachments(ctx, v.ID)
+	if err != nil {
+		return Attachment{}, err
+	}
+	if err := attachable(v, atts, serverID); err != nil {
+		return Attachment{}, err
+	}
+	if mode == "rw" && v.ReadOnly {
+		mode = "ro"
+	}
+	now := s.now()
+	a := Attachment{ID: newUUID(), VolumeID: v.ID, InstanceUUID: serverID, Status: AttachReserved, AttachMode: mode,
+		Connector: connector, CreatedAt: now, UpdatedAt: now}
+	if err := tx.PutAttachment(ctx, a); err != nil {
+		return Attachment{}, err
+	}
+	if v.Status == StatusAvailable {
+		v.Status = StatusReserved
+	}
+	return a, s.saveVolumeTx(ctx, tx, &v)
+}
+
+// ExportFor exports a volume c may attach to serverID, before the
+// transaction that attaches it (AttachTx): the export is a step on the
+// storage pool, which no transaction can undo. release must be called once
+// that transaction is over: used false unexports the volume again unless
+// it has an attachment. A crash between the two leaves a volume exported
+// without an attachment; the worker's first pass after a restart
+// unexports it (sweepExports).
+func (s *Service) ExportFor(ctx context.Context, c *auth.Credentials, volumeID, serverID string) (address string, release func(used bool), err error) {
+	err = s.db.Read(ctx, func(tx *store.Tx) error {
 		v, err := getVolumeTx(ctx, tx, c, volumeID)
 		if err != nil {
 			return err
@@ -81,38 +150,189 @@ func (s *Service) reserve(ctx context.Context, c *auth.Credentials, volumeID, se
 		if err != nil {
 			return err
 		}
-		for _, x := range atts {
-			if serverID != "" && x.InstanceUUID == serverID {
-				return invalidVolume("Volume %s is already attached to server %s (attachment %s).", v.ID, serverID, x.ID)
-			}
-		}
-		switch {
-		case v.Status == StatusAvailable:
-		case v.Multiattach && (v.Status == StatusInUse || v.Status == StatusReserved || v.Status == StatusAttaching):
-		case v.Status == StatusInUse || v.Status == StatusReserved || v.Status == StatusAttaching:
-			other := ""
-			if len(atts) > 0 {
-				other = atts[0].InstanceUUID
-			}
-			return invalidVolume("Volume %s status must be available to attach, but current status is: %s: it is attached to server %s; detach it there first or use a multiattach volume.", v.ID, v.Status, other)
-		default:
-			return invalidVolume("Volume %s status must be available to attach, but current status is: %s.", v.ID, v.Status)
-		}
-		if mode == "rw" && v.ReadOnly {
-			mode = "ro"
-		}
-		now := s.now()
-		a = Attachment{ID: newUUID(), VolumeID: v.ID, InstanceUUID: serverID, Status: AttachReserved, AttachMode: mode,
-			Connector: connector, CreatedAt: now, UpdatedAt: now}
-		if err := tx.PutAttachment(ctx, a); err != nil {
-			return err
-		}
-		if v.Status == StatusAvailable {
-			v.Status = StatusReserved
-		}
-		return s.saveVolumeTx(ctx, tx, &v)
+		return attachable(v, atts, serverID)
 	})
-	return a, err
+	if err != nil {
+		return "", nil, err
+	}
+	s.mu.Lock()
+	s.exporting[volumeID]++
+	s.mu.Unlock()
+	release = func(used bool) {
+		s.mu.Lock()
+		if s.exporting[volumeID]--; s.exporting[volumeID] <= 0 {
+			delete(s.exporting, volumeID)
+		}
+		s.mu.Unlock()
+		if !used {
+			s.unexportIfUnused(context.WithoutCancel(ctx), volumeID)
+		}
+	}
+	addr, err := s.export(ctx, volumeID)
+	if err != nil {
+		release(false)
+		return "", nil, err
+	}
+	return addr, release, nil
+}
+
+// AttachTx is Nova's attach in the caller's transaction (the one writing
+// the server's block device mapping): it creates an attachment of the
+// volume to serverID on host, exported at address (ExportFor), with status
+// attaching, and moves the volume to attaching. Both records commit
+// together or not at all.
+func (s *Service) AttachTx(ctx context.Context, tx *store.Tx, c *auth.Credentials, volumeID, serverID, host, address string) (Attachment, error) {
+	a, err := s.reserveAttachmentTx(ctx, tx, c, volumeID, serverID, "rw", nil)
+	if err != nil {
+		return a, err
+	}
+	v, err := getVolumeTx(ctx, tx, c, volumeID)
+	if err != nil {
+		return a, err
+	}
+	a.Connector = map[string]any{"host": host, "platform": "x86_64", "os_type": "linux", "multipath": false}
+	a.Address, a.Host, a.Status, a.UpdatedAt = address, host, AttachAttaching, s.now()
+	if err := tx.PutAttachment(ctx, a); err != nil {
+		return a, err
+	}
+	if v.Status == StatusReserved {
+		v.Status, v.AttachStatus = StatusAttaching, AttachAttaching
+		return a, s.saveVolumeTx(ctx, tx, &v)
+	}
+	return a, nil
+}
+
+// CompleteTx marks an attachment attached at device on host (the volume
+// in-use) in the caller's transaction; the volume is already exported
+// (ExportFor). An absent attachment is not an error: it was released.
+func (s *Service) CompleteTx(ctx context.Context, tx *store.Tx, attachmentID, host, device string) error {
+	a, v, err := attachmentTx(ctx, tx, nil, attachmentID)
+	if oserr.Is(err, 404) {
+		return nil
+	}
+	if err != nil {
+		return err
+	}
+	if host != "" {
+		a.Host = host
+	}
+	if device != "" {
+		a.Device = device
+	}
+	a.Status, a.UpdatedAt = AttachAttached, s.now()
+	if err := tx.PutAttachment(ctx, a); err != nil {
+		return err
+	}
+	v.Status, v.AttachStatus = StatusInUse, AttachAttached
+	return s.saveVolumeTx(ctx, tx, &v)
+}
+
+// DetachTx deletes an attachment in the caller's transaction (the volume
+// is available once it has none); the volume is unexported after the
+// commit. An absent attachment is not an error.
+func (s *Service) DetachTx(ctx context.Context, tx *store.Tx, attachmentID string) error {
+	a, v, err := attachmentTx(ctx, tx, nil, attachmentID)
+	if oserr.Is(err, 404) {
+		return nil
+	}
+	if err != nil {
+		return err
+	}
+	if err := tx.DeleteAttachment(ctx, a.ID); err != nil {
+		return err
+	}
+	rest, err := tx.VolumeAttachments(ctx, v.ID)
+	if err != nil {
+		return err
+	}
+	settle(&v, rest)
+	if len(rest) == 0 {
+		tx.AfterCommit(func() { s.unexportIfUnused(context.Background(), v.ID) })
+	}
+	return s.saveVolumeTx(ctx, tx, &v)
+}
+
+// DeleteDetachedTx starts deleting a volume a deleted server had with
+// delete_on_termination, in the caller's transaction (after DetachTx): the
+// worker deletes its data once committed. A volume still attached
+// elsewhere, with snapshots, or already going is left as it is, as Nova
+// leaves a volume Cinder refuses to delete.
+func (s *Service) DeleteDetachedTx(ctx context.Context, tx *store.Tx, volumeID string) error {
+	v, err := getVolumeTx(ctx, tx, nil, volumeID)
+	if oserr.Is(err, 404) {
+		return nil
+	}
+	if err != nil {
+		return err
+	}
+	atts, err := tx.VolumeAttachments(ctx, v.ID)
+	if err != nil {
+		return err
+	}
+	snaps, err := tx.ListSnapshots(ctx, store.SnapshotQuery{VolumeID: v.ID})
+	if err != nil {
+		return err
+	}
+	if len(atts) > 0 || len(snaps) > 0 || !deletable[v.Status] {
+		s.log.Warn("not deleting a deleted server's volume (delete_on_termination): it is still attached, has snapshots or is busy",
+			"volume_id", v.ID, "status", v.Status, "attachments", len(atts), "snapshots", len(snaps))
+		return nil
+	}
+	v.Status, v.Task = StatusDeleting, ""
+	tx.AfterCommit(s.notify)
+	return s.saveVolumeTx(ctx, tx, &v)
+}
+
+// unexportIfUnused stops exporting a volume that has no attachment and
+// that no attach in this process is exporting for.
+func (s *Service) unexportIfUnused(ctx context.Context, volumeID string) {
+	if s.pool() == nil {
+		return
+	}
+	s.mu.Lock()
+	busy := s.exporting[volumeID] > 0
+	s.mu.Unlock()
+	if busy {
+		return
+	}
+	var used bool
+	err := s.db.Read(ctx, func(tx *store.Tx) error {
+		atts, err := tx.VolumeAttachments(ctx, volumeID)
+		used = len(atts) > 0
+		return err
+	})
+	if err != nil || used {
+		return
+	}
+	ctx, cancel := context.WithTimeout(ctx, 2*time.Minute)
+	defer cancel()
+	if err := s.pool().Unexport(ctx, volumeID); err != nil {
+		s.log.Warn("unexport of a volume no server uses failed; the next restart tries again", "volume_id", volumeID, "error", err)
+	}
+}
+
+// exportLister is a backend that can list its exports (the storage pool
+// keeps a mark per export).
+type exportLister interface {
+	Exports(ctx context.Context) ([]string, error)
+}
+
+// sweepExports unexports the volumes the pool exports without an
+// attachment: what a crash between an export and the transaction that was
+// to record its attachment (or between a detach and its unexport) left.
+func (s *Service) sweepExports(ctx context.Context) {
+	l, ok := s.pool().(exportLister)
+	if !ok {
+		return
+	}
+	ids, err := l.Exports(ctx)
+	if err != nil {
+		s.log.Warn("volume worker: list exports", "error", err)
+		return
+	}
+	for _, id := range ids {
+		s.unexportIfUnused(ctx, id)
+	}
 }
 
 // CreateAttachment is POST /attachments: a reservation, and with a

@@ -96,6 +96,10 @@ type Service struct {
 	mu   sync.Mutex
 	// busy are the ids the worker is processing now.
 	busy map[string]bool
+	// exporting counts, per volume, the attaches in this process between
+	// their export and the transaction recording the attachment: the
+	// export sweep leaves those volumes alone.
+	exporting map[string]int
 	// changed is closed (and replaced) whenever the worker changes a status.
 	changed chan struct{}
 	started time.Time
@@ -123,7 +127,7 @@ func New(ctx context.Context, db *store.DB, backend Backend, images Images, log 
 		log = slog.Default()
 	}
 	s := &Service{db: db, backend: backend, images: images, log: log, cfg: cfg, kick: make(chan struct{}, 1),
-		busy: map[string]bool{}, changed: make(chan struct{}), started: cfg.Now().UTC()}
+		busy: map[string]bool{}, exporting: map[string]int{}, changed: make(chan struct{}), started: cfg.Now().UTC()}
 	if err := s.ensureDefaultType(ctx); err != nil {
 		return nil, fmt.Errorf("volume: default type: %w", err)
 	}
@@ -216,14 +220,21 @@ func getVolumeTx(ctx context.Context, tx *store.Tx, c *auth.Credentials, id stri
 // Run is the worker: it finishes every volume and snapshot in a
 // transitional status (creating, deleting, extending, uploading), reading
 // the store again on each pass, so work a crash interrupted is finished
-// after a restart. It returns when ctx ends, after its operations stop.
+// after a restart. Its first pass with a backend also unexports the
+// volumes a crash left exported without an attachment. It returns when ctx
+// ends, after its operations stop.
 func (s *Service) Run(ctx context.Context) error {
+	var swept Backend // the backend whose exports were swept
 	var wg sync.WaitGroup
 	defer wg.Wait()
 	sem := make(chan struct{}, s.cfg.Workers)
 	t := time.NewTicker(s.cfg.Poll)
 	defer t.Stop()
 	for {
+		if b := s.pool(); b != nil && b != swept {
+			s.sweepExports(ctx)
+			swept = b
+		}
 		var vols, snaps []string
 		err := s.db.Read(ctx, func(tx *store.Tx) error {
 			var err error

@@ -417,3 +417,113 @@ func TestIsolation(t *testing.T) {
 		t.Fatalf("admin all_tenants lists %d: %v", len(vs), err)
 	}
 }
+
+// TestAttachInCallersTransaction checks Nova's attach path: the export
+// comes first, the attachment is written in the caller's transaction (a
+// rolled back one leaves the volume available, and releasing the export
+// unused unexports it), complete and detach follow in later transactions,
+// and an export a crash left without an attachment is removed by the
+// worker's first pass after a restart.
+func TestAttachInCallersTransaction(t *testing.T) {
+	storetest.Each(t, func(t *testing.T, db *store.DB) {
+		ctx := context.Background()
+		files := volumetest.New(t)
+		first, err := volume.New(ctx, db, files, newImages(), slog.New(slog.NewTextHandler(io.Discard, nil)), volume.Config{})
+		if err != nil {
+			t.Fatal(err)
+		}
+		v, err := first.Create(ctx, alice, volume.CreateSpec{SizeGB: 1})
+		if err != nil {
+			t.Fatal(err)
+		}
+		if err := first.Reconcile(ctx, "volume:"+v.ID); err != nil {
+			t.Fatal(err)
+		}
+		status := func(svc *volume.Service) (string, int) {
+			t.Helper()
+			got, err := svc.Get(ctx, admin, v.ID)
+			if err != nil {
+				t.Fatal(err)
+			}
+			atts, err := svc.ListAttachments(ctx, admin, true, v.ID, "")
+			if err != nil {
+				t.Fatal(err)
+			}
+			return got.Status, len(atts)
+		}
+
+		// The caller's transaction fails after AttachTx: nothing stays.
+		addr, release, err := first.ExportFor(ctx, alice, v.ID, "server-1")
+		if err != nil || addr == "" || !files.Exported(v.ID) {
+			t.Fatalf("export: %q %v (exported %v)", addr, err, files.Exported(v.ID))
+		}
+		refused := errors.New("the server changed meanwhile")
+		err = db.Write(ctx, func(tx *store.Tx) error {
+			if _, err := first.AttachTx(ctx, tx, alice, v.ID, "server-1", "h1", addr); err != nil {
+				return err
+			}
+			return refused
+		})
+		release(false)
+		if !errors.Is(err, refused) {
+			t.Fatalf("attach transaction: %v", err)
+		}
+		if st, n := status(first); st != volume.StatusAvailable || n != 0 || files.Exported(v.ID) {
+			t.Fatalf("after a rolled back attach: %s with %d attachments, exported %v", st, n, files.Exported(v.ID))
+		}
+
+		// Committed: attaching; completed: in-use; detached: available, unexported.
+		addr, release, err = first.ExportFor(ctx, alice, v.ID, "server-1")
+		if err != nil {
+			t.Fatal(err)
+		}
+		var att volume.Attachment
+		err = db.Write(ctx, func(tx *store.Tx) (err error) {
+			att, err = first.AttachTx(ctx, tx, alice, v.ID, "server-1", "h1", addr)
+			return err
+		})
+		release(err == nil)
+		if err != nil {
+			t.Fatal(err)
+		}
+		if st, n := status(first); st != volume.StatusAttaching || n != 1 || att.Status != volume.AttachAttaching || att.Address != addr {
+			t.Fatalf("after attach: %s with %d attachments, attachment %+v", st, n, att)
+		}
+		if _, _, err := first.ExportFor(ctx, bob, v.ID, "server-2"); !oserr.Is(err, 404) {
+			t.Fatalf("another project's export: %v, want 404", err)
+		}
+		if _, _, err := first.ExportFor(ctx, alice, v.ID, "server-2"); !oserr.Is(err, 400) {
+			t.Fatalf("export of an attaching volume for another server: %v, want 400", err)
+		}
+		if err := db.Write(ctx, func(tx *store.Tx) error { return first.CompleteTx(ctx, tx, att.ID, "h1", "/dev/vdb") }); err != nil {
+			t.Fatal(err)
+		}
+		if st, _ := status(first); st != volume.StatusInUse || !files.Exported(v.ID) {
+			t.Fatalf("after complete: %s, exported %v", st, files.Exported(v.ID))
+		}
+		for range 2 { // an absent attachment is not an error
+			if err := db.Write(ctx, func(tx *store.Tx) error { return first.DetachTx(ctx, tx, att.ID) }); err != nil {
+				t.Fatal(err)
+			}
+		}
+		if st, n := status(first); st != volume.StatusAvailable || n != 0 || files.Exported(v.ID) {
+			t.Fatalf("after detach: %s with %d attachments, exported %v", st, n, files.Exported(v.ID))
+		}
+
+		// A crash after the export: the restarted worker unexports it.
+		if _, _, err := first.ExportFor(ctx, alice, v.ID, "server-1"); err != nil {
+			t.Fatal(err)
+		}
+		e := start(t, db, files, newImages())
+		deadline := time.Now().Add(20 * time.Second)
+		for files.Exported(v.ID) && time.Now().Before(deadline) {
+			time.Sleep(20 * time.Millisecond)
+		}
+		if files.Exported(v.ID) {
+			t.Fatal("an export without an attachment survived the restart")
+		}
+		if st, n := status(e.svc); st != volume.StatusAvailable || n != 0 {
+			t.Fatalf("after the restart: %s with %d attachments", st, n)
+		}
+	})
+}

@@ -25,8 +25,6 @@ const gib = 1 << 30
 type Files struct {
 	Dir string
 	mu  sync.Mutex
-	// exported are the volumes Export made reachable.
-	exported map[string]bool
 	// Fail, when set, makes the named operation ("create", "delete",
 	// "extend", "snapshot", …) fail with this error (fault injection).
 	fail map[string]error
@@ -45,12 +43,12 @@ func New(t testing.TB) *Files {
 
 // Open returns a file backend in dir.
 func Open(dir string) (*Files, error) {
-	for _, d := range []string{"volumes", "snapshots"} {
+	for _, d := range []string{"volumes", "snapshots", "exports"} {
 		if err := os.MkdirAll(filepath.Join(dir, d), 0o700); err != nil {
 			return nil, err
 		}
 	}
-	return &Files{Dir: dir, exported: map[string]bool{}, fail: map[string]error{}, calls: map[string]int{}}, nil
+	return &Files{Dir: dir, fail: map[string]error{}, calls: map[string]int{}}, nil
 }
 
 // FailOn makes op fail with err (nil: stop failing).
@@ -303,7 +301,9 @@ func (f *Files) Read(_ context.Context, id string) (io.ReadCloser, int64, error)
 	return r, st.Size(), nil
 }
 
-// Export records the volume as exported and returns an NBD address.
+// Export records the volume as exported (a mark in DIR/exports, kept
+// across a reopen of the directory as the storage pool keeps its exports)
+// and returns an NBD address.
 func (f *Files) Export(_ context.Context, id string) (string, error) {
 	if err := f.step("export"); err != nil {
 		return "", err
@@ -311,25 +311,40 @@ func (f *Files) Export(_ context.Context, id string) (string, error) {
 	if _, err := os.Stat(f.vol(id)); err != nil {
 		return "", fmt.Errorf("volume %s has no data: %w", id, err)
 	}
-	f.mu.Lock()
-	f.exported[id] = true
-	f.mu.Unlock()
+	if err := os.WriteFile(f.exportMark(id), nil, 0o600); err != nil {
+		return "", err
+	}
 	return "nbd+unix:///" + id + "?socket=" + filepath.Join(f.Dir, "nbd.sock"), nil
 }
 
+func (f *Files) exportMark(id string) string { return filepath.Join(f.Dir, "exports", clean(id)) }
+
 // Unexport forgets the export.
 func (f *Files) Unexport(_ context.Context, id string) error {
-	f.mu.Lock()
-	delete(f.exported, id)
-	f.mu.Unlock()
+	if err := f.step("unexport"); err != nil {
+		return err
+	}
+	if err := os.Remove(f.exportMark(id)); err != nil && !errors.Is(err, os.ErrNotExist) {
+		return err
+	}
 	return nil
 }
 
 // Exported reports whether a volume is exported.
 func (f *Files) Exported(id string) bool {
-	f.mu.Lock()
-	defer f.mu.Unlock()
-	return f.exported[id]
+	_, err := os.Stat(f.exportMark(id))
+	return err == nil
+}
+
+// Exports lists the exported volumes.
+func (f *Files) Exports(context.Context) ([]string, error) {
+	es, err := os.ReadDir(filepath.Join(f.Dir, "exports"))
+	var out []string
+	for _, e := range es {
+		out = append(out, e.Name())
+	}
+	sort.Strings(out)
+	return out, err
 }
 
 // List returns the volume and snapshot files.
