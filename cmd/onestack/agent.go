@@ -4,6 +4,9 @@ import (
 	"context"
 	"flag"
 	"fmt"
+	"log/slog"
+	"net"
+	"net/http"
 	"os"
 	"path/filepath"
 	"time"
@@ -16,6 +19,7 @@ import (
 	"github.com/onestack/onestack/internal/driver/qemu"
 	"github.com/onestack/onestack/internal/guestimage"
 	"github.com/onestack/onestack/internal/hostapi"
+	"github.com/onestack/onestack/internal/hostconsole"
 	"github.com/onestack/onestack/internal/metadata"
 )
 
@@ -39,6 +43,7 @@ func agentCmd(ctx context.Context, args []string) error {
 	tunnelIP := fs.String("tunnel-ip", "", "qemu: this host's VXLAN endpoint address (on its underlay link); empty runs no data plane, so guests with NICs fail")
 	underlay := fs.String("underlay", "", "qemu: the link that carries VXLAN to the other hosts (default: the one holding --tunnel-ip)")
 	external := fs.String("external-interface", "", "qemu: a link bridged to the external network 'public' (its flat physical network); empty: no external network on this host")
+	consoleListen := fs.String("console-listen", "127.0.0.1:0", "qemu: where this agent serves its guests' console logs and serial consoles to the control plane (an address the controllers reach, e.g. the management IP and a port; port 0 picks one)")
 	if err := fs.Parse(args); err != nil {
 		return err
 	}
@@ -113,8 +118,11 @@ func agentCmd(ctx context.Context, args []string) error {
 			qd.SetOpenTap(nd.OpenTap)
 		}
 	}
-	if *hypervisor == "qemu" {
+	if qd, ok := d.(*qemu.Driver); ok {
 		cfg.Resync = 15 * time.Second // notices guests that stopped by themselves
+		if cfg.ConsoleURL, cfg.ConsoleKey, err = serveConsoles(ctx, *consoleListen, qd, log); err != nil {
+			return err
+		}
 	}
 	ag = agent.New(plane, d, log, cfg)
 	return ag.Run(ctx)
@@ -145,4 +153,26 @@ func readCredentials(path, cloud string) (hostapi.Credentials, error) {
 		return hostapi.Credentials{}, fmt.Errorf("%s has no cloud %q", path, cloud)
 	}
 	return hostapi.Credentials{Username: e.Auth.Username, Password: e.Auth.Password, Project: e.Auth.ProjectName, Domain: e.Auth.UserDomainName}, nil
+}
+
+// serveConsoles serves the guests' consoles of d on listen until ctx ends,
+// and returns the URL and key the agent registers for the control plane.
+func serveConsoles(ctx context.Context, listen string, d hostconsole.Source, log *slog.Logger) (string, string, error) {
+	key, err := hostconsole.NewKey()
+	if err != nil {
+		return "", "", err
+	}
+	ln, err := net.Listen("tcp", listen)
+	if err != nil {
+		return "", "", fmt.Errorf("console server: %w (set --console-listen to a free address)", err)
+	}
+	srv := &http.Server{Handler: hostconsole.Handler(key, d, log.With("service", "console")), ReadHeaderTimeout: 10 * time.Second}
+	go func() { _ = srv.Serve(ln) }()
+	go func() {
+		<-ctx.Done()
+		_ = srv.Close()
+	}()
+	u := "http://" + ln.Addr().String()
+	log.Info("console server listening", "url", u)
+	return u, key, nil
 }

@@ -15,6 +15,7 @@ import (
 	"github.com/onestack/onestack/internal/driver/fake"
 	"github.com/onestack/onestack/internal/driver/qemu"
 	"github.com/onestack/onestack/internal/guestimage"
+	"github.com/onestack/onestack/internal/hostconsole"
 	computesvc "github.com/onestack/onestack/internal/service/compute"
 	"github.com/onestack/onestack/internal/store"
 )
@@ -33,6 +34,12 @@ func (c *Cloud) wireCompute(ctx context.Context) error {
 	c.mux.Handle(compute.Prefix+"/v2/", legacy)
 	c.serve("compute", "nova", compute.Prefix, "/v2.1")
 	agentapi.Service(c.Compute, agentPlane{c.Compute, c}, c.Identity).Mount(c.mux)
+
+	// Hosts whose agent runs in another process serve their consoles
+	// themselves; hosts of this process override these below.
+	remote := remoteConsoles{db: c.DB}
+	c.Compute.SetConsoleSource(remote.Log)
+	c.Compute.SetSerialDialer(remote.Serial)
 
 	sched := scheduler.New(c.Compute, capacityFor(c.Placement), c.cfg.Log.With("service", "scheduler"), scheduler.Config{})
 	c.loops = append(c.loops, sched.Run, c.purgeDeleted)
@@ -53,13 +60,14 @@ func (c *Cloud) wireCompute(ctx context.Context) error {
 			a := agent.New(agentPlane{c.Compute, c}, d, log, agent.Config{Host: host, Network: fake.NewNetwork(log)})
 			c.loops = append(c.loops, a.Run)
 		}
-		c.Compute.SetConsoleSource(func(_ context.Context, host, id string) (string, error) {
+		c.Compute.SetConsoleSource(func(ctx context.Context, host, id string) (string, error) {
 			d := drivers[host]
 			if d == nil {
-				return "", fmt.Errorf("host %s is not a fake host of this process", host)
+				return remote.Log(ctx, host, id)
 			}
 			return d.ConsoleOutput(id), nil
 		})
+		c.Compute.SetSerialDialer(nil) // fake guests have no serial port
 	case "qemu":
 		return c.wireQemuHosts(ctx)
 	case "", "none":
@@ -127,17 +135,18 @@ func (c *Cloud) wireQemuHosts(ctx context.Context) error {
 		ag = agent.New(agentPlane{c.Compute, c}, d, log, acfg)
 		c.loops = append(c.loops, ag.Run)
 	}
-	c.Compute.SetConsoleSource(func(_ context.Context, host, id string) (string, error) {
+	remote := remoteConsoles{db: c.DB}
+	c.Compute.SetConsoleSource(func(ctx context.Context, host, id string) (string, error) {
 		d := drivers[host]
 		if d == nil {
-			return "", fmt.Errorf("host %s is not a host of this process", host)
+			return remote.Log(ctx, host, id)
 		}
 		return d.ConsoleOutput(id)
 	})
 	c.Compute.SetSerialDialer(func(ctx context.Context, host, id string) (net.Conn, error) {
 		d := drivers[host]
 		if d == nil {
-			return nil, fmt.Errorf("host %s is not a host of this process", host)
+			return remote.Serial(ctx, host, id)
 		}
 		return d.SerialConsole(ctx, id)
 	})
@@ -203,4 +212,44 @@ func peerPoll(controller bool) time.Duration {
 		return time.Second
 	}
 	return 0
+}
+
+// remoteConsoles reads the consoles of hosts whose agent runs in another
+// process (`onestack agent`), through the console server it registered.
+type remoteConsoles struct {
+	db     *store.DB
+	client hostconsole.Client
+}
+
+func (r remoteConsoles) endpoint(ctx context.Context, host string) (string, string, error) {
+	var h store.ComputeHost
+	err := r.db.Read(ctx, func(tx *store.Tx) (err error) {
+		h, err = tx.GetHostByName(ctx, host)
+		return err
+	})
+	if err != nil {
+		return "", "", fmt.Errorf("host %s: %w", host, err)
+	}
+	if h.ConsoleURL == "" {
+		return "", "", fmt.Errorf("host %s registered no console server (its agent runs the fake hypervisor, or an onestack without console serving: restart it with a current one)", host)
+	}
+	return h.ConsoleURL, h.ConsoleKey, nil
+}
+
+// Log reads a guest's console log from its host's agent.
+func (r remoteConsoles) Log(ctx context.Context, host, id string) (string, error) {
+	u, key, err := r.endpoint(ctx, host)
+	if err != nil {
+		return "", err
+	}
+	return r.client.Log(ctx, u, key, id)
+}
+
+// Serial opens a guest's serial console through its host's agent.
+func (r remoteConsoles) Serial(ctx context.Context, host, id string) (net.Conn, error) {
+	u, key, err := r.endpoint(ctx, host)
+	if err != nil {
+		return nil, err
+	}
+	return r.client.DialSerial(ctx, u, key, id)
 }

@@ -51,6 +51,9 @@ type ComputeHost struct {
 	DiskGB            int
 	CPUInfo           string
 	CreatedAt         time.Time
+	// ConsoleURL and ConsoleKey reach the console server of an agent in
+	// its own process ("" for hosts of the control plane's process).
+	ConsoleURL, ConsoleKey string
 }
 
 // Fault is why a server is in ERROR, shown as Nova's "fault".
@@ -309,12 +312,12 @@ func (t *Tx) DeleteKeypair(ctx context.Context, userID, name string) error {
 
 // ---- compute hosts
 
-const hostCols = `id, seq, host, zone, enabled, disabled_reason, status_changed_at, forced_down, heartbeat_at, hypervisor_type, hypervisor_version, host_ip, vcpus, memory_mb, disk_gb, cpu_info, created_at`
+const hostCols = `id, seq, host, zone, enabled, disabled_reason, status_changed_at, forced_down, heartbeat_at, hypervisor_type, hypervisor_version, host_ip, vcpus, memory_mb, disk_gb, cpu_info, created_at, console_url, console_key`
 
 func scanHost(s scanner) (ComputeHost, error) {
 	var h ComputeHost
 	var sc, hb, c int64
-	err := s.Scan(&h.ID, &h.Seq, &h.Host, &h.Zone, &h.Enabled, &h.DisabledReason, &sc, &h.ForcedDown, &hb, &h.HypervisorType, &h.HypervisorVersion, &h.HostIP, &h.VCPUs, &h.MemoryMB, &h.DiskGB, &h.CPUInfo, &c)
+	err := s.Scan(&h.ID, &h.Seq, &h.Host, &h.Zone, &h.Enabled, &h.DisabledReason, &sc, &h.ForcedDown, &hb, &h.HypervisorType, &h.HypervisorVersion, &h.HostIP, &h.VCPUs, &h.MemoryMB, &h.DiskGB, &h.CPUInfo, &c, &h.ConsoleURL, &h.ConsoleKey)
 	h.StatusChangedAt, h.HeartbeatAt, h.CreatedAt = fromMicros(sc), fromMicros(hb), fromMicros(c)
 	return h, err
 }
@@ -330,8 +333,8 @@ func (t *Tx) UpsertHost(ctx context.Context, h ComputeHost) (ComputeHost, error)
 		if h.Zone == "" {
 			h.Zone = old.Zone
 		}
-		_, err = t.exec(ctx, `UPDATE compute_hosts SET zone = ?, heartbeat_at = ?, hypervisor_type = ?, hypervisor_version = ?, host_ip = ?, vcpus = ?, memory_mb = ?, disk_gb = ?, cpu_info = ? WHERE id = ?`,
-			h.Zone, micros(h.HeartbeatAt), h.HypervisorType, h.HypervisorVersion, h.HostIP, h.VCPUs, h.MemoryMB, h.DiskGB, h.CPUInfo, h.ID)
+		_, err = t.exec(ctx, `UPDATE compute_hosts SET zone = ?, heartbeat_at = ?, hypervisor_type = ?, hypervisor_version = ?, host_ip = ?, vcpus = ?, memory_mb = ?, disk_gb = ?, cpu_info = ?, console_url = ?, console_key = ? WHERE id = ?`,
+			h.Zone, micros(h.HeartbeatAt), h.HypervisorType, h.HypervisorVersion, h.HostIP, h.VCPUs, h.MemoryMB, h.DiskGB, h.CPUInfo, h.ConsoleURL, h.ConsoleKey, h.ID)
 		return h, t.mapErr(err)
 	case err != ErrNotFound:
 		return h, err
@@ -343,9 +346,9 @@ func (t *Tx) UpsertHost(ctx context.Context, h ComputeHost) (ComputeHost, error)
 		return h, fmt.Errorf("next host number: %w", err)
 	}
 	h.Seq = int(seq)
-	_, err = t.exec(ctx, `INSERT INTO compute_hosts (`+hostCols+`) VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?)`,
+	_, err = t.exec(ctx, `INSERT INTO compute_hosts (`+hostCols+`) VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?)`,
 		h.ID, h.Seq, h.Host, h.Zone, h.Enabled, h.DisabledReason, micros(h.StatusChangedAt), h.ForcedDown, micros(h.HeartbeatAt),
-		h.HypervisorType, h.HypervisorVersion, h.HostIP, h.VCPUs, h.MemoryMB, h.DiskGB, h.CPUInfo, micros(h.CreatedAt))
+		h.HypervisorType, h.HypervisorVersion, h.HostIP, h.VCPUs, h.MemoryMB, h.DiskGB, h.CPUInfo, micros(h.CreatedAt), h.ConsoleURL, h.ConsoleKey)
 	return h, t.mapErr(err)
 }
 

@@ -16,8 +16,8 @@ import (
 // SerialDialer connects to a guest's serial console on its host.
 type SerialDialer func(ctx context.Context, host, serverID string) (net.Conn, error)
 
-// SetSerialDialer installs how serial consoles are reached (hosts of this
-// process only; other hosts' servers have no interactive console).
+// SetSerialDialer installs how serial consoles are reached (nil: no host
+// has an interactive console).
 func (s *Service) SetSerialDialer(d SerialDialer) { s.serial = d }
 
 // ConsoleTokenTTL is how long a console URL works (Nova's
@@ -62,7 +62,7 @@ func (s *Service) RemoteConsole(ctx context.Context, c *auth.Credentials, id, pr
 		return "", oserr.Conflict("Instance %s is not ready: it is %s; a serial console needs a running server.", id, Status(v.VMState, v.TaskState))
 	}
 	if s.serial == nil {
-		return "", oserr.BadRequest("Unavailable console type serial: host %s serves no interactive console (its guests are not real, or its agent runs in another process); use the console log.", v.Host)
+		return "", oserr.BadRequest("Unavailable console type serial: host %s serves no interactive console (its guests are not real: the fake hypervisor); use the console log.", v.Host)
 	}
 	b := make([]byte, 24)
 	if _, err := rand.Read(b); err != nil {
