@@ -293,6 +293,24 @@ func dump(t testing.TB, ns string) string {
 	return b.String()
 }
 
+// settledDump is dump once the kernel has finished with links that just
+// came up (carrier, IPv6 link-local addresses and their multicast
+// entries arrive by themselves): two dumps a second apart agree, or the
+// last of ten.
+func settledDump(t testing.TB, ns string) string {
+	t.Helper()
+	prev := dump(t, ns)
+	for i := 0; i < 10; i++ {
+		time.Sleep(time.Second)
+		cur := dump(t, ns)
+		if cur == prev {
+			return cur
+		}
+		prev = cur
+	}
+	return prev
+}
+
 func netlinkParseAddr(s string) (*netlink.Addr, error) { return netlink.ParseAddr(s) }
 
 // httpGet2 is httpGet from source address src.

@@ -150,7 +150,7 @@ func TestRestartTeardown(t *testing.T) {
 	if ack := g1.dhcp(t); ack.YourIPAddr.String() != "10.0.0.11" {
 		t.Fatalf("address %s", ack.YourIPAddr)
 	}
-	before := dump(t, c.topo.HostNS("a"))
+	before := settledDump(t, c.topo.HostNS("a"))
 	if err := c.drivers["a"].Close(); err != nil {
 		t.Fatal(err)
 	}
