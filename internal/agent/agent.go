@@ -83,6 +83,12 @@ type Agent struct {
 	// write. Cleared on every resync, which re-checks every guest
 	// against the hypervisor. Guarded by mu.
 	applied map[string]string
+	// uploaded maps a server to the image its snapshot task last
+	// uploaded: the same task handed out again (a newer desired state
+	// queued during the upload, or a report that failed and is repeated)
+	// must not upload into the image, which is active by then (Glance
+	// refuses: 409). Guarded by mu.
+	uploaded map[string]string
 
 	mu sync.Mutex
 	// pending holds, per server with a running worker, the newest desired
@@ -109,7 +115,7 @@ func New(plane hostapi.Plane, driver Driver, log *slog.Logger, cfg Config) *Agen
 		cfg.Parallel = 16
 	}
 	return &Agent{plane: plane, driver: driver, log: log.With("host", cfg.Host), cfg: cfg,
-		applied: map[string]string{}, pending: map[string]*hostapi.Guest{}, slots: make(chan struct{}, cfg.Parallel), net: newNetwork()}
+		applied: map[string]string{}, uploaded: map[string]string{}, pending: map[string]*hostapi.Guest{}, slots: make(chan struct{}, cfg.Parallel), net: newNetwork()}
 }
 
 // wait sleeps for d with jitter, or until ctx ends.
@@ -314,6 +320,9 @@ func (a *Agent) reconcile(ctx context.Context, g hostapi.Guest) {
 	if !done {
 		delete(a.applied, g.ServerID)
 	}
+	if g.Task != "image_snapshot" {
+		delete(a.uploaded, g.ServerID)
+	}
 	a.mu.Unlock()
 	if done {
 		return // already made so and reported: the watch echoes our own report
@@ -335,7 +344,16 @@ func (a *Agent) reconcile(ctx context.Context, g hostapi.Guest) {
 		}
 		r.Power = power
 		if err == nil && g.Task == "image_snapshot" {
-			err = a.snapshot(ctx, g)
+			a.mu.Lock()
+			again := a.uploaded[g.ServerID] == g.TaskArg
+			a.mu.Unlock()
+			if !again {
+				if err = a.snapshot(ctx, g); err == nil {
+					a.mu.Lock()
+					a.uploaded[g.ServerID] = g.TaskArg
+					a.mu.Unlock()
+				}
+			}
 		}
 		if v, ok := a.driver.(Volumer); ok && err == nil {
 			r.Attached, r.VolumeErrors = v.SyncVolumes(ctx, g)

@@ -56,6 +56,9 @@ func (p *plane) UploadImage(_ context.Context, id string, data io.Reader) error 
 	if p.uploads == nil {
 		p.uploads = map[string]string{}
 	}
+	if _, ok := p.uploads[id]; ok {
+		return errors.New("409 Image status transition from active to saving is not allowed")
+	}
 	p.uploads[id] = string(b)
 	return err
 }
@@ -197,5 +200,38 @@ func TestAgentSkipsTheEchoOfItsOwnReport(t *testing.T) {
 	}
 	if len(a.applied) != 0 {
 		t.Errorf("resync kept %d applied states; it re-checks every guest", len(a.applied))
+	}
+}
+
+// TestSnapshotUploadedOnce: a snapshot task handed out again (a newer
+// desired state queued while the upload ran, or a repeated report) does
+// not upload into the image a second time, which Glance refuses once the
+// image is active; both rounds report the task done.
+func TestSnapshotUploadedOnce(t *testing.T) {
+	d := fake.New(slog.New(slog.NewTextHandler(io.Discard, nil)), 8, 8192, 100)
+	p := &plane{}
+	a := New(p, d, slog.New(slog.NewTextHandler(io.Discard, nil)), Config{Host: "h1"})
+	ctx := context.Background()
+	g := hostapi.Guest{ServerID: "a", Revision: 7, Power: hostapi.PowerRunning}
+	a.reconcile(ctx, g)
+	g.Revision, g.Task, g.TaskArg = 8, "image_snapshot", "img-1"
+	a.reconcile(ctx, g)
+	g.Revision = 9
+	a.reconcile(ctx, g)
+	if len(p.uploads) != 1 {
+		t.Errorf("uploads: %d, want 1", len(p.uploads))
+	}
+	for _, r := range p.reports[1:] {
+		if r.Error != "" || r.Done != "image_snapshot" {
+			t.Errorf("report %+v, want the snapshot task done without error", r)
+		}
+	}
+	// A later snapshot into another image uploads again.
+	g.Revision, g.Task, g.TaskArg = 10, "", ""
+	a.reconcile(ctx, g)
+	g.Revision, g.Task, g.TaskArg = 11, "image_snapshot", "img-2"
+	a.reconcile(ctx, g)
+	if len(p.uploads) != 2 {
+		t.Errorf("uploads after a second snapshot: %d, want 2", len(p.uploads))
 	}
 }
