@@ -196,6 +196,20 @@ func (a *API) updateView(r *http.Request, v store.Server) map[string]any {
 			delete(m, k)
 		}
 	}
+	// Nor do its addresses have the OS-EXT-IPS attributes: addr and
+	// version only.
+	if nets, ok := m["addresses"].(map[string]any); ok {
+		for name, list := range nets {
+			items, _ := list.([]any)
+			basic := make([]any, 0, len(items))
+			for _, it := range items {
+				if a, ok := it.(map[string]any); ok {
+					basic = append(basic, map[string]any{"version": a["version"], "addr": a["addr"]})
+				}
+			}
+			nets[name] = basic
+		}
+	}
 	for _, k := range []string{"config_drive", "key_name", "os-extended-volumes:volumes_attached", "host_status", "fault"} {
 		delete(m, k)
 	}
@@ -536,7 +550,7 @@ func (a *API) listServersDetail(w http.ResponseWriter, r *http.Request) error {
 func (a *API) list(w http.ResponseWriter, r *http.Request, detail bool) error {
 	c := auth.From(r.Context())
 	q := r.URL.Query()
-	req := svc.ListRequest{NameRegex: q.Get("name")}
+	req := svc.ListRequest{NameRegex: q.Get("name"), IPRegex: q.Get("ip"), IP6Regex: q.Get("ip6")}
 	f := &req.Filter
 	isAdmin := c.IsAdmin()
 	if v := q.Get("all_tenants"); isAdmin && q.Has("all_tenants") && v != "0" && !strings.EqualFold(v, "false") {

@@ -563,6 +563,8 @@ func (d *decision) explain(v store.Server, want map[string]int64) string {
 	if d.considered == 0 {
 		if v.RequestedHost != "" {
 			fmt.Fprintf(&b, "the requested host %s is not a compute host.", v.RequestedHost)
+		} else if v.Host != "" {
+			fmt.Fprintf(&b, "a resize or migration moves the server to another host than its own (%s), and this cloud has no other compute host; add one (onestack up --hosts N, or onestack agent on another machine).", v.Host)
 		} else {
 			b.WriteString("no compute hosts are registered; start an agent ('onestack agent') or check 'openstack compute service list'.")
 		}

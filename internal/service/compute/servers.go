@@ -322,6 +322,10 @@ type ListRequest struct {
 	Filter      store.ServerFilter
 	AllProjects bool
 	NameRegex   string // Nova's name filter: a regular expression
+	// IPRegex and IP6Regex are Nova's ip and ip6 filters: regular
+	// expressions matched from the start of a fixed IPv4 (IPv6) address of
+	// the server.
+	IPRegex, IP6Regex string
 }
 
 // List lists servers the credentials may see. A name filter that is a real
@@ -344,8 +348,16 @@ func (s *Service) List(ctx context.Context, c *auth.Credentials, req ListRequest
 			}
 		}
 	}
+	ipMatch, err := ipFilter(req.IPRegex, req.IP6Regex)
+	if err != nil {
+		return nil, err
+	}
+	keep := func(v store.Server) bool {
+		return (re == nil || re.MatchString(v.Name)) && (ipMatch == nil || ipMatch(v))
+	}
+	filtered := re != nil || ipMatch != nil
 	var out []store.Server
-	err := s.db.Read(ctx, func(tx *store.Tx) error {
+	err = s.db.Read(ctx, func(tx *store.Tx) error {
 		limit := f.Page.Limit
 		for {
 			page, err := tx.ListServers(ctx, f)
@@ -356,11 +368,11 @@ func (s *Service) List(ctx context.Context, c *auth.Credentials, req ListRequest
 				return err
 			}
 			for _, v := range page {
-				if re == nil || re.MatchString(v.Name) {
+				if keep(v) {
 					out = append(out, v)
 				}
 			}
-			if re == nil || len(page) < f.Page.Limit || f.Page.Limit == 0 || len(out) >= limit {
+			if !filtered || len(page) < f.Page.Limit || f.Page.Limit == 0 || len(out) >= limit {
 				break
 			}
 			f.Page.Marker = page[len(page)-1].ID
@@ -371,6 +383,44 @@ func (s *Service) List(ctx context.Context, c *auth.Credentials, req ListRequest
 		return nil
 	})
 	return out, err
+}
+
+// ipFilter is Nova's ip/ip6 filter over a server's fixed addresses (its
+// NICs): each expression must match from the start of an address of its
+// IP version; nil when neither is given.
+func ipFilter(ip4, ip6 string) (func(store.Server) bool, error) {
+	if ip4 == "" && ip6 == "" {
+		return nil, nil
+	}
+	compile := func(name, expr string) (*regexp.Regexp, error) {
+		if expr == "" {
+			return nil, nil
+		}
+		re, err := regexp.Compile("^(?:" + expr + ")")
+		if err != nil {
+			return nil, oserr.BadRequest("Invalid %s filter %q: %v.", name, expr, err)
+		}
+		return re, nil
+	}
+	re4, err := compile("ip", ip4)
+	if err != nil {
+		return nil, err
+	}
+	re6, err := compile("ip6", ip6)
+	if err != nil {
+		return nil, err
+	}
+	return func(v store.Server) bool {
+		for _, nic := range NICs(v) {
+			for _, a := range nic.IPs {
+				is6 := strings.Contains(a.IP, ":")
+				if (!is6 && re4 != nil && re4.MatchString(a.IP)) || (is6 && re6 != nil && re6.MatchString(a.IP)) {
+					return true
+				}
+			}
+		}
+		return false
+	}, nil
 }
 
 // ServerUpdate is a decoded PUT /servers/{id}.
