@@ -8,7 +8,6 @@ package doctor
 
 import (
 	"context"
-	"encoding/json"
 	"errors"
 	"fmt"
 	"sort"
@@ -16,6 +15,7 @@ import (
 	"time"
 
 	"github.com/onestack/onestack/internal/driver/qemu"
+	compute "github.com/onestack/onestack/internal/service/compute"
 	"github.com/onestack/onestack/internal/store"
 )
 
@@ -324,11 +324,7 @@ func checkPorts(ctx context.Context, cfg Config, servers map[string][]store.Serv
 					continue
 				}
 				seen[v.ID] = true
-				var nics []struct {
-					PortID string `json:"port_id"`
-				}
-				_ = json.Unmarshal([]byte(v.NICs), &nics)
-				for _, n := range nics {
+				for _, n := range compute.NICs(v) {
 					if _, err := tx.GetPort(ctx, n.PortID); errors.Is(err, store.ErrNotFound) {
 						ps = append(ps, Problem{subject(v), fmt.Sprintf("its NIC's port %s no longer exists: the guest has lost that network", n.PortID),
 							"openstack server delete " + v.ID + "   # or rebuild it on a new port"})
@@ -341,23 +337,6 @@ func checkPorts(ctx context.Context, cfg Config, servers map[string][]store.Serv
 		return nil
 	})
 	return ps, err
-}
-
-// bdm is the part of a server's block device mapping (compute.BDM) the
-// volume checks read.
-type bdm struct {
-	VolumeID     string    `json:"volume_id"`
-	AttachmentID string    `json:"attachment_id"`
-	State        string    `json:"state"`
-	Started      time.Time `json:"started"`
-}
-
-func bdmsOf(v store.Server) []bdm {
-	var bs []bdm
-	if v.Volumes != "" {
-		_ = json.Unmarshal([]byte(v.Volumes), &bs)
-	}
-	return bs
 }
 
 // checkVolumes compares volumes, their attachments and the servers' block
@@ -398,13 +377,13 @@ func checkVolumes(ctx context.Context, cfg Config, servers map[string][]store.Se
 				continue
 			}
 			seen[v.ID] = true
-			for _, b := range bdmsOf(v) {
+			for _, b := range compute.BDMs(v) {
 				mapped[b.AttachmentID] = true
 				if !attached[b.AttachmentID] {
 					ps = append(ps, Problem{subject(v), fmt.Sprintf("its mapping of volume %s names attachment %s, which does not exist", b.VolumeID, b.AttachmentID),
 						fmt.Sprintf("openstack server remove volume %s %s", v.ID, b.VolumeID)})
 				}
-				if (b.State == "attaching" || b.State == "detaching") && !b.Started.IsZero() && cfg.Now().Sub(b.Started) > cfg.StuckAfter {
+				if (b.State == compute.BDMAttaching || b.State == compute.BDMDetaching) && !b.Started.IsZero() && cfg.Now().Sub(b.Started) > cfg.StuckAfter {
 					ps = append(ps, Problem{subject(v), fmt.Sprintf("volume %s has been %s for %s: host %q never confirmed", b.VolumeID, b.State,
 						cfg.Now().Sub(b.Started).Round(time.Second), v.Host),
 						fmt.Sprintf("restart the agent of host %s (it confirms the %s when it runs), or openstack server delete %s", v.Host, strings.TrimSuffix(b.State, "ing"), v.ID)})
