@@ -52,7 +52,7 @@ func (c *Cloud) wireCompute(ctx context.Context) error {
 			log := c.cfg.Log.With("service", "agent", "host", host)
 			d := fake.New(log, size.VCPUs, size.MemoryMB, size.DiskGB)
 			drivers[host] = d
-			a := agent.New(agentPlane{c.Compute, c}, d, log, agent.Config{Host: host, Network: fake.NewNetwork(log)})
+			a := agent.New(agentPlane{c.Compute, c}, d, log, agent.Config{Host: host, Network: fake.NewNetwork(log), LoadBalancers: fake.NewLoadBalancers(log)})
 			c.loops = append(c.loops, a.Run)
 		}
 		c.Compute.SetConsoleSource(func(ctx context.Context, host, id string) (string, error) {

@@ -244,7 +244,8 @@ func (s *Service) DeleteLoadBalancer(ctx context.Context, c *auth.Credentials, i
 		if (len(t.Listeners) > 0 || len(t.Pools) > 0) && !cascade {
 			return validation("Cannot delete Load Balancer %s - it has children", id)
 		}
-		if isPending(t.LB.ProvisioningStatus) {
+		// One no host has taken yet can go at once: nothing runs anywhere.
+		if isPending(t.LB.ProvisioningStatus) && t.LB.Host != "" {
 			return pendingState(t.LB.ProvisioningStatus, id)
 		}
 		now := s.now()
