@@ -455,7 +455,9 @@ func (a *API) deleteZone(w http.ResponseWriter, r *http.Request) error {
 
 var amphoraSpace = uuid.MustParse("6ba7b812-9dad-11d1-80b4-00c04fd430c8")
 
-func amphoraID(lbID string) string { return uuid.NewSHA1(amphoraSpace, []byte("amphora:"+lbID)).String() }
+func amphoraID(lbID string) string {
+	return uuid.NewSHA1(amphoraSpace, []byte("amphora:"+lbID)).String()
+}
 
 func amphoraView(t *svc.Tree) map[string]any {
 	status := "ALLOCATED"

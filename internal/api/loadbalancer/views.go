@@ -37,7 +37,9 @@ func childIDs[T any](t *svc.Tree, m map[string]*T, keep func(*T) bool) []string 
 			out = append(out, id)
 		}
 	}
-	sort.Slice(out, func(i, j int) bool { return metaOf(t, out[i]).CreatedAt.Before(metaOf(t, out[j]).CreatedAt) || metaOf(t, out[i]).CreatedAt.Equal(metaOf(t, out[j]).CreatedAt) && out[i] < out[j] })
+	sort.Slice(out, func(i, j int) bool {
+		return metaOf(t, out[i]).CreatedAt.Before(metaOf(t, out[j]).CreatedAt) || metaOf(t, out[i]).CreatedAt.Equal(metaOf(t, out[j]).CreatedAt) && out[i] < out[j]
+	})
 	return out
 }
 

@@ -7,25 +7,25 @@ import "encoding/json"
 // clears it).
 
 type wireLB struct {
-	Name             *string         `json:"name"`
-	Description      *string         `json:"description"`
-	AdminStateUp     *bool           `json:"admin_state_up"`
-	VIPAddress       *string         `json:"vip_address"`
-	VIPPortID        *string         `json:"vip_port_id"`
-	VIPSubnetID      *string         `json:"vip_subnet_id"`
-	VIPNetworkID     *string         `json:"vip_network_id"`
-	VIPQoSPolicyID   *string         `json:"vip_qos_policy_id"`
-	VIPSGIDs         *[]string       `json:"vip_sg_ids"`
-	AdditionalVIPs   []any           `json:"additional_vips"`
-	ProjectID        *string         `json:"project_id"`
-	TenantID         *string         `json:"tenant_id"`
-	Provider         *string         `json:"provider"`
-	FlavorID         *string         `json:"flavor_id"`
-	AvailabilityZone *string         `json:"availability_zone"`
-	Tags             *[]string       `json:"tags"`
-	Listeners        []wireListener  `json:"listeners"`
-	Pools            []wirePool      `json:"pools"`
-	VIPVNICType      *string         `json:"vip_vnic_type"`
+	Name             *string        `json:"name"`
+	Description      *string        `json:"description"`
+	AdminStateUp     *bool          `json:"admin_state_up"`
+	VIPAddress       *string        `json:"vip_address"`
+	VIPPortID        *string        `json:"vip_port_id"`
+	VIPSubnetID      *string        `json:"vip_subnet_id"`
+	VIPNetworkID     *string        `json:"vip_network_id"`
+	VIPQoSPolicyID   *string        `json:"vip_qos_policy_id"`
+	VIPSGIDs         *[]string      `json:"vip_sg_ids"`
+	AdditionalVIPs   []any          `json:"additional_vips"`
+	ProjectID        *string        `json:"project_id"`
+	TenantID         *string        `json:"tenant_id"`
+	Provider         *string        `json:"provider"`
+	FlavorID         *string        `json:"flavor_id"`
+	AvailabilityZone *string        `json:"availability_zone"`
+	Tags             *[]string      `json:"tags"`
+	Listeners        []wireListener `json:"listeners"`
+	Pools            []wirePool     `json:"pools"`
+	VIPVNICType      *string        `json:"vip_vnic_type"`
 }
 
 type wireListener struct {
@@ -69,26 +69,26 @@ type wirePersistence struct {
 }
 
 type wirePool struct {
-	Name               *string          `json:"name"`
-	Description        *string          `json:"description"`
-	AdminStateUp       *bool            `json:"admin_state_up"`
-	LoadBalancerID     *string          `json:"loadbalancer_id"`
-	ListenerID         *string          `json:"listener_id"`
-	Protocol           *string          `json:"protocol"`
-	LBAlgorithm        *string          `json:"lb_algorithm"`
-	SessionPersistence json.RawMessage  `json:"session_persistence"`
-	TLSEnabled         *bool            `json:"tls_enabled"`
-	TLSContainerRef    *string          `json:"tls_container_ref"`
-	CACertRef          *string          `json:"ca_tls_container_ref"`
-	CRLRef             *string          `json:"crl_container_ref"`
-	TLSCiphers         *string          `json:"tls_ciphers"`
-	TLSVersions        *[]string        `json:"tls_versions"`
-	ALPN               *[]string        `json:"alpn_protocols"`
-	Tags               *[]string        `json:"tags"`
-	Members            []wireMember     `json:"members"`
-	HealthMonitor      *wireMonitor     `json:"healthmonitor"`
-	ProjectID          *string          `json:"project_id"`
-	TenantID           *string          `json:"tenant_id"`
+	Name               *string         `json:"name"`
+	Description        *string         `json:"description"`
+	AdminStateUp       *bool           `json:"admin_state_up"`
+	LoadBalancerID     *string         `json:"loadbalancer_id"`
+	ListenerID         *string         `json:"listener_id"`
+	Protocol           *string         `json:"protocol"`
+	LBAlgorithm        *string         `json:"lb_algorithm"`
+	SessionPersistence json.RawMessage `json:"session_persistence"`
+	TLSEnabled         *bool           `json:"tls_enabled"`
+	TLSContainerRef    *string         `json:"tls_container_ref"`
+	CACertRef          *string         `json:"ca_tls_container_ref"`
+	CRLRef             *string         `json:"crl_container_ref"`
+	TLSCiphers         *string         `json:"tls_ciphers"`
+	TLSVersions        *[]string       `json:"tls_versions"`
+	ALPN               *[]string       `json:"alpn_protocols"`
+	Tags               *[]string       `json:"tags"`
+	Members            []wireMember    `json:"members"`
+	HealthMonitor      *wireMonitor    `json:"healthmonitor"`
+	ProjectID          *string         `json:"project_id"`
+	TenantID           *string         `json:"tenant_id"`
 }
 
 type wireMember struct {
