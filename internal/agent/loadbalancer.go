@@ -2,6 +2,7 @@ package agent
 
 import (
 	"context"
+	"errors"
 	"fmt"
 	"maps"
 	"time"
@@ -128,7 +129,11 @@ func (a *Agent) applyLoadBalancers(ctx context.Context, plane hostapi.LoadBalanc
 		}
 		status := hostapi.LoadBalancerStatus{ID: lb.ID, Revision: lb.Revision}
 		start := time.Now()
-		if err := d.Apply(ctx, lb); err != nil {
+		if err := d.Apply(ctx, lb); errors.Is(err, hostapi.ErrNotReady) {
+			a.log.Info("load balancer not applied yet", "loadbalancer_id", lb.ID, "reason", err)
+			again = true
+			continue
+		} else if err != nil {
 			status.Error = err.Error()
 			st.failed, st.err = lb.Revision, status.Error
 			again = true

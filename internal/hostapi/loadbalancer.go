@@ -1,6 +1,9 @@
 package hostapi
 
-import "context"
+import (
+	"context"
+	"errors"
+)
 
 // This file is the contract between the load-balancer service (Octavia)
 // and the load balancer data plane an agent runs. The control plane
@@ -219,3 +222,8 @@ type ListenerStats struct {
 // LBNamespace is the suffix of the namespace a load balancer's VIP port
 // is wired into: the data plane makes "<host namespace>_" + this.
 func LBNamespace(lbID string) string { return "lb-" + lbID }
+
+// ErrNotReady is what a load balancer data plane answers when it cannot
+// apply yet for a reason that passes by itself (the VIP port is not wired
+// on the host yet): the agent tries again instead of reporting a failure.
+var ErrNotReady = errors.New("not ready yet")
