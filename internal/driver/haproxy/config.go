@@ -41,10 +41,10 @@ func render(lb hostapi.LoadBalancer, f files) (string, []bundle) {
 	fmt.Fprintf(&b, "# load balancer %s revision %d: written by onestack, do not edit\n", lb.ID, lb.Revision)
 	b.WriteString("global\n")
 	b.WriteString("\tdaemon\n")
-	fmt.Fprintf(&b, "\tpidfile %s\n", f.pid())
 	fmt.Fprintf(&b, "\tstats socket %s mode 600 level admin\n", f.stats())
 	b.WriteString("\tstats timeout 30s\n")
-	b.WriteString("\tmaxconn 50000\n")
+	// The host's file limit bounds connections (2 descriptors each).
+	fmt.Fprintf(&b, "\tmaxconn %d\n", maxConn)
 	b.WriteString("\ttune.ssl.default-dh-param 2048\n")
 	if needPing {
 		b.WriteString("\texternal-check\n\tinsecure-fork-wanted\n")
@@ -61,9 +61,9 @@ func render(lb hostapi.LoadBalancer, f files) (string, []bundle) {
 		http := l.Protocol == hostapi.ProtoHTTP || l.Protocol == hostapi.ProtoTerminatedHTTPS
 		fmt.Fprintf(&b, "frontend %s\n", l.ID)
 		if l.ConnectionLimit >= 0 {
-			fmt.Fprintf(&b, "\tmaxconn %d\n", l.ConnectionLimit)
+			fmt.Fprintf(&b, "\tmaxconn %d\n", min(l.ConnectionLimit, maxConn))
 		} else {
-			b.WriteString("\tmaxconn 50000\n")
+			fmt.Fprintf(&b, "\tmaxconn %d\n", maxConn)
 		}
 		bind := fmt.Sprintf("\tbind %s:%d", lb.VIPAddress, l.Port)
 		if l.Protocol == hostapi.ProtoTerminatedHTTPS && len(l.Certificates) > 0 {
@@ -152,6 +152,9 @@ func render(lb hostapi.LoadBalancer, f files) (string, []bundle) {
 	}
 	return b.String(), extra
 }
+
+// maxConn is each HAProxy's connection bound.
+const maxConn = 4000
 
 func poolUsable(p hostapi.Pool) bool {
 	return p.Protocol != hostapi.ProtoUDP && p.Protocol != hostapi.ProtoSCTP
