@@ -13,8 +13,10 @@ import (
 	"github.com/onestack/onestack/internal/api/compute"
 	"github.com/onestack/onestack/internal/controller/scheduler"
 	"github.com/onestack/onestack/internal/driver/fake"
+	"github.com/onestack/onestack/internal/driver/haproxy"
 	"github.com/onestack/onestack/internal/driver/qemu"
 	"github.com/onestack/onestack/internal/guestimage"
+	"github.com/onestack/onestack/internal/hostapi"
 	"github.com/onestack/onestack/internal/hostconsole"
 	computesvc "github.com/onestack/onestack/internal/service/compute"
 	"github.com/onestack/onestack/internal/store"
@@ -52,7 +54,7 @@ func (c *Cloud) wireCompute(ctx context.Context) error {
 			log := c.cfg.Log.With("service", "agent", "host", host)
 			d := fake.New(log, size.VCPUs, size.MemoryMB, size.DiskGB)
 			drivers[host] = d
-			a := agent.New(agentPlane{c.Compute, c}, d, log, agent.Config{Host: host, Network: fake.NewNetwork(log)})
+			a := agent.New(agentPlane{c.Compute, c}, d, log, agent.Config{Host: host, Network: fake.NewNetwork(log), LoadBalancers: fake.NewLoadBalancers(log)})
 			c.loops = append(c.loops, a.Run)
 		}
 		c.Compute.SetConsoleSource(func(ctx context.Context, host, id string) (string, error) {
@@ -121,6 +123,16 @@ func (c *Cloud) wireQemuHosts(ctx context.Context) error {
 				return err
 			}
 			cfg.OpenTap, acfg.Network, acfg.HostIP = nd.OpenTap, nd, topo.TunnelIP(host)
+			if err := haproxy.Available(""); err != nil {
+				log.Warn("this host runs no load balancers", "error", err)
+			} else {
+				lbd, err := haproxy.New(haproxy.Config{Dir: filepath.Join(hostsDir, host, "lb"), Log: log.With("service", "loadbalancer"),
+					Namespace: func(id string) string { return nd.PortNamespace(hostapi.LBNamespace(id)) }})
+				if err != nil {
+					return err
+				}
+				acfg.LoadBalancers = lbd
+			}
 		}
 		d, err := qemu.New(cfg)
 		if err != nil {
