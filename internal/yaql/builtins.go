@@ -83,7 +83,7 @@ func fn(name string, params string, min, max int, f func(c *call) (any, error)) 
 }
 
 func (b *builtin) lambdas(mask uint64) *builtin { b.lazy = mask; return b }
-func (b *builtin) withRules() *builtin         { b.rules = true; return b }
+func (b *builtin) withRules() *builtin          { b.rules = true; return b }
 
 // Argument helpers. Each names the function and the parameter in its error.
 

@@ -27,7 +27,9 @@ func yaqlStr(v any) string {
 	return exprvalue.Str(v)
 }
 
-func isPySpace(r rune) bool { return unicode.IsSpace(r) || r == 0x1c || r == 0x1d || r == 0x1e || r == 0x1f }
+func isPySpace(r rune) bool {
+	return unicode.IsSpace(r) || r == 0x1c || r == 0x1d || r == 0x1e || r == 0x1f
+}
 
 // pyStrip is Python's str.strip(chars): whitespace when chars is absent.
 func pyStrip(s string, chars string, hasChars, left, right bool) string {
