@@ -321,20 +321,17 @@ func queryFuncs() []*builtin {
 			if step == 0 {
 				return nil, c.fail("step must not be zero")
 			}
-			var n int64
-			if step > 0 && stop > start {
-				n = (stop - start + step - 1) / step
-			} else if step < 0 && stop < start {
-				n = (start - stop - step - 1) / -step
-			}
-			if n < 0 || n > int64(c.e.limits.MaxItems) {
-				return nil, c.fail("result has more than %d items", c.e.limits.MaxItems)
-			}
-			out := make([]any, n)
-			for i := range out {
-				out[i] = start + int64(i)*step
-			}
-			return out, nil
+			c.e.own = true
+			// A lazy sequence, as in YAQL: list(1, range(2)) spreads it.
+			return &lazySeq{each: func(yield func(any) (bool, error)) error {
+				for i := start; (step > 0 && i < stop) || (step < 0 && i > stop); i += step {
+					more, err := yield(i)
+					if err != nil || !more {
+						return err
+					}
+				}
+				return nil
+			}}, nil
 		}),
 		fn("sequence", "start,step", 0, 2, func(c *call) (any, error) {
 			start, err := c.int(0, 0)
