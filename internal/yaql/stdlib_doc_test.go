@@ -182,7 +182,7 @@ var stdlibDocCases = []docCase{
 	{"\"aba\".isEmpty(chars=>\"a\")", "False", ""},
 	{"\"abaab\".replace(\"ab\", \"cd\")", "'cdacd'", ""},
 	{"\"abc ab abc\".replace({abc => xx, ab => yy})", "'xx yy xx'", ""},
-	{"\"abc ab abc\".replace({ab => yy, abc => xx})", "'xx yy xx'", ""}, // dicts have no order here: longer keys first
+	{"\"abc ab abc\".replace({ab => yy, abc => xx})", "'xx yy xx'", ""},     // dicts have no order here: longer keys first
 	{"\"abc ab abc\".replace({ab => yy, abc => xx}, 1)", "'xx yy abc'", ""}, // likewise
 	{"\"ab\" * 2", "'abab'", ""},
 	{"\"ab\" in \"abc\"", "True", ""},
