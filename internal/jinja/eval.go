@@ -173,6 +173,12 @@ func (n *attrNode) eval(e *evaluator, s *scope) (any, error) {
 
 // getattr is Jinja's x.name: a method of the value, else its item.
 func (e *evaluator) getattr(x any, name string) any {
+	if l, ok := x.(*loopInfo); ok {
+		if v, ok := l.attr(name); ok {
+			return v
+		}
+		return &undefined{what: fmt.Sprintf("the loop variable has no attribute '%s'", name)}
+	}
 	if m := method(x, name); m != nil {
 		return m
 	}

@@ -274,22 +274,14 @@ func (e *evaluator) loop(f *forStmt, s *scope) error {
 		}
 		return nil
 	}
-	n := int64(len(items))
+	// One scope serves every iteration: nothing outlives an iteration.
+	info := &loopInfo{items: items}
+	inner := &scope{vars: map[string]any{"loop": info}, parent: s}
 	for i, it := range items {
 		if err := e.step(); err != nil {
 			return err
 		}
-		loop := map[string]any{
-			"index": int64(i) + 1, "index0": int64(i), "revindex": n - int64(i), "revindex0": n - int64(i) - 1,
-			"first": i == 0, "last": int64(i) == n-1, "length": n,
-		}
-		if i > 0 {
-			loop["previtem"] = items[i-1]
-		}
-		if int64(i) < n-1 {
-			loop["nextitem"] = items[i+1]
-		}
-		inner := &scope{vars: map[string]any{"loop": loop}, parent: s}
+		info.i = i
 		if err := assign(inner.vars, f.targets, it); err != nil {
 			return err
 		}
@@ -298,4 +290,42 @@ func (e *evaluator) loop(f *forStmt, s *scope) error {
 		}
 	}
 	return nil
+}
+
+// loopInfo is the loop variable of a for block.
+type loopInfo struct {
+	items []any
+	i     int
+}
+
+func (*loopInfo) Kind() string { return "loop" }
+
+func (l *loopInfo) attr(name string) (any, bool) {
+	n := int64(len(l.items))
+	i := int64(l.i)
+	switch name {
+	case "index":
+		return i + 1, true
+	case "index0":
+		return i, true
+	case "revindex":
+		return n - i, true
+	case "revindex0":
+		return n - i - 1, true
+	case "first":
+		return i == 0, true
+	case "last":
+		return i == n-1, true
+	case "length":
+		return n, true
+	case "previtem":
+		if i > 0 {
+			return l.items[i-1], true
+		}
+	case "nextitem":
+		if i < n-1 {
+			return l.items[i+1], true
+		}
+	}
+	return nil, false
 }

@@ -141,7 +141,7 @@ func TestMistralExpressions(t *testing.T) {
 // Templates from the Mistral Jinja evaluator tests
 // (test_jinja_expression.py: test_multiline_... and the inline cases).
 func TestMistralTemplates(t *testing.T) {
-	env := NewEnv(Options{Funcs: mistralFuncs()})
+	env := NewEnv(Options{Funcs: mistralFuncs(), Limits: Limits{MaxSteps: 100_000}})
 	data := map[string]any{"project_id": "1-2-3-4", "cpu": int64(12), "ram": int64(16384), "active_vm_count": int64(2),
 		"dir": "/tmp", "file": "a.txt", "vms": []any{"a", "b", "c"}}
 	cases := []struct{ tmpl, want, err string }{
