@@ -315,3 +315,48 @@ func cmpOrdered[T int64 | float64 | time.Duration](a, b T) int {
 	}
 	return 0
 }
+
+// CheckSize reports an error when v holds more than maxNodes list items
+// and dict entries in all, more than maxBytes of string text, or nests
+// deeper than MaxDepth: the bound on what one evaluation may hand back.
+// Shared sub-values count each time they appear, as they would once
+// encoded.
+func CheckSize(v any, maxNodes, maxBytes int) error {
+	nodes, bytes := 0, 0
+	var walk func(v any, depth int) error
+	walk = func(v any, depth int) error {
+		if depth > MaxDepth {
+			return fmt.Errorf("result is nested more than %d levels deep", MaxDepth)
+		}
+		switch x := v.(type) {
+		case string:
+			bytes += len(x)
+		case []any:
+			nodes += len(x)
+			if nodes > maxNodes {
+				return fmt.Errorf("result has more than %d items", maxNodes)
+			}
+			for _, it := range x {
+				if err := walk(it, depth+1); err != nil {
+					return err
+				}
+			}
+		case map[string]any:
+			nodes += len(x)
+			if nodes > maxNodes {
+				return fmt.Errorf("result has more than %d items", maxNodes)
+			}
+			for k, it := range x {
+				bytes += len(k)
+				if err := walk(it, depth+1); err != nil {
+					return err
+				}
+			}
+		}
+		if bytes > maxBytes {
+			return fmt.Errorf("result holds more than %d bytes of text", maxBytes)
+		}
+		return nil
+	}
+	return walk(v, 0)
+}

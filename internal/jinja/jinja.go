@@ -154,6 +154,9 @@ func (x *Expr) Eval(ctx context.Context, in Input) (any, error) {
 	if _, ok := v.(*callable); ok {
 		return nil, &EvalError{Msg: "the result is a function; call it"}
 	}
+	if err := exprvalue.CheckSize(v, e.limits.MaxItems, 4*e.limits.MaxStringBytes); err != nil {
+		return nil, &EvalError{Msg: err.Error()}
+	}
 	return v, nil
 }
 

@@ -129,10 +129,15 @@ func (x *Expr) Eval(ctx context.Context, in Input) (any, error) {
 		}
 		return nil, &EvalError{Msg: err.Error()}
 	}
-	if !e.own {
-		return v, nil
+	if e.own {
+		if v, err = e.export(v, 0); err != nil {
+			return nil, err
+		}
 	}
-	return e.export(v, 0)
+	if err := exprvalue.CheckSize(v, e.limits.MaxItems, 4*e.limits.MaxStringBytes); err != nil {
+		return nil, &EvalError{Msg: err.Error()}
+	}
+	return v, nil
 }
 
 // export turns the evaluator's own value types into JSON-shaped values,
