@@ -70,6 +70,9 @@ func newSyntaxError(src string, pos int, tok, msg string) *SyntaxError {
 // ops are Jinja's operators, longest first.
 var ops = []string{"**", "//", "==", "!=", "<=", ">=", "+", "-", "*", "/", "%", "~", "<", ">", "=", "(", ")", "[", "]", "{", "}", ",", ".", ":", "|"}
 
+// maxTagTokens bounds the tokens inside one tag.
+const maxTagTokens = 20000
+
 type lexer struct {
 	src  string
 	pos  int
@@ -210,7 +213,12 @@ func (l *lexer) raw(start int) (token, bool) {
 func (l *lexer) tag(start int, closer string) *SyntaxError {
 	src := l.src
 	depth := 0
-	for {
+	for n := 0; ; n++ {
+		if n > maxTagTokens {
+			// Chains nest the tree one level per operator: bounding the
+			// tokens of a tag bounds the evaluation's depth.
+			return newSyntaxError(src, start, src[start:start+2], fmt.Sprintf("tag has more than %d tokens", maxTagTokens))
+		}
 		for l.pos < len(src) && (src[l.pos] == ' ' || src[l.pos] == '\t' || src[l.pos] == '\n' || src[l.pos] == '\r') {
 			l.pos++
 		}

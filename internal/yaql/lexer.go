@@ -1,6 +1,7 @@
 package yaql
 
 import (
+	"fmt"
 	"strconv"
 	"strings"
 	"unicode"
@@ -45,6 +46,9 @@ var keywordOps = map[string]bool{"and": true, "or": true, "not": true, "in": tru
 // the lexer takes ">=" before ">".
 var symbolOps = []string{"=>", "->", "?.", "=~", "!~", ">=", "<=", "!=", "=", ">", "<", ".", "+", "-", "*", "/"}
 
+// maxTokens bounds the tokens of one expression.
+const maxTokens = 20000
+
 type lexer struct {
 	src  string
 	pos  int
@@ -63,6 +67,11 @@ func lex(src string) ([]token, *SyntaxError) {
 		l.toks = append(l.toks, t)
 		if t.kind == tEOF {
 			return l.toks, nil
+		}
+		if len(l.toks) > maxTokens {
+			// Chains (a.b.c..., 1+1+1...) nest the tree one level per
+			// operator: bounding the tokens bounds the evaluation's depth.
+			return nil, l.errAt(t.pos, fmt.Sprintf("expression has more than %d tokens", maxTokens))
 		}
 	}
 }
