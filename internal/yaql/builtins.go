@@ -95,6 +95,9 @@ func (c *call) pname(i int) string {
 }
 
 func (c *call) str(i int) (string, error) {
+	if !c.has(i) {
+		return "", c.fail("%s is required", c.pname(i))
+	}
 	s, ok := c.args[i].(string)
 	if !ok {
 		return "", c.fail("%s must be a string, not a %s", c.pname(i), kind(c.args[i]))

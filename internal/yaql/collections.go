@@ -510,7 +510,7 @@ func collectionFuncs() []*builtin {
 			if err != nil {
 				return nil, err
 			}
-			return c.e.newSet(append(append([]any{}, s.items...), c.args[1:]...)), nil
+			return c.e.newSet(append(append([]any{}, s.items...), c.args[1:c.nargs()]...)), nil
 		}),
 		fn("remove", "set,values", 1, -1, func(c *call) (any, error) {
 			s, err := c.set(0)
@@ -520,7 +520,7 @@ func collectionFuncs() []*builtin {
 			out := []any{}
 			for _, it := range s.items {
 				drop := false
-				for _, v := range c.args[1:] {
+				for _, v := range c.args[1:c.nargs()] {
 					if exprvalue.Equal(it, v) {
 						drop = true
 						break

@@ -352,11 +352,14 @@ func (n *callNode) eval(e *evaluator, s *scope) (any, error) {
 	}
 	b := n.b
 	c := call{e: e, s: s, n: n, method: n.recv != nil}
+	// Every named parameter has a slot, given or not, so that builtins
+	// may read any of theirs.
+	size := max(len(n.slots), len(b.params))
 	var buf [4]any
-	if len(n.slots) <= len(buf) {
-		c.args = buf[:len(n.slots)]
+	if size <= len(buf) {
+		c.args = buf[:size]
 	} else {
-		c.args = make([]any, len(n.slots))
+		c.args = make([]any, size)
 	}
 	for i, sl := range n.slots {
 		if sl == nil || (i < 64 && b.lazy&(1<<uint(i)) != 0) {
@@ -442,6 +445,9 @@ func (c *call) arg(i int, def any) any {
 // apply evaluates lambda parameter i with the given positional values ($,
 // $1, $2 ...).
 func (c *call) apply(i int, vals ...any) (any, error) {
+	if !c.has(i) {
+		return nil, nil // a skipped lambda is null
+	}
 	if err := c.e.step(); err != nil {
 		return nil, err
 	}
@@ -458,6 +464,9 @@ func (c *call) apply(i int, vals ...any) (any, error) {
 // apply1 is apply for the common one-value lambda, without the variadic
 // slice.
 func (c *call) apply1(i int, v any) (any, error) {
+	if !c.has(i) {
+		return nil, nil // a skipped lambda is null
+	}
 	if err := c.e.step(); err != nil {
 		return nil, err
 	}
@@ -468,7 +477,12 @@ func (c *call) apply1(i int, v any) (any, error) {
 }
 
 // lazy evaluates lambda parameter i in the caller's scope (coalesce, switch).
-func (c *call) lazy(i int) (any, error) { return c.n.slots[i].eval(c.e, c.s) }
+func (c *call) lazy(i int) (any, error) {
+	if !c.has(i) {
+		return nil, nil
+	}
+	return c.n.slots[i].eval(c.e, c.s)
+}
 
 func (c *call) fail(format string, args ...any) error {
 	return &EvalError{Op: c.n.b.name, Msg: fmt.Sprintf(format, args...)}

@@ -134,7 +134,7 @@ func queryFuncs() []*builtin {
 			}
 			out := make([]any, 0, len(items)+c.nargs()-1)
 			out = append(out, items...)
-			return c.list(append(out, c.args[1:]...))
+			return c.list(append(out, c.args[1:c.nargs()]...))
 		}),
 		fn("distinct", "collection,keySelector", 1, 2, func(c *call) (any, error) {
 			items, err := c.items(0)

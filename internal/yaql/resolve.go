@@ -176,6 +176,16 @@ func (r *resolver) call(n *callNode) {
 		r.fail(n.pos, n.name, "%s %s() needs at least %d arguments%s, got %d", what, n.name, b.min-recvCount(n), receiverNote(n), given-recvCount(n))
 		return
 	}
+	for i := 0; i < b.min && i < len(slots); i++ {
+		if slots[i] == nil {
+			name := fmt.Sprintf("argument %d", i+1-recvCount(n))
+			if i < len(b.params) {
+				name = strings.Split(b.params[i], "|")[0]
+			}
+			r.fail(n.pos, n.name, "%s(): %s is required and cannot be skipped", n.name, name)
+			return
+		}
+	}
 	if b.max >= 0 && given > b.max {
 		r.fail(n.pos, n.name, "%s() takes at most %d arguments%s, got %d", n.name, b.max-recvCount(n), receiverNote(n), given-recvCount(n))
 		return
