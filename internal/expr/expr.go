@@ -297,7 +297,7 @@ func mistralVars(data any) map[string]any {
 // Eval evaluates the string s against data (compiling it through the
 // cache). A plain string comes back unchanged.
 func (ev *Evaluator) Eval(ctx context.Context, s string, data any, host any) (any, error) {
-	if Detect(s) == Plain {
+	if !strings.Contains(s, "<%") && !strings.Contains(s, "{{") && !strings.Contains(s, "{%") {
 		return s, nil
 	}
 	c, err := ev.Compile(s)

@@ -298,3 +298,28 @@ func TestCompileCache(t *testing.T) {
 		t.Errorf("= %v, %v", v, err)
 	}
 }
+
+// One Evaluator and its compiled forms serve many goroutines (run with
+// -race).
+func TestConcurrentEval(t *testing.T) {
+	ev := New(Options{Funcs: engineFuncs()})
+	done := make(chan error)
+	for g := 0; g < 8; g++ {
+		go func() {
+			var err error
+			for i := 0; i < 200 && err == nil; i++ {
+				for _, bc := range benchExprs {
+					if _, err = ev.Eval(context.Background(), bc.src, benchData(), nil); err != nil {
+						break
+					}
+				}
+			}
+			done <- err
+		}()
+	}
+	for g := 0; g < 8; g++ {
+		if err := <-done; err != nil {
+			t.Error(err)
+		}
+	}
+}
