@@ -77,13 +77,44 @@ var Points = []string{CreateCommitted, SchedulerClaiming, SchedulerPlaced, Netwo
 var VolumePoints = []string{BootVolumeExported, AttachExported, AttachCommitted, AgentVolumesSynced, VolumesApplying,
 	DetachCommitted, VolumesReleased}
 
+// The points of the workflow engine (internal/workflow/engine) and its
+// cron triggers, in the order an action's call passes them.
+const (
+	// WorkflowStarted: an execution is committed; the API has not answered.
+	WorkflowStarted = "workflow.execution.started"
+	// WorkflowActionStarted: an action is marked started (committed); it
+	// is not called yet.
+	WorkflowActionStarted = "workflow.action.started"
+	// WorkflowActionReturned: an action returned; its result is not
+	// recorded.
+	WorkflowActionReturned = "workflow.action.returned"
+	// WorkflowResultApplying: inside the transaction recording an action's
+	// result and what follows from it, before commit.
+	WorkflowResultApplying = "workflow.result.applying"
+	// WorkflowResultApplied: an action's result and the next tasks are
+	// committed.
+	WorkflowResultApplied = "workflow.result.applied"
+	// WorkflowTimerApplying: inside the transaction of a timer (wait,
+	// retry delay, timeout, std.sleep), before commit.
+	WorkflowTimerApplying = "workflow.timer.applying"
+	// WorkflowCronFiring: inside the transaction that fires a cron
+	// trigger's tick and starts its execution, before commit.
+	WorkflowCronFiring = "workflow.cron.firing"
+	// WorkflowCronFired: a tick is committed; nothing else happened yet.
+	WorkflowCronFired = "workflow.cron.fired"
+)
+
+// WorkflowPoints lists the points of the workflow engine.
+var WorkflowPoints = []string{WorkflowStarted, WorkflowActionStarted, WorkflowActionReturned, WorkflowResultApplying, WorkflowResultApplied,
+	WorkflowTimerApplying, WorkflowCronFiring, WorkflowCronFired}
+
 var enabled atomic.Pointer[[]string]
 
 // Enable arms the named points; unknown names are an error.
 func Enable(names []string) error {
 	for _, n := range names {
-		if !slices.Contains(Points, n) && !slices.Contains(VolumePoints, n) {
-			return fmt.Errorf("unknown fault point %q; the points are %v and %v", n, Points, VolumePoints)
+		if !slices.Contains(Points, n) && !slices.Contains(VolumePoints, n) && !slices.Contains(WorkflowPoints, n) {
+			return fmt.Errorf("unknown fault point %q; the points are %v, %v and %v", n, Points, VolumePoints, WorkflowPoints)
 		}
 	}
 	if len(names) > 0 {
