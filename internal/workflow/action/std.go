@@ -12,7 +12,9 @@ import (
 
 func p(name string) spec.Param { return spec.Param{Name: name} }
 
-func d(name string, def any) spec.Param { return spec.Param{Name: name, Default: def, HasDefault: true} }
+func d(name string, def any) spec.Param {
+	return spec.Param{Name: name, Default: def, HasDefault: true}
+}
 
 // Std returns the standard actions; cfg shapes std.http's and std.ssh's
 // reach.

@@ -19,17 +19,17 @@ const MaxDepth = 50
 // StartRequest starts a workflow execution.
 type StartRequest struct {
 	// ID is the execution's id; a new one when empty.
-	ID                         string
-	WorkflowID, WorkflowName   string
-	Namespace, Workbook        string
-	Definition                 string
-	Description                string
-	Tags                       []string
-	Input                      map[string]any
+	ID                       string
+	WorkflowID, WorkflowName string
+	Namespace, Workbook      string
+	Definition               string
+	Description              string
+	Tags                     []string
+	Input                    map[string]any
 	// Params are the start parameters: env (a map), task_name (the target
 	// of a reverse workflow) and anything else Mistral keeps.
-	Params             map[string]any
-	ProjectID, UserID  string
+	Params            map[string]any
+	ProjectID, UserID string
 	// Auth is the delegation actions act with (see Config.Credentials);
 	// it is never shown.
 	Auth map[string]any
