@@ -94,6 +94,8 @@ type Cloud struct {
 	Volume    *volumeService // Cinder (*volume.Service); wired in volume.go
 	// LoadBalancer is Octavia (*loadbalancer.Service); wired in loadbalancer.go.
 	LoadBalancer *loadBalancerService
+	// Workflow is Mistral (*workflow.Service); wired in workflow.go.
+	Workflow *workflowService
 	// AdminCreated is true when this start created the admin user.
 	AdminCreated bool
 	Services     []root.Entry
@@ -130,7 +132,7 @@ func New(ctx context.Context, cfg Config) (*Cloud, error) {
 		return nil, err
 	}
 	c := &Cloud{cfg: cfg, DB: db, mux: http.NewServeMux(), formats: map[string]oserr.Format{}}
-	for _, wire := range []func(context.Context) error{c.wireIdentity, c.wireImage, c.wirePlacement, c.wireCompute, c.wireNetwork, c.wireVolume, c.wireComputeVolumes, c.wireLoadBalancer} {
+	for _, wire := range []func(context.Context) error{c.wireIdentity, c.wireImage, c.wirePlacement, c.wireCompute, c.wireNetwork, c.wireVolume, c.wireComputeVolumes, c.wireLoadBalancer, c.wireWorkflow} {
 		if err := wire(ctx); err != nil {
 			c.Close()
 			return nil, err

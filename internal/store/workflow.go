@@ -100,9 +100,11 @@ type WFList struct {
 	// Visible, when set, keeps rows of this project, public rows and, for
 	// definitions, rows shared with it.
 	Visible string
-	// Sort is the column to order by (then id); Desc reverses.
-	Sort string
-	Desc bool
+	// Sort is the column to order by, then id; Desc reverses the column's
+	// order, IDDesc id's (Mistral pages "name desc, id asc").
+	Sort   string
+	Desc   bool
+	IDDesc bool
 	// Marker is the id of the last row of the previous page.
 	Marker string
 	Limit  int
@@ -175,14 +177,36 @@ func pageWF[T any](ctx context.Context, t *Tx, table, cols string, allowed map[s
 	if !allowed[sortCol] {
 		return nil, fmt.Errorf("%w: cannot sort by %s", ErrBadQuery, sortCol)
 	}
+	op, idOp, dir, idDir := ">", ">", " ASC", " ASC"
+	if q.Desc {
+		op, dir = "<", " DESC"
+	}
+	if q.IDDesc {
+		idOp, idDir = "<", " DESC"
+	}
 	if q.Marker != "" {
 		var mv any
 		if err := t.queryRow(ctx, `SELECT `+sortCol+` FROM `+table+` WHERE id = ?`, q.Marker).Scan(&mv); err != nil {
 			return nil, t.mapErr(err)
 		}
-		w.after(sortCol, q.Desc, mv, q.Marker)
+		if sortCol == "id" {
+			w.clauses = append(w.clauses, "id "+op+" ?")
+			w.args = append(w.args, q.Marker)
+		} else {
+			w.clauses = append(w.clauses, "("+sortCol+" "+op+" ? OR ("+sortCol+" = ? AND id "+idOp+" ?))")
+			w.args = append(w.args, mv, mv, q.Marker)
+		}
 	}
-	return list(ctx, t, scan, `SELECT `+cols+` FROM `+table+w.orderPage(sortCol, q.Desc, q.Limit), w.args...)
+	order := ` ORDER BY ` + sortCol + dir
+	if sortCol != "id" {
+		order += `, id` + idDir
+	}
+	sql := `SELECT ` + cols + ` FROM ` + table + w.sql() + order
+	if q.Limit > 0 {
+		sql += ` LIMIT ?`
+		w.args = append(w.args, q.Limit)
+	}
+	return list(ctx, t, scan, sql, w.args...)
 }
 
 var wfDefFilterCols = map[string]bool{"id": true, "kind": true, "name": true, "namespace": true, "project_id": true, "scope": true,
@@ -646,6 +670,14 @@ func (t *Tx) FindWFCronTrigger(ctx context.Context, name, project string) ([]WFC
 		args = append(args, project)
 	}
 	return list(ctx, t, scanWFCron, q+` ORDER BY created_at, id`, args...)
+}
+
+// CountWFCronTriggersFor counts the triggers (of any project) that start
+// workflow id.
+func (t *Tx) CountWFCronTriggersFor(ctx context.Context, workflowID string) (int, error) {
+	var n int
+	err := t.queryRow(ctx, `SELECT COUNT(*) FROM wf_cron_triggers WHERE workflow_id = ?`, workflowID).Scan(&n)
+	return n, err
 }
 
 // DeleteWFCronTrigger removes a trigger.

@@ -50,6 +50,12 @@ func yamlError(err error) error {
 			if n, err := strconv.Atoi(rest[:i]); err == nil {
 				line = n
 				msg = strings.TrimSpace(rest[i+1:])
+				// The YAML library reports its parser's errors (not its
+				// scanner's) with 0-based lines.
+				if strings.HasPrefix(msg, "did not find expected") || strings.HasPrefix(msg, "found duplicate") ||
+					strings.HasPrefix(msg, "found incompatible") || strings.HasPrefix(msg, "found undefined tag") {
+					line++
+				}
 			}
 		}
 	}
