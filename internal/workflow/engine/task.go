@@ -4,6 +4,7 @@ import (
 	"encoding/json"
 	"errors"
 	"fmt"
+	"regexp"
 	"slices"
 	"strings"
 
@@ -384,7 +385,7 @@ func (t *txc) actionOutcome(a *store.WFAction, res any, rerr error) (string, str
 		if errors.As(rerr, &f) && f.Data != nil {
 			out = f.Data
 		}
-		return Error, fmt.Sprintf("Action %s failed: %s", a.Name, msg), out
+		return Error, fmt.Sprintf("Action %s failed (input: %s): %s", a.Name, RedactedInput(a.Input), msg), out
 	}
 	rt := DecodeMap(a.Runtime)
 	if outs, ok := rt["outputs"].([]any); ok {
@@ -406,6 +407,42 @@ func (t *txc) actionOutcome(a *store.WFAction, res any, rerr error) (string, str
 		return Error, fmt.Sprintf("Action %s failed: %s", a.Name, msg), msg
 	}
 	return Success, "", res
+}
+
+// secretKey matches input names whose values never go into state_info.
+var secretKey = regexp.MustCompile(`(?i)pass|token|secret|private|key_data|credential|auth|cookie`)
+
+// RedactedInput prints an action's input (JSON) for an explanation: the
+// values of secret-looking keys masked, the whole clipped to 500 bytes.
+func RedactedInput(input string) string {
+	m := DecodeMap(input)
+	var redact func(v any, depth int) any
+	redact = func(v any, depth int) any {
+		switch x := v.(type) {
+		case map[string]any:
+			out := make(map[string]any, len(x))
+			for k, it := range x {
+				if secretKey.MatchString(k) && it != nil {
+					out[k] = "***"
+				} else if depth < 20 {
+					out[k] = redact(it, depth+1)
+				}
+			}
+			return out
+		case []any:
+			out := make([]any, len(x))
+			for i, it := range x {
+				out[i] = redact(it, depth+1)
+			}
+			return out
+		}
+		return v
+	}
+	s := encode(redact(m, 0))
+	if len(s) > 500 {
+		s = s[:500] + "..."
+	}
+	return s
 }
 
 // unitDone records that one call of a task (item idx) ended.

@@ -29,6 +29,21 @@ func parseCmd(s string) (string, map[string]any, bool) {
 	if m == "" {
 		return "", nil, false
 	}
+	// Text the parameters do not consume (name=value with an unquoted
+	// string value) would be dropped silently, as Mistral drops it: it is
+	// refused instead.
+	params, ok := parseParams(s[len(m):])
+	if !ok {
+		return "", nil, false
+	}
+	return m, params, true
+}
+
+// parseParams reads "k=v k2=v2" (all of s).
+func parseParams(s string) (map[string]any, bool) {
+	if rest := strings.TrimSpace(paramRe.ReplaceAllString(s, "")); rest != "" {
+		return nil, false
+	}
 	params := map[string]any{}
 	for _, g := range paramRe.FindAllStringSubmatch(s, -1) {
 		k, v := g[1], strings.TrimSpace(g[2])
@@ -47,7 +62,7 @@ func parseCmd(s string) (string, map[string]any, bool) {
 			params[k] = v
 		}
 	}
-	return m, params, true
+	return params, true
 }
 
 // decodeJSON decodes s with integers as int64.

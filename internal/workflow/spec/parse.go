@@ -575,7 +575,7 @@ func (p *parser) action(kv pair) (*Action, error) {
 	}
 	name, inline, ok := parseCmd(s)
 	if !ok {
-		return nil, wrap(&Error{Line: base.v.Line, Msg: fmt.Sprintf("cannot read the action name in %q; write base: name k=v ...", s)})
+		return nil, wrap(&Error{Line: base.v.Line, Msg: fmt.Sprintf("cannot read %q; write base: name k=v ... with quoted strings (k=\"text\"), numbers, true, false, null, [lists] or expressions", s)})
 	}
 	if err := p.valueExprs(inline, base.v.Line); err != nil {
 		return nil, wrap(err)
@@ -841,9 +841,9 @@ func (p *parser) retry(n *yaml.Node) (*Retry, error) {
 		if s == "" {
 			return nil, &Error{Line: line, Msg: "retry must be a mapping (count, delay, break-on, continue-on) or one line count=N delay=S"}
 		}
-		_, params, _ := parseCmd(s)
-		if !strings.Contains(s, " ") {
-			_, params, _ = parseCmd(s + " ")
+		params, ok := parseParams(s)
+		if !ok {
+			return nil, &Error{Line: line, Msg: fmt.Sprintf("cannot read retry %q; write count=N delay=S (break-on=<%% ... %%>)", s)}
 		}
 		fields = params
 	case yaml.MappingNode:
@@ -1034,7 +1034,7 @@ func (p *parser) next(n *yaml.Node, what string) ([]Transition, error) {
 		}
 		task, params, ok := parseCmd(name)
 		if !ok || task == "" {
-			return nil, &Error{Line: line, Msg: fmt.Sprintf("%s: cannot read the task name in %q", what, name)}
+			return nil, &Error{Line: line, Msg: fmt.Sprintf("%s: cannot read %q; write task_name k=v ... with quoted strings (msg=\"text\"), numbers, true, false, null, [lists] or expressions", what, name)}
 		}
 		if err := p.valueExprs(params, line); err != nil {
 			return nil, err
@@ -1144,7 +1144,7 @@ func (p *parser) task(kv pair, typ string, defs defaults) (*Task, error) {
 			}
 			name, params, ok := parseCmd(s)
 			if !ok || name == "" {
-				return nil, wrap(&Error{Line: x.v.Line, Msg: fmt.Sprintf("cannot read the %s name in %q; write %s: name k=v ...", x.key, s, x.key)})
+				return nil, wrap(&Error{Line: x.v.Line, Msg: fmt.Sprintf("cannot read %q; write %s: name k=v ... with quoted strings (k=\"text\"), numbers, true, false, null, [lists] or expressions", s, x.key)})
 			}
 			if err := p.expr(name, x.v.Line); err != nil {
 				return nil, wrap(err)
