@@ -25,6 +25,10 @@ type rig struct {
 	e  *engine.Engine
 }
 
+func eachRig(t *testing.T, fn func(t *testing.T, r *rig)) {
+	storetest.Each(t, func(t *testing.T, db *store.DB) { fn(t, newRig(t, db)) })
+}
+
 func newRig(t testing.TB, db *store.DB, extra ...*engine.Action) *rig {
 	t.Helper()
 	reg := engine.NewRegistry(action.Std(action.Config{AllowLoopback: true})...)
@@ -128,8 +132,8 @@ func (r *rig) tasks(id string) map[string]store.WFTask {
 }
 
 func TestDirectWorkflowPublishAndOutput(t *testing.T) {
-	r := newRig(t, storetest.New(t))
-	d := r.define(`
+	eachRig(t, func(t *testing.T, r *rig) {
+		d := r.define(`
 version: '2.0'
 greet:
   input:
@@ -150,25 +154,26 @@ greet:
     check:
       action: std.noop
 `)
-	x := r.start(d, map[string]any{"name": "World"}, nil)
-	x = r.wait(x.ID)
-	if x.State != engine.Success {
-		t.Fatalf("state %s: %s", x.State, x.StateInfo)
-	}
-	got := engine.DecodeMap(x.Output)
-	want := map[string]any{"message": "Hello, World", "count": int64(2)}
-	if diff := cmp.Diff(want, got); diff != "" {
-		t.Errorf("output (-want +got):\n%s", diff)
-	}
-	ts := r.tasks(x.ID)
-	if ts["check"].State != engine.Success || ts["compose"].State != engine.Success {
-		t.Errorf("tasks: %+v", ts)
-	}
+		x := r.start(d, map[string]any{"name": "World"}, nil)
+		x = r.wait(x.ID)
+		if x.State != engine.Success {
+			t.Fatalf("state %s: %s", x.State, x.StateInfo)
+		}
+		got := engine.DecodeMap(x.Output)
+		want := map[string]any{"message": "Hello, World", "count": int64(2)}
+		if diff := cmp.Diff(want, got); diff != "" {
+			t.Errorf("output (-want +got):\n%s", diff)
+		}
+		ts := r.tasks(x.ID)
+		if ts["check"].State != engine.Success || ts["compose"].State != engine.Success {
+			t.Errorf("tasks: %+v", ts)
+		}
+	})
 }
 
 func TestWithItemsConcurrencyAndJoin(t *testing.T) {
-	r := newRig(t, storetest.New(t))
-	d := r.define(`
+	eachRig(t, func(t *testing.T, r *rig) {
+		d := r.define(`
 version: '2.0'
 wf:
   input:
@@ -200,19 +205,20 @@ wf:
       publish:
         joined: <% task().result %>
 `)
-	x := r.wait(r.start(d, nil, nil).ID)
-	if x.State != engine.Success {
-		t.Fatalf("state %s: %s", x.State, x.StateInfo)
-	}
-	want := map[string]any{"doubled": []any{int64(2), int64(4), int64(6), int64(8), int64(10)}, "joined": int64(3)}
-	if diff := cmp.Diff(want, engine.DecodeMap(x.Output)); diff != "" {
-		t.Errorf("output (-want +got):\n%s", diff)
-	}
+		x := r.wait(r.start(d, nil, nil).ID)
+		if x.State != engine.Success {
+			t.Fatalf("state %s: %s", x.State, x.StateInfo)
+		}
+		want := map[string]any{"doubled": []any{int64(2), int64(4), int64(6), int64(8), int64(10)}, "joined": int64(3)}
+		if diff := cmp.Diff(want, engine.DecodeMap(x.Output)); diff != "" {
+			t.Errorf("output (-want +got):\n%s", diff)
+		}
+	})
 }
 
 func TestFailureExplainedAndOnError(t *testing.T) {
-	r := newRig(t, storetest.New(t))
-	d := r.define(`
+	eachRig(t, func(t *testing.T, r *rig) {
+		d := r.define(`
 version: '2.0'
 wf:
   tasks:
@@ -225,26 +231,27 @@ wf:
       on-success:
         - fail msg="cleaned up after boom"
 `)
-	x := r.wait(r.start(d, nil, nil).ID)
-	if x.State != engine.Error || !strings.Contains(x.StateInfo, "cleaned up after boom") {
-		t.Fatalf("state %s: %q", x.State, x.StateInfo)
-	}
-	d2 := r.define(`
+		x := r.wait(r.start(d, nil, nil).ID)
+		if x.State != engine.Error || !strings.Contains(x.StateInfo, "cleaned up after boom") {
+			t.Fatalf("state %s: %q", x.State, x.StateInfo)
+		}
+		d2 := r.define(`
 version: '2.0'
 wf2:
   tasks:
     boom:
       action: std.http url="http://127.0.0.1:1/never"
 `)
-	x = r.wait(r.start(d2, nil, nil).ID)
-	if x.State != engine.Error || !strings.Contains(x.StateInfo, "boom") || !strings.Contains(x.StateInfo, "std.http") {
-		t.Fatalf("state %s: %q", x.State, x.StateInfo)
-	}
+		x = r.wait(r.start(d2, nil, nil).ID)
+		if x.State != engine.Error || !strings.Contains(x.StateInfo, "boom") || !strings.Contains(x.StateInfo, "std.http") {
+			t.Fatalf("state %s: %q", x.State, x.StateInfo)
+		}
+	})
 }
 
 func TestRetryWaitAndReverse(t *testing.T) {
-	r := newRig(t, storetest.New(t))
-	d := r.define(`
+	eachRig(t, func(t *testing.T, r *rig) {
+		d := r.define(`
 version: '2.0'
 wf:
   tasks:
@@ -258,24 +265,24 @@ wf:
       wait-before: 1
       action: std.sleep seconds=0
 `)
-	start := time.Now()
-	x := r.wait(r.start(d, nil, nil).ID)
-	if x.State != engine.Success {
-		t.Fatalf("state %s: %s", x.State, x.StateInfo)
-	}
-	if time.Since(start) < time.Second {
-		t.Errorf("wait-before did not wait")
-	}
-	var n int
-	_ = r.db.Read(context.Background(), func(tx *store.Tx) error {
-		acts, err := tx.TaskWFActions(context.Background(), r.tasks(x.ID)["flaky"].ID, false)
-		n = len(acts)
-		return err
-	})
-	if n != 3 {
-		t.Errorf("flaky ran %d times, want 3 (1 + 2 retries)", n)
-	}
-	rd := r.define(`
+		start := time.Now()
+		x := r.wait(r.start(d, nil, nil).ID)
+		if x.State != engine.Success {
+			t.Fatalf("state %s: %s", x.State, x.StateInfo)
+		}
+		if time.Since(start) < time.Second {
+			t.Errorf("wait-before did not wait")
+		}
+		var n int
+		_ = r.db.Read(context.Background(), func(tx *store.Tx) error {
+			acts, err := tx.TaskWFActions(context.Background(), r.tasks(x.ID)["flaky"].ID, false)
+			n = len(acts)
+			return err
+		})
+		if n != 3 {
+			t.Errorf("flaky ran %d times, want 3 (1 + 2 retries)", n)
+		}
+		rd := r.define(`
 version: '2.0'
 rev:
   type: reverse
@@ -295,21 +302,22 @@ rev:
     unrelated:
       action: std.fail
 `)
-	x = r.wait(r.start(rd, nil, map[string]any{"task_name": "tb"}).ID)
-	if x.State != engine.Success {
-		t.Fatalf("reverse: %s %s", x.State, x.StateInfo)
-	}
-	if got := engine.DecodeMap(x.Output)["sum"]; got != int64(3) {
-		t.Errorf("sum = %v", got)
-	}
-	if _, ran := r.tasks(x.ID)["tc"]; ran {
-		t.Errorf("tc is not required by tb but ran")
-	}
+		x = r.wait(r.start(rd, nil, map[string]any{"task_name": "tb"}).ID)
+		if x.State != engine.Success {
+			t.Fatalf("reverse: %s %s", x.State, x.StateInfo)
+		}
+		if got := engine.DecodeMap(x.Output)["sum"]; got != int64(3) {
+			t.Errorf("sum = %v", got)
+		}
+		if _, ran := r.tasks(x.ID)["tc"]; ran {
+			t.Errorf("tc is not required by tb but ran")
+		}
+	})
 }
 
 func TestSubworkflowAndLongChain(t *testing.T) {
-	r := newRig(t, storetest.New(t))
-	r.define(`
+	eachRig(t, func(t *testing.T, r *rig) {
+		r.define(`
 version: '2.0'
 child:
   input: [x]
@@ -319,7 +327,7 @@ child:
     t1:
       action: std.noop
 `)
-	d := r.define(`
+		d := r.define(`
 version: '2.0'
 parent:
   output:
@@ -331,26 +339,27 @@ parent:
       publish:
         ys: <% task().result.y %>
 `)
-	x := r.wait(r.start(d, nil, nil).ID)
-	if x.State != engine.Success {
-		t.Fatalf("state %s: %s", x.State, x.StateInfo)
-	}
-	if diff := cmp.Diff(map[string]any{"ys": []any{int64(2), int64(3), int64(4)}}, engine.DecodeMap(x.Output)); diff != "" {
-		t.Error(diff)
-	}
-	var b strings.Builder
-	b.WriteString("version: '2.0'\nchain:\n  tasks:\n")
-	for i := 0; i < 1200; i++ {
-		b.WriteString("    t" + itoa(i) + ":\n      action: std.noop\n")
-		if i < 1199 {
-			b.WriteString("      on-success: t" + itoa(i+1) + "\n")
+		x := r.wait(r.start(d, nil, nil).ID)
+		if x.State != engine.Success {
+			t.Fatalf("state %s: %s", x.State, x.StateInfo)
 		}
-	}
-	cd := r.define(b.String())
-	x = r.wait(r.start(cd, nil, nil).ID)
-	if x.State != engine.Success || len(r.tasks(x.ID)) != 1200 {
-		t.Fatalf("chain: %s %s %d tasks", x.State, x.StateInfo, len(r.tasks(x.ID)))
-	}
+		if diff := cmp.Diff(map[string]any{"ys": []any{int64(2), int64(3), int64(4)}}, engine.DecodeMap(x.Output)); diff != "" {
+			t.Error(diff)
+		}
+		var b strings.Builder
+		b.WriteString("version: '2.0'\nchain:\n  tasks:\n")
+		for i := 0; i < 1200; i++ {
+			b.WriteString("    t" + itoa(i) + ":\n      action: std.noop\n")
+			if i < 1199 {
+				b.WriteString("      on-success: t" + itoa(i+1) + "\n")
+			}
+		}
+		cd := r.define(b.String())
+		x = r.wait(r.start(cd, nil, nil).ID)
+		if x.State != engine.Success || len(r.tasks(x.ID)) != 1200 {
+			t.Fatalf("chain: %s %s %d tasks", x.State, x.StateInfo, len(r.tasks(x.ID)))
+		}
+	})
 }
 
 func itoa(i int) string { return strconv.Itoa(i) }
