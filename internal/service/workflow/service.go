@@ -70,7 +70,7 @@ func New(db *store.DB, deleg Delegation, actions []*engine.Action, log *slog.Log
 		cfg.MaxLimit = 1000
 	}
 	if cfg.CronPoll <= 0 {
-		cfg.CronPoll = time.Second
+		cfg.CronPoll = 250 * time.Millisecond
 	}
 	ecfg := cfg.Engine
 	if ecfg.Credentials == nil && deleg != nil {
