@@ -13,14 +13,16 @@ import (
 	"github.com/onestack/onestack/internal/store"
 )
 
-// OS-TRUST: /v3/OS-TRUST/trusts. Policy is Keystone's Zed default (new
-// defaults OR'd with the deprecated ones, scope enforcement off):
+// OS-TRUST: /v3/OS-TRUST/trusts. Policy is the reference cloud's (Debian's
+// Keystone 22, Zed, whose defaults add "rule:admin_required or" to most
+// trust rules; scope enforcement off), with admin_required the admin role
+// on any scope, as everywhere in this API:
 //
 //	create          the caller is the trustor
-//	list            admin, or a system reader
-//	list ?trustor=  the caller is that trustor, or a system reader (same for ?trustee=)
-//	get, roles      the trustor or the trustee, or a system reader
-//	delete          the trustor, or a system admin
+//	list            an admin or a system reader
+//	list ?trustor=  that trustor, an admin or a system reader (same for ?trustee=)
+//	get, roles      the trustor, the trustee, an admin or a system reader
+//	delete          the trustor or an admin
 //
 // A missing trust is 404 before any policy check (Keystone, lp#1840288),
 // and tokens issued for application credentials are refused everything.
@@ -39,17 +41,18 @@ func (a *API) trustRoutes() []rest.Route {
 
 func trustCaller(c *auth.Credentials, _ *http.Request) error { return svc.CheckTrustCaller(c) }
 
-// systemReader and systemAdmin are Keystone's "role:reader and
-// system_scope:all" and "role:admin and system_scope:all".
-func systemReader(c *auth.Credentials) bool { return c.System && c.HasRole(auth.RoleReader) }
-func systemAdmin(c *auth.Credentials) bool  { return c.System && c.HasRole(auth.RoleAdmin) }
+// trustReader is an admin or Keystone's system reader ("role:reader and
+// system_scope:all"): who may read any trust.
+func trustReader(c *auth.Credentials) bool {
+	return c.IsAdmin() || (c.System && c.HasRole(auth.RoleReader))
+}
 
-// trustParty lets the trustor, the trustee and system readers through.
+// trustParty lets the trustor, the trustee and trust readers through.
 func trustParty(c *auth.Credentials, t store.Trust, rule string) error {
-	if systemReader(c) || c.User.ID == t.TrustorUserID || c.User.ID == t.TrusteeUserID {
+	if trustReader(c) || c.User.ID == t.TrustorUserID || c.User.ID == t.TrusteeUserID {
 		return nil
 	}
-	return oserr.Forbidden("You are not authorized to perform the requested action: %s; only the trust's trustor or trustee may.", rule)
+	return oserr.Forbidden("You are not authorized to perform the requested action: %s; only the trust's trustor or trustee (or an admin) may.", rule)
 }
 
 // idPattern is Keystone's id_string: what a project or role id may contain.
@@ -212,11 +215,9 @@ func (a *API) listTrusts(w http.ResponseWriter, r *http.Request) error {
 	q := r.URL.Query()
 	f := svc.TrustFilter{TrustorUserID: q.Get("trustor_user_id"), TrusteeUserID: q.Get("trustee_user_id")}
 	switch {
-	case systemReader(c):
+	case trustReader(c):
 	case f.TrustorUserID == "" && f.TrusteeUserID == "":
-		if !c.IsAdmin() {
-			return forbidden("identity:list_trusts (list your own with ?trustor_user_id= or ?trustee_user_id= and your user id)")
-		}
+		return forbidden("identity:list_trusts (list your own with ?trustor_user_id= or ?trustee_user_id= and your user id)")
 	case f.TrustorUserID != c.User.ID && f.TrusteeUserID != c.User.ID:
 		rule := "identity:list_trusts_for_trustor"
 		if f.TrustorUserID == "" {
@@ -260,8 +261,8 @@ func (a *API) deleteTrust(w http.ResponseWriter, r *http.Request) error {
 	if err != nil {
 		return err
 	}
-	if !systemAdmin(c) && c.User.ID != t.TrustorUserID {
-		return oserr.Forbidden("You are not authorized to perform the requested action: identity:delete_trust; only the trustor (or a system admin) may delete a trust.")
+	if !c.IsAdmin() && c.User.ID != t.TrustorUserID {
+		return oserr.Forbidden("You are not authorized to perform the requested action: identity:delete_trust; only the trustor (or an admin) may delete a trust.")
 	}
 	return done(w, a.svc.DeleteTrust(r.Context(), t.ID))
 }
