@@ -32,6 +32,10 @@ func (a *API) trustRoutes() []rest.Route {
 	return []rest.Route{
 		rest.R("POST", base, trustCaller, a.createTrust),
 		rest.R("GET", base, trustCaller, a.listTrusts),
+		// Keystone (Flask) also answers with a trailing slash, and
+		// Tempest's trusts client lists with one.
+		rest.R("POST", base+"/{$}", trustCaller, a.createTrust),
+		rest.R("GET", base+"/{$}", trustCaller, a.listTrusts),
 		rest.R("GET", base+"/{trust_id}", trustCaller, a.getTrust),
 		rest.R("DELETE", base+"/{trust_id}", trustCaller, a.deleteTrust),
 		rest.R("GET", base+"/{trust_id}/roles", trustCaller, a.listTrustRoles),

@@ -268,6 +268,10 @@ func TestTrustWireFormat(t *testing.T) {
 	if list["links"].(map[string]any)["self"] != base+"/OS-TRUST/trusts?trustor_user_id="+c.alice {
 		t.Errorf("list links: %v", list["links"])
 	}
+	// With a trailing slash too, as Keystone (and Tempest's client).
+	if r := c.env.Do(t, "GET", "/identity/v3/OS-TRUST/trusts/?trustor_user_id="+c.alice, c.aliceTok, nil); r.Status != http.StatusOK || len(r.JSON(t)["trusts"].([]any)) != 1 {
+		t.Errorf("list with a trailing slash: %d %s", r.Status, r.Body)
+	}
 	roles := c.env.Do(t, "GET", "/identity/v3/OS-TRUST/trusts/"+id+"/roles", c.aliceTok, nil).JSON(t)
 	if diff := cmp.Diff(map[string]any{"self": base + "/OS-TRUST/trusts/" + id + "/roles", "previous": nil, "next": nil}, roles["links"]); diff != "" {
 		t.Errorf("roles links (-want +got):\n%s", diff)
