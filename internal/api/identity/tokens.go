@@ -25,13 +25,24 @@ func (a *API) versionDoc() map[string]any {
 	}
 }
 
-// versions answers the unversioned root with 300 Multiple Choices.
-func (a *API) versions(w http.ResponseWriter, _ *http.Request) error {
+// versions answers the unversioned root with 300 Multiple Choices, or
+// with the JSON-home document when asked for it.
+func (a *API) versions(w http.ResponseWriter, r *http.Request) error {
+	if wantsJSONHome(r) {
+		writeJSONHome(w, "/v3")
+		return nil
+	}
 	rest.WriteJSON(w, http.StatusMultipleChoices, map[string]any{"versions": map[string]any{"values": []any{a.versionDoc()}}})
 	return nil
 }
 
-func (a *API) version(w http.ResponseWriter, _ *http.Request) error {
+// version answers /v3 with the version document, or with the JSON-home
+// document (Keystone's list of resources and extensions) when asked for it.
+func (a *API) version(w http.ResponseWriter, r *http.Request) error {
+	if wantsJSONHome(r) {
+		writeJSONHome(w, "")
+		return nil
+	}
 	rest.WriteJSON(w, http.StatusOK, map[string]any{"version": a.versionDoc()})
 	return nil
 }

@@ -503,3 +503,29 @@ func TestTrustRedelegationAPI(t *testing.T) {
 		t.Errorf("token of a trust redelegated from a deleted one: %d, want 401", r.Status)
 	}
 }
+
+// TestJSONHomeAdvertisesTrusts: OS-TRUST is advertised where Keystone
+// advertises it, the JSON-home document of /v3 and of the root.
+func TestJSONHomeAdvertisesTrusts(t *testing.T) {
+	env := cloudtest.New(t)
+	const rel = "https://docs.openstack.org/api/openstack-identity/3/ext/OS-TRUST/1.0/rel/trust"
+	for path, prefix := range map[string]string{"/identity/v3": "", "/identity": "/v3"} {
+		r := env.Do(t, "GET", path, "", nil, "Accept", "application/json-home")
+		if r.Status != http.StatusOK || r.Header.Get("Content-Type") != "application/json-home" {
+			t.Fatalf("GET %s as JSON-home: %d %s", path, r.Status, r.Header.Get("Content-Type"))
+		}
+		res := r.JSON(t)["resources"].(map[string]any)
+		want := map[string]any{"href-template": prefix + "/OS-TRUST/trusts/{trust_id}",
+			"href-vars": map[string]any{"trust_id": "https://docs.openstack.org/api/openstack-identity/3/ext/OS-TRUST/1.0/param/trust_id"}}
+		if diff := cmp.Diff(want, res[rel]); diff != "" {
+			t.Errorf("GET %s: %s (-want +got):\n%s", path, rel, diff)
+		}
+	}
+	// Without asking for JSON-home: the version documents, as before.
+	if r := env.Do(t, "GET", "/identity/v3", "", nil, "Accept", "application/json"); r.JSON(t)["version"] == nil {
+		t.Errorf("GET /identity/v3 as JSON: %s", r.Body)
+	}
+	if r := env.Do(t, "GET", "/identity", "", nil); r.Status != http.StatusMultipleChoices {
+		t.Errorf("GET /identity: %d, want 300", r.Status)
+	}
+}
