@@ -324,8 +324,10 @@ func (s *Service) DeleteTrust(ctx context.Context, id string) error {
 		if _, err := tx.GetTrust(ctx, id); err != nil {
 			return notFound(err, "trust", id)
 		}
+		// The trusts redelegated from it form a tree (a child is always
+		// created after its parent), so each is visited once.
 		queue := []string{id}
-		for len(queue) > 0 && len(queue) < 10_000 {
+		for len(queue) > 0 {
 			cur := queue[0]
 			queue = queue[1:]
 			children, err := tx.ListTrusts(ctx, store.TrustFilter{RedelegatedTrustID: cur})
