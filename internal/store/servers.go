@@ -1,5 +1,7 @@
 package store
 
+// Servers: the servers table, its revisions and what is counted from it.
+
 import (
 	"context"
 	"database/sql"
@@ -8,53 +10,6 @@ import (
 	"strings"
 	"time"
 )
-
-// Flavor is a Nova flavor row.
-type Flavor struct {
-	ID          string            `json:"id"`
-	Name        string            `json:"name"`
-	RAM         int               `json:"ram"`
-	VCPUs       int               `json:"vcpus"`
-	Disk        int               `json:"disk"`
-	Ephemeral   int               `json:"ephemeral"`
-	Swap        int               `json:"swap"`
-	RxTxFactor  float64           `json:"rxtx_factor"`
-	IsPublic    bool              `json:"is_public"`
-	Disabled    bool              `json:"disabled"`
-	Description string            `json:"description"`
-	ExtraSpecs  map[string]string `json:"extra_specs"`
-	CreatedAt   time.Time         `json:"-"`
-	UpdatedAt   time.Time         `json:"-"`
-}
-
-// Keypair is a Nova keypair row; keypairs belong to users.
-type Keypair struct {
-	UserID, Name, Type, PublicKey, Fingerprint string
-	CreatedAt                                  time.Time
-}
-
-// ComputeHost is a compute host: its service, hypervisor and heartbeat.
-type ComputeHost struct {
-	ID                string
-	Seq               int
-	Host              string
-	Zone              string
-	Enabled           bool
-	DisabledReason    string
-	StatusChangedAt   time.Time
-	ForcedDown        bool
-	HeartbeatAt       time.Time
-	HypervisorType    string
-	HypervisorVersion int
-	HostIP            string
-	VCPUs, MemoryMB   int
-	DiskGB            int
-	CPUInfo           string
-	CreatedAt         time.Time
-	// ConsoleURL and ConsoleKey reach the console server of an agent in
-	// its own process ("" for hosts of the control plane's process).
-	ConsoleURL, ConsoleKey string
-}
 
 // Fault is why a server is in ERROR, shown as Nova's "fault".
 type Fault struct {
@@ -127,278 +82,6 @@ type Server struct {
 	// service owns the shape); empty for a server without volumes.
 	Volumes string
 }
-
-// InstanceAction is one user-visible action on a server.
-type InstanceAction struct {
-	ID, ServerID, Action, RequestID, ProjectID, UserID, Message string
-	StartTime, UpdatedAt                                        time.Time
-}
-
-// ActionEvent is one step of an instance action.
-type ActionEvent struct {
-	ID, ActionID, Event string
-	StartTime           time.Time
-	FinishTime          *time.Time
-	Result              string // "", Success, Error
-	Traceback, Host     string
-	Details             string
-}
-
-// ServerGroup is a Nova server group row.
-type ServerGroup struct {
-	ID, Name, ProjectID, UserID, Policy string
-	Rules                               map[string]any
-	CreatedAt                           time.Time
-}
-
-// Aggregate is a host aggregate row.
-type Aggregate struct {
-	ID        int
-	UUID      string
-	Name      string
-	Zone      string
-	Metadata  map[string]string
-	Hosts     []string
-	CreatedAt time.Time
-	UpdatedAt time.Time
-}
-
-func jsonMap(s string) map[string]string {
-	m := map[string]string{}
-	_ = json.Unmarshal([]byte(s), &m)
-	return m
-}
-
-// ---- flavors
-
-const flavorCols = `id, name, ram_mb, vcpus, disk_gb, ephemeral_gb, swap_mb, rxtx_factor, is_public, disabled, description, extra_specs, created_at, updated_at`
-
-func scanFlavor(s scanner) (Flavor, error) {
-	var f Flavor
-	var specs string
-	var c, u int64
-	err := s.Scan(&f.ID, &f.Name, &f.RAM, &f.VCPUs, &f.Disk, &f.Ephemeral, &f.Swap, &f.RxTxFactor, &f.IsPublic, &f.Disabled, &f.Description, &specs, &c, &u)
-	f.ExtraSpecs, f.CreatedAt, f.UpdatedAt = jsonMap(specs), fromMicros(c), fromMicros(u)
-	return f, err
-}
-
-// CreateFlavor inserts f; ErrConflict when its id or name is taken.
-func (t *Tx) CreateFlavor(ctx context.Context, f Flavor) error {
-	_, err := t.exec(ctx, `INSERT INTO flavors (`+flavorCols+`) VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?)`,
-		f.ID, f.Name, f.RAM, f.VCPUs, f.Disk, f.Ephemeral, f.Swap, f.RxTxFactor, f.IsPublic, f.Disabled, f.Description, toJSON(nonNilMap(f.ExtraSpecs)), micros(f.CreatedAt), micros(f.UpdatedAt))
-	return t.mapErr(err)
-}
-
-func nonNilMap(m map[string]string) map[string]string {
-	if m == nil {
-		return map[string]string{}
-	}
-	return m
-}
-
-// UpdateFlavor writes the mutable fields of f (description, extra specs).
-func (t *Tx) UpdateFlavor(ctx context.Context, f Flavor) error {
-	return t.mapErr(affected(t.exec(ctx, `UPDATE flavors SET description = ?, extra_specs = ?, disabled = ?, updated_at = ? WHERE id = ?`,
-		f.Description, toJSON(nonNilMap(f.ExtraSpecs)), f.Disabled, micros(f.UpdatedAt), f.ID)))
-}
-
-// GetFlavor reads one flavor by id.
-func (t *Tx) GetFlavor(ctx context.Context, id string) (Flavor, error) {
-	return one(ctx, t, scanFlavor, `SELECT `+flavorCols+` FROM flavors WHERE id = ?`, id)
-}
-
-// GetFlavorByName reads one flavor by name.
-func (t *Tx) GetFlavorByName(ctx context.Context, name string) (Flavor, error) {
-	return one(ctx, t, scanFlavor, `SELECT `+flavorCols+` FROM flavors WHERE name = ?`, name)
-}
-
-func flavorSortValue(f Flavor, col string) any {
-	switch col {
-	case "name":
-		return f.Name
-	case "ram_mb":
-		return f.RAM
-	case "vcpus":
-		return f.VCPUs
-	case "disk_gb":
-		return f.Disk
-	case "swap_mb":
-		return f.Swap
-	case "ephemeral_gb":
-		return f.Ephemeral
-	case "created_at":
-		return micros(f.CreatedAt)
-	case "rxtx_factor":
-		return f.RxTxFactor
-	}
-	return f.ID
-}
-
-// DeleteFlavor removes a flavor; servers keep their snapshot of it.
-func (t *Tx) DeleteFlavor(ctx context.Context, id string) error {
-	return t.mapErr(affected(t.exec(ctx, `DELETE FROM flavors WHERE id = ?`, id)))
-}
-
-// FlavorAccess lists the projects given access to a private flavor.
-func (t *Tx) FlavorAccess(ctx context.Context, flavorID string) ([]string, error) {
-	return list(ctx, t, func(s scanner) (string, error) {
-		var p string
-		return p, s.Scan(&p)
-	}, `SELECT project_id FROM flavor_access WHERE flavor_id = ? ORDER BY project_id`, flavorID)
-}
-
-// AddFlavorAccess gives a project access; ErrConflict when it already has it.
-func (t *Tx) AddFlavorAccess(ctx context.Context, flavorID, projectID string) error {
-	_, err := t.exec(ctx, `INSERT INTO flavor_access (flavor_id, project_id) VALUES (?, ?)`, flavorID, projectID)
-	return t.mapErr(err)
-}
-
-// RemoveFlavorAccess takes access away; ErrNotFound when it had none.
-func (t *Tx) RemoveFlavorAccess(ctx context.Context, flavorID, projectID string) error {
-	return t.mapErr(affected(t.exec(ctx, `DELETE FROM flavor_access WHERE flavor_id = ? AND project_id = ?`, flavorID, projectID)))
-}
-
-// ---- keypairs
-
-const keypairCols = `user_id, name, type, public_key, fingerprint, created_at`
-
-func scanKeypair(s scanner) (Keypair, error) {
-	var k Keypair
-	var c int64
-	err := s.Scan(&k.UserID, &k.Name, &k.Type, &k.PublicKey, &k.Fingerprint, &c)
-	k.CreatedAt = fromMicros(c)
-	return k, err
-}
-
-// CreateKeypair inserts k; ErrConflict when the user has one of that name.
-func (t *Tx) CreateKeypair(ctx context.Context, k Keypair) error {
-	_, err := t.exec(ctx, `INSERT INTO keypairs (`+keypairCols+`) VALUES (?, ?, ?, ?, ?, ?)`,
-		k.UserID, k.Name, k.Type, k.PublicKey, k.Fingerprint, micros(k.CreatedAt))
-	return t.mapErr(err)
-}
-
-// GetKeypair reads a user's keypair.
-func (t *Tx) GetKeypair(ctx context.Context, userID, name string) (Keypair, error) {
-	return one(ctx, t, scanKeypair, `SELECT `+keypairCols+` FROM keypairs WHERE user_id = ? AND name = ?`, userID, name)
-}
-
-// ListKeypairs lists a user's keypairs by name, after marker.
-func (t *Tx) ListKeypairs(ctx context.Context, userID string, p Page) ([]Keypair, error) {
-	w := &where{}
-	w.eq("user_id", userID, true)
-	if p.Marker != "" {
-		w.clauses = append(w.clauses, "name > ?")
-		w.args = append(w.args, p.Marker)
-	}
-	q := `SELECT ` + keypairCols + ` FROM keypairs` + w.sql() + ` ORDER BY name`
-	if p.Limit > 0 {
-		q += ` LIMIT ?`
-		w.args = append(w.args, p.Limit)
-	}
-	return list(ctx, t, scanKeypair, q, w.args...)
-}
-
-// CountKeypairs counts a user's keypairs (for the quota).
-func (t *Tx) CountKeypairs(ctx context.Context, userID string) (int, error) {
-	var n int
-	err := t.queryRow(ctx, `SELECT COUNT(*) FROM keypairs WHERE user_id = ?`, userID).Scan(&n)
-	return n, err
-}
-
-// DeleteKeypair removes a keypair.
-func (t *Tx) DeleteKeypair(ctx context.Context, userID, name string) error {
-	return t.mapErr(affected(t.exec(ctx, `DELETE FROM keypairs WHERE user_id = ? AND name = ?`, userID, name)))
-}
-
-// ---- compute hosts
-
-const hostCols = `id, seq, host, zone, enabled, disabled_reason, status_changed_at, forced_down, heartbeat_at, hypervisor_type, hypervisor_version, host_ip, vcpus, memory_mb, disk_gb, cpu_info, created_at, console_url, console_key`
-
-func scanHost(s scanner) (ComputeHost, error) {
-	var h ComputeHost
-	var sc, hb, c int64
-	err := s.Scan(&h.ID, &h.Seq, &h.Host, &h.Zone, &h.Enabled, &h.DisabledReason, &sc, &h.ForcedDown, &hb, &h.HypervisorType, &h.HypervisorVersion, &h.HostIP, &h.VCPUs, &h.MemoryMB, &h.DiskGB, &h.CPUInfo, &c, &h.ConsoleURL, &h.ConsoleKey)
-	h.StatusChangedAt, h.HeartbeatAt, h.CreatedAt = fromMicros(sc), fromMicros(hb), fromMicros(c)
-	return h, err
-}
-
-// UpsertHost creates the host (giving it the next seq) or updates what the
-// agent reports about it, keeping the operator's enabled/disabled state.
-func (t *Tx) UpsertHost(ctx context.Context, h ComputeHost) (ComputeHost, error) {
-	old, err := t.GetHostByName(ctx, h.Host)
-	switch {
-	case err == nil:
-		h.ID, h.Seq, h.Enabled, h.DisabledReason, h.StatusChangedAt, h.ForcedDown, h.CreatedAt =
-			old.ID, old.Seq, old.Enabled, old.DisabledReason, old.StatusChangedAt, old.ForcedDown, old.CreatedAt
-		if h.Zone == "" {
-			h.Zone = old.Zone
-		}
-		_, err = t.exec(ctx, `UPDATE compute_hosts SET zone = ?, heartbeat_at = ?, hypervisor_type = ?, hypervisor_version = ?, host_ip = ?, vcpus = ?, memory_mb = ?, disk_gb = ?, cpu_info = ?, console_url = ?, console_key = ? WHERE id = ?`,
-			h.Zone, micros(h.HeartbeatAt), h.HypervisorType, h.HypervisorVersion, h.HostIP, h.VCPUs, h.MemoryMB, h.DiskGB, h.CPUInfo, h.ConsoleURL, h.ConsoleKey, h.ID)
-		return h, t.mapErr(err)
-	case err != ErrNotFound:
-		return h, err
-	}
-	// The counter row serialises concurrent registrations (MAX(seq) + 1
-	// did not on PostgreSQL: two agents got the same number).
-	seq, err := t.BumpEpoch(ctx, "compute_host_seq")
-	if err != nil {
-		return h, fmt.Errorf("next host number: %w", err)
-	}
-	h.Seq = int(seq)
-	_, err = t.exec(ctx, `INSERT INTO compute_hosts (`+hostCols+`) VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?)`,
-		h.ID, h.Seq, h.Host, h.Zone, h.Enabled, h.DisabledReason, micros(h.StatusChangedAt), h.ForcedDown, micros(h.HeartbeatAt),
-		h.HypervisorType, h.HypervisorVersion, h.HostIP, h.VCPUs, h.MemoryMB, h.DiskGB, h.CPUInfo, micros(h.CreatedAt), h.ConsoleURL, h.ConsoleKey)
-	return h, t.mapErr(err)
-}
-
-// Heartbeat records that a host's agent is alive.
-func (t *Tx) Heartbeat(ctx context.Context, host string, at time.Time) error {
-	return t.mapErr(affected(t.exec(ctx, `UPDATE compute_hosts SET heartbeat_at = ? WHERE host = ?`, micros(at), host)))
-}
-
-// SetHostStatus writes the operator's state of a host's service.
-func (t *Tx) SetHostStatus(ctx context.Context, h ComputeHost) error {
-	return t.mapErr(affected(t.exec(ctx, `UPDATE compute_hosts SET enabled = ?, disabled_reason = ?, status_changed_at = ?, forced_down = ? WHERE id = ?`,
-		h.Enabled, h.DisabledReason, micros(h.StatusChangedAt), h.ForcedDown, h.ID)))
-}
-
-// GetHost reads a host by id.
-func (t *Tx) GetHost(ctx context.Context, id string) (ComputeHost, error) {
-	return one(ctx, t, scanHost, `SELECT `+hostCols+` FROM compute_hosts WHERE id = ?`, id)
-}
-
-// GetHostBySeq reads a host by its small integer id.
-func (t *Tx) GetHostBySeq(ctx context.Context, seq int) (ComputeHost, error) {
-	return one(ctx, t, scanHost, `SELECT `+hostCols+` FROM compute_hosts WHERE seq = ?`, seq)
-}
-
-// GetHostByName reads a host by name.
-func (t *Tx) GetHostByName(ctx context.Context, host string) (ComputeHost, error) {
-	return one(ctx, t, scanHost, `SELECT `+hostCols+` FROM compute_hosts WHERE host = ?`, host)
-}
-
-// ListHosts lists every host by name.
-func (t *Tx) ListHosts(ctx context.Context) ([]ComputeHost, error) {
-	return list(ctx, t, scanHost, `SELECT `+hostCols+` FROM compute_hosts ORDER BY host`)
-}
-
-// ListHostsNamed reads the named hosts (those that exist), by name: a page
-// of servers needs only its own hosts, not the fleet.
-func (t *Tx) ListHostsNamed(ctx context.Context, names []string) ([]ComputeHost, error) {
-	if len(names) == 0 {
-		return nil, nil
-	}
-	w := (&where{}).in("host", names)
-	return list(ctx, t, scanHost, `SELECT `+hostCols+` FROM compute_hosts`+w.sql()+` ORDER BY host`, w.args...)
-}
-
-// DeleteHost removes a host record.
-func (t *Tx) DeleteHost(ctx context.Context, id string) error {
-	return t.mapErr(affected(t.exec(ctx, `DELETE FROM compute_hosts WHERE id = ?`, id)))
-}
-
-// ---- servers
 
 const serverCols = `id, project_id, user_id, name, description, hostname, image_id, flavor, vcpus, ram_mb, key_name, key_data, user_data, config_drive,
 	metadata, tags, requested_zone, requested_host, zone, host, source_host, group_id, reservation_id, launch_index, vm_state, task_state, task_arg, power_state,
@@ -694,33 +377,6 @@ func (t *Tx) ServerUsage(ctx context.Context, projectID string) (ProjectUsage, e
 	return u, err
 }
 
-// LockProjectQuota serialises quota-counted creates within one project:
-// the row is created or updated in the caller's transaction, which holds
-// its row lock until commit on PostgreSQL (SQLite has one writer anyway).
-func (t *Tx) LockProjectQuota(ctx context.Context, projectID string) error {
-	_, err := t.exec(ctx, `INSERT INTO quota_locks (project_id, counter) VALUES (?, 1)
-		ON CONFLICT (project_id) DO UPDATE SET counter = quota_locks.counter + 1`, projectID)
-	return err
-}
-
-// GroupMemberHosts returns, for a server group, the host of each live member.
-func (t *Tx) GroupMemberHosts(ctx context.Context, groupID string) (map[string]string, error) {
-	rows, err := t.query(ctx, `SELECT id, host FROM servers WHERE group_id = ? AND deleted = ?`, groupID, false)
-	if err != nil {
-		return nil, err
-	}
-	defer rows.Close()
-	out := map[string]string{}
-	for rows.Next() {
-		var id, host string
-		if err := rows.Scan(&id, &host); err != nil {
-			return nil, err
-		}
-		out[id] = host
-	}
-	return out, rows.Err()
-}
-
 // PurgeDeletedServers removes servers deleted before cutoff, with their
 // actions; it returns how many went.
 func (t *Tx) PurgeDeletedServers(ctx context.Context, cutoff time.Time, limit int) (int, error) {
@@ -745,254 +401,83 @@ func (t *Tx) PurgeDeletedServers(ctx context.Context, cutoff time.Time, limit in
 	return len(ids), err
 }
 
-// ---- instance actions
-
-// CreateAction inserts an instance action.
-func (t *Tx) CreateAction(ctx context.Context, a InstanceAction) error {
-	_, err := t.exec(ctx, `INSERT INTO instance_actions (id, server_id, action, request_id, project_id, user_id, message, start_time, updated_at) VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?)`,
-		a.ID, a.ServerID, a.Action, a.RequestID, a.ProjectID, a.UserID, a.Message, micros(a.StartTime), micros(a.UpdatedAt))
-	return t.mapErr(err)
-}
-
-// TouchAction sets an action's message and updated time.
-func (t *Tx) TouchAction(ctx context.Context, id, message string, at time.Time) error {
-	_, err := t.exec(ctx, `UPDATE instance_actions SET message = ?, updated_at = ? WHERE id = ?`, message, micros(at), id)
-	return err
-}
-
-func scanAction(s scanner) (InstanceAction, error) {
-	var a InstanceAction
-	var st, up int64
-	err := s.Scan(&a.ID, &a.ServerID, &a.Action, &a.RequestID, &a.ProjectID, &a.UserID, &a.Message, &st, &up)
-	a.StartTime, a.UpdatedAt = fromMicros(st), fromMicros(up)
-	return a, err
-}
-
-const actionCols = `id, server_id, action, request_id, project_id, user_id, message, start_time, updated_at`
-
-// ListActions lists a server's actions, newest first.
-func (t *Tx) ListActions(ctx context.Context, serverID string) ([]InstanceAction, error) {
-	return list(ctx, t, scanAction, `SELECT `+actionCols+` FROM instance_actions WHERE server_id = ? ORDER BY start_time DESC, id DESC`, serverID)
-}
-
-// GetActionByRequest reads a server's action by request id.
-func (t *Tx) GetActionByRequest(ctx context.Context, serverID, requestID string) (InstanceAction, error) {
-	return one(ctx, t, scanAction, `SELECT `+actionCols+` FROM instance_actions WHERE server_id = ? AND request_id = ?`, serverID, requestID)
-}
-
-// LatestAction reads the newest action of a server.
-func (t *Tx) LatestAction(ctx context.Context, serverID string) (InstanceAction, error) {
-	return one(ctx, t, scanAction, `SELECT `+actionCols+` FROM instance_actions WHERE server_id = ? ORDER BY start_time DESC, id DESC LIMIT 1`, serverID)
-}
-
-const eventCols = `id, action_id, event, start_time, finish_time, result, traceback, host, details`
-
-// SaveEvent inserts or updates an action event.
-func (t *Tx) SaveEvent(ctx context.Context, e ActionEvent) error {
-	_, err := t.exec(ctx, `INSERT INTO instance_action_events (`+eventCols+`) VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?)
-		ON CONFLICT (id) DO UPDATE SET finish_time = excluded.finish_time, result = excluded.result, traceback = excluded.traceback, host = excluded.host, details = excluded.details`,
-		e.ID, e.ActionID, e.Event, micros(e.StartTime), nullMicros(e.FinishTime), e.Result, e.Traceback, e.Host, e.Details)
-	return t.mapErr(err)
-}
-
-// ListEvents lists an action's events in order.
-func (t *Tx) ListEvents(ctx context.Context, actionID string) ([]ActionEvent, error) {
-	return list(ctx, t, func(s scanner) (ActionEvent, error) {
-		var e ActionEvent
-		var st int64
-		var fin sql.NullInt64
-		err := s.Scan(&e.ID, &e.ActionID, &e.Event, &st, &fin, &e.Result, &e.Traceback, &e.Host, &e.Details)
-		e.StartTime, e.FinishTime = fromMicros(st), fromNullMicros(fin)
-		return e, err
-	}, `SELECT `+eventCols+` FROM instance_action_events WHERE action_id = ? ORDER BY start_time, id`, actionID)
-}
-
-// ---- server groups
-
-const groupSGCols = `id, name, project_id, user_id, policy, rules, created_at`
-
-func scanServerGroup(s scanner) (ServerGroup, error) {
-	var g ServerGroup
-	var rules string
-	var c int64
-	err := s.Scan(&g.ID, &g.Name, &g.ProjectID, &g.UserID, &g.Policy, &rules, &c)
-	g.Rules, g.CreatedAt = extra(rules), fromMicros(c)
-	return g, err
-}
-
-// CreateServerGroup inserts g.
-func (t *Tx) CreateServerGroup(ctx context.Context, g ServerGroup) error {
-	_, err := t.exec(ctx, `INSERT INTO server_groups (`+groupSGCols+`) VALUES (?, ?, ?, ?, ?, ?, ?)`,
-		g.ID, g.Name, g.ProjectID, g.UserID, g.Policy, toJSON(g.Rules), micros(g.CreatedAt))
-	return t.mapErr(err)
-}
-
-// GetServerGroup reads a server group.
-func (t *Tx) GetServerGroup(ctx context.Context, id string) (ServerGroup, error) {
-	return one(ctx, t, scanServerGroup, `SELECT `+groupSGCols+` FROM server_groups WHERE id = ?`, id)
-}
-
-// ListServerGroups lists a project's groups (all when projectID is "").
-func (t *Tx) ListServerGroups(ctx context.Context, projectID string, p Page) ([]ServerGroup, error) {
-	w := &where{}
-	w.eq("project_id", projectID, projectID != "")
-	if p.Marker != "" {
-		w.clauses = append(w.clauses, "id > ?")
-		w.args = append(w.args, p.Marker)
-	}
-	q := `SELECT ` + groupSGCols + ` FROM server_groups` + w.sql() + ` ORDER BY id`
-	if p.Limit > 0 {
-		q += ` LIMIT ?`
-		w.args = append(w.args, p.Limit)
-	}
-	return list(ctx, t, scanServerGroup, q, w.args...)
-}
-
-// CountServerGroups counts a project's server groups (for the quota).
-func (t *Tx) CountServerGroups(ctx context.Context, projectID string) (int, error) {
-	var n int
-	err := t.queryRow(ctx, `SELECT COUNT(*) FROM server_groups WHERE project_id = ?`, projectID).Scan(&n)
-	return n, err
-}
-
-// DeleteServerGroup removes a group; its members stay, ungrouped.
-func (t *Tx) DeleteServerGroup(ctx context.Context, id string) error {
-	if _, err := t.exec(ctx, `UPDATE servers SET group_id = '' WHERE group_id = ?`, id); err != nil {
-		return err
-	}
-	return t.mapErr(affected(t.exec(ctx, `DELETE FROM server_groups WHERE id = ?`, id)))
-}
-
-// GroupMembers lists the ids of a group's live servers.
-func (t *Tx) GroupMembers(ctx context.Context, groupID string) ([]string, error) {
-	return list(ctx, t, func(s scanner) (string, error) {
-		var id string
-		return id, s.Scan(&id)
-	}, `SELECT id FROM servers WHERE group_id = ? AND deleted = ? ORDER BY created_at, id`, groupID, false)
-}
-
-// ---- quotas
-
-// QuotaLimits returns a project's explicit limits by resource.
-func (t *Tx) QuotaLimits(ctx context.Context, projectID string) (map[string]int64, error) {
-	rows, err := t.query(ctx, `SELECT resource, hard_limit FROM quotas WHERE project_id = ?`, projectID)
-	if err != nil {
-		return nil, err
-	}
-	defer rows.Close()
-	out := map[string]int64{}
-	for rows.Next() {
-		var r string
-		var v int64
-		if err := rows.Scan(&r, &v); err != nil {
-			return nil, err
-		}
-		out[r] = v
-	}
-	return out, rows.Err()
-}
-
-// SetQuota sets one limit of a project.
-func (t *Tx) SetQuota(ctx context.Context, projectID, resource string, limit int64) error {
-	_, err := t.exec(ctx, `INSERT INTO quotas (project_id, resource, hard_limit) VALUES (?, ?, ?)
-		ON CONFLICT (project_id, resource) DO UPDATE SET hard_limit = excluded.hard_limit`, projectID, resource, limit)
-	return err
-}
-
-// DeleteQuotas reverts a project to the default limits.
-func (t *Tx) DeleteQuotas(ctx context.Context, projectID string) error {
-	_, err := t.exec(ctx, `DELETE FROM quotas WHERE project_id = ?`, projectID)
-	return err
-}
-
-// ---- aggregates
-
-func scanAggregate(s scanner) (Aggregate, error) {
-	var a Aggregate
-	var meta string
-	var c, u int64
-	err := s.Scan(&a.ID, &a.UUID, &a.Name, &a.Zone, &meta, &c, &u)
-	a.Metadata, a.CreatedAt, a.UpdatedAt = jsonMap(meta), fromMicros(c), fromMicros(u)
-	return a, err
-}
-
-const aggregateCols = `id, uuid, name, zone, metadata, created_at, updated_at`
-
-// CreateAggregate inserts a (its ID is assigned).
-func (t *Tx) CreateAggregate(ctx context.Context, a *Aggregate) error {
-	if err := t.queryRow(ctx, `SELECT COALESCE(MAX(id), 0) + 1 FROM aggregates`).Scan(&a.ID); err != nil {
-		return err
-	}
-	_, err := t.exec(ctx, `INSERT INTO aggregates (`+aggregateCols+`) VALUES (?, ?, ?, ?, ?, ?, ?)`,
-		a.ID, a.UUID, a.Name, a.Zone, toJSON(nonNilMap(a.Metadata)), micros(a.CreatedAt), micros(a.UpdatedAt))
-	return t.mapErr(err)
-}
-
-// UpdateAggregate writes name, zone and metadata.
-func (t *Tx) UpdateAggregate(ctx context.Context, a Aggregate) error {
-	return t.mapErr(affected(t.exec(ctx, `UPDATE aggregates SET name = ?, zone = ?, metadata = ?, updated_at = ? WHERE id = ?`,
-		a.Name, a.Zone, toJSON(nonNilMap(a.Metadata)), micros(a.UpdatedAt), a.ID)))
-}
-
-// GetAggregate reads an aggregate with its hosts.
-func (t *Tx) GetAggregate(ctx context.Context, id int) (Aggregate, error) {
-	a, err := one(ctx, t, scanAggregate, `SELECT `+aggregateCols+` FROM aggregates WHERE id = ?`, id)
-	if err != nil {
-		return a, err
-	}
-	a.Hosts, err = list(ctx, t, func(s scanner) (string, error) {
-		var h string
-		return h, s.Scan(&h)
-	}, `SELECT host FROM aggregate_hosts WHERE aggregate_id = ? ORDER BY host`, id)
-	return a, err
-}
-
-// ListAggregates lists every aggregate with its hosts.
-func (t *Tx) ListAggregates(ctx context.Context) ([]Aggregate, error) {
-	as, err := list(ctx, t, scanAggregate, `SELECT `+aggregateCols+` FROM aggregates ORDER BY id`)
-	if err != nil {
-		return nil, err
-	}
-	rows, err := t.query(ctx, `SELECT aggregate_id, host FROM aggregate_hosts ORDER BY host`)
-	if err != nil {
-		return nil, err
-	}
-	defer rows.Close()
-	idx := map[int]int{}
-	for i, a := range as {
-		idx[a.ID] = i
-	}
-	for rows.Next() {
-		var id int
-		var h string
-		if err := rows.Scan(&id, &h); err != nil {
-			return nil, err
-		}
-		if i, ok := idx[id]; ok {
-			as[i].Hosts = append(as[i].Hosts, h)
-		}
-	}
-	return as, rows.Err()
-}
-
-// DeleteAggregate removes an aggregate.
-func (t *Tx) DeleteAggregate(ctx context.Context, id int) error {
-	return t.mapErr(affected(t.exec(ctx, `DELETE FROM aggregates WHERE id = ?`, id)))
-}
-
-// AddAggregateHost adds a host; ErrConflict when already there.
-func (t *Tx) AddAggregateHost(ctx context.Context, id int, host string) error {
-	_, err := t.exec(ctx, `INSERT INTO aggregate_hosts (aggregate_id, host) VALUES (?, ?)`, id, host)
-	return t.mapErr(err)
-}
-
-// RemoveAggregateHost removes a host; ErrNotFound when absent.
-func (t *Tx) RemoveAggregateHost(ctx context.Context, id int, host string) error {
-	return t.mapErr(affected(t.exec(ctx, `DELETE FROM aggregate_hosts WHERE aggregate_id = ? AND host = ?`, id, host)))
-}
-
 // ServersToMove lists servers whose resize or migration waits for a
 // destination host.
 func (t *Tx) ServersToMove(ctx context.Context, limit int) ([]Server, error) {
 	return list(ctx, t, scanServer, `SELECT `+serverCols+` FROM servers WHERE task_state IN ('resize_prep', 'migrating') AND source_host = '' AND deleted = ? ORDER BY updated_at, id LIMIT ?`, false, limit)
+}
+
+// ServerLoad is what one live server takes from the hosts it occupies:
+// its host and, during a resize or migration, the host it is leaving.
+type ServerLoad struct {
+	ID, Name         string
+	Host, SourceHost string
+	TaskState        string
+	VCPUs, RAM       int
+	// DiskGB is root + ephemeral + swap rounded up to GB, as placement counts DISK_GB.
+	DiskGB int
+}
+
+// ServerLoads lists the live servers placed on, or moving off, the given
+// hosts; with hosts nil, every live placed server.
+func (t *Tx) ServerLoads(ctx context.Context, hosts []string) ([]ServerLoad, error) {
+	w := &where{}
+	w.eq("deleted", false, true)
+	if hosts == nil {
+		w.clauses = append(w.clauses, "(host <> '' OR source_host <> '')")
+	} else {
+		a, b := &where{}, &where{}
+		a.in("host", hosts)
+		b.in("source_host", hosts)
+		w.clauses = append(w.clauses, "("+strings.Join(a.clauses, "")+" OR "+strings.Join(b.clauses, "")+")")
+		w.args = append(w.args, a.args...)
+		w.args = append(w.args, b.args...)
+	}
+	return list(ctx, t, func(s scanner) (ServerLoad, error) {
+		var l ServerLoad
+		var flavor string
+		err := s.Scan(&l.ID, &l.Name, &l.Host, &l.SourceHost, &l.TaskState, &l.VCPUs, &l.RAM, &flavor)
+		var f Flavor
+		_ = json.Unmarshal([]byte(flavor), &f)
+		l.DiskGB = f.Disk + f.Ephemeral + (f.Swap+1023)/1024
+		return l, err
+	}, `SELECT id, name, host, source_host, task_state, vcpus, ram_mb, flavor FROM servers`+w.sql()+` ORDER BY created_at, id`, w.args...)
+}
+
+// CountServersOnHost counts the live servers placed on host or moving off it.
+func (t *Tx) CountServersOnHost(ctx context.Context, host string) (int, error) {
+	var n int
+	err := t.queryRow(ctx, `SELECT COUNT(*) FROM servers WHERE (host = ? OR source_host = ?) AND deleted = ?`, host, host, false).Scan(&n)
+	return n, err
+}
+
+// ServersUsedBetween lists the servers (deleted ones included, until they
+// are purged) that ran at some point in [start, end): launched before end
+// and not terminated before start, for os-simple-tenant-usage. projectID
+// "" means every project. Ordered by id, after marker when set.
+func (t *Tx) ServersUsedBetween(ctx context.Context, projectID string, start, end time.Time, marker string, limit int) ([]Server, error) {
+	q := `SELECT ` + serverCols + ` FROM servers WHERE launched_at IS NOT NULL AND launched_at < ? AND (terminated_at IS NULL OR terminated_at >= ?)`
+	args := []any{micros(end), micros(start)}
+	if projectID != "" {
+		q += ` AND project_id = ?`
+		args = append(args, projectID)
+	}
+	if marker != "" {
+		q += ` AND id > ?`
+		args = append(args, marker)
+	}
+	q += ` ORDER BY id`
+	if limit > 0 {
+		q += ` LIMIT ?`
+		args = append(args, limit)
+	}
+	return list(ctx, t, scanServer, q, args...)
+}
+
+// UserServerUsage counts one user's live servers, vCPUs and RAM in a project.
+func (t *Tx) UserServerUsage(ctx context.Context, projectID, userID string) (ProjectUsage, error) {
+	var u ProjectUsage
+	err := t.queryRow(ctx, `SELECT COUNT(*), COALESCE(SUM(vcpus), 0), COALESCE(SUM(ram_mb), 0) FROM servers WHERE project_id = ? AND user_id = ? AND deleted = ?`,
+		projectID, userID, false).Scan(&u.Instances, &u.Cores, &u.RAM)
+	return u, err
 }
