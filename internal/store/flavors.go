@@ -115,26 +115,17 @@ type FlavorQuery struct {
 	HideDisabled  bool
 	MinRAM        int
 	MinDisk       int
-	SortKey       string // a Nova sort key (see FlavorSortKey); default flavorid
-	Desc          bool
-	Page          Page
+	// SortColumn is the column to sort on (see flavorSortable; the compute
+	// service maps Nova's sort keys to columns); default id.
+	SortColumn string
+	Desc       bool
+	Page       Page
 }
 
-// novaFlavorSort maps Nova's flavor sort keys to columns. Nova's "id" is
-// its internal autoincrement, i.e. creation order; vcpu_weight is not
-// stored and sorts like the flavor id.
-var novaFlavorSort = map[string]string{
-	"created_at": "created_at", "description": "description", "disabled": "disabled",
-	"ephemeral_gb": "ephemeral_gb", "flavorid": "id", "id": "created_at", "is_public": "is_public",
-	"memory_mb": "ram_mb", "name": "name", "root_gb": "disk_gb", "rxtx_factor": "rxtx_factor",
-	"swap": "swap_mb", "updated_at": "updated_at", "vcpu_weight": "id", "vcpus": "vcpus",
-}
-
-// FlavorSortKeyNames lists the sort keys ListFlavorsBy accepts, as Nova names them.
-func FlavorSortKeyNames() []string {
-	return []string{"created_at", "description", "disabled", "ephemeral_gb", "flavorid", "id", "is_public",
-		"memory_mb", "name", "root_gb", "rxtx_factor", "swap", "updated_at", "vcpu_weight", "vcpus"}
-}
+// flavorSortable are the columns ListFlavorsBy sorts on.
+var flavorSortable = map[string]bool{"created_at": true, "description": true, "disabled": true, "ephemeral_gb": true,
+	"id": true, "is_public": true, "ram_mb": true, "name": true, "disk_gb": true, "rxtx_factor": true,
+	"swap_mb": true, "updated_at": true, "vcpus": true}
 
 // ListFlavorsBy lists flavors with Nova's filters and keyset paging after
 // the marker flavor. ErrNotFound means the marker does not exist.
@@ -159,8 +150,8 @@ func (t *Tx) ListFlavorsBy(ctx context.Context, q FlavorQuery) ([]Flavor, error)
 		w.clauses = append(w.clauses, "disk_gb >= ?")
 		w.args = append(w.args, q.MinDisk)
 	}
-	col := novaFlavorSort[q.SortKey]
-	if col == "" {
+	col := q.SortColumn
+	if !flavorSortable[col] {
 		col = "id"
 	}
 	if q.Page.Marker != "" {

@@ -7,6 +7,7 @@ import (
 	"database/sql"
 	"encoding/json"
 	"fmt"
+	"slices"
 	"strings"
 	"time"
 )
@@ -273,18 +274,12 @@ type ServerFilter struct {
 	Locked         *bool
 	IncludeDeleted bool
 	OnlyDeleted    bool
-	SortKey        string // column: created_at, updated_at, name, …
-	Desc           bool
-	Page           Page
+	// SortColumn is the column to sort on (any of serverCols; the compute
+	// service maps Nova's sort keys to columns); default created_at.
+	SortColumn string
+	Desc       bool
+	Page       Page
 }
-
-var serverSort = map[string]string{"created_at": "created_at", "updated_at": "updated_at", "display_name": "name", "name": "name",
-	"hostname": "hostname", "host": "host", "vm_state": "vm_state", "task_state": "task_state", "power_state": "power_state",
-	"uuid": "id", "availability_zone": "zone", "launched_at": "launched_at", "terminated_at": "terminated_at", "project_id": "project_id",
-	"user_id": "user_id", "key_name": "key_name", "image_ref": "image_id", "locked": "locked", "display_description": "description"}
-
-// ServerSortColumn maps a Nova sort key to a column, or "" when it cannot sort.
-func ServerSortColumn(key string) string { return serverSort[key] }
 
 // ListServers lists servers with keyset paging on (sort column, id).
 func (t *Tx) ListServers(ctx context.Context, f ServerFilter) ([]Server, error) {
@@ -320,8 +315,8 @@ func (t *Tx) ListServers(ctx context.Context, f ServerFilter) ([]Server, error) 
 	if f.Locked != nil {
 		w.eq("locked", *f.Locked, true)
 	}
-	col := serverSort[f.SortKey]
-	if col == "" {
+	col := f.SortColumn
+	if !slices.Contains(serverColumns, col) {
 		col = "created_at"
 	}
 	if f.Page.Marker != "" {

@@ -171,10 +171,10 @@ func (a *API) flavorList(w http.ResponseWriter, r *http.Request, full bool) erro
 	if err != nil {
 		return err
 	}
-	l := svc.FlavorList{SortKey: "flavorid", Page: store.Page{Limit: limit, Marker: marker}}
+	l := svc.FlavorList{SortKey: "flavorid", Page: svc.Page{Limit: limit, Marker: marker}}
 	if k := q.Get("sort_key"); k != "" {
-		if !slices.Contains(store.FlavorSortKeyNames(), k) {
-			return oserr.BadRequest("Invalid input for query parameters sort_key: %q is not one of %s.", k, strings.Join(store.FlavorSortKeyNames(), ", "))
+		if !slices.Contains(svc.FlavorSortKeys(), k) {
+			return oserr.BadRequest("Invalid input for query parameters sort_key: %q is not one of %s.", k, strings.Join(svc.FlavorSortKeys(), ", "))
 		}
 		l.SortKey = k
 	}

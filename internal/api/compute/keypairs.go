@@ -7,7 +7,6 @@ import (
 	"github.com/onestack/onestack/internal/auth"
 	"github.com/onestack/onestack/internal/oserr"
 	svc "github.com/onestack/onestack/internal/service/compute"
-	"github.com/onestack/onestack/internal/store"
 )
 
 // keypairRoutes declares os-keypairs. Keypairs belong to users; any role
@@ -119,14 +118,14 @@ func (a *API) listKeypairs(w http.ResponseWriter, r *http.Request) error {
 	if err := onlyQuery(r, 75, "user_id", "limit", "marker"); err != nil {
 		return err
 	}
-	p := store.Page{}
+	p := svc.Page{}
 	limit := 0
 	if at(r, 35) {
 		l, marker, err := page(r.URL.Query())
 		if err != nil {
 			return err
 		}
-		limit, p = l, store.Page{Limit: l, Marker: marker}
+		limit, p = l, svc.Page{Limit: l, Marker: marker}
 	}
 	kps, err := a.svc.Keypairs(r.Context(), auth.From(r.Context()), keypairUser(r), p)
 	if err != nil {

@@ -619,7 +619,7 @@ func (a *API) list(w http.ResponseWriter, r *http.Request, detail bool) error {
 		f.Locked = &b
 	}
 	if k := q.Get("sort_key"); k != "" {
-		if store.ServerSortColumn(k) == "" {
+		if !svc.ServerSortKey(k) {
 			return oserr.BadRequest("Invalid sort_key %q.", k)
 		}
 		f.SortKey = k
@@ -633,7 +633,7 @@ func (a *API) list(w http.ResponseWriter, r *http.Request, detail bool) error {
 		}
 		limit = min(n, 1000)
 	}
-	f.Page = store.Page{Limit: limit, Marker: q.Get("marker")}
+	f.Page = svc.Page{Limit: limit, Marker: q.Get("marker")}
 	var servers []store.Server
 	if limit > 0 { // limit=0 is an empty page, as Nova
 		var err error

@@ -229,7 +229,7 @@ func (s *Service) Keypair(ctx context.Context, c *auth.Credentials, userID, name
 }
 
 // Keypairs lists a user's keypairs by name, after the marker name.
-func (s *Service) Keypairs(ctx context.Context, c *auth.Credentials, userID string, p store.Page) (kps []store.Keypair, err error) {
+func (s *Service) Keypairs(ctx context.Context, c *auth.Credentials, userID string, p Page) (kps []store.Keypair, err error) {
 	owner, err := keypairOwner(c, userID, "os_compute_api:os-keypairs:index")
 	if err != nil {
 		return nil, err
@@ -242,7 +242,7 @@ func (s *Service) Keypairs(ctx context.Context, c *auth.Credentials, userID stri
 				return err
 			}
 		}
-		kps, err = tx.ListKeypairs(ctx, owner, p)
+		kps, err = tx.ListKeypairs(ctx, owner, store.Page(p))
 		return err
 	})
 	return kps, err
