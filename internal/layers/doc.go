@@ -1,7 +1,9 @@
 // Package layers holds only a test: TestLayers fails when a package imports
-// across the layers drawn in DESIGN.md ("Layers (one direction only)") and
-// docs/architecture.md, and prints each violation with the importing
-// package, what it imports or names, and the rule it breaks.
+// across the layers of the design (cmd/onestack -> internal/cloud, the
+// wiring -> internal/api/<svc> -> internal/service/<svc> -> internal/store;
+// controllers and agents beside them; drivers at the bottom), and prints
+// each violation with the importing package, what it imports or names, and
+// the rule it breaks.
 //
 // The rules, for the project's non-test code:
 //   - internal/store imports no api, service, agent, controller, cloud or
