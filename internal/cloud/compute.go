@@ -27,13 +27,8 @@ func (c *Cloud) wireCompute(ctx context.Context) error {
 		return fmt.Errorf("compute needs the placement and image services wired first")
 	}
 	c.Compute = computesvc.New(c.DB, imagesFor(c.Image), placementFor(c.Placement), c.cfg.Log.With("service", "compute"), computesvc.Config{DeletedRetention: c.cfg.DeletedRetention, PeerPoll: peerPoll(c.cfg.Controller)})
-	nova := compute.New(c.Compute, c.cfg.PublicURL, c.cfg.Log)
-	nova.Service(c.Identity).Mount(c.mux)
-	legacy := nova.LegacyV2(c.mux)
-	c.mux.Handle(compute.Prefix+"/v2", legacy)
-	c.mux.Handle(compute.Prefix+"/v2/", legacy)
-	c.serve("compute", "nova", compute.Prefix, "/v2.1")
-	agentapi.Service(c.Compute, agentPlane{c.Compute, c}, c.Identity).Mount(c.mux)
+	c.mount(compute.New(c.Compute, c.env()).Service())
+	c.mount(agentapi.Service(c.Compute, agentPlane{c.Compute, c}, c.Identity))
 
 	// Hosts whose agent runs in another process serve their consoles
 	// themselves; hosts of this process override these below.

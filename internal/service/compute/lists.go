@@ -5,19 +5,17 @@ import (
 	"slices"
 	"time"
 
+	"github.com/onestack/onestack/internal/page"
 	"github.com/onestack/onestack/internal/store"
 )
 
-// The vocabulary of Nova's list requests: pages, sort keys and filters.
-// The API decodes a request into these; the service maps them to the
-// store's queries (Nova's sort keys to columns, above all).
+// The vocabulary of Nova's list requests beyond package page's: sort keys
+// and filters. The API decodes a request into these; the service maps
+// them to the store's queries (Nova's sort keys to columns, above all).
 
-// Page asks for one page of a list: at most Limit items (0: no limit)
-// after the one named by Marker (an id, or a keypair's name).
-type Page struct {
-	Limit  int
-	Marker string
-}
+// storePage is the keyset page of r for the store. Nova's lists have no
+// page_reverse, so r.Reverse is never set here.
+func storePage(r page.Request) store.Page { return store.Page{Limit: r.Limit, Marker: r.Marker} }
 
 // flavorSort maps Nova's flavor sort keys to columns. Nova's "id" is its
 // internal autoincrement, i.e. creation order; vcpu_weight is not stored
@@ -60,7 +58,7 @@ type ServerFilter struct {
 	OnlyDeleted    bool
 	SortKey        string // a Nova sort key (ServerSortKey); default created_at
 	Desc           bool
-	Page           Page
+	Page           page.Request
 }
 
 // query is f as the store's query.
@@ -69,7 +67,7 @@ func (f ServerFilter) query() store.ServerFilter {
 		FlavorID: f.FlavorID, ImageID: f.ImageID, Zone: f.Zone, ReservationID: f.ReservationID,
 		ChangesSince: f.ChangesSince, ChangesBefore: f.ChangesBefore, Locked: f.Locked,
 		IncludeDeleted: f.IncludeDeleted, OnlyDeleted: f.OnlyDeleted,
-		SortColumn: serverSort[f.SortKey], Desc: f.Desc, Page: store.Page(f.Page)}
+		SortColumn: serverSort[f.SortKey], Desc: f.Desc, Page: storePage(f.Page)}
 }
 
 // MigrationFilter narrows Migrations; zero values match everything.
