@@ -5,7 +5,6 @@ package identity
 import (
 	"log/slog"
 	"net/http"
-	"strings"
 
 	"github.com/onestack/onestack/internal/api/rest"
 	"github.com/onestack/onestack/internal/auth"
@@ -24,14 +23,15 @@ type API struct {
 	log  *slog.Logger
 }
 
-// New returns the API serving s; publicURL is the cloud's public base URL.
-func New(s *svc.Service, publicURL string, log *slog.Logger) *API {
-	return &API{svc: s, base: strings.TrimRight(publicURL, "/") + Prefix, log: log}
+// New returns the API serving s in env; s validates its own tokens.
+func New(s *svc.Service, env rest.Env) *API {
+	return &API{svc: s, base: env.Base(Prefix), log: env.Logger()}
 }
 
 // Service returns the routes ready to mount.
 func (a *API) Service() *rest.Service {
-	return &rest.Service{Prefix: Prefix, Format: oserr.Keystone, Validator: a.svc, Routes: a.routes(), Log: a.log}
+	return &rest.Service{Prefix: Prefix, Format: oserr.Keystone, Validator: a.svc, Routes: a.routes(), Log: a.log,
+		Versions: a.versions, Endpoints: []rest.Endpoint{{Type: "identity", Name: "keystone"}}}
 }
 
 // Policy rules, named after Keystone's defaults (enforce_scope off, as in a
@@ -76,8 +76,6 @@ func noTrust(next rest.Access) rest.Access {
 
 func (a *API) routes() []rest.Route {
 	return append(append(a.grantRoutes(), a.trustRoutes()...), []rest.Route{
-		rest.R("GET", "", nil, a.versions),
-		rest.R("GET", "/{$}", nil, a.versions),
 		rest.R("GET", "/v3", nil, a.version),
 		rest.R("GET", "/v3/{$}", nil, a.version),
 
