@@ -149,3 +149,17 @@ func (w *where) orderPage(col string, desc bool, limit int) string {
 	}
 	return q
 }
+
+// jsonMap reads a JSON object column of strings; a bad value reads as empty.
+func jsonMap(s string) map[string]string {
+	m := map[string]string{}
+	_ = json.Unmarshal([]byte(s), &m)
+	return m
+}
+
+func nonNilMap(m map[string]string) map[string]string {
+	if m == nil {
+		return map[string]string{}
+	}
+	return m
+}

@@ -202,9 +202,14 @@ func (s *Service) WriteError(w http.ResponseWriter, r *http.Request, err error) 
 	if log == nil {
 		log = slog.Default()
 	}
-	if e.Status >= 500 {
+	switch {
+	case e.Status >= 500:
 		log.ErrorContext(r.Context(), "request failed", "request_id", id, "method", r.Method, "path", r.URL.Path, "status", e.Status, "error", err)
-	} else {
+	case oserr.Untranslated(err):
+		// A service returned a store error as it was: the client gets a
+		// generic 404/409, and this line is the bug report.
+		log.WarnContext(r.Context(), "store error not translated by the service; answered with a generic status", "request_id", id, "method", r.Method, "path", r.URL.Path, "status", e.Status, "error", err)
+	default:
 		log.DebugContext(r.Context(), "request refused", "request_id", id, "method", r.Method, "path", r.URL.Path, "status", e.Status, "error", err)
 	}
 	if e.RetryAfter > 0 {
