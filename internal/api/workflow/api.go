@@ -23,7 +23,6 @@ import (
 	"github.com/onestack/onestack/internal/auth"
 	"github.com/onestack/onestack/internal/oserr"
 	svc "github.com/onestack/onestack/internal/service/workflow"
-	"github.com/onestack/onestack/internal/store"
 	"github.com/onestack/onestack/internal/workflow/engine"
 	"github.com/onestack/onestack/internal/workflow/spec"
 )
@@ -369,7 +368,7 @@ func (a *API) listQuery(r *http.Request, ls listSpec) (svc.ListQuery, []string, 
 				vs = []any{`"` + val + `"`}
 			}
 		}
-		lq.Filters = append(lq.Filters, store.WFCond{Col: col, Op: op, Vals: vs})
+		lq.Filters = append(lq.Filters, svc.Filter{Field: col, Op: op, Values: vs})
 	}
 	return lq, fields, nil
 }

@@ -138,7 +138,7 @@ func (a *API) getExecution(w http.ResponseWriter, r *http.Request) error {
 	return nil
 }
 
-func (a *API) listExecutionsWith(w http.ResponseWriter, r *http.Request, extra ...store.WFCond) error {
+func (a *API) listExecutionsWith(w http.ResponseWriter, r *http.Request, extra ...svc.Filter) error {
 	lq, fields, err := a.listQuery(r, execList)
 	if err != nil {
 		return err
@@ -176,14 +176,14 @@ func (a *API) executionChildren(w http.ResponseWriter, r *http.Request) error {
 	if root == "" {
 		root = x.ID
 	}
-	return a.listExecutionsWith(w, r, store.WFCond{Col: "root_execution_id", Op: "eq", Vals: []any{root}})
+	return a.listExecutionsWith(w, r, svc.Filter{Field: "root_execution_id", Op: "eq", Values: []any{root}})
 }
 
 func (a *API) taskExecutions(w http.ResponseWriter, r *http.Request) error {
 	if _, err := a.svc.GetTask(r.Context(), creds(r), r.PathValue("id")); err != nil {
 		return err
 	}
-	return a.listExecutionsWith(w, r, store.WFCond{Col: "parent_task_id", Op: "eq", Vals: []any{r.PathValue("id")}})
+	return a.listExecutionsWith(w, r, svc.Filter{Field: "parent_task_id", Op: "eq", Values: []any{r.PathValue("id")}})
 }
 
 func (a *API) updateExecution(w http.ResponseWriter, r *http.Request) error {
@@ -266,7 +266,7 @@ func (a *API) getTask(w http.ResponseWriter, r *http.Request) error {
 	return nil
 }
 
-func (a *API) listTasksWith(w http.ResponseWriter, r *http.Request, extra ...store.WFCond) error {
+func (a *API) listTasksWith(w http.ResponseWriter, r *http.Request, extra ...svc.Filter) error {
 	lq, fields, err := a.listQuery(r, taskList)
 	if err != nil {
 		return err
@@ -294,7 +294,7 @@ func (a *API) executionTasks(w http.ResponseWriter, r *http.Request) error {
 	if _, err := a.svc.GetExecution(r.Context(), creds(r), r.PathValue("id")); err != nil {
 		return err
 	}
-	return a.listTasksWith(w, r, store.WFCond{Col: "execution_id", Op: "eq", Vals: []any{r.PathValue("id")}})
+	return a.listTasksWith(w, r, svc.Filter{Field: "execution_id", Op: "eq", Values: []any{r.PathValue("id")}})
 }
 
 func (a *API) rerunTask(w http.ResponseWriter, r *http.Request) error {
@@ -347,7 +347,7 @@ func actionExecJSON(x store.WFAction) map[string]any {
 		"output": jsonText(engine.DecodeMap(x.Output)), "created_at": timeStr(x.CreatedAt), "updated_at": timeStr(x.UpdatedAt)}
 }
 
-func (a *API) listActionExecutionsWith(w http.ResponseWriter, r *http.Request, extra ...store.WFCond) error {
+func (a *API) listActionExecutionsWith(w http.ResponseWriter, r *http.Request, extra ...svc.Filter) error {
 	lq, fields, err := a.listQuery(r, actionExecList)
 	if err != nil {
 		return err
@@ -373,7 +373,7 @@ func (a *API) taskActions(w http.ResponseWriter, r *http.Request) error {
 	if _, err := a.svc.GetTask(r.Context(), creds(r), r.PathValue("id")); err != nil {
 		return err
 	}
-	return a.listActionExecutionsWith(w, r, store.WFCond{Col: "task_id", Op: "eq", Vals: []any{r.PathValue("id")}})
+	return a.listActionExecutionsWith(w, r, svc.Filter{Field: "task_id", Op: "eq", Values: []any{r.PathValue("id")}})
 }
 
 func (a *API) getActionExecution(w http.ResponseWriter, r *http.Request) error {
@@ -480,7 +480,7 @@ func (a *API) executionReport(w http.ResponseWriter, r *http.Request) error {
 		"idle_tasks_count": 0, "paused_tasks_count": 0}
 	var entry func(store.WFExecution, int) (map[string]any, error)
 	entry = func(x store.WFExecution, depth int) (map[string]any, error) {
-		ts, err := a.svc.ListTasks(r.Context(), creds(r), svc.ListQuery{Filters: []store.WFCond{{Col: "execution_id", Op: "eq", Vals: []any{x.ID}}}}, false)
+		ts, err := a.svc.ListTasks(r.Context(), creds(r), svc.ListQuery{Filters: []svc.Filter{{Field: "execution_id", Op: "eq", Values: []any{x.ID}}}}, false)
 		if err != nil {
 			return nil, err
 		}
@@ -502,7 +502,7 @@ func (a *API) executionReport(w http.ResponseWriter, r *http.Request) error {
 			te := map[string]any{"id": t.ID, "name": t.Name, "state": t.State, "state_info": orNull(t.StateInfo),
 				"created_at": timeStr(t.CreatedAt), "updated_at": timeStr(t.UpdatedAt)}
 			if t.Type == engine.TypeWorkflow && depth < 10 {
-				subs, err := a.svc.ListExecutions(r.Context(), creds(r), svc.ListQuery{Filters: []store.WFCond{{Col: "parent_task_id", Op: "eq", Vals: []any{t.ID}}}})
+				subs, err := a.svc.ListExecutions(r.Context(), creds(r), svc.ListQuery{Filters: []svc.Filter{{Field: "parent_task_id", Op: "eq", Values: []any{t.ID}}}})
 				if err != nil {
 					return nil, err
 				}

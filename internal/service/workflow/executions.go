@@ -131,10 +131,14 @@ func (s *Service) CreateExecution(ctx context.Context, c *auth.Credentials, req 
 	if err != nil {
 		return store.WFExecution{}, err
 	}
+	doc[perExecution] = true
 	x, err := s.eng.Start(ctx, engine.StartRequest{ID: req.ID, WorkflowID: def.ID, WorkflowName: def.Name, Namespace: def.Namespace,
 		Workbook: def.Workbook, Definition: def.Definition, Description: req.Description, Input: input, Params: params,
 		ProjectID: c.ProjectID(), UserID: c.User.ID, Auth: doc, OpenStack: openstackContext(c)})
 	if err != nil {
+		if s.deleg != nil {
+			_ = s.deleg.Revoke(ctx, doc)
+		}
 		return store.WFExecution{}, engineErr(err)
 	}
 	fault.Point(fault.WorkflowStarted)
@@ -219,10 +223,15 @@ func (s *Service) UpdateExecution(ctx context.Context, c *auth.Credentials, id s
 	return s.GetExecution(ctx, c, id)
 }
 
+// perExecution marks a delegation made for one execution (ended with it),
+// not for a cron trigger's executions.
+const perExecution = "per_execution"
+
 // DeleteExecution deletes an execution with its tasks, actions and
-// sub-workflows; a running one only with force.
+// sub-workflows; a running one only with force. Its delegation ends.
 func (s *Service) DeleteExecution(ctx context.Context, c *auth.Credentials, id string, force bool) error {
-	return s.db.Write(ctx, func(tx *store.Tx) error {
+	var doc map[string]any
+	err := s.db.Write(ctx, func(tx *store.Tx) error {
 		x, err := tx.GetWFExecution(ctx, id)
 		if errors.Is(err, store.ErrNotFound) || err == nil && !canSee(c, x.ProjectID) {
 			return oserr.NotFound("WorkflowExecution not found [id=%s].", id)
@@ -231,8 +240,9 @@ func (s *Service) DeleteExecution(ctx context.Context, c *auth.Credentials, id s
 			return err
 		}
 		if !engine.Terminal(x.State) && !force {
-			return oserr.BadRequest("Execution %s is %s; cancel it first, or delete it with force=true.", id, x.State)
+			return oserr.BadRequest("Only completed executions can be deleted. Use --force to override this. Execution %s is in %s state", id, x.State)
 		}
+		doc = engine.DecodeMap(x.Auth)
 		if x.RootID == "" {
 			subs, err := tx.ListWFExecutions(ctx, store.WFList{Conds: []store.WFCond{{Col: "root_execution_id", Op: "eq", Vals: []any{id}}}})
 			if err != nil {
@@ -246,6 +256,12 @@ func (s *Service) DeleteExecution(ctx context.Context, c *auth.Credentials, id s
 		}
 		return tx.DeleteWFExecution(ctx, id)
 	})
+	if err == nil && s.deleg != nil && doc[perExecution] == true {
+		if rerr := s.deleg.Revoke(ctx, doc); rerr != nil {
+			s.log.Warn("end the delegation of a deleted execution", "execution_id", id, "error", rerr)
+		}
+	}
+	return err
 }
 
 // Task is a task execution with its result.

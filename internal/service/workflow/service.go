@@ -76,6 +76,18 @@ func New(db *store.DB, deleg Delegation, actions []*engine.Action, log *slog.Log
 	if ecfg.Credentials == nil && deleg != nil {
 		ecfg.Credentials = deleg.Credentials
 	}
+	if ecfg.Finished == nil && deleg != nil {
+		// An execution's own delegation ends with it, unless it failed:
+		// a failed execution may be rerun.
+		ecfg.Finished = func(ctx context.Context, id, state string, doc map[string]any) {
+			if state == engine.Error || doc[perExecution] != true {
+				return
+			}
+			if err := deleg.Revoke(ctx, doc); err != nil {
+				log.Warn("end the delegation of a finished execution", "execution_id", id, "error", err)
+			}
+		}
+	}
 	now := ecfg.Now
 	if now == nil {
 		now = time.Now
@@ -171,9 +183,17 @@ func checkScope(scope string) (string, error) {
 	return "", oserr.BadRequest("Invalid scope %q; use private or public.", scope)
 }
 
+// Filter is one condition of a list: a field, an operator (eq, neq, in,
+// nin, gt, gte, lt, lte, has) and its values.
+type Filter struct {
+	Field  string
+	Op     string
+	Values []any
+}
+
 // ListQuery is a list request: filters, sort, page, and whose rows.
 type ListQuery struct {
-	Filters []store.WFCond
+	Filters []Filter
 	SortKey string
 	Desc    bool
 	IDDesc  bool
@@ -187,7 +207,10 @@ type ListQuery struct {
 // page makes the store's list request of q for c: admins with
 // all_projects see every project, others their own and public rows.
 func (s *Service) page(c *auth.Credentials, q ListQuery) store.WFList {
-	l := store.WFList{Conds: q.Filters, Sort: q.SortKey, Desc: q.Desc, Marker: q.Marker, Limit: q.Limit}
+	l := store.WFList{Sort: q.SortKey, Desc: q.Desc, IDDesc: q.IDDesc, Marker: q.Marker, Limit: q.Limit}
+	for _, f := range q.Filters {
+		l.Conds = append(l.Conds, store.WFCond{Col: f.Field, Op: f.Op, Vals: f.Values})
+	}
 	if l.Limit <= 0 || l.Limit > s.cfg.MaxLimit {
 		l.Limit = s.cfg.MaxLimit
 	}

@@ -67,6 +67,10 @@ type Config struct {
 	// Credentials turns an execution's delegation (the auth document
 	// StartRequest carried) into the credentials actions act with.
 	Credentials func(ctx context.Context, authDoc map[string]any) (*auth.Credentials, error)
+	// Finished, when set, is told (after commit) that a top-level
+	// execution ended in state with the delegation it carried, so the
+	// delegation can be ended.
+	Finished func(ctx context.Context, executionID, state string, authDoc map[string]any)
 	// Now is the clock (time.Now).
 	Now func() time.Time
 }

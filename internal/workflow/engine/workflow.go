@@ -359,6 +359,10 @@ func (t *txc) finishExec(es *execState, state, info string) error {
 	if es.row.ParentTaskID != "" {
 		return t.childDone(es)
 	}
+	if fin := t.e.cfg.Finished; fin != nil && es.row.RootID == "" {
+		id, doc, ctx := es.row.ID, es.auth, t.ctx
+		t.tx.AfterCommit(func() { fin(context.WithoutCancel(ctx), id, state, doc) })
+	}
 	return nil
 }
 
