@@ -25,10 +25,13 @@ type parser struct {
 	// local actions of the workbook being parsed (short and full names).
 	local map[string]bool
 	wb    string
+	// budget bounds the values the whole document expands to (aliases
+	// make a short document huge).
+	budget int
 }
 
 func newParser(text string, o Options) *parser {
-	return &parser{o: o, lines: strings.Split(text, "\n"), local: map[string]bool{}}
+	return &parser{o: o, lines: strings.Split(text, "\n"), local: map[string]bool{}, budget: maxNodes}
 }
 
 // ParseWorkflows parses a workflow file: version, then one or more
@@ -404,7 +407,7 @@ func (p *parser) params(n *yaml.Node) ([]Param, error) {
 			if len(ps) != 1 {
 				return nil, &Error{Line: c.Line, Msg: "an input with a default is a mapping of one name to its default (- count: 1)"}
 			}
-			v, err := value(ps[0].v)
+			v, err := value(ps[0].v, &p.budget)
 			if err != nil {
 				return nil, err
 			}
@@ -433,7 +436,7 @@ func (p *parser) dict(n *yaml.Node, what string) (map[string]any, error) {
 	if err := p.exprs(d); err != nil {
 		return nil, err
 	}
-	v, err := value(d)
+	v, err := value(d, &p.budget)
 	if err != nil {
 		return nil, err
 	}
@@ -445,14 +448,16 @@ func (p *parser) exprs(n *yaml.Node) error {
 	if p.o.Validate == nil {
 		return nil
 	}
-	budget := maxNodes
-	return p.exprsB(n, &budget)
+	return p.exprsB(n, &p.budget)
 }
 
 func (p *parser) exprsB(n *yaml.Node, budget *int) error {
 	n = deref(n)
 	*budget--
-	if n == nil || *budget < 0 {
+	if *budget < 0 {
+		return &Error{Line: n.Line, Msg: fmt.Sprintf("the document expands to more than %d values (through aliases?); make it smaller", maxNodes)}
+	}
+	if n == nil {
 		return nil
 	}
 	switch n.Kind {
@@ -548,7 +553,7 @@ func (p *parser) action(kv pair) (*Action, error) {
 			if err := p.exprs(x.v); err != nil {
 				return nil, wrap(err)
 			}
-			v, err := value(x.v)
+			v, err := value(x.v, &p.budget)
 			if err != nil {
 				return nil, wrap(err)
 			}
@@ -678,7 +683,7 @@ func (p *parser) workflow(kv pair) (*Workflow, error) {
 			if err := p.exprs(x.v); err != nil {
 				return nil, wrap(err)
 			}
-			v, err := value(x.v)
+			v, err := value(x.v, &p.budget)
 			if err != nil {
 				return nil, wrap(err)
 			}
@@ -793,7 +798,7 @@ func (p *parser) policy(x pair) (any, error) {
 	case "retry":
 		return p.retry(x.v)
 	case "wait-before", "wait-after", "timeout", "concurrency":
-		v, err := value(n)
+		v, err := value(n, &p.budget)
 		if err != nil {
 			return nil, err
 		}
@@ -814,7 +819,7 @@ func (p *parser) policy(x pair) (any, error) {
 		}
 		return nil, &Error{Line: n.Line, Msg: fmt.Sprintf("%s must be %s or an expression, not %s", x.key, what, kindName(n))}
 	case "pause-before", "fail-on", "keep-result", "safe-rerun":
-		v, err := value(n)
+		v, err := value(n, &p.budget)
 		if err != nil {
 			return nil, err
 		}
@@ -850,7 +855,7 @@ func (p *parser) retry(n *yaml.Node) (*Retry, error) {
 		if err := p.exprs(m); err != nil {
 			return nil, err
 		}
-		v, err := value(m)
+		v, err := value(m, &p.budget)
 		if err != nil {
 			return nil, err
 		}
@@ -1113,7 +1118,7 @@ func (p *parser) task(kv pair, typ string, defs defaults) (*Task, error) {
 	if typ == Reverse {
 		allowed, other = slices.Concat(taskKeys, reverseTaskKeys), directTaskKeys
 	}
-	raw, err := value(n)
+	raw, err := value(n, &p.budget)
 	if err != nil {
 		return nil, wrap(err)
 	}

@@ -154,9 +154,8 @@ func pairs(n *yaml.Node) ([]pair, error) {
 // value converts a node into a value tree: nil, bool, int64, float64,
 // string, []any, map[string]any. Scalars are read as PyYAML (YAML 1.1)
 // reads them where it matters to workflows: yes/no/on/off are booleans.
-func value(n *yaml.Node) (any, error) {
-	budget := maxNodes
-	return valueB(n, &budget, 0)
+func value(n *yaml.Node, budget *int) (any, error) {
+	return valueB(n, budget, 0)
 }
 
 func valueB(n *yaml.Node, budget *int, depth int) (any, error) {
