@@ -27,7 +27,7 @@ type workflowService = wfsvc.Service
 // (catalog type workflowv2, name mistral) and its loops (the engine's
 // workers and the cron triggers). It is wired last: the OpenStack actions
 // reach every API mounted before it.
-func (c *Cloud) wireWorkflow(context.Context) error {
+func (c *Cloud) wireWorkflow(ctx context.Context) error {
 	endpoints := map[string]string{}
 	for _, s := range c.Services {
 		endpoints[s.Type] = s.URL
@@ -36,6 +36,9 @@ func (c *Cloud) wireWorkflow(context.Context) error {
 	actions = append(actions, action.OpenStack(action.OpenStackConfig{API: func() http.Handler { return c.handler }, Endpoints: endpoints,
 		Region: c.cfg.Region})...)
 	svc := wfsvc.New(c.DB, &trustDelegation{id: c.Identity, v: c.Identity}, actions, c.cfg.Log.With("service", "workflow"), wfsvc.Config{})
+	if err := svc.Bootstrap(ctx); err != nil {
+		return fmt.Errorf("store the system workflows: %w", err)
+	}
 	c.Workflow = svc
 	c.mount(wfapi.New(svc, c.env()).Service())
 	c.loops = append(c.loops, svc.Run)
