@@ -213,6 +213,11 @@ func (t *txc) itemLists(es *execState, ts *taskState, data map[string]any) ([][]
 // scheduleItems schedules with-items items while the concurrency and the
 // transaction's budget allow.
 func (t *txc) scheduleItems(es *execState, ts *taskState, data map[string]any) error {
+	if ts.scheduling {
+		return nil
+	}
+	ts.scheduling = true
+	defer func() { ts.scheduling = false }()
 	it := ts.rt.Items
 	lists, err := t.itemLists(es, ts, data)
 	if err != nil {

@@ -52,6 +52,9 @@ type taskState struct {
 	result    any
 	hasResult bool
 	lists     [][]any
+	// scheduling is set while scheduleItems runs for the task: a call
+	// that completes inline leaves the scheduling to that loop.
+	scheduling bool
 }
 
 // taskRuntime is the engine's bookkeeping of a task (wf_tasks.runtime).

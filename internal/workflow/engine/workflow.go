@@ -44,11 +44,13 @@ type InputError struct{ Msg string }
 
 func (e *InputError) Error() string { return e.Msg }
 
-// Start starts a workflow execution and runs what it can at once; it
-// returns the execution as committed.
+// Start starts a workflow execution: it commits the execution RUNNING with
+// its start tasks scheduled (the engine's workers run them at once), and
+// returns it as committed, as Mistral answers a create.
 func (e *Engine) Start(ctx context.Context, req StartRequest) (store.WFExecution, error) {
 	var id string
 	err := e.run(ctx, func(t *txc) error {
+		t.budget = 0
 		es, err := t.startExecution(req, 0)
 		if err != nil {
 			return err
@@ -71,7 +73,7 @@ func (e *Engine) Start(ctx context.Context, req StartRequest) (store.WFExecution
 // StartTx starts a workflow execution inside the caller's transaction
 // (a cron trigger fires its tick and starts its execution atomically).
 func (e *Engine) StartTx(ctx context.Context, tx *store.Tx, req StartRequest) (string, error) {
-	t := &txc{e: e, ctx: ctx, tx: tx, now: e.now(), execs: map[string]*execState{}, tasks: map[string]*taskState{}, budget: e.cfg.InlineBudget}
+	t := &txc{e: e, ctx: ctx, tx: tx, now: e.now(), execs: map[string]*execState{}, tasks: map[string]*taskState{}}
 	es, err := t.startExecution(req, 0)
 	if err != nil {
 		return "", err
