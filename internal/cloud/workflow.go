@@ -16,6 +16,7 @@ import (
 	wfsvc "github.com/onestack/onestack/internal/service/workflow"
 	"github.com/onestack/onestack/internal/store"
 	"github.com/onestack/onestack/internal/workflow/action"
+	"github.com/onestack/onestack/internal/workflow/engine"
 )
 
 // workflowService names the workflow service's type in cloud.go.
@@ -35,7 +36,7 @@ func (c *Cloud) wireWorkflow(ctx context.Context) error {
 	actions := action.Std(action.Config{CallbackURL: c.cfg.PublicURL + wfapi.Prefix + "/v2", AllowLoopback: true})
 	actions = append(actions, action.OpenStack(action.OpenStackConfig{API: func() http.Handler { return c.handler }, Endpoints: endpoints,
 		Region: c.cfg.Region})...)
-	svc := wfsvc.New(c.DB, &trustDelegation{id: c.Identity, v: c.Identity}, actions, c.cfg.Log.With("service", "workflow"), wfsvc.Config{})
+	svc := wfsvc.New(c.DB, &trustDelegation{id: c.Identity, v: c.Identity}, actions, c.cfg.Log.With("service", "workflow"), wfsvc.Config{Engine: engine.Config{Unavailable: action.Unavailable}})
 	if err := svc.Bootstrap(ctx); err != nil {
 		return fmt.Errorf("store the system workflows: %w", err)
 	}

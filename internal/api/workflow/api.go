@@ -255,6 +255,8 @@ type listSpec struct {
 	filters map[string]string
 	sorts   map[string]string
 	times   map[string]bool
+	// extra are query parameters the collection takes besides filters.
+	extra []string
 }
 
 // listQuery reads Mistral's list parameters: marker, limit, sort_keys,
@@ -276,7 +278,12 @@ func (a *API) listQuery(r *http.Request, ls listSpec) (svc.ListQuery, []string, 
 	} else {
 		lq.Limit = a.svc.MaxLimit()
 	}
-	keys := splitList(q.Get("sort_keys"))
+	for k := range q {
+		if !listParams[k] && !ls.accepts(k) {
+			return lq, nil, oserr.BadRequest("Unknown argument: %q; filter %s by %s.", k, ls.name, strings.Join(sortedNames(ls.filters), ", "))
+		}
+	}
+	keys := dedupe(splitList(q.Get("sort_keys")))
 	dirs := splitList(q.Get("sort_dirs"))
 	if len(keys) == 0 {
 		keys = []string{"created_at"}
@@ -373,6 +380,27 @@ func (a *API) listQuery(r *http.Request, ls listSpec) (svc.ListQuery, []string, 
 	return lq, fields, nil
 }
 
+// listParams are the query parameters every list takes besides filters.
+var listParams = map[string]bool{"marker": true, "limit": true, "sort_keys": true, "sort_dirs": true, "fields": true, "all_projects": true,
+	"project_id": true, "include_output": true, "namespace": true, "nulls": true}
+
+func (ls listSpec) accepts(k string) bool {
+	if _, ok := ls.filters[k]; ok {
+		return true
+	}
+	return slices.Contains(ls.extra, k)
+}
+
+func dedupe(l []string) []string {
+	var out []string
+	for _, x := range l {
+		if !slices.Contains(out, x) {
+			out = append(out, x)
+		}
+	}
+	return out
+}
+
 func parseTime(s string) (time.Time, error) {
 	for _, l := range []string{"2006-01-02 15:04:05", "2006-01-02T15:04:05", "2006-01-02 15:04:05.000000", "2006-01-02T15:04:05Z07:00", "2006-01-02"} {
 		if t, err := time.Parse(l, strings.TrimSpace(s)); err == nil {
@@ -416,7 +444,7 @@ func (a *API) writeList(w http.ResponseWriter, r *http.Request, name string, ite
 
 func (a *API) nextLink(r *http.Request, name string, lq svc.ListQuery, marker string, fields []string) string {
 	q := r.URL.Query()
-	keys := splitList(q.Get("sort_keys"))
+	keys := dedupe(splitList(q.Get("sort_keys")))
 	dirs := splitList(q.Get("sort_dirs"))
 	if len(keys) == 0 {
 		keys = []string{"created_at"}
@@ -427,20 +455,30 @@ func (a *API) nextLink(r *http.Request, name string, lq svc.ListQuery, marker st
 	if !slices.Contains(keys, "id") {
 		keys, dirs = append(keys, "id"), append(dirs, "asc")
 	}
+	// Commas and colons stay as they are, as Mistral writes its links
+	// (sort_keys=name,id; state=in:SUCCESS,ERROR).
+	esc := func(s string) string {
+		return strings.NewReplacer("%2C", ",", "%3A", ":").Replace(url.QueryEscape(s))
+	}
 	var b strings.Builder
-	fmt.Fprintf(&b, "%s/v2/%s?sort_keys=%s&sort_dirs=%s&", a.base, name, url.QueryEscape(strings.Join(keys, ",")), url.QueryEscape(strings.Join(dirs, ",")))
-	for k, vs := range q {
+	fmt.Fprintf(&b, "%s/v2/%s?sort_keys=%s&sort_dirs=%s&", a.base, name, esc(strings.Join(keys, ",")), esc(strings.Join(dirs, ",")))
+	var ks []string
+	for k := range q {
+		ks = append(ks, k)
+	}
+	slices.Sort(ks)
+	for _, k := range ks {
 		switch k {
 		case "sort_keys", "sort_dirs", "limit", "marker", "fields":
 			continue
 		}
-		for _, v := range vs {
-			fmt.Fprintf(&b, "%s=%s&", url.QueryEscape(k), url.QueryEscape(v))
+		for _, v := range q[k] {
+			fmt.Fprintf(&b, "%s=%s&", esc(k), esc(v))
 		}
 	}
-	fmt.Fprintf(&b, "limit=%d&marker=%s", lq.Limit, url.QueryEscape(marker))
+	fmt.Fprintf(&b, "limit=%d&marker=%s", lq.Limit, esc(marker))
 	if len(fields) > 0 {
-		fmt.Fprintf(&b, "&fields=%s", url.QueryEscape(strings.Join(fields, ",")))
+		fmt.Fprintf(&b, "&fields=%s", esc(strings.Join(fields, ",")))
 	}
 	return b.String()
 }

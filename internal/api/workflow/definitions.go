@@ -1,7 +1,10 @@
 package workflow
 
 import (
+	"fmt"
 	"net/http"
+	"slices"
+	"strings"
 	"time"
 
 	"github.com/onestack/onestack/internal/api/rest"
@@ -22,7 +25,7 @@ var workflowList = listSpec{name: "workflows", fields: []string{"id", "name", "n
 var workbookList = listSpec{name: "workbooks", fields: []string{"id", "name", "namespace", "definition", "tags", "scope", "project_id",
 	"created_at", "updated_at"}, filters: defFilters, sorts: defSorts, times: defTimes}
 var actionList = listSpec{name: "actions", fields: []string{"id", "name", "input", "description", "tags", "definition", "is_system", "scope",
-	"project_id", "created_at", "updated_at", "namespace"}, filters: defFilters, sorts: defSorts, times: defTimes}
+	"project_id", "created_at", "updated_at", "namespace"}, filters: defFilters, sorts: defSorts, times: defTimes, extra: []string{"is_system"}}
 
 func workflowJSON(d svc.Definition) map[string]any {
 	iface := d.Interface
@@ -202,8 +205,8 @@ func (a *API) listActions(w http.ResponseWriter, r *http.Request) error {
 	var ids []string
 	q := r.URL.Query()
 	showSys := lq.Marker == "" || isSystemID(sys, lq.Marker)
-	if showSys && q.Get("is_system") != "false" && lq.SortKey == "created_at" && !lq.Desc && len(lq.Filters) == 0 {
-		started := lq.Marker == ""
+	if showSys && q.Get("is_system") != "false" && lq.SortKey == "created_at" && !lq.Desc {
+		started := lq.Marker == "" || !isSystemID(sys, lq.Marker)
 		for _, d := range sys {
 			if !started {
 				started = d.ID == lq.Marker
@@ -212,13 +215,8 @@ func (a *API) listActions(w http.ResponseWriter, r *http.Request) error {
 			if len(items) == lq.Limit {
 				break
 			}
-			items, ids = append(items, actionJSON(d)), append(ids, d.ID)
-		}
-		lq.Marker = ""
-	} else if showSys && len(lq.Filters) > 0 {
-		for _, d := range sys {
-			if matches(actionJSON(d), r) && len(items) < lq.Limit {
-				items, ids = append(items, actionJSON(d)), append(ids, d.ID)
+			if m := actionJSON(d); matches(m, lq.Filters) {
+				items, ids = append(items, m), append(ids, d.ID)
 			}
 		}
 		lq.Marker = ""
@@ -247,11 +245,33 @@ func isSystemID(sys []svc.Definition, id string) bool {
 	return false
 }
 
-// matches applies eq filters on name and scope to a system action.
-func matches(m map[string]any, r *http.Request) bool {
-	q := r.URL.Query()
-	for _, k := range []string{"name", "scope"} {
-		if v := q.Get(k); v != "" && m[k] != v {
+// matches applies list filters to a system action's wire form.
+func matches(m map[string]any, fs []svc.Filter) bool {
+	for _, f := range fs {
+		v := fmt.Sprint(m[f.Field])
+		if f.Field == "doc" {
+			continue
+		}
+		want := make([]string, len(f.Values))
+		for i, x := range f.Values {
+			want[i] = fmt.Sprint(x)
+		}
+		ok := true
+		switch f.Op {
+		case "eq", "":
+			ok = v == want[0]
+		case "neq":
+			ok = v != want[0]
+		case "in":
+			ok = slices.Contains(want, v)
+		case "nin":
+			ok = !slices.Contains(want, v)
+		case "has":
+			ok = strings.Contains(v, want[0])
+		case "gt", "gte", "lt", "lte":
+			ok = false // system actions have no times
+		}
+		if !ok {
 			return false
 		}
 	}

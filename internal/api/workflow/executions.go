@@ -22,7 +22,7 @@ var execList = listSpec{name: "executions",
 		"task_execution_id": "parent_task_id", "created_at": "created_at", "updated_at": "updated_at", "id": "id", "tags": "tags"},
 	sorts: map[string]string{"created_at": "created_at", "updated_at": "updated_at", "workflow_name": "workflow_name", "state": "state",
 		"workflow_id": "workflow_id", "description": "description", "id": "id", "project_id": "project_id"},
-	times: map[string]bool{"created_at": true, "updated_at": true}}
+	times: map[string]bool{"created_at": true, "updated_at": true}, extra: []string{"params", "input", "output", "source_execution_id"}}
 
 var taskList = listSpec{name: "tasks",
 	fields: []string{"id", "name", "type", "workflow_name", "workflow_namespace", "workflow_id", "workflow_execution_id", "tags", "state",
@@ -32,7 +32,7 @@ var taskList = listSpec{name: "tasks",
 		"state": "state", "state_info": "state_info", "created_at": "created_at", "updated_at": "updated_at", "type": "type", "id": "id"},
 	sorts: map[string]string{"created_at": "created_at", "updated_at": "updated_at", "name": "name", "state": "state", "workflow_name": "workflow_name",
 		"id": "id", "started_at": "started_at", "finished_at": "finished_at"},
-	times: map[string]bool{"created_at": true, "updated_at": true}}
+	times: map[string]bool{"created_at": true, "updated_at": true}, extra: []string{"processed", "reset", "env", "result", "published", "tags"}}
 
 var actionExecList = listSpec{name: "action_executions",
 	fields: []string{"id", "workflow_name", "workflow_namespace", "task_name", "task_execution_id", "state", "state_info", "tags", "name",
@@ -41,7 +41,7 @@ var actionExecList = listSpec{name: "action_executions",
 		"state": "state", "state_info": "state_info", "description": "description", "created_at": "created_at", "updated_at": "updated_at", "id": "id"},
 	sorts: map[string]string{"created_at": "created_at", "updated_at": "updated_at", "name": "name", "state": "state", "id": "id",
 		"workflow_name": "workflow_name", "task_name": "task_name"},
-	times: map[string]bool{"created_at": true, "updated_at": true}}
+	times: map[string]bool{"created_at": true, "updated_at": true}, extra: []string{"input", "output", "accepted", "tags", "workflow_namespace"}}
 
 func execJSON(x store.WFExecution, withOutput bool) map[string]any {
 	params := engine.DecodeMap(x.Params)
@@ -341,7 +341,8 @@ func (a *API) rerunTask(w http.ResponseWriter, r *http.Request) error {
 }
 
 func actionExecJSON(x store.WFAction) map[string]any {
-	return map[string]any{"id": x.ID, "workflow_name": orNull(x.WorkflowName), "workflow_namespace": "", "task_name": orNull(x.TaskName),
+	ns, _ := engine.DecodeMap(x.Runtime)["namespace"].(string)
+	return map[string]any{"id": x.ID, "workflow_name": orNull(x.WorkflowName), "workflow_namespace": ns, "task_name": orNull(x.TaskName),
 		"task_execution_id": orNull(x.TaskID), "state": x.State, "state_info": orNull(x.StateInfo), "tags": []any{}, "name": x.Name,
 		"description": x.Description, "project_id": x.ProjectID, "input": jsonText(engine.DecodeMap(x.Input)),
 		"output": jsonText(engine.DecodeMap(x.Output)), "created_at": timeStr(x.CreatedAt), "updated_at": timeStr(x.UpdatedAt)}
@@ -353,6 +354,13 @@ func (a *API) listActionExecutionsWith(w http.ResponseWriter, r *http.Request, e
 		return err
 	}
 	lq.Filters = append(lq.Filters, extra...)
+	withOutput, err := boolParam(r.URL.Query(), "include_output")
+	if err != nil {
+		return err
+	}
+	for _, f := range fields {
+		withOutput = withOutput || f == "output"
+	}
 	xs, err := a.svc.ListActionExecutions(r.Context(), creds(r), lq)
 	if err != nil {
 		return err
@@ -360,6 +368,9 @@ func (a *API) listActionExecutionsWith(w http.ResponseWriter, r *http.Request, e
 	items, ids := make([]map[string]any, len(xs)), make([]string, len(xs))
 	for i, x := range xs {
 		items[i], ids[i] = actionExecJSON(x), x.ID
+		if !withOutput {
+			delete(items[i], "output")
+		}
 	}
 	a.writeList(w, r, "action_executions", items, ids, lq, fields)
 	return nil
@@ -407,12 +418,12 @@ func (a *API) runAction(w http.ResponseWriter, r *http.Request) error {
 	if body.Name == "" {
 		return oserr.BadRequest("Please provide at least action name to run action.")
 	}
+	// As Mistral: an unsaved run answers with the result; a saved one
+	// runs asynchronously unless run_sync is true.
 	save, _ := params["save_result"].(bool)
-	async := false
-	if v, ok := params["run_sync"].(bool); ok && !v {
-		async = true
-	}
-	if async && !save {
+	sync, syncSet := params["run_sync"].(bool)
+	async := save && !(syncSet && sync)
+	if syncSet && !sync && !save {
 		return oserr.BadRequest("An action run with run_sync false needs save_result true: its result is kept to be read later.")
 	}
 	x, err := a.svc.RunAction(r.Context(), creds(r), svc.RunRequest{Name: body.Name, Namespace: body.WorkflowNamespace, Description: body.Description,

@@ -3,6 +3,8 @@ package workflow
 import (
 	"encoding/json"
 	"net/http"
+	"strconv"
+	"strings"
 
 	"github.com/onestack/onestack/internal/api/rest"
 	"github.com/onestack/onestack/internal/oserr"
@@ -49,7 +51,7 @@ func (a *API) createCronTrigger(w http.ResponseWriter, r *http.Request) error {
 		WorkflowParams      json.RawMessage `json:"workflow_params"`
 		Pattern             *string         `json:"pattern"`
 		FirstExecutionTime  *string         `json:"first_execution_time"`
-		RemainingExecutions *int64          `json:"remaining_executions"`
+		RemainingExecutions json.RawMessage `json:"remaining_executions"`
 		Scope               string          `json:"scope"`
 	}
 	if err := rest.Decode(r, &body, false); err != nil {
@@ -64,7 +66,12 @@ func (a *API) createCronTrigger(w http.ResponseWriter, r *http.Request) error {
 		return err
 	}
 	in := svc.CronInput{Name: body.Name, WorkflowID: body.WorkflowID, WorkflowName: body.WorkflowName, Namespace: body.WorkflowNamespace,
-		Input: input, Params: params, RemainingExecutions: body.RemainingExecutions, Scope: body.Scope}
+		Input: input, Params: params, Scope: body.Scope}
+	if n, err := intField(body.RemainingExecutions, "remaining_executions"); err != nil {
+		return err
+	} else {
+		in.RemainingExecutions = n
+	}
 	if body.Pattern != nil {
 		in.Pattern = *body.Pattern
 	}
@@ -77,6 +84,25 @@ func (a *API) createCronTrigger(w http.ResponseWriter, r *http.Request) error {
 	}
 	rest.WriteJSON(w, http.StatusCreated, cronJSON(t))
 	return nil
+}
+
+// intField reads an integer that clients send as a number or a string
+// (WSME converts "42" to 42).
+func intField(raw json.RawMessage, name string) (*int64, error) {
+	if len(raw) == 0 || string(raw) == "null" {
+		return nil, nil
+	}
+	var n int64
+	if err := json.Unmarshal(raw, &n); err == nil {
+		return &n, nil
+	}
+	var s string
+	if err := json.Unmarshal(raw, &s); err == nil {
+		if v, err := strconv.ParseInt(strings.TrimSpace(s), 10, 64); err == nil {
+			return &v, nil
+		}
+	}
+	return nil, oserr.BadRequest("Invalid input for field/attribute %s. Value: '%s'. Wrong type. Expected an integer.", name, clip(string(raw), 50))
 }
 
 func (a *API) getCronTrigger(w http.ResponseWriter, r *http.Request) error {

@@ -333,41 +333,39 @@ func (s *Service) saveWorkbook(ctx context.Context, c *auth.Credentials, text, s
 			if err := tx.UpdateWFDefinition(ctx, d); err != nil {
 				return err
 			}
-			olds, err := tx.WorkbookDefinitions(ctx, wb.Name, namespace, old.ProjectID)
-			if err != nil {
-				return err
-			}
-			for _, o := range olds {
-				if err := tx.DeleteWFDefinition(ctx, o.ID); err != nil {
-					return err
-				}
-			}
 		} else if err := tx.CreateWFDefinition(ctx, d); err != nil {
 			if errors.Is(err, store.ErrConflict) {
 				return oserr.Conflict("Duplicate entry for WorkbookDefinition ['name', 'namespace', 'project_id']: %s, %s, %s", wb.Name, namespace, c.ProjectID())
 			}
 			return err
 		}
-		for _, wf := range wb.Workflows {
-			w := store.WFDefinition{ID: uuid.NewString(), Kind: store.WFKindWorkflow, Name: wf.Name, Namespace: namespace, ProjectID: d.ProjectID,
-				Scope: scope, Workbook: wb.Name, Definition: wf.Definition, Doc: workflowDoc(wf), CreatedAt: now, UpdatedAt: now}
-			if err := tx.CreateWFDefinition(ctx, w); err != nil {
-				if errors.Is(err, store.ErrConflict) {
-					return oserr.Conflict("Duplicate entry for WorkflowDefinition ['name', 'namespace', 'project_id']: %s, %s, %s", wf.Name, namespace, d.ProjectID)
-				}
+		// As Mistral: the workbook's workflows and actions are created or
+		// updated in place (their ids stay), and outlive the workbook.
+		upsert := func(kind, name, def, doc string) error {
+			w := store.WFDefinition{ID: uuid.NewString(), Kind: kind, Name: name, Namespace: namespace, ProjectID: d.ProjectID,
+				Scope: scope, Workbook: wb.Name, Definition: def, Doc: doc, CreatedAt: now, UpdatedAt: now}
+			olds, err := tx.FindWFDefinitions(ctx, kind, name, namespace, d.ProjectID)
+			if err != nil {
 				return err
 			}
+			for _, o := range olds {
+				if o.ProjectID == d.ProjectID {
+					o.Scope, o.Workbook, o.Definition, o.Doc, o.UpdatedAt = scope, wb.Name, def, doc, now
+					return tx.UpdateWFDefinition(ctx, o)
+				}
+			}
+			return tx.CreateWFDefinition(ctx, w)
 		}
 		for _, a := range wb.Actions {
 			if s.eng.Actions().Get(a.Name) != nil {
 				return oserr.Conflict("Action %s is a system action; choose another name.", a.Name)
 			}
-			w := store.WFDefinition{ID: uuid.NewString(), Kind: store.WFKindAction, Name: a.Name, Namespace: namespace, ProjectID: d.ProjectID,
-				Scope: scope, Workbook: wb.Name, Definition: a.Definition, Doc: actionDoc(a), CreatedAt: now, UpdatedAt: now}
-			if err := tx.CreateWFDefinition(ctx, w); err != nil {
-				if errors.Is(err, store.ErrConflict) {
-					return oserr.Conflict("Duplicate entry for ActionDefinition ['name', 'namespace', 'project_id']: %s, %s, %s", a.Name, namespace, d.ProjectID)
-				}
+			if err := upsert(store.WFKindAction, a.Name, a.Definition, actionDoc(a)); err != nil {
+				return err
+			}
+		}
+		for _, wf := range wb.Workflows {
+			if err := upsert(store.WFKindWorkflow, wf.Name, wf.Definition, workflowDoc(wf)); err != nil {
 				return err
 			}
 		}
@@ -377,30 +375,13 @@ func (s *Service) saveWorkbook(ctx context.Context, c *auth.Credentials, text, s
 	return out, err
 }
 
-// DeleteWorkbook deletes a workbook with its workflows and actions.
+// DeleteWorkbook deletes a workbook; its workflows and actions stay, as in
+// Mistral (delete them by name).
 func (s *Service) DeleteWorkbook(ctx context.Context, c *auth.Credentials, name, namespace string) error {
 	return s.db.Write(ctx, func(tx *store.Tx) error {
 		d, err := s.owned(ctx, tx, c, store.WFKindWorkbook, name, namespace)
 		if err != nil {
 			return err
-		}
-		defs, err := tx.WorkbookDefinitions(ctx, d.Name, namespace, d.ProjectID)
-		if err != nil {
-			return err
-		}
-		for _, w := range defs {
-			if w.Kind == store.WFKindWorkflow {
-				n, err := tx.CountWFCronTriggersFor(ctx, w.ID)
-				if err != nil {
-					return err
-				}
-				if n > 0 {
-					return oserr.BadRequest("Can't delete workbook %s: cron triggers start its workflow %s; delete them first.", d.Name, w.Name)
-				}
-			}
-			if err := tx.DeleteWFDefinition(ctx, w.ID); err != nil {
-				return err
-			}
 		}
 		return tx.DeleteWFDefinition(ctx, d.ID)
 	})

@@ -114,7 +114,7 @@ func (s *Service) specOptions(ctx context.Context, c *auth.Credentials, namespac
 	return spec.Options{
 		Validate: s.eng.Evaluator().Validate,
 		ActionKnown: func(name string) bool {
-			if s.eng.Actions().Get(name) != nil {
+			if s.eng.Actions().Get(name) != nil || s.cfg.Engine.Unavailable != nil && s.cfg.Engine.Unavailable(name) != "" {
 				return true
 			}
 			found := false

@@ -77,6 +77,31 @@ func OpenStack(cfg OpenStackConfig) []*engine.Action {
 
 var regional = map[string]bool{"nova": true, "glance": true, "neutron": true, "cinder": true}
 
+// unserved are the namespaces of Mistral's OpenStack actions for services
+// this cloud does not run, with the service's name.
+var unserved = map[string]string{"heat": "orchestration (Heat)", "aodh": "alarming (Aodh)", "gnocchi": "metrics (Gnocchi)",
+	"trove": "database (Trove)", "ironic": "bare metal (Ironic)", "baremetal_introspection": "bare metal introspection (Ironic Inspector)",
+	"swift": "object storage (Swift)", "swiftservice": "object storage (Swift)", "zaqar": "messaging (Zaqar)", "designate": "DNS (Designate)",
+	"magnum": "container infrastructure (Magnum)", "zun": "containers (Zun)", "manila": "shared file systems (Manila)",
+	"barbican": "key manager (Barbican)", "murano": "application catalog (Murano)", "tacker": "NFV orchestration (Tacker)",
+	"senlin": "clustering (Senlin)", "qinling": "functions (Qinling)", "vitrage": "root cause analysis (Vitrage)", "watcher": "optimization (Watcher)",
+	"mistral": "Mistral client"}
+
+// Unavailable explains why an OpenStack action of a service this cloud
+// does not run cannot run, or returns "" for any other name. Such actions
+// are accepted in definitions (a workflow may be portable across clouds)
+// and fail their task when they run.
+func Unavailable(name string) string {
+	ns, _, ok := strings.Cut(name, ".")
+	if !ok {
+		return ""
+	}
+	if svc, ok := unserved[ns]; ok {
+		return fmt.Sprintf("this cloud runs no %s service: the action %s cannot run here", svc, name)
+	}
+	return ""
+}
+
 // parseSig reads a python signature ("a, b=1, c=null, **kwargs").
 func parseSig(s string) ([]spec.Param, bool) {
 	var ps []spec.Param

@@ -289,6 +289,7 @@ var novaActions = []osAction{
 	send("nova.quotas_update", "compute", "tenant_id, user_id=null, force=false, instances=null, cores=null, ram=null, metadata_items=null, key_pairs=null, server_groups=null, server_group_members=null",
 		"PUT", "/os-quota-sets/{tenant_id}", "quota_set", wrap("quota_set", []string{"instances", "cores", "ram", "metadata_items", "key_pairs", "server_groups", "server_group_members"}, nil)),
 	list("nova.services_list", "compute", "host=null, binary=null", "/os-services", "services"),
+	get("nova.versions_get_current", "compute", "", "/", "version"),
 	{"nova.glance_list", "image", "", func(ctx context.Context, c *osClient, in map[string]any) (any, error) {
 		v, _, err := c.do(ctx, "GET", "/v2/images", nil, nil, nil)
 		return field(v, "images"), err

@@ -71,6 +71,10 @@ type Config struct {
 	// execution ended in state with the delegation it carried, so the
 	// delegation can be ended.
 	Finished func(ctx context.Context, executionID, state string, authDoc map[string]any)
+	// Unavailable explains why an action that is not registered cannot
+	// run (an OpenStack action of a service the cloud does not run); ""
+	// for an unknown name.
+	Unavailable func(name string) string
 	// Now is the clock (time.Now).
 	Now func() time.Time
 }

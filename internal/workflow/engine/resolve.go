@@ -56,6 +56,11 @@ func (e *Engine) ResolveAction(ctx context.Context, tx *store.Tx, name, namespac
 		}
 		def, err := FindDefinition(ctx, tx, store.WFKindAction, name, namespace, project, workbook)
 		if errors.Is(err, store.ErrNotFound) {
+			if e.cfg.Unavailable != nil {
+				if why := e.cfg.Unavailable(name); why != "" {
+					return nil, nil, errors.New(why)
+				}
+			}
 			return nil, nil, fmt.Errorf("unknown action %q: no built-in or ad-hoc action has that name; list them with 'openstack action definition list'", name)
 		}
 		if err != nil {
@@ -120,6 +125,9 @@ func (t *txc) prepareAction(es *execState, name string, input map[string]any, a 
 		return nil, Call{}, err
 	}
 	rt := map[string]any{"base": act.Name}
+	if es.row.Namespace != "" {
+		rt["namespace"] = es.row.Namespace
+	}
 	if len(layers) > 0 {
 		rt["base_input"] = checked
 		rt["outputs"] = outputs
