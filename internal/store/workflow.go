@@ -607,18 +607,21 @@ type WFCronTrigger struct {
 	FirstExecutionTime                          *time.Time
 	NextExecutionTime                           time.Time
 	RemainingExecutions                         *int64
-	CreatedAt, UpdatedAt                        time.Time
+	// Signature identifies what the trigger starts and when (unique in a
+	// project when set).
+	Signature            string
+	CreatedAt, UpdatedAt time.Time
 }
 
 const wfCronCols = `id, name, project_id, user_id, scope, pattern, workflow_id, workflow_name, workflow_namespace, workflow_input,
-	workflow_params, first_execution_time, next_execution_time, remaining_executions, auth, created_at, updated_at`
+	workflow_params, first_execution_time, next_execution_time, remaining_executions, auth, signature, created_at, updated_at`
 
 func scanWFCron(s scanner) (WFCronTrigger, error) {
 	var c WFCronTrigger
 	var first, rem sql.NullInt64
 	var next, cr, up int64
 	err := s.Scan(&c.ID, &c.Name, &c.ProjectID, &c.UserID, &c.Scope, &c.Pattern, &c.WorkflowID, &c.WorkflowName, &c.Namespace,
-		&c.WorkflowInput, &c.WorkflowParams, &first, &next, &rem, &c.Auth, &cr, &up)
+		&c.WorkflowInput, &c.WorkflowParams, &first, &next, &rem, &c.Auth, &c.Signature, &cr, &up)
 	c.FirstExecutionTime = fromNullMicros(first)
 	c.NextExecutionTime, c.CreatedAt, c.UpdatedAt = fromMicros(next), fromMicros(cr), fromMicros(up)
 	if rem.Valid {
@@ -638,9 +641,10 @@ func nullInt64p(p *int64) sql.NullInt64 {
 // CreateWFCronTrigger inserts c; ErrConflict when the name is taken in
 // the project.
 func (t *Tx) CreateWFCronTrigger(ctx context.Context, c WFCronTrigger) error {
-	_, err := t.exec(ctx, `INSERT INTO wf_cron_triggers (`+wfCronCols+`) VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?)`,
+	_, err := t.exec(ctx, `INSERT INTO wf_cron_triggers (`+wfCronCols+`) VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?)`,
 		c.ID, c.Name, c.ProjectID, c.UserID, c.Scope, c.Pattern, c.WorkflowID, c.WorkflowName, c.Namespace, c.WorkflowInput, c.WorkflowParams,
-		nullMicros(c.FirstExecutionTime), micros(c.NextExecutionTime), nullInt64p(c.RemainingExecutions), c.Auth, micros(c.CreatedAt), micros(c.UpdatedAt))
+		nullMicros(c.FirstExecutionTime), micros(c.NextExecutionTime), nullInt64p(c.RemainingExecutions), c.Auth, c.Signature,
+		micros(c.CreatedAt), micros(c.UpdatedAt))
 	return t.mapErr(err)
 }
 

@@ -344,38 +344,13 @@ func (a *API) listQuery(r *http.Request, ls listSpec) (svc.ListQuery, []string, 
 	}
 	lq.Project = q.Get("project_id")
 	for param, col := range ls.filters {
-		vals, ok := q[param]
-		if !ok || len(vals) == 0 {
-			continue
-		}
-		op, val := "eq", vals[0]
-		if o, rest, ok := strings.Cut(val, ":"); ok && slices.Contains([]string{"eq", "neq", "in", "nin", "gt", "gte", "lt", "lte", "has"}, o) {
-			op, val = o, rest
-		}
-		var vs []any
-		if op == "in" || op == "nin" {
-			for _, x := range strings.Split(val, ",") {
-				vs = append(vs, x)
+		for _, raw := range q[param] {
+			f, err := filterOf(param, col, raw, ls.times[col])
+			if err != nil {
+				return lq, nil, err
 			}
-		} else {
-			vs = []any{val}
+			lq.Filters = append(lq.Filters, f)
 		}
-		if ls.times[col] {
-			for i, x := range vs {
-				t, err := parseTime(x.(string))
-				if err != nil {
-					return lq, nil, oserr.BadRequest("Invalid %s filter %q: write YYYY-MM-DD HH:MM:SS.", param, x)
-				}
-				vs[i] = t.UnixMicro()
-			}
-		}
-		if col == "tags" || col == "doc" {
-			op = "has"
-			if col == "doc" {
-				vs = []any{`"` + val + `"`}
-			}
-		}
-		lq.Filters = append(lq.Filters, svc.Filter{Field: col, Op: op, Values: vs})
 	}
 	return lq, fields, nil
 }
@@ -399,6 +374,39 @@ func dedupe(l []string) []string {
 		}
 	}
 	return out
+}
+
+// filterOf reads one filter: value or op:value (eq, neq, in, nin, gt,
+// gte, lt, lte, has); in and nin take comma-separated values.
+func filterOf(param, col, val string, isTime bool) (svc.Filter, error) {
+	op := "eq"
+	if o, rest, ok := strings.Cut(val, ":"); ok && slices.Contains([]string{"eq", "neq", "in", "nin", "gt", "gte", "lt", "lte", "has"}, o) {
+		op, val = o, rest
+	}
+	var vs []any
+	if op == "in" || op == "nin" {
+		for _, x := range strings.Split(val, ",") {
+			vs = append(vs, x)
+		}
+	} else {
+		vs = []any{val}
+	}
+	if isTime {
+		for i, x := range vs {
+			t, err := parseTime(x.(string))
+			if err != nil {
+				return svc.Filter{}, oserr.BadRequest("Invalid %s filter %q: write YYYY-MM-DD HH:MM:SS.", param, x)
+			}
+			vs[i] = t.UnixMicro()
+		}
+	}
+	if col == "tags" || col == "doc" {
+		op = "has"
+		if col == "doc" {
+			vs = []any{`"` + val + `"`}
+		}
+	}
+	return svc.Filter{Field: col, Op: op, Values: vs}, nil
 }
 
 func parseTime(s string) (time.Time, error) {

@@ -46,9 +46,7 @@ var actionExecList = listSpec{name: "action_executions",
 func execJSON(x store.WFExecution, withOutput bool) map[string]any {
 	params := engine.DecodeMap(x.Params)
 	delete(params, "depth")
-	if x.Namespace != "" {
-		params["namespace"] = x.Namespace
-	}
+	params["namespace"] = x.Namespace
 	var tags []any
 	if t, ok := engine.Decode(x.Tags).([]any); ok {
 		tags = t

@@ -3,6 +3,8 @@ package workflow
 import (
 	"bytes"
 	"context"
+	"crypto/sha256"
+	"encoding/hex"
 	"encoding/json"
 	"errors"
 	"fmt"
@@ -142,7 +144,11 @@ func (s *Service) CreateCronTrigger(ctx context.Context, c *auth.Credentials, in
 		out = store.WFCronTrigger{ID: uuid.NewString(), Name: in.Name, ProjectID: c.ProjectID(), UserID: c.User.ID, Scope: scope, Pattern: in.Pattern,
 			WorkflowID: def.ID, WorkflowName: def.Name, Namespace: def.Namespace, WorkflowInput: jsonString(input), WorkflowParams: jsonString(params),
 			FirstExecutionTime: first, NextExecutionTime: next, RemainingExecutions: remaining, Auth: jsonString(doc), CreatedAt: now, UpdatedAt: now}
+		out.Signature = cronSignature(out)
 		if err := tx.CreateWFCronTrigger(ctx, out); errors.Is(err, store.ErrConflict) {
+			if others, err := tx.FindWFCronTrigger(ctx, in.Name, c.ProjectID()); err == nil && len(others) == 0 {
+				return oserr.Conflict("Duplicate entry for cron trigger: another trigger of project %s starts %s with the same input, parameters, pattern, first execution time and count; change one of them.", c.ProjectID(), def.Name)
+			}
 			return oserr.Conflict("Duplicate entry for cron trigger ['name', 'project_id']: %s, %s", in.Name, c.ProjectID())
 		} else if err != nil {
 			return err
@@ -375,6 +381,19 @@ func (s *Service) fire(ctx context.Context, t store.WFCronTrigger) error {
 		s.log.Info("cron trigger fired", "trigger", t.Name, "execution_id", execID, "tick", t.NextExecutionTime, "delay", now.Sub(t.NextExecutionTime))
 	}
 	return err
+}
+
+// cronSignature hashes what a trigger starts and when.
+func cronSignature(t store.WFCronTrigger) string {
+	first, rem := "", ""
+	if t.FirstExecutionTime != nil {
+		first = t.FirstExecutionTime.UTC().Format(time.RFC3339)
+	}
+	if t.RemainingExecutions != nil {
+		rem = fmt.Sprint(*t.RemainingExecutions)
+	}
+	h := sha256.Sum256([]byte(strings.Join([]string{t.WorkflowID, t.Pattern, t.WorkflowInput, t.WorkflowParams, first, rem}, "\x00")))
+	return hex.EncodeToString(h[:])
 }
 
 func jsonString(v any) string {

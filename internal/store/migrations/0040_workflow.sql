@@ -174,10 +174,15 @@ CREATE TABLE wf_cron_triggers (
     next_execution_time  BIGINT NOT NULL,
     remaining_executions BIGINT,
     auth                 TEXT NOT NULL DEFAULT '{}',
+    signature            TEXT NOT NULL DEFAULT '',
     created_at           BIGINT NOT NULL,
     updated_at           BIGINT NOT NULL
 );
 CREATE UNIQUE INDEX wf_cron_triggers_name ON wf_cron_triggers (name, project_id);
+-- Two triggers of a project that would start the same workflow with the
+-- same input and parameters at the same times are one too many (Mistral's
+-- unique constraint): signature hashes what they start and when.
+CREATE UNIQUE INDEX wf_cron_triggers_signature ON wf_cron_triggers (project_id, signature) WHERE signature <> '';
 CREATE INDEX wf_cron_triggers_next ON wf_cron_triggers (next_execution_time);
 
 -- Environments: variables an execution may start with (params.env).
