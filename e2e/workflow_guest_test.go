@@ -10,9 +10,9 @@ import (
 )
 
 // guestWorkflow boots a server through the system workflow
-// std.create_instance, makes a volume, attaches it, waits for Cinder to
-// see it in use, detaches it and deletes everything, each step an
-// OpenStack action acting as the user.
+// std.create_instance, waits for its OS on the console, makes a volume,
+// attaches it, waits for Cinder to see it in use, detaches it and deletes
+// everything, each step an OpenStack action acting as the user.
 const guestWorkflow = `---
 version: '2.0'
 vm_lifecycle:
@@ -31,6 +31,15 @@ vm_lifecycle:
       workflow: std.create_instance name="wf-vm" image_id=<% $.image %> flavor_id=<% $.flavor %> nics="none"
       publish:
         server_id: <% task().result.id %>
+      on-success: wait_booted
+    # ACTIVE is QEMU running; the guest takes its hot-plugged disks once
+    # its OS is up, which the tiny image prints on the console.
+    wait_booted:
+      action: nova.servers_get_console_output server=<% $.server_id %>
+      fail-on: <% task().result.indexOf("onestack-guest-ready") < 0 %>
+      retry:
+        count: 150
+        delay: 2
       on-success: make_volume
     make_volume:
       action: cinder.volumes_create size=1 name="wf-vol"
@@ -125,7 +134,7 @@ func TestWorkflowBootsGuest(t *testing.T) {
 			t.Errorf("task %v ended %v", tk["Name"], tk["State"])
 		}
 	}
-	for _, n := range []string{"boot", "make_volume", "attach", "detach", "delete_server", "delete_volume"} {
+	for _, n := range []string{"boot", "wait_booted", "make_volume", "attach", "detach", "delete_server", "delete_volume"} {
 		if !names[n] {
 			t.Errorf("task %s did not run: %v", n, names)
 		}
