@@ -32,7 +32,7 @@ func sshAction(cfg Config) *engine.Action {
 			}
 			cmd := exprvalue.Str(c.Input["cmd"])
 			user := exprvalue.Str(c.Input["username"])
-			password := exprvalue.Str(c.Input["password"])
+			password, _ := c.Input["password"].(string)
 			key, _ := c.Input["private_key"].(string)
 			full := exprvalue.Truthy(c.Input["return_result_on_error"])
 			var hosts []string

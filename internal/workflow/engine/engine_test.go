@@ -2,6 +2,7 @@ package engine_test
 
 import (
 	"context"
+	"fmt"
 	"io"
 	"log/slog"
 	"strconv"
@@ -363,3 +364,100 @@ parent:
 }
 
 func itoa(i int) string { return strconv.Itoa(i) }
+
+func TestPauseResumeCancelAndRerun(t *testing.T) {
+	eachRig(t, func(t *testing.T, r *rig) {
+		ctx := context.Background()
+		// pause-before holds the execution; a resume runs the task.
+		d := r.define("version: '2.0'\nheld:\n  tasks:\n    a:\n      action: std.noop\n      on-success: b\n    b:\n      pause-before: true\n      action: std.echo output=2\n      publish:\n        v: <% task().result %>\n  output:\n    v: <% $.v %>\n")
+		x := r.wait(r.start(d, nil, nil).ID, engine.Paused)
+		if x.State != engine.Paused || !strings.Contains(x.StateInfo, "pause-before") {
+			t.Fatalf("pause-before: %s %s", x.State, x.StateInfo)
+		}
+		if err := r.e.SetState(ctx, x.ID, engine.Running, "", nil); err != nil {
+			t.Fatal(err)
+		}
+		if x = r.wait(x.ID); x.State != engine.Success || engine.DecodeMap(x.Output)["v"] != int64(2) {
+			t.Fatalf("after resume: %s %s %s", x.State, x.StateInfo, x.Output)
+		}
+		// Cancel a sleeping execution: the timer is dropped.
+		d = r.define("version: '2.0'\nsleepy:\n  tasks:\n    s:\n      action: std.sleep seconds=60\n")
+		x = r.start(d, nil, nil)
+		time.Sleep(100 * time.Millisecond)
+		if err := r.e.SetState(ctx, x.ID, engine.Cancelled, "", nil); err != nil {
+			t.Fatal(err)
+		}
+		if x = r.wait(x.ID); x.State != engine.Cancelled || r.tasks(x.ID)["s"].State != engine.Cancelled {
+			t.Fatalf("cancel: %s, task %s", x.State, r.tasks(x.ID)["s"].State)
+		}
+		var jobs int
+		_ = r.db.Read(ctx, func(tx *store.Tx) error { js, err := tx.ExecutionWFJobs(ctx, x.ID); jobs = len(js); return err })
+		if jobs != 0 {
+			t.Errorf("%d jobs left after the cancel", jobs)
+		}
+		if err := r.e.SetState(ctx, x.ID, engine.Running, "", nil); err == nil {
+			t.Error("a cancelled execution resumed")
+		}
+		// A failed with-items task reruns only its failed items, with an
+		// updated environment, and the execution succeeds.
+		d = r.define("version: '2.0'\nflaky:\n  tasks:\n    t:\n      with-items: i in [1, 2, 3]\n      action: <% switch(env().get(fail, true) and $.i = 2 => 'std.fail', true => 'std.echo') %>\n      input:\n        output: <% $.i %>\n      publish:\n        all: <% task().result %>\n  output:\n    all: <% $.all %>\n")
+		x = r.wait(r.start(d, nil, nil).ID)
+		if x.State != engine.Error || !strings.Contains(x.StateInfo, "item 1") {
+			t.Fatalf("flaky: %s %s", x.State, x.StateInfo)
+		}
+		task := r.tasks(x.ID)["t"]
+		if err := r.e.RerunTask(ctx, task.ID, false, map[string]any{"fail": false}); err != nil {
+			t.Fatal(err)
+		}
+		if x = r.wait(x.ID); x.State != engine.Success || fmt.Sprint(engine.DecodeMap(x.Output)["all"]) != "[1 2 3]" {
+			t.Fatalf("after the rerun: %s %s %s", x.State, x.StateInfo, x.Output)
+		}
+		var calls int
+		_ = r.db.Read(ctx, func(tx *store.Tx) error { acts, err := tx.TaskWFActions(ctx, task.ID, false); calls = len(acts); return err })
+		if calls != 4 {
+			t.Errorf("%d calls, want 4 (three items, the failed one again)", calls)
+		}
+	})
+}
+
+func TestTimeoutWaitAfterJoinFailureAndAsync(t *testing.T) {
+	eachRig(t, func(t *testing.T, r *rig) {
+		ctx := context.Background()
+		d := r.define("version: '2.0'\nslow:\n  tasks:\n    s:\n      action: std.sleep seconds=30\n      timeout: 1\n")
+		x := r.wait(r.start(d, nil, nil).ID)
+		if x.State != engine.Error || !strings.Contains(x.StateInfo, "timed out") {
+			t.Fatalf("timeout: %s %s", x.State, x.StateInfo)
+		}
+		d = r.define("version: '2.0'\nafter:\n  tasks:\n    a:\n      action: std.noop\n      wait-after: 1\n")
+		start := time.Now()
+		if x = r.wait(r.start(d, nil, nil).ID); x.State != engine.Success || time.Since(start) < time.Second {
+			t.Fatalf("wait-after: %s after %v", x.State, time.Since(start))
+		}
+		// A join whose other branch can never arrive fails, naming it.
+		d = r.define("version: '2.0'\njoiner:\n  tasks:\n    a:\n      action: std.noop\n      on-success:\n        - b: <% false %>\n        - c\n    b:\n      action: std.noop\n      on-success: j\n    c:\n      action: std.noop\n      on-success: j\n    j:\n      join: all\n      action: std.noop\n")
+		x = r.wait(r.start(d, nil, nil).ID)
+		if x.State != engine.Error || !strings.Contains(x.StateInfo, "Failed by tasks: b") {
+			t.Fatalf("join: %s %s", x.State, x.StateInfo)
+		}
+		// An async action completes through CompleteAction.
+		d = r.define("version: '2.0'\nwaiting:\n  tasks:\n    w:\n      action: std.async_noop\n      publish:\n        got: <% task().result %>\n  output:\n    got: <% $.got %>\n")
+		x = r.start(d, nil, nil)
+		var act store.WFAction
+		for i := 0; i < 200 && act.ID == ""; i++ {
+			_ = r.db.Read(ctx, func(tx *store.Tx) error {
+				acts, err := tx.TaskWFActions(ctx, r.tasks(x.ID)["w"].ID, false)
+				if len(acts) > 0 {
+					act = acts[0]
+				}
+				return err
+			})
+			time.Sleep(10 * time.Millisecond)
+		}
+		if err := r.e.CompleteAction(ctx, act.ID, engine.Success, map[string]any{"ok": true}, ""); err != nil {
+			t.Fatal(err)
+		}
+		if x = r.wait(x.ID); x.State != engine.Success || fmt.Sprint(engine.DecodeMap(x.Output)["got"]) != "map[ok:true]" {
+			t.Fatalf("async: %s %s", x.State, x.Output)
+		}
+	})
+}
