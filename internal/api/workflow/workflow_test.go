@@ -2,6 +2,7 @@ package workflow_test
 
 import (
 	"encoding/json"
+	"fmt"
 	"net/http"
 	"strings"
 	"testing"
@@ -133,5 +134,52 @@ func TestBadDefinitionsNameLineTaskAndProblem(t *testing.T) {
 		if r.Status != http.StatusBadRequest || !strings.Contains(e.Faultstring, tc.want) {
 			t.Errorf("definition %q: %d %s; want 400 with %q", tc.def, r.Status, r.Body, tc.want)
 		}
+	}
+}
+
+// TestOpenStackActions runs one action of every served client through
+// the cloud's own APIs, as the user: each returns what the client would.
+func TestOpenStackActions(t *testing.T) {
+	c := newClient(t)
+	def := `version: '2.0'
+os:
+  output:
+    flavors: <% $.flavors %>
+    networks: <% $.networks %>
+    projects: <% $.projects %>
+    images: <% $.images %>
+    volumes: <% $.volumes %>
+    version: <% $.version %>
+  tasks:
+    flavors:
+      action: nova.flavors_list
+      publish: {flavors: <% task().result.len() %>}
+    version:
+      action: nova.versions_get_current
+      publish: {version: <% task().result.version %>}
+    networks:
+      action: neutron.list_networks
+      publish: {networks: <% task().result.networks.name %>}
+    projects:
+      action: keystone.projects_list
+      publish: {projects: <% task().result.name %>}
+    images:
+      action: glance.images_list
+      publish: {images: <% task().result.len() %>}
+    volumes:
+      action: cinder.volumes_list
+      publish: {volumes: <% task().result.len() %>}
+`
+	c.ok(c.do("POST", "/workflows", def, "text/plain"), http.StatusCreated)
+	x := c.ok(c.do("POST", "/executions", map[string]any{"workflow_name": "os"}, ""), http.StatusCreated)
+	x = c.waitExecution(x["id"].(string))
+	if x["state"] != "SUCCESS" {
+		t.Fatalf("%v: %v", x["state"], x["state_info"])
+	}
+	var out map[string]any
+	_ = json.Unmarshal([]byte(x["output"].(string)), &out)
+	if !strings.Contains(fmt.Sprint(out["networks"]), "public") || !strings.Contains(fmt.Sprint(out["projects"]), "admin") ||
+		out["version"] == "2.1" || out["version"] == nil {
+		t.Errorf("output: %v", out)
 	}
 }
