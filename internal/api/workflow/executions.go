@@ -46,7 +46,9 @@ var actionExecList = listSpec{name: "action_executions",
 func execJSON(x store.WFExecution, withOutput bool) map[string]any {
 	params := engine.DecodeMap(x.Params)
 	delete(params, "depth")
-	params["namespace"] = x.Namespace
+	if _, ok := params["namespace"]; !ok {
+		params["namespace"] = x.Namespace
+	}
 	var tags []any
 	if t, ok := engine.Decode(x.Tags).([]any); ok {
 		tags = t

@@ -127,6 +127,7 @@ func (s *Service) CreateExecution(ctx context.Context, c *auth.Credentials, req 
 	if input == nil {
 		input = map[string]any{}
 	}
+	params["namespace"] = req.Namespace
 	doc, err := s.delegate(ctx, c)
 	if err != nil {
 		return store.WFExecution{}, err

@@ -349,15 +349,15 @@ parent:
 		}
 		var b strings.Builder
 		b.WriteString("version: '2.0'\nchain:\n  tasks:\n")
-		for i := 0; i < 1200; i++ {
+		for i := 0; i < 600; i++ {
 			b.WriteString("    t" + itoa(i) + ":\n      action: std.noop\n")
-			if i < 1199 {
+			if i < 599 {
 				b.WriteString("      on-success: t" + itoa(i+1) + "\n")
 			}
 		}
 		cd := r.define(b.String())
 		x = r.wait(r.start(cd, nil, nil).ID)
-		if x.State != engine.Success || len(r.tasks(x.ID)) != 1200 {
+		if x.State != engine.Success || len(r.tasks(x.ID)) != 600 {
 			t.Fatalf("chain: %s %s %d tasks", x.State, x.StateInfo, len(r.tasks(x.ID)))
 		}
 	})

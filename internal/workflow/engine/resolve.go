@@ -112,7 +112,7 @@ func (e *Engine) expandAdhoc(ctx context.Context, layers []*spec.Action, input m
 // records in the action's runtime what the call needs later (the base
 // action and its input, the ad-hoc outputs).
 func (t *txc) prepareAction(es *execState, name string, input map[string]any, a *store.WFAction) (*Action, Call, error) {
-	act, layers, err := t.e.ResolveAction(t.ctx, t.tx, name, es.row.Namespace, es.row.ProjectID, es.row.Workbook)
+	act, layers, err := t.e.ResolveAction(t.ctx, t.tx, name, lookupNamespace(es), es.row.ProjectID, es.row.Workbook)
 	if err != nil {
 		return nil, Call{}, err
 	}
@@ -165,14 +165,18 @@ func (t *txc) runSubworkflow(es *execState, ts *taskState, data, input map[strin
 	if depth+1 > MaxDepth {
 		return t.unitDone(es, ts, idx, Error, fmt.Sprintf("Sub-workflows nest more than %d levels deep (task %s starts %s); does a workflow call itself without end?", MaxDepth, ts.row.Name, name), nil, false)
 	}
-	def, err := FindDefinition(t.ctx, t.tx, store.WFKindWorkflow, name, es.row.Namespace, es.row.ProjectID, es.row.Workbook)
+	// As Mistral, sub-workflows are looked up in the namespace the root
+	// execution was started in (then the default one), whatever namespace
+	// their parents were found in.
+	ns := lookupNamespace(es)
+	def, err := FindDefinition(t.ctx, t.tx, store.WFKindWorkflow, name, ns, es.row.ProjectID, es.row.Workbook)
 	if errors.Is(err, store.ErrNotFound) {
 		return t.unitDone(es, ts, idx, Error, fmt.Sprintf("Task %s: unknown workflow %q; create it first or fix the name", ts.row.Name, name), nil, false)
 	}
 	if err != nil {
 		return err
 	}
-	params := map[string]any{"env": env(es), "index": int64(idx), "task_execution_id": ts.row.ID}
+	params := map[string]any{"env": env(es), "index": int64(idx), "task_execution_id": ts.row.ID, "namespace": ns}
 	var osctx map[string]any
 	if m, ok := es.context["openstack"].(map[string]any); ok {
 		osctx = m
@@ -188,6 +192,15 @@ func (t *txc) runSubworkflow(es *execState, ts *taskState, data, input map[strin
 		return err
 	}
 	return nil
+}
+
+// lookupNamespace is the namespace an execution finds workflows and
+// actions in: the one its root was started in.
+func lookupNamespace(es *execState) string {
+	if ns, ok := es.params["namespace"].(string); ok {
+		return ns
+	}
+	return es.row.Namespace
 }
 
 // TaskResult is the result of a task execution: its action's (or

@@ -48,26 +48,26 @@ func (e *InputError) Error() string { return e.Msg }
 // its start tasks scheduled (the engine's workers run them at once), and
 // returns it as committed, as Mistral answers a create.
 func (e *Engine) Start(ctx context.Context, req StartRequest) (store.WFExecution, error) {
-	var id string
+	var row store.WFExecution
 	err := e.run(ctx, func(t *txc) error {
 		t.budget = 0
 		es, err := t.startExecution(req, 0)
 		if err != nil {
 			return err
 		}
-		id = es.row.ID
+		if err := t.flush(); err != nil {
+			return err
+		}
+		// The row as this transaction commits it: the workers may finish
+		// the execution before the caller reads it again.
+		row = es.row
+		row.Definition, row.Auth = "", "{}"
 		return nil
 	})
 	if err != nil {
 		return store.WFExecution{}, err
 	}
-	var row store.WFExecution
-	err = e.db.Read(ctx, func(tx *store.Tx) error {
-		var err error
-		row, err = tx.GetWFExecution(ctx, id)
-		return err
-	})
-	return row, err
+	return row, nil
 }
 
 // StartTx starts a workflow execution inside the caller's transaction
