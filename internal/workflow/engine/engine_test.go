@@ -413,7 +413,11 @@ func TestPauseResumeCancelAndRerun(t *testing.T) {
 			t.Fatalf("after the rerun: %s %s %s", x.State, x.StateInfo, x.Output)
 		}
 		var calls int
-		_ = r.db.Read(ctx, func(tx *store.Tx) error { acts, err := tx.TaskWFActions(ctx, task.ID, false); calls = len(acts); return err })
+		_ = r.db.Read(ctx, func(tx *store.Tx) error {
+			acts, err := tx.TaskWFActions(ctx, task.ID, false)
+			calls = len(acts)
+			return err
+		})
 		if calls != 4 {
 			t.Errorf("%d calls, want 4 (three items, the failed one again)", calls)
 		}
