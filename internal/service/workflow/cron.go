@@ -254,7 +254,7 @@ func (s *Service) cronLoop(ctx context.Context) error {
 		case <-timer.C:
 		case <-s.wake:
 		}
-		if err := s.fireDue(ctx); err != nil && ctx.Err() == nil {
+		if err := s.FireDue(ctx); err != nil && ctx.Err() == nil {
 			s.log.Error("fire cron triggers", "error", err)
 		}
 		wait := s.cfg.CronPoll
@@ -279,8 +279,8 @@ func (s *Service) cronLoop(ctx context.Context) error {
 	}
 }
 
-// fireDue fires every due trigger once.
-func (s *Service) fireDue(ctx context.Context) error {
+// FireDue fires every due trigger once (the cron loop calls it; tests too).
+func (s *Service) FireDue(ctx context.Context) error {
 	var due []store.WFCronTrigger
 	err := s.db.Read(ctx, func(tx *store.Tx) error {
 		var err error
