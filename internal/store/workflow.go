@@ -820,3 +820,17 @@ func (t *Tx) DeleteWFJobsOfAction(ctx context.Context, action string) error {
 	_, err := t.exec(ctx, `DELETE FROM wf_jobs WHERE action_id = ?`, action)
 	return err
 }
+
+// TasksWFActions lists the accepted action executions of several tasks,
+// by task, item index and creation.
+func (t *Tx) TasksWFActions(ctx context.Context, tasks []string) ([]WFAction, error) {
+	if len(tasks) == 0 {
+		return nil, nil
+	}
+	args := make([]any, len(tasks))
+	for i, id := range tasks {
+		args[i] = id
+	}
+	return list(ctx, t, scanWFAction, `SELECT `+wfActionCols+` FROM wf_actions WHERE accepted = TRUE AND task_id IN (?`+
+		strings.Repeat(", ?", len(tasks)-1)+`) ORDER BY task_id, item_index, created_at, id`, args...)
+}

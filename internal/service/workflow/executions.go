@@ -316,13 +316,16 @@ func (s *Service) ListTasks(ctx context.Context, c *auth.Credentials, q ListQuer
 			return err
 		}
 		out = make([]Task, len(rows))
-		for i, r := range rows {
-			if !withResults {
-				out[i] = Task{WFTask: r}
-				continue
-			}
-			if out[i], err = s.taskView(ctx, tx, r); err != nil {
+		var results []any
+		if withResults {
+			if results, err = engine.TaskResults(ctx, tx, rows); err != nil {
 				return err
+			}
+		}
+		for i, r := range rows {
+			out[i] = Task{WFTask: r}
+			if withResults {
+				out[i].Result = results[i]
 			}
 		}
 		return nil

@@ -203,6 +203,67 @@ func lookupNamespace(es *execState) string {
 	return es.row.Namespace
 }
 
+// TaskResults computes the results of several task executions (a page
+// of a list) with one query for their actions.
+func TaskResults(ctx context.Context, tx *store.Tx, rows []store.WFTask) ([]any, error) {
+	var ids []string
+	for _, r := range rows {
+		if r.Type == TypeAction {
+			ids = append(ids, r.ID)
+		}
+	}
+	acts, err := tx.TasksWFActions(ctx, ids)
+	if err != nil {
+		return nil, err
+	}
+	byTask := map[string][]store.WFAction{}
+	for _, a := range acts {
+		byTask[a.TaskID] = append(byTask[a.TaskID], a)
+	}
+	out := make([]any, len(rows))
+	for i, r := range rows {
+		withItems, count := itemsOf(r)
+		if r.Type == TypeWorkflow {
+			if out[i], err = TaskResult(ctx, tx, r, withItems, count); err != nil {
+				return nil, err
+			}
+			continue
+		}
+		out[i] = actionResults(byTask[r.ID], withItems, count)
+	}
+	return out, nil
+}
+
+// itemsOf reads a task row's with-items count.
+func itemsOf(r store.WFTask) (bool, int) {
+	items, ok := DecodeMap(r.Runtime)["with_items"].(map[string]any)
+	if !ok {
+		return false, 0
+	}
+	n, _ := exprvalue.Int(items["count"])
+	return true, int(n)
+}
+
+func actionResults(acts []store.WFAction, withItems bool, count int) any {
+	byIdx := map[int]any{}
+	maxIdx := -1
+	for _, a := range acts {
+		if !Terminal(a.State) {
+			continue
+		}
+		byIdx[int(a.ItemIndex)] = DecodeMap(a.Output)["result"]
+		maxIdx = max(maxIdx, int(a.ItemIndex))
+	}
+	if !withItems {
+		return byIdx[0]
+	}
+	out := make([]any, max(count, maxIdx+1))
+	for i := range out {
+		out[i] = byIdx[i]
+	}
+	return out
+}
+
 // TaskResult is the result of a task execution: its action's (or
 // sub-workflow's) result, or, for a with-items task, the list of them by
 // item.
