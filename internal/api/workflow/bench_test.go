@@ -94,4 +94,3 @@ func BenchmarkAPIAt100kTasks(b *testing.B) {
 		b.ReportMetric(float64(b.Elapsed().Microseconds())/1000/float64(b.N), "ms/list")
 	})
 }
-
