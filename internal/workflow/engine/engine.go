@@ -56,6 +56,9 @@ type Config struct {
 	// Poll is how often the engine looks for jobs other controllers made
 	// due (250 ms); its own are picked up at once.
 	Poll time.Duration
+	// ShutdownGrace is how long calls in progress may go on when the
+	// engine stops (15 s; less than two thirds of Lease).
+	ShutdownGrace time.Duration
 	// InlineBudget bounds the tasks and pure actions one transaction runs
 	// (500); the rest continue in the next.
 	InlineBudget int
@@ -112,6 +115,9 @@ func New(db *store.DB, reg *Registry, log *slog.Logger, cfg Config) *Engine {
 	}
 	if cfg.Poll <= 0 {
 		cfg.Poll = 250 * time.Millisecond
+	}
+	if cfg.ShutdownGrace <= 0 {
+		cfg.ShutdownGrace = min(15*time.Second, cfg.Lease/2)
 	}
 	if cfg.InlineBudget <= 0 {
 		cfg.InlineBudget = 500

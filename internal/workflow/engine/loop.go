@@ -43,13 +43,20 @@ func (e *Engine) Run(ctx context.Context) error {
 	results := make(chan outcome, e.cfg.Workers*2)
 	slots := make(chan struct{}, e.cfg.Workers)
 	freed := make(chan struct{}, 1)
+	// Calls in progress when the engine stops get a grace period to
+	// finish and have their results recorded: a call abandoned halfway
+	// fails its task after the restart (it may have had its effect).
+	callCtx, callCancel := context.WithCancel(context.WithoutCancel(ctx))
+	stopGrace := context.AfterFunc(ctx, func() { time.AfterFunc(e.cfg.ShutdownGrace, callCancel) })
+	defer stopGrace()
+	defer callCancel()
 	var wg sync.WaitGroup
 	for range e.cfg.Workers {
 		wg.Add(1)
 		go func() {
 			defer wg.Done()
 			for c := range work {
-				e.process(ctx, c, results)
+				e.process(ctx, callCtx, c, results)
 				<-slots
 				select {
 				case freed <- struct{}{}:
@@ -207,11 +214,11 @@ func (e *Engine) claim(ctx context.Context, n int) ([]claimed, error) {
 }
 
 // process does one claimed job.
-func (e *Engine) process(ctx context.Context, c claimed, results chan<- outcome) {
+func (e *Engine) process(ctx, callCtx context.Context, c claimed, results chan<- outcome) {
 	if c.mode == "call" {
-		res, err := e.callAction(ctx, c)
-		if ctx.Err() != nil {
-			return // shutting down: the lease runs out, the job is taken over
+		res, err := e.callAction(callCtx, c)
+		if callCtx.Err() != nil {
+			return // stopped past the grace: the lease runs out, the job is taken over
 		}
 		fault.Point(fault.WorkflowActionReturned)
 		results <- outcome{c: c, res: res, err: err}
