@@ -578,8 +578,10 @@ func (t *txc) completeTask(es *execState, ts *taskState, state, info string) err
 	if Terminal(ts.row.State) {
 		return nil
 	}
-	if err := t.tx.DeleteWFJobs(t.ctx, ts.row.ID, jobTimeout); err != nil {
-		return err
+	if ts.spec.Timeout != nil {
+		if err := t.tx.DeleteWFJobs(t.ctx, ts.row.ID, jobTimeout); err != nil {
+			return err
+		}
 	}
 	if state == Error {
 		ts.row.StateInfo = info
