@@ -30,6 +30,10 @@ type DB struct {
 	w, r    *sql.DB
 	dialect dialect
 	log     *slog.Logger
+	// hot are statements prepared once on SQLite's single writer
+	// connection (see prepareHot): the engine's hottest writes skip
+	// SQLite's parser.
+	hot map[string]*sql.Stmt
 }
 
 // Options configure Open.
@@ -81,6 +85,10 @@ func Open(ctx context.Context, o Options) (*DB, error) {
 		return nil, fmt.Errorf("connect to %s database: %w", db.dialect.name(), err)
 	}
 	if err := db.migrate(ctx); err != nil {
+		db.Close()
+		return nil, err
+	}
+	if err := db.prepareHot(ctx); err != nil {
 		db.Close()
 		return nil, err
 	}
@@ -150,8 +158,31 @@ func openPostgres(dsn string) (*DB, error) {
 // Dialect names the database behind the store: "sqlite" or "postgres".
 func (db *DB) Dialect() string { return db.dialect.name() }
 
+// prepareHot prepares the hot statements on SQLite's one writer
+// connection; a transaction on that connection reuses them (database/sql
+// binds a statement to the connection it was prepared on). PostgreSQL
+// would prepare them again on each pooled connection, which costs more
+// than it saves: there they run as plain statements.
+func (db *DB) prepareHot(ctx context.Context) error {
+	if db.dialect.name() != "sqlite" {
+		return nil
+	}
+	db.hot = map[string]*sql.Stmt{}
+	for _, q := range hotStatements {
+		st, err := db.w.PrepareContext(ctx, q)
+		if err != nil {
+			return fmt.Errorf("prepare %q: %w", q, err)
+		}
+		db.hot[q] = st
+	}
+	return nil
+}
+
 // Close closes every connection.
 func (db *DB) Close() error {
+	for _, st := range db.hot {
+		st.Close()
+	}
 	err := db.w.Close()
 	if db.r != db.w {
 		err = errors.Join(err, db.r.Close())
@@ -161,8 +192,9 @@ func (db *DB) Close() error {
 
 // Tx is one transaction. Its query methods live in the per-table files.
 type Tx struct {
-	tx *sql.Tx
-	d  dialect
+	tx  *sql.Tx
+	d   dialect
+	hot map[string]*sql.Stmt
 	// written are the servers this transaction wrote; stampRevisions
 	// gives them the next revision just before COMMIT.
 	written []*Server
@@ -176,6 +208,15 @@ func (t *Tx) AfterCommit(fn func()) { t.committed = append(t.committed, fn) }
 
 func (t *Tx) exec(ctx context.Context, q string, args ...any) (sql.Result, error) {
 	return t.tx.ExecContext(ctx, t.d.rebind(q), args...)
+}
+
+// execHot runs q through its statement prepared once (SQLite), or as
+// exec does.
+func (t *Tx) execHot(ctx context.Context, q string, args ...any) (sql.Result, error) {
+	if st, ok := t.hot[q]; ok {
+		return t.tx.StmtContext(ctx, st).ExecContext(ctx, args...)
+	}
+	return t.exec(ctx, q, args...)
 }
 
 func (t *Tx) query(ctx context.Context, q string, args ...any) (*sql.Rows, error) {
@@ -237,7 +278,7 @@ func (db *DB) once(ctx context.Context, pool *sql.DB, readOnly bool, fn func(*Tx
 			_ = tx.Rollback()
 		}
 	}()
-	t := &Tx{tx: tx, d: db.dialect}
+	t := &Tx{tx: tx, d: db.dialect, hot: db.hot}
 	if err = fn(t); err != nil {
 		return err
 	}

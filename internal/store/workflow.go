@@ -292,6 +292,19 @@ func scanWFExecution(s scanner) (WFExecution, error) {
 	return e, err
 }
 
+// The engine's hottest statements, prepared once on SQLite.
+var (
+	sqlCreateWFTask = `INSERT INTO wf_tasks (` + wfTaskCols + `) VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?)`
+	sqlUpdateWFTask = `UPDATE wf_tasks SET state = ?, state_info = ?, unique_key = ?, in_context = ?, published = ?, runtime = ?,
+		next_tasks = ?, error_handled = ?, updated_at = ?, started_at = ?, finished_at = ? WHERE id = ?`
+	sqlCreateWFAction = `INSERT INTO wf_actions (` + wfActionCols + `) VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?)`
+	sqlUpdateWFExec   = `UPDATE wf_executions SET state = ?, state_info = ?, description = ?, output = ?, context = ?, tags = ?,
+		active = ?, errors = ?, revision = revision + 1, updated_at = ? WHERE id = ?`
+	sqlCreateWFJob = `INSERT INTO wf_jobs (` + wfJobCols + `) VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?, ?)`
+)
+
+var hotStatements = []string{sqlCreateWFTask, sqlUpdateWFTask, sqlCreateWFAction, sqlUpdateWFExec, sqlCreateWFJob}
+
 // CreateWFExecution inserts e.
 func (t *Tx) CreateWFExecution(ctx context.Context, e WFExecution) error {
 	_, err := t.exec(ctx, `INSERT INTO wf_executions (`+wfExecCols+`) VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?)`,
@@ -304,8 +317,7 @@ func (t *Tx) CreateWFExecution(ctx context.Context, e WFExecution) error {
 // UpdateWFExecution writes e's changing columns: state, state_info,
 // description, output, context, tags, active, errors and the update time.
 func (t *Tx) UpdateWFExecution(ctx context.Context, e WFExecution) error {
-	res, err := t.exec(ctx, `UPDATE wf_executions SET state = ?, state_info = ?, description = ?, output = ?, context = ?, tags = ?,
-		active = ?, errors = ?, revision = revision + 1, updated_at = ? WHERE id = ?`,
+	res, err := t.execHot(ctx, sqlUpdateWFExec,
 		e.State, e.StateInfo, e.Description, e.Output, e.Context, e.Tags, e.Active, e.Errors, micros(e.UpdatedAt), e.ID)
 	return affected(res, err)
 }
@@ -381,7 +393,7 @@ func scanWFTask(s scanner) (WFTask, error) {
 
 // CreateWFTask inserts x; ErrConflict when its unique key is taken.
 func (t *Tx) CreateWFTask(ctx context.Context, x WFTask) error {
-	_, err := t.exec(ctx, `INSERT INTO wf_tasks (`+wfTaskCols+`) VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?)`,
+	_, err := t.execHot(ctx, sqlCreateWFTask,
 		x.ID, x.ExecutionID, x.ProjectID, x.Name, x.Type, x.State, x.StateInfo, x.UniqueKey, x.WorkflowName, x.WorkflowID, x.Namespace,
 		x.InContext, x.Published, x.Runtime, x.NextTasks, x.ErrorHandled, micros(x.CreatedAt), micros(x.UpdatedAt),
 		nullMicros(x.StartedAt), nullMicros(x.FinishedAt))
@@ -390,8 +402,7 @@ func (t *Tx) CreateWFTask(ctx context.Context, x WFTask) error {
 
 // UpdateWFTask writes x's changing columns.
 func (t *Tx) UpdateWFTask(ctx context.Context, x WFTask) error {
-	res, err := t.exec(ctx, `UPDATE wf_tasks SET state = ?, state_info = ?, unique_key = ?, in_context = ?, published = ?, runtime = ?,
-		next_tasks = ?, error_handled = ?, updated_at = ?, started_at = ?, finished_at = ? WHERE id = ?`,
+	res, err := t.execHot(ctx, sqlUpdateWFTask,
 		x.State, x.StateInfo, x.UniqueKey, x.InContext, x.Published, x.Runtime, x.NextTasks, x.ErrorHandled, micros(x.UpdatedAt),
 		nullMicros(x.StartedAt), nullMicros(x.FinishedAt), x.ID)
 	return affected(res, err)
@@ -448,7 +459,7 @@ func scanWFAction(s scanner) (WFAction, error) {
 
 // CreateWFAction inserts a.
 func (t *Tx) CreateWFAction(ctx context.Context, a WFAction) error {
-	_, err := t.exec(ctx, `INSERT INTO wf_actions (`+wfActionCols+`) VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?)`,
+	_, err := t.execHot(ctx, sqlCreateWFAction,
 		a.ID, a.ProjectID, a.ExecutionID, a.TaskID, a.Name, a.State, a.StateInfo, a.Description, a.WorkflowName, a.TaskName,
 		a.Input, a.Output, a.Runtime, a.Accepted, a.SafeRerun, a.Started, a.ItemIndex, a.Attempt, micros(a.CreatedAt), micros(a.UpdatedAt))
 	return t.mapErr(err)
@@ -516,7 +527,7 @@ func scanWFJob(s scanner) (WFJob, error) {
 
 // CreateWFJob inserts j.
 func (t *Tx) CreateWFJob(ctx context.Context, j WFJob) error {
-	_, err := t.exec(ctx, `INSERT INTO wf_jobs (`+wfJobCols+`) VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?, ?)`,
+	_, err := t.execHot(ctx, sqlCreateWFJob,
 		j.ID, j.Kind, j.ExecutionID, j.TaskID, j.ActionID, micros(j.DueAt), j.Owner, j.Claims, j.Payload, micros(j.CreatedAt))
 	return t.mapErr(err)
 }
