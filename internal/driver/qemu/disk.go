@@ -130,12 +130,10 @@ func (d *Driver) cachedImage(ctx context.Context, id string) (cachedImage, error
 	defer mu.Unlock()
 
 	base := filepath.Join(d.cfg.Dir, "images", filepath.Base(id))
-	var im cachedImage
-	if b, err := os.ReadFile(base + ".json"); err == nil && json.Unmarshal(b, &im) == nil {
-		if _, err := os.Stat(im.Path); err == nil {
-			return im, nil
-		}
+	if im, ok := d.readCacheEntry(base); ok {
+		return im, nil
 	}
+	var im cachedImage
 	data, f, err := d.cfg.Images.DownloadImage(ctx, id)
 	if err != nil {
 		return im, fmt.Errorf("download image %s to host %s: %w", id, d.cfg.Host, err)
@@ -202,6 +200,36 @@ func (d *Driver) cachedImage(ctx context.Context, id string) (cachedImage, error
 	}
 	d.log.Info("image cached", "image_id", id, "bytes", n, "format", f.DiskFormat, "virtual_size", info.VirtualSize)
 	return im, nil
+}
+
+// readCacheEntry reads the cache's entry for an image (base.json) and
+// checks that its data is there. The data's path is always base plus the
+// format: an entry that says otherwise (a relative path, written before
+// onestack made its data directory absolute, or a data directory that was
+// moved) is repaired in place, since QEMU would resolve a relative backing
+// file against each overlay's own directory and fail.
+func (d *Driver) readCacheEntry(base string) (cachedImage, bool) {
+	var im cachedImage
+	b, err := os.ReadFile(base + ".json")
+	if err != nil || json.Unmarshal(b, &im) != nil {
+		return im, false
+	}
+	if im.Format != "qcow2" && im.Format != "raw" {
+		return im, false
+	}
+	path := base + "." + im.Format
+	if _, err := os.Stat(path); err != nil {
+		return im, false
+	}
+	if im.Path != path {
+		d.log.Warn("image cache entry repaired: its path was not the absolute path of its data", "entry", base+".json", "was", im.Path, "now", path)
+		im.Path = path
+		b, _ := json.Marshal(im)
+		if err := writeFileAtomic(base+".json", b); err != nil {
+			d.log.Warn("cannot rewrite the repaired image cache entry; it is repaired again at the next boot", "entry", base+".json", "error", err)
+		}
+	}
+	return im, true
 }
 
 type imageInfo struct {

@@ -102,6 +102,11 @@ func New(cfg Config) (*Driver, error) {
 		return nil, fmt.Errorf("%s not found: install Debian's qemu-system-x86 package (apt-get install qemu-system-x86 qemu-utils)", cfg.Binary)
 	}
 	cfg.Binary = bin
+	// Paths handed to QEMU must be absolute: it resolves an overlay's
+	// relative backing file against the overlay's own directory.
+	if cfg.Dir, err = filepath.Abs(cfg.Dir); err != nil {
+		return nil, fmt.Errorf("host directory: %w", err)
+	}
 	if _, err := exec.LookPath("qemu-img"); err != nil {
 		return nil, fmt.Errorf("qemu-img not found: install Debian's qemu-utils package")
 	}
