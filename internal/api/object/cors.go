@@ -66,4 +66,3 @@ func (a *API) options(w http.ResponseWriter, r *http.Request, p Path) error {
 	emptyBody(w, http.StatusOK)
 	return nil
 }
-

@@ -186,4 +186,3 @@ func emptyBody(w http.ResponseWriter, status int) {
 	}
 	w.WriteHeader(status)
 }
-

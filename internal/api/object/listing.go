@@ -291,4 +291,3 @@ func writeListing(w http.ResponseWriter, r *http.Request, ctype string, body []b
 	w.WriteHeader(status)
 	_, _ = w.Write(body)
 }
-

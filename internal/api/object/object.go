@@ -282,8 +282,14 @@ func (a *API) copyObject(w http.ResponseWriter, r *http.Request, c *svc.Caller, 
 	}
 	w.Header().Set("X-Copied-From", url.PathEscape(in.SrcContainer)+"/"+escapeObject(in.SrcName))
 	w.Header().Set("X-Copied-From-Last-Modified", httpDate(lastModified(res.Source.Modified)))
-	if in.SrcAccount != p.Account || dstAccount != p.Account {
-		w.Header().Set("X-Copied-From-Account", url.PathEscape(in.SrcAccount))
+	w.Header().Set("X-Copied-From-Account", url.PathEscape(in.SrcAccount))
+	for k, v := range res.Metadata {
+		if strings.HasPrefix(k, "x-object-meta-") {
+			w.Header()[http.CanonicalHeaderKey(k)] = []string{v}
+		}
+	}
+	if res.DeleteAt != 0 {
+		w.Header().Set("X-Delete-At", itoa(res.DeleteAt))
 	}
 	etag := res.ETag
 	if res.SLOETag != "" {

@@ -12,8 +12,8 @@ import (
 
 // Account metadata with meaning.
 const (
-	AccountQuotaBytes = "x-account-meta-quota-bytes"
-	AccountTempURLKey = "x-account-meta-temp-url-key"
+	AccountQuotaBytes  = "x-account-meta-quota-bytes"
+	AccountTempURLKey  = "x-account-meta-temp-url-key"
 	AccountTempURLKey2 = "x-account-meta-temp-url-key-2"
 )
 

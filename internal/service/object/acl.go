@@ -154,7 +154,7 @@ func authorize(c *Caller, account string, o op, acl string, read bool) (grant, e
 		if c.Anonymous() {
 			return grant{}, oserr.Unauthorized("This server could not verify that you are authorized to access the document you requested: send a token in X-Auth-Token, or use a TempURL or a container with a public read ACL.")
 		}
-		return grant{}, oserr.Forbidden("Access was denied to this resource: account %s belongs to another project and no ACL of this container admits project %s user %s.",
+		return grant{}, oserr.Forbidden("Account %s belongs to another project and no ACL of this container admits project %s user %s.",
 			account, c.Creds.ProjectID(), c.Creds.User.Name)
 	}
 	if c != nil && c.Signed {

@@ -155,7 +155,12 @@ func (s *Service) access(ctx context.Context, c *Caller, account, container stri
 	if c != nil && c.Signed && c.SignedContainer != "" && c.SignedContainer != container {
 		return grant{}, nil, oserr.Unauthorized("The signature was made with container %s's key; it does not reach container %s.", c.SignedContainer, container)
 	}
-	g, err := authorize(c, account, o, acl, read)
+	// As Swift's proxy, the ACL is only consulted when the caller is not
+	// authorised without it: an owner stays an owner on a public container.
+	g, err := authorize(c, account, o, "", read)
+	if err != nil && acl != "" {
+		g, err = authorize(c, account, o, acl, read)
+	}
 	return g, ct, err
 }
 
