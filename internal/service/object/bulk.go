@@ -3,7 +3,6 @@ package object
 import (
 	"context"
 	"fmt"
-	"net/url"
 	"strings"
 
 	"github.com/onestack/onestack/internal/oserr"
@@ -50,10 +49,10 @@ func (s *Service) BulkDelete(ctx context.Context, c *Caller, account string, pat
 		case e.Status == 404:
 			res.NotFound++
 		case e.Status >= 500:
-			res.Errors = append(res.Errors, [2]string{url.PathEscape(p), "500 Internal Error"})
+			res.Errors = append(res.Errors, [2]string{quotePath(p), "500 Internal Error"})
 			res.Status = 502
 		default:
-			res.Errors = append(res.Errors, [2]string{url.PathEscape(p), fmt.Sprintf("%d %s", e.Status, reason(e.Status))})
+			res.Errors = append(res.Errors, [2]string{quotePath(p), fmt.Sprintf("%d %s", e.Status, reason(e.Status))})
 			if res.Status == 200 {
 				res.Status = 400
 			}

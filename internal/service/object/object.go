@@ -115,7 +115,7 @@ func (s *Service) Put(ctx context.Context, c *Caller, account, container, name s
 		return store.Object{}, textErr(413, "Your request is too large.")
 	}
 	if in.Length >= 0 {
-		if err := s.checkQuotas(ctx, account, *ct, in.Length, 1); err != nil {
+		if err := s.checkQuotas(ctx, account, *ct, name, in.Length); err != nil {
 			return store.Object{}, err
 		}
 	}
@@ -266,10 +266,21 @@ func (s *Service) commit(ctx context.Context, o store.Object, check func(*store.
 	return nil
 }
 
-// checkQuotas refuses early an upload that cannot fit (Swift's quota
-// middlewares check before the data is read); commit checks again.
-func (s *Service) checkQuotas(ctx context.Context, account string, ct store.ObjectContainer, bytes, count int64) error {
-	return s.db.Read(ctx, func(tx *store.Tx) error { return s.quotasTx(ctx, tx, account, ct, bytes, count) })
+// checkQuotas refuses early an upload of size bytes to name that cannot
+// fit (Swift's quota middlewares check before the data is read); commit
+// checks again with what is really there. A replacement counts only what
+// it adds.
+func (s *Service) checkQuotas(ctx context.Context, account string, ct store.ObjectContainer, name string, size int64) error {
+	return s.db.Read(ctx, func(tx *store.Tx) error {
+		count := int64(1)
+		if old, err := tx.GetObject(ctx, account, ct.Name, name); err == nil {
+			size -= old.Size
+			count = 0
+		} else if !errors.Is(err, store.ErrNotFound) {
+			return err
+		}
+		return s.quotasTx(ctx, tx, account, ct, size, count)
+	})
 }
 
 func (s *Service) quotasTx(ctx context.Context, tx *store.Tx, account string, ct store.ObjectContainer, bytes, count int64) error {
@@ -344,7 +355,7 @@ func (s *Service) Object(ctx context.Context, c *Caller, account, container, nam
 			return nil, err
 		}
 		v := &ObjectView{Object: o, Kind: KindOf(o), Length: o.Size, ETag: o.ETag}
-		if opt.Manifest && v.Kind == SLO {
+		if opt.Manifest && v.Kind != Plain {
 			v.Kind = Plain
 		}
 		switch v.Kind {

@@ -245,6 +245,13 @@ func (s *Service) PutManifest(ctx context.Context, c *Caller, account, container
 	if err := CheckObjectName(name); err != nil {
 		return store.Object{}, err
 	}
+	_, ct, err := s.access(ctx, c, account, container, opObjectWrite, false)
+	if err != nil {
+		return store.Object{}, err
+	}
+	if ct == nil {
+		return store.Object{}, notFound("Container %s does not exist in account %s; create it first.", container, account)
+	}
 	raw, err := io.ReadAll(io.LimitReader(body, s.cfg.MaxManifestSize+1))
 	if err != nil {
 		return store.Object{}, fmt.Errorf("%w: %v", ErrClientGone, err)
@@ -282,7 +289,7 @@ func (s *Service) PutManifest(ctx context.Context, c *Caller, account, container
 				if e.Status >= 500 {
 					return store.Object{}, err
 				}
-				problems = append(problems, fmt.Sprintf("%s, %d %s", url.PathEscape(segPath), e.Status, reason(e.Status)))
+				problems = append(problems, fmt.Sprintf("%s, %d %s", quotePath(segPath), e.Status, reason(e.Status)))
 				seen[segPath] = nil
 				continue
 			}
@@ -298,7 +305,7 @@ func (s *Service) PutManifest(ctx context.Context, c *Caller, account, container
 			start, n, ok := parseSegRange(sp.Range, v.Length)
 			switch {
 			case !ok:
-				problems = append(problems, fmt.Sprintf("%s, Unsatisfiable Range", url.PathEscape(segPath)))
+				problems = append(problems, fmt.Sprintf("%s, Unsatisfiable Range", quotePath(segPath)))
 			case start == 0 && n == v.Length:
 				// the whole object: no range
 			default:
@@ -307,13 +314,13 @@ func (s *Service) PutManifest(ctx context.Context, c *Caller, account, container
 			}
 		}
 		if segLen < 1 && i != len(specs)-1 {
-			problems = append(problems, fmt.Sprintf("%s, Too small; each segment must be at least 1 byte.", url.PathEscape(segPath)))
+			problems = append(problems, fmt.Sprintf("%s, Too small; each segment must be at least 1 byte.", quotePath(segPath)))
 		}
 		if sp.SizeBytes != nil && *sp.SizeBytes != v.Length {
-			problems = append(problems, fmt.Sprintf("%s, Size Mismatch", url.PathEscape(segPath)))
+			problems = append(problems, fmt.Sprintf("%s, Size Mismatch", quotePath(segPath)))
 		}
 		if sp.ETag != nil && strings.Trim(*sp.ETag, `"`) != seg.Hash {
-			problems = append(problems, fmt.Sprintf("%s, Etag Mismatch", url.PathEscape(segPath)))
+			problems = append(problems, fmt.Sprintf("%s, Etag Mismatch", quotePath(segPath)))
 		}
 		stored[i] = seg
 		total += segLen
@@ -544,6 +551,15 @@ func (s *Service) manifestPaths(o store.Object, out *[]string, depth int) error 
 		*out = append(*out, g.Name)
 	}
 	return nil
+}
+
+// quotePath URL-quotes a path keeping its slashes, as Swift's quote.
+func quotePath(p string) string {
+	parts := strings.Split(p, "/")
+	for i, s := range parts {
+		parts[i] = url.PathEscape(s)
+	}
+	return strings.Join(parts, "/")
 }
 
 // reason is the HTTP reason phrase of a status as Swift writes it.
