@@ -44,7 +44,9 @@ func TestExpiry(t *testing.T) {
 	if r.Header.Get("X-Delete-At") != fmt.Sprint(at) {
 		t.Errorf("X-Delete-At %q, want %d", r.Header.Get("X-Delete-At"), at)
 	}
-	if !eventually(func() bool { return e.do("GET", a+"/c/short", tok, nil).Status == 404 && e.do("GET", a+"/c/at", tok, nil).Status == 404 }) {
+	if !eventually(func() bool {
+		return e.do("GET", a+"/c/short", tok, nil).Status == 404 && e.do("GET", a+"/c/at", tok, nil).Status == 404
+	}) {
 		t.Fatal("expired objects are still readable")
 	}
 	if !eventually(func() bool { return len(lines(e.do("GET", a+"/c", tok, nil).Body)) == 1 }) {
@@ -80,7 +82,7 @@ func TestQuotas(t *testing.T) {
 	}
 	e.must(201, "PUT", a+"/q/two", tok, []byte("12345"))
 	e.must(201, "PUT", a+"/q/one", tok, []byte("1234")) // a replacement fits
-	e.must(413, "PUT", a+"/q/three", tok, []byte(""))    // count
+	e.must(413, "PUT", a+"/q/three", tok, []byte(""))   // count
 	r = e.must(204, "HEAD", a+"/q", tok, nil)
 	if r.Header.Get("X-Container-Object-Count") != "2" || r.Header.Get("X-Container-Bytes-Used") != "9" {
 		t.Errorf("counters %v", r.Header)
