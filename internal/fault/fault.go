@@ -71,6 +71,9 @@ const (
 // The points of an object upload and delete (Swift), in the order they
 // pass them.
 const (
+	// ObjectReceiving: an upload's data is arriving; part of it is in the
+	// journal's file.
+	ObjectReceiving = "object.receiving"
 	// ObjectWritten: the new data is durable under its final name (and
 	// journaled); its row is not written.
 	ObjectWritten = "object.written"
@@ -86,7 +89,7 @@ const (
 )
 
 // ObjectPoints lists every point an object upload and delete pass.
-var ObjectPoints = []string{ObjectWritten, ObjectCommitting, ObjectCommitted, ObjectDeleteCommitted}
+var ObjectPoints = []string{ObjectReceiving, ObjectWritten, ObjectCommitting, ObjectCommitted, ObjectDeleteCommitted}
 
 // Points lists every point a boot and a delete pass.
 var Points = []string{CreateCommitted, SchedulerClaiming, SchedulerPlaced, NetworkApplied, QemuDisksReady, QemuStarted,

@@ -132,7 +132,7 @@ func (s *Service) Put(ctx context.Context, c *Caller, account, container, name s
 	if in.Length >= 0 {
 		limit = in.Length
 	}
-	size, sum, err := copyMD5(up.file, in.Body, limit, func() error {
+	size, sum, err := copyMD5(up.file, receiving{in.Body}, limit, func() error {
 		if in.Length >= 0 {
 			return textErr(400, "The request body is longer than its Content-Length of %d bytes.", in.Length)
 		}
@@ -181,6 +181,18 @@ func (s *Service) Put(ctx context.Context, c *Caller, account, container, name s
 	}
 	up.settle()
 	return o, nil
+}
+
+// receiving passes the fault point ObjectReceiving once data arrives: a
+// crash in the middle of an upload.
+type receiving struct{ io.Reader }
+
+func (r receiving) Read(p []byte) (int, error) {
+	n, err := r.Reader.Read(p)
+	if n > 0 {
+		fault.Point(fault.ObjectReceiving)
+	}
+	return n, err
 }
 
 // storedHeaders keeps the headers an object stores: x-object-meta-* items
