@@ -176,12 +176,37 @@ type lazyWriter struct {
 }
 
 func (l *lazyWriter) Write(p []byte) (int, error) {
+	l.start()
+	return l.w.Write(p)
+}
+
+func (l *lazyWriter) start() {
 	if !l.started {
 		l.started = true
 		l.w.WriteHeader(l.status)
 	}
-	return l.w.Write(p)
 }
+
+// ReadFrom lets a file reach the connection's ReadFrom (sendfile) through
+// the writers that wrap it (the access log's, which unwrap as
+// http.ResponseController expects).
+func (l *lazyWriter) ReadFrom(r io.Reader) (int64, error) {
+	l.start()
+	w := l.w
+	for {
+		if rf, ok := w.(io.ReaderFrom); ok {
+			return rf.ReadFrom(r)
+		}
+		u, ok := w.(interface{ Unwrap() http.ResponseWriter })
+		if !ok {
+			return io.Copy(onlyWriter{w}, r)
+		}
+		w = u.Unwrap()
+	}
+}
+
+// onlyWriter hides a writer's ReadFrom from io.Copy.
+type onlyWriter struct{ io.Writer }
 
 // sendObject answers a GET or HEAD of an object whose headers are set:
 // conditionals, then the whole content, one range or several

@@ -32,6 +32,18 @@ type onlyWriter struct{ io.Writer }
 type onlyReader struct{ io.Reader }
 
 func (c fileContent) WriteRange(ctx context.Context, w io.Writer, off, n int64) error {
+	if rf, ok := w.(io.ReaderFrom); ok {
+		// An HTTP response copies a file to its socket with sendfile(2)
+		// when it is given the file itself (limited to n bytes).
+		if _, err := c.f.Seek(off, io.SeekStart); err != nil {
+			return err
+		}
+		got, err := rf.ReadFrom(io.LimitReader(c.f, n))
+		if err == nil && got < n {
+			err = io.ErrUnexpectedEOF
+		}
+		return err
+	}
 	buf := copyBufs.Get().(*[]byte)
 	defer copyBufs.Put(buf)
 	got, err := io.CopyBuffer(onlyWriter{w}, onlyReader{io.NewSectionReader(c.f, off, n)}, *buf)
