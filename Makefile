@@ -19,7 +19,7 @@ FUZZTIME = 5000x
 endif
 
 # Debian packages the binary and its tests need on the host.
-HOST_PACKAGES ?= python3-openstackclient python3-osc-placement qemu-system-x86 qemu-system-common qemu-utils genisoimage dosfstools mtools syslinux syslinux-common cpio iproute2 nftables iputils-ping
+HOST_PACKAGES ?= python3-openstackclient python3-osc-placement python3-swiftclient qemu-system-x86 qemu-system-common qemu-utils genisoimage dosfstools mtools syslinux syslinux-common cpio iproute2 nftables iputils-ping
 
 .PHONY: all run build test vet fuzz bench host-packages clean
 

@@ -337,8 +337,14 @@ func Logged(log *slog.Logger, h http.Handler) http.Handler {
 		start := time.Now()
 		sw := &statusWriter{ResponseWriter: w, status: 200}
 		h.ServeHTTP(sw, r)
+		// The id the answer carries: a service may mint its own (Swift's
+		// transaction id) in place of the one in the context.
+		id := w.Header().Get(reqid.Header)
+		if id == "" {
+			id = reqid.From(r.Context())
+		}
 		log.LogAttrs(r.Context(), slog.LevelInfo, "request",
-			slog.String("request_id", reqid.From(r.Context())),
+			slog.String("request_id", id),
 			slog.String("method", r.Method),
 			slog.String("path", r.URL.Path),
 			slog.Int("status", sw.status),
