@@ -253,6 +253,36 @@ func (t *Tx) ListObjects(ctx context.Context, account, container, prefix string,
 	return list(ctx, t, scanObject, `SELECT `+objectCols+` FROM object_objects`+w.sql()+r.order("name"), w.args...)
 }
 
+// ObjectEntry is an object as a listing shows it.
+type ObjectEntry struct {
+	Name                       string
+	Bytes                      int64
+	ETag, SLOETag, ContentType string
+	Modified                   time.Time
+}
+
+// ListObjectEntries lists a container's objects in r as a listing shows
+// them, reading only the columns it needs: with namesOnly, only names,
+// which the (account, container, name) index answers alone.
+func (t *Tx) ListObjectEntries(ctx context.Context, account, container string, r NameRange, namesOnly bool) ([]ObjectEntry, error) {
+	w := &where{}
+	w.eq("account", account, true).eq("container", container, true)
+	r.where(w, "name")
+	if namesOnly {
+		return list(ctx, t, func(s scanner) (ObjectEntry, error) {
+			var e ObjectEntry
+			return e, s.Scan(&e.Name)
+		}, `SELECT name FROM object_objects`+w.sql()+r.order("name"), w.args...)
+	}
+	return list(ctx, t, func(s scanner) (ObjectEntry, error) {
+		var e ObjectEntry
+		var modified int64
+		err := s.Scan(&e.Name, &e.Bytes, &e.ETag, &e.SLOETag, &e.ContentType, &modified)
+		e.Modified = fromMicros(modified)
+		return e, err
+	}, `SELECT name, list_size, etag, slo_etag, content_type, modified FROM object_objects`+w.sql()+r.order("name"), w.args...)
+}
+
 // ExpiredObjects returns up to limit objects whose X-Delete-At is at or
 // before now (unix seconds), soonest first.
 func (t *Tx) ExpiredObjects(ctx context.Context, now int64, limit int) ([]Object, error) {

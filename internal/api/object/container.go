@@ -88,6 +88,7 @@ func (a *API) listObjects(w http.ResponseWriter, r *http.Request, c *svc.Caller,
 	if err != nil {
 		return err
 	}
+	q.NamesOnly = ctype == "text/plain"
 	if r.Method == "HEAD" {
 		info, err := a.svc.Container(r.Context(), c, p.Account, p.Container)
 		if err != nil {

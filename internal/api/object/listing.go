@@ -156,7 +156,7 @@ type accountJSON struct {
 }
 
 // renderObjects writes a container listing in ctype.
-func renderObjects(container, ctype string, entries []svc.Entry[store.Object]) []byte {
+func renderObjects(container, ctype string, entries []svc.Entry[store.ObjectEntry]) []byte {
 	var b bytes.Buffer
 	switch ctype {
 	case "application/json":
@@ -167,7 +167,7 @@ func renderObjects(container, ctype string, entries []svc.Entry[store.Object]) [
 				continue
 			}
 			o := e.Item
-			size := o.ListSize
+			size := o.Bytes
 			j := containerJSON{Name: o.Name, Hash: o.ETag, Bytes: &size, ContentType: o.ContentType, LastModified: isoTime(o.Modified)}
 			if o.SLOETag != "" {
 				j.SLOETag = `"` + o.SLOETag + `"`
@@ -185,7 +185,7 @@ func renderObjects(container, ctype string, entries []svc.Entry[store.Object]) [
 			}
 			o := e.Item
 			b.WriteString("<object><name>" + xmlEscape(o.Name) + "</name><hash>" + xmlEscape(o.ETag) + "</hash><bytes>" +
-				itoa(o.ListSize) + "</bytes><content_type>" + xmlEscape(o.ContentType) + "</content_type><last_modified>" +
+				itoa(o.Bytes) + "</bytes><content_type>" + xmlEscape(o.ContentType) + "</content_type><last_modified>" +
 				isoTime(o.Modified) + "</last_modified></object>")
 		}
 		b.WriteString("</container>")

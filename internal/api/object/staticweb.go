@@ -192,7 +192,7 @@ func (a *API) webListing(w http.ResponseWriter, r *http.Request, c *svc.Caller, 
 		if e.Subdir == "" {
 			o := e.Item
 			n := strings.TrimPrefix(o.Name, prefix)
-			row(typeClasses(o), strings.ReplaceAll(escapeObject(n), ".", "%2E"), n, humanSize(o.ListSize),
+			row(typeClasses(o), strings.ReplaceAll(escapeObject(n), ".", "%2E"), n, humanSize(o.Bytes),
 				strings.Replace(strings.Split(isoTime(o.Modified), ".")[0], "T", " ", 1))
 		}
 	}
@@ -206,7 +206,7 @@ func (a *API) webListing(w http.ResponseWriter, r *http.Request, c *svc.Caller, 
 	return nil
 }
 
-func typeClasses(o store.Object) string {
+func typeClasses(o store.ObjectEntry) string {
 	var out []string
 	for t := range strings.SplitSeq(strings.ToLower(o.ContentType), "/") {
 		out = append(out, "type-"+html.EscapeString(t))

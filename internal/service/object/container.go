@@ -177,7 +177,7 @@ func (s *Service) Container(ctx context.Context, c *Caller, account, name string
 }
 
 // ListObjects returns a container with one page of its objects.
-func (s *Service) ListObjects(ctx context.Context, c *Caller, account, name string, q ListQuery) (ContainerInfo, []Entry[store.Object], error) {
+func (s *Service) ListObjects(ctx context.Context, c *Caller, account, name string, q ListQuery) (ContainerInfo, []Entry[store.ObjectEntry], error) {
 	info, err := s.Container(ctx, c, account, name)
 	if err != nil {
 		return info, nil, err
@@ -189,11 +189,11 @@ func (s *Service) ListObjects(ctx context.Context, c *Caller, account, name stri
 	if limit == 0 || limit > ContainerListingLimit {
 		limit = ContainerListingLimit
 	}
-	var out []Entry[store.Object]
+	var out []Entry[store.ObjectEntry]
 	err = s.db.Read(ctx, func(tx *store.Tx) (err error) {
-		out, err = list(q, limit, func(r store.NameRange) ([]store.Object, error) {
-			return tx.ListObjects(ctx, account, name, "", r)
-		}, func(o store.Object) string { return o.Name })
+		out, err = list(q, limit, func(r store.NameRange) ([]store.ObjectEntry, error) {
+			return tx.ListObjectEntries(ctx, account, name, r, q.NamesOnly)
+		}, func(o store.ObjectEntry) string { return o.Name })
 		return err
 	})
 	return info, out, err

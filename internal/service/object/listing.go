@@ -20,6 +20,9 @@ type ListQuery struct {
 	Delimiter                 string
 	Path                      *string
 	Reverse                   bool
+	// NamesOnly lists names without their sizes, etags and types (a
+	// plain-text listing), which the store reads faster.
+	NamesOnly bool
 }
 
 // Entry is one line of a listing: an item, or a subdir (a name prefix up
