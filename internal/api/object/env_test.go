@@ -15,6 +15,7 @@ import (
 	"github.com/gophercloud/gophercloud/v2/openstack"
 
 	"github.com/onestack/onestack/internal/cloudtest"
+	"github.com/onestack/onestack/internal/storetest"
 )
 
 // swiftEnv is a test cloud with two projects, each with a member user
@@ -34,9 +35,19 @@ type user struct {
 // account is the user's project's Swift account path.
 func (u user) account() string { return "/object/v1/AUTH_" + u.projectID }
 
-func newSwiftEnv(t *testing.T) *swiftEnv {
+func newSwiftEnv(t *testing.T) *swiftEnv { return newSwiftEnvOn(t, "sqlite") }
+
+// eachBackend runs fn against a test cloud on each store backend (SQLite,
+// and PostgreSQL when ONESTACK_TEST_POSTGRES is set).
+func eachBackend(t *testing.T, fn func(t *testing.T, e *swiftEnv)) {
+	for _, b := range storetest.Backends(t) {
+		t.Run(b, func(t *testing.T) { fn(t, newSwiftEnvOn(t, b)) })
+	}
+}
+
+func newSwiftEnvOn(t *testing.T, backend string) *swiftEnv {
 	t.Helper()
-	env := cloudtest.New(t)
+	env := cloudtest.NewOn(t, backend)
 	e := &swiftEnv{Env: env, t: t, admin: env.Token(t, "admin", cloudtest.AdminPassword, "admin")}
 	pa, pb := e.project("project-a"), e.project("project-b")
 	e.alice = e.user("alice", "project-a", pa, "member")

@@ -21,8 +21,12 @@ func isForm(r *http.Request) bool {
 	return err == nil && mt == "multipart/form-data" && params["boundary"] != ""
 }
 
-// maxFormValue bounds a form field (Swift's MAX_VALUE_LENGTH).
-const maxFormValue = 4096
+// maxFormValue bounds a form field (Swift's MAX_VALUE_LENGTH);
+// maxFormFields bounds how many a form may have.
+const (
+	maxFormValue  = 4096
+	maxFormFields = 100
+)
 
 // formErr is a FormPost failure: its text/plain body as Swift words it.
 func formErr(status int, msg string) error {
@@ -59,6 +63,9 @@ func (a *API) formPost(w http.ResponseWriter, r *http.Request, p Path) error {
 			}
 			_, _ = io.Copy(io.Discard, part)
 			if name := part.FormName(); name != "" {
+				if len(attrs) >= maxFormFields {
+					return formErr(400, fmt.Sprintf("more than %d form fields", maxFormFields))
+				}
 				attrs[strings.ToLower(name)] = strings.TrimRight(string(v), "\r\n-")
 			}
 			continue

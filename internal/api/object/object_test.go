@@ -36,134 +36,135 @@ func md5hex(b []byte) string {
 // list with prefix and delimiter, download byte for byte, update metadata,
 // copy, delete; the account's counters follow.
 func TestGophercloudLifecycle(t *testing.T) {
-	e := newSwiftEnv(t)
-	ctx := context.Background()
-	sc := e.aliceSC
-	if _, err := containers.Create(ctx, sc, "photos", containers.CreateOpts{Metadata: map[string]string{"Owner": "shop"}}).Extract(); err != nil {
-		t.Fatal(err)
-	}
-	data := map[string][]byte{}
-	for _, name := range []string{"2024/01/a.jpg", "2024/01/b.jpg", "2024/02/c.jpg", "readme.txt"} {
-		b := make([]byte, 1000+rand.IntN(5000))
-		for i := range b {
-			b[i] = byte(rand.IntN(256))
+	eachBackend(t, func(t *testing.T, e *swiftEnv) {
+		ctx := context.Background()
+		sc := e.aliceSC
+		if _, err := containers.Create(ctx, sc, "photos", containers.CreateOpts{Metadata: map[string]string{"Owner": "shop"}}).Extract(); err != nil {
+			t.Fatal(err)
 		}
-		data[name] = b
-		res, err := objects.Create(ctx, sc, "photos", name, objects.CreateOpts{Content: bytes.NewReader(b), ContentType: "image/jpeg",
-			Metadata: map[string]string{"Camera": "x100"}}).Extract()
-		if err != nil {
-			t.Fatalf("create %s: %v", name, err)
+		data := map[string][]byte{}
+		for _, name := range []string{"2024/01/a.jpg", "2024/01/b.jpg", "2024/02/c.jpg", "readme.txt"} {
+			b := make([]byte, 1000+rand.IntN(5000))
+			for i := range b {
+				b[i] = byte(rand.IntN(256))
+			}
+			data[name] = b
+			res, err := objects.Create(ctx, sc, "photos", name, objects.CreateOpts{Content: bytes.NewReader(b), ContentType: "image/jpeg",
+				Metadata: map[string]string{"Camera": "x100"}}).Extract()
+			if err != nil {
+				t.Fatalf("create %s: %v", name, err)
+			}
+			if res.ETag != md5hex(b) {
+				t.Errorf("%s: etag %s, want %s", name, res.ETag, md5hex(b))
+			}
 		}
-		if res.ETag != md5hex(b) {
-			t.Errorf("%s: etag %s, want %s", name, res.ETag, md5hex(b))
-		}
-	}
 
-	list := func(opts objects.ListOpts) []string {
-		t.Helper()
-		pages, err := objects.List(sc, "photos", opts).AllPages(ctx)
+		list := func(opts objects.ListOpts) []string {
+			t.Helper()
+			pages, err := objects.List(sc, "photos", opts).AllPages(ctx)
+			if err != nil {
+				t.Fatal(err)
+			}
+			names, err := objects.ExtractNames(pages)
+			if err != nil {
+				t.Fatal(err)
+			}
+			return names
+		}
+		if got, want := list(objects.ListOpts{Prefix: "2024/"}), []string{"2024/01/a.jpg", "2024/01/b.jpg", "2024/02/c.jpg"}; !slices.Equal(got, want) {
+			t.Errorf("prefix 2024/: %v, want %v", got, want)
+		}
+		if got, want := list(objects.ListOpts{Delimiter: "/"}), []string{"2024/", "readme.txt"}; !slices.Equal(got, want) {
+			t.Errorf("delimiter /: %v, want %v", got, want)
+		}
+		if got, want := list(objects.ListOpts{Prefix: "2024/", Delimiter: "/"}), []string{"2024/01/", "2024/02/"}; !slices.Equal(got, want) {
+			t.Errorf("prefix 2024/ delimiter /: %v, want %v", got, want)
+		}
+		// Paging through gophercloud (limit 1, marker from the last name).
+		if got := list(objects.ListOpts{Limit: 1}); len(got) != 4 {
+			t.Errorf("paged listing: %v", got)
+		}
+
+		for name, b := range data {
+			res := objects.Download(ctx, sc, "photos", name, nil)
+			got, err := res.ExtractContent()
+			if err != nil {
+				t.Fatal(err)
+			}
+			if !bytes.Equal(got, b) {
+				t.Errorf("%s: downloaded %d bytes differ from the %d uploaded", name, len(got), len(b))
+			}
+		}
+		h, err := objects.Get(ctx, sc, "photos", "readme.txt", nil).Extract()
 		if err != nil {
 			t.Fatal(err)
 		}
-		names, err := objects.ExtractNames(pages)
-		if err != nil {
+		if h.ContentLength != int64(len(data["readme.txt"])) || h.ContentType != "image/jpeg" || h.ETag != md5hex(data["readme.txt"]) {
+			t.Errorf("HEAD: %+v", h)
+		}
+		md, err := objects.Get(ctx, sc, "photos", "readme.txt", nil).ExtractMetadata()
+		if err != nil || md["Camera"] != "x100" {
+			t.Errorf("metadata %v, %v", md, err)
+		}
+		if _, err := objects.Update(ctx, sc, "photos", "readme.txt", objects.UpdateOpts{Metadata: map[string]string{"Lens": "23mm"}}).Extract(); err != nil {
 			t.Fatal(err)
 		}
-		return names
-	}
-	if got, want := list(objects.ListOpts{Prefix: "2024/"}), []string{"2024/01/a.jpg", "2024/01/b.jpg", "2024/02/c.jpg"}; !slices.Equal(got, want) {
-		t.Errorf("prefix 2024/: %v, want %v", got, want)
-	}
-	if got, want := list(objects.ListOpts{Delimiter: "/"}), []string{"2024/", "readme.txt"}; !slices.Equal(got, want) {
-		t.Errorf("delimiter /: %v, want %v", got, want)
-	}
-	if got, want := list(objects.ListOpts{Prefix: "2024/", Delimiter: "/"}), []string{"2024/01/", "2024/02/"}; !slices.Equal(got, want) {
-		t.Errorf("prefix 2024/ delimiter /: %v, want %v", got, want)
-	}
-	// Paging through gophercloud (limit 1, marker from the last name).
-	if got := list(objects.ListOpts{Limit: 1}); len(got) != 4 {
-		t.Errorf("paged listing: %v", got)
-	}
+		md, _ = objects.Get(ctx, sc, "photos", "readme.txt", nil).ExtractMetadata()
+		if diff := cmp.Diff(map[string]string{"Lens": "23mm"}, md); diff != "" {
+			t.Errorf("a POST replaces an object's metadata (-want +got):\n%s", diff)
+		}
 
-	for name, b := range data {
-		res := objects.Download(ctx, sc, "photos", name, nil)
-		got, err := res.ExtractContent()
-		if err != nil {
+		if _, err := objects.Copy(ctx, sc, "photos", "readme.txt", objects.CopyOpts{Destination: "/photos/copy.txt"}).Extract(); err != nil {
 			t.Fatal(err)
 		}
-		if !bytes.Equal(got, b) {
-			t.Errorf("%s: downloaded %d bytes differ from the %d uploaded", name, len(got), len(b))
+		dl := objects.Download(ctx, sc, "photos", "copy.txt", nil)
+		got, _ := dl.ExtractContent()
+		if !bytes.Equal(got, data["readme.txt"]) {
+			t.Error("the copy's data differs from its source")
 		}
-	}
-	h, err := objects.Get(ctx, sc, "photos", "readme.txt", nil).Extract()
-	if err != nil {
-		t.Fatal(err)
-	}
-	if h.ContentLength != int64(len(data["readme.txt"])) || h.ContentType != "image/jpeg" || h.ETag != md5hex(data["readme.txt"]) {
-		t.Errorf("HEAD: %+v", h)
-	}
-	md, err := objects.Get(ctx, sc, "photos", "readme.txt", nil).ExtractMetadata()
-	if err != nil || md["Camera"] != "x100" {
-		t.Errorf("metadata %v, %v", md, err)
-	}
-	if _, err := objects.Update(ctx, sc, "photos", "readme.txt", objects.UpdateOpts{Metadata: map[string]string{"Lens": "23mm"}}).Extract(); err != nil {
-		t.Fatal(err)
-	}
-	md, _ = objects.Get(ctx, sc, "photos", "readme.txt", nil).ExtractMetadata()
-	if diff := cmp.Diff(map[string]string{"Lens": "23mm"}, md); diff != "" {
-		t.Errorf("a POST replaces an object's metadata (-want +got):\n%s", diff)
-	}
+		md, _ = objects.Get(ctx, sc, "photos", "copy.txt", nil).ExtractMetadata()
+		if md["Lens"] != "23mm" {
+			t.Errorf("the copy did not keep the source's metadata: %v", md)
+		}
 
-	if _, err := objects.Copy(ctx, sc, "photos", "readme.txt", objects.CopyOpts{Destination: "/photos/copy.txt"}).Extract(); err != nil {
-		t.Fatal(err)
-	}
-	dl := objects.Download(ctx, sc, "photos", "copy.txt", nil)
-	got, _ := dl.ExtractContent()
-	if !bytes.Equal(got, data["readme.txt"]) {
-		t.Error("the copy's data differs from its source")
-	}
-	md, _ = objects.Get(ctx, sc, "photos", "copy.txt", nil).ExtractMetadata()
-	if md["Lens"] != "23mm" {
-		t.Errorf("the copy did not keep the source's metadata: %v", md)
-	}
+		cmd, err := containers.Get(ctx, sc, "photos", nil).ExtractMetadata()
+		if err != nil || cmd["Owner"] != "shop" {
+			t.Errorf("container metadata %v, %v", cmd, err)
+		}
+		total := int64(0)
+		for _, b := range data {
+			total += int64(len(b))
+		}
+		total += int64(len(data["readme.txt"]))
+		ch, _ := containers.Get(ctx, sc, "photos", nil).Extract()
+		if ch.ObjectCount != 5 || ch.BytesUsed != total {
+			t.Errorf("container counts %d objects, %d bytes; want 5, %d", ch.ObjectCount, ch.BytesUsed, total)
+		}
+		ah, err := accounts.Get(ctx, sc, nil).Extract()
+		if err != nil || ah.ObjectCount != 5 || ah.BytesUsed != total || ah.ContainerCount != 1 {
+			t.Errorf("account %+v, %v", ah, err)
+		}
 
-	cmd, err := containers.Get(ctx, sc, "photos", nil).ExtractMetadata()
-	if err != nil || cmd["Owner"] != "shop" {
-		t.Errorf("container metadata %v, %v", cmd, err)
-	}
-	total := int64(0)
-	for _, b := range data {
-		total += int64(len(b))
-	}
-	total += int64(len(data["readme.txt"]))
-	ch, _ := containers.Get(ctx, sc, "photos", nil).Extract()
-	if ch.ObjectCount != 5 || ch.BytesUsed != total {
-		t.Errorf("container counts %d objects, %d bytes; want 5, %d", ch.ObjectCount, ch.BytesUsed, total)
-	}
-	ah, err := accounts.Get(ctx, sc, nil).Extract()
-	if err != nil || ah.ObjectCount != 5 || ah.BytesUsed != total || ah.ContainerCount != 1 {
-		t.Errorf("account %+v, %v", ah, err)
-	}
-
-	// A non-empty container cannot be deleted.
-	if err := extractErr(containers.Delete(ctx, sc, "photos")); err == nil {
-		t.Error("deleting a non-empty container succeeded")
-	}
-	for _, name := range []string{"2024/01/a.jpg", "2024/01/b.jpg", "2024/02/c.jpg", "readme.txt", "copy.txt"} {
-		if _, err := objects.Delete(ctx, sc, "photos", name, nil).Extract(); err != nil {
+		// A non-empty container cannot be deleted.
+		if err := extractErr(containers.Delete(ctx, sc, "photos")); err == nil {
+			t.Error("deleting a non-empty container succeeded")
+		}
+		for _, name := range []string{"2024/01/a.jpg", "2024/01/b.jpg", "2024/02/c.jpg", "readme.txt", "copy.txt"} {
+			if _, err := objects.Delete(ctx, sc, "photos", name, nil).Extract(); err != nil {
+				t.Fatal(err)
+			}
+		}
+		if err := extractErr(containers.Delete(ctx, sc, "photos")); err != nil {
 			t.Fatal(err)
 		}
-	}
-	if err := extractErr(containers.Delete(ctx, sc, "photos")); err != nil {
-		t.Fatal(err)
-	}
-	ah, _ = accounts.Get(ctx, sc, nil).Extract()
-	if ah.ObjectCount != 0 || ah.BytesUsed != 0 || ah.ContainerCount != 0 {
-		t.Errorf("account after deletes: %+v", ah)
-	}
-	if n := countFiles(t, e); n != 0 {
-		t.Errorf("%d data files remain after every object was deleted", n)
-	}
+		ah, _ = accounts.Get(ctx, sc, nil).Extract()
+		if ah.ObjectCount != 0 || ah.BytesUsed != 0 || ah.ContainerCount != 0 {
+			t.Errorf("account after deletes: %+v", ah)
+		}
+		if n := countFiles(t, e); n != 0 {
+			t.Errorf("%d data files remain after every object was deleted", n)
+		}
+	})
 }
 
 // TestSwiftWire checks the headers and bodies Swift's clients rely on:
@@ -253,97 +254,98 @@ func TestSwiftWire(t *testing.T) {
 // TestListings covers the listing parameters and formats on containers
 // and accounts.
 func TestListings(t *testing.T) {
-	e := newSwiftEnv(t)
-	a, tok := e.alice.account(), e.alice.token
-	for _, c := range []string{"a", "b", "c-1", "c-2", "d"} {
-		e.must(201, "PUT", a+"/"+c, tok, nil)
-	}
-	names := []string{"a", "a/b", "a/b/c", "a/c", "b", "b/x", "c", "dir/", "dir/one", "dir/two", "é"}
-	for _, n := range names {
-		e.must(201, "PUT", a+"/c-1/"+n, tok, []byte(n))
-	}
-	list := func(path string, headers ...string) []string {
-		t.Helper()
-		return lines(e.must(200, "GET", path, tok, nil, headers...).Body)
-	}
-	for _, c := range []struct {
-		query string
-		want  []string
-	}{
-		{"", names},
-		{"?limit=2", names[:2]},
-		{"?marker=a/c", names[4:]},
-		{"?end_marker=b", names[:4]},
-		{"?marker=a&end_marker=b/x", []string{"a/b", "a/b/c", "a/c", "b"}},
-		{"?prefix=a/", []string{"a/b", "a/b/c", "a/c"}},
-		{"?delimiter=/", []string{"a", "a/", "b", "b/", "c", "dir/", "é"}},
-		{"?prefix=a/&delimiter=/", []string{"a/b", "a/b/", "a/c"}},
-		{"?delimiter=/&marker=a/", []string{"b", "b/", "c", "dir/", "é"}},
-		{"?delimiter=/&limit=3", []string{"a", "a/", "b"}},
-		{"?reverse=true", reversed(names)},
-		{"?reverse=true&delimiter=/", []string{"é", "dir/", "c", "b/", "b", "a/", "a"}},
-		{"?reverse=on&marker=b&limit=2", []string{"a/c", "a/b/c"}},
-		{"?path=dir", []string{"dir/one", "dir/two"}},
-		{"?path=a", []string{"a/b", "a/c"}},
-		{"?prefix=%C3%A9", []string{"é"}},
-		{"?prefix=zzz", nil},
-	} {
-		if got := lines(e.do("GET", a+"/c-1"+c.query, tok, nil).Body); !slices.Equal(got, c.want) {
-			t.Errorf("GET c-1%s: %q, want %q", c.query, got, c.want)
+	eachBackend(t, func(t *testing.T, e *swiftEnv) {
+		a, tok := e.alice.account(), e.alice.token
+		for _, c := range []string{"a", "b", "c-1", "c-2", "d"} {
+			e.must(201, "PUT", a+"/"+c, tok, nil)
 		}
-	}
-	// Empty plain listings are 204; limit=0 lists nothing.
-	e.must(204, "GET", a+"/c-1?prefix=zzz", tok, nil)
-	e.must(204, "GET", a+"/c-1?limit=0", tok, nil)
-	e.must(412, "GET", a+"/c-1?limit=10001", tok, nil)
-	r := e.must(400, "GET", a+"/c-1?marker=%ff", tok, nil)
-	if r.String() != `"marker" parameter not valid UTF-8` {
-		t.Errorf("bad marker: %q", r.Body)
-	}
+		names := []string{"a", "a/b", "a/b/c", "a/c", "b", "b/x", "c", "dir/", "dir/one", "dir/two", "é"}
+		for _, n := range names {
+			e.must(201, "PUT", a+"/c-1/"+n, tok, []byte(n))
+		}
+		list := func(path string, headers ...string) []string {
+			t.Helper()
+			return lines(e.must(200, "GET", path, tok, nil, headers...).Body)
+		}
+		for _, c := range []struct {
+			query string
+			want  []string
+		}{
+			{"", names},
+			{"?limit=2", names[:2]},
+			{"?marker=a/c", names[4:]},
+			{"?end_marker=b", names[:4]},
+			{"?marker=a&end_marker=b/x", []string{"a/b", "a/b/c", "a/c", "b"}},
+			{"?prefix=a/", []string{"a/b", "a/b/c", "a/c"}},
+			{"?delimiter=/", []string{"a", "a/", "b", "b/", "c", "dir/", "é"}},
+			{"?prefix=a/&delimiter=/", []string{"a/b", "a/b/", "a/c"}},
+			{"?delimiter=/&marker=a/", []string{"b", "b/", "c", "dir/", "é"}},
+			{"?delimiter=/&limit=3", []string{"a", "a/", "b"}},
+			{"?reverse=true", reversed(names)},
+			{"?reverse=true&delimiter=/", []string{"é", "dir/", "c", "b/", "b", "a/", "a"}},
+			{"?reverse=on&marker=b&limit=2", []string{"a/c", "a/b/c"}},
+			{"?path=dir", []string{"dir/one", "dir/two"}},
+			{"?path=a", []string{"a/b", "a/c"}},
+			{"?prefix=%C3%A9", []string{"é"}},
+			{"?prefix=zzz", nil},
+		} {
+			if got := lines(e.do("GET", a+"/c-1"+c.query, tok, nil).Body); !slices.Equal(got, c.want) {
+				t.Errorf("GET c-1%s: %q, want %q", c.query, got, c.want)
+			}
+		}
+		// Empty plain listings are 204; limit=0 lists nothing.
+		e.must(204, "GET", a+"/c-1?prefix=zzz", tok, nil)
+		e.must(204, "GET", a+"/c-1?limit=0", tok, nil)
+		e.must(412, "GET", a+"/c-1?limit=10001", tok, nil)
+		r := e.must(400, "GET", a+"/c-1?marker=%ff", tok, nil)
+		if r.String() != `"marker" parameter not valid UTF-8` {
+			t.Errorf("bad marker: %q", r.Body)
+		}
 
-	// JSON and XML, by format or Accept.
-	var objs []map[string]any
-	r = e.must(200, "GET", a+"/c-1?format=json&prefix=dir/&delimiter=/", tok, nil)
-	if err := json.Unmarshal(r.Body, &objs); err != nil || !strings.HasPrefix(r.Header.Get("Content-Type"), "application/json") {
-		t.Fatalf("json: %v %s", err, r.Body)
-	}
-	if len(objs) != 3 || objs[0]["name"] != "dir/" || objs[0]["hash"] != md5hex([]byte("dir/")) || objs[0]["bytes"] != 4.0 ||
-		objs[0]["content_type"] == nil || objs[0]["last_modified"] == nil {
-		t.Errorf("json listing: %s", r.Body)
-	}
-	e.must(200, "GET", a+"/c-1?delimiter=/", tok, nil, "Accept", "application/json")
-	r = e.must(200, "GET", a+"/c-1?format=xml&limit=1", tok, nil)
-	if !strings.HasPrefix(r.String(), `<?xml version="1.0" encoding="UTF-8"?>`+"\n"+`<container name="c-1"><object><name>a</name><hash>`) {
-		t.Errorf("xml: %s", r.Body)
-	}
-	r = e.must(200, "GET", a+"/c-1?delimiter=/&prefix=a/", tok, nil, "Accept", "text/xml")
-	if !strings.Contains(r.String(), `<subdir name="a/b/"><name>a/b/</name></subdir>`) || !strings.HasPrefix(r.Header.Get("Content-Type"), "text/xml") {
-		t.Errorf("xml subdir: %s", r.Body)
-	}
-	e.must(406, "GET", a+"/c-1", tok, nil, "Accept", "image/png")
+		// JSON and XML, by format or Accept.
+		var objs []map[string]any
+		r = e.must(200, "GET", a+"/c-1?format=json&prefix=dir/&delimiter=/", tok, nil)
+		if err := json.Unmarshal(r.Body, &objs); err != nil || !strings.HasPrefix(r.Header.Get("Content-Type"), "application/json") {
+			t.Fatalf("json: %v %s", err, r.Body)
+		}
+		if len(objs) != 3 || objs[0]["name"] != "dir/" || objs[0]["hash"] != md5hex([]byte("dir/")) || objs[0]["bytes"] != 4.0 ||
+			objs[0]["content_type"] == nil || objs[0]["last_modified"] == nil {
+			t.Errorf("json listing: %s", r.Body)
+		}
+		e.must(200, "GET", a+"/c-1?delimiter=/", tok, nil, "Accept", "application/json")
+		r = e.must(200, "GET", a+"/c-1?format=xml&limit=1", tok, nil)
+		if !strings.HasPrefix(r.String(), `<?xml version="1.0" encoding="UTF-8"?>`+"\n"+`<container name="c-1"><object><name>a</name><hash>`) {
+			t.Errorf("xml: %s", r.Body)
+		}
+		r = e.must(200, "GET", a+"/c-1?delimiter=/&prefix=a/", tok, nil, "Accept", "text/xml")
+		if !strings.Contains(r.String(), `<subdir name="a/b/"><name>a/b/</name></subdir>`) || !strings.HasPrefix(r.Header.Get("Content-Type"), "text/xml") {
+			t.Errorf("xml subdir: %s", r.Body)
+		}
+		e.must(406, "GET", a+"/c-1", tok, nil, "Accept", "image/png")
 
-	// Accounts list containers the same way.
-	if got, want := list(a+"?prefix=c-"), []string{"c-1", "c-2"}; !slices.Equal(got, want) {
-		t.Errorf("account prefix: %v", got)
-	}
-	if got, want := list(a+"?delimiter=-"), []string{"a", "b", "c-", "d"}; !slices.Equal(got, want) {
-		t.Errorf("account delimiter: %v", got)
-	}
-	if got, want := list(a+"?marker=b&end_marker=d"), []string{"c-1", "c-2"}; !slices.Equal(got, want) {
-		t.Errorf("account markers: %v", got)
-	}
-	if got, want := list(a+"?reverse=1&limit=2"), []string{"d", "c-2"}; !slices.Equal(got, want) {
-		t.Errorf("account reverse: %v", got)
-	}
-	var conts []map[string]any
-	_ = json.Unmarshal(e.must(200, "GET", a+"?format=json&prefix=c-1", tok, nil).Body, &conts)
-	if len(conts) != 1 || conts[0]["count"] != float64(len(names)) {
-		t.Errorf("account json: %v", conts)
-	}
-	r = e.must(200, "GET", a+"?format=xml&limit=1", tok, nil)
-	if !strings.Contains(r.String(), "<account name=\"AUTH_"+e.alice.projectID+"\">\n<container><name>a</name><count>0</count><bytes>0</bytes>") {
-		t.Errorf("account xml: %s", r.Body)
-	}
+		// Accounts list containers the same way.
+		if got, want := list(a+"?prefix=c-"), []string{"c-1", "c-2"}; !slices.Equal(got, want) {
+			t.Errorf("account prefix: %v", got)
+		}
+		if got, want := list(a+"?delimiter=-"), []string{"a", "b", "c-", "d"}; !slices.Equal(got, want) {
+			t.Errorf("account delimiter: %v", got)
+		}
+		if got, want := list(a+"?marker=b&end_marker=d"), []string{"c-1", "c-2"}; !slices.Equal(got, want) {
+			t.Errorf("account markers: %v", got)
+		}
+		if got, want := list(a+"?reverse=1&limit=2"), []string{"d", "c-2"}; !slices.Equal(got, want) {
+			t.Errorf("account reverse: %v", got)
+		}
+		var conts []map[string]any
+		_ = json.Unmarshal(e.must(200, "GET", a+"?format=json&prefix=c-1", tok, nil).Body, &conts)
+		if len(conts) != 1 || conts[0]["count"] != float64(len(names)) {
+			t.Errorf("account json: %v", conts)
+		}
+		r = e.must(200, "GET", a+"?format=xml&limit=1", tok, nil)
+		if !strings.Contains(r.String(), "<account name=\"AUTH_"+e.alice.projectID+"\">\n<container><name>a</name><count>0</count><bytes>0</bytes>") {
+			t.Errorf("account xml: %s", r.Body)
+		}
+	})
 }
 
 func reversed(s []string) []string {
