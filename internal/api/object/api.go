@@ -120,14 +120,10 @@ func (a *API) before(w http.ResponseWriter, r *http.Request) (*http.Request, err
 	w.Header().Set("X-Trans-Id", id)
 	w.Header().Set(reqid.Header, id)
 	r = r.WithContext(reqid.With(r.Context(), id))
-	if !validPath(r.URL.Path) {
+	if !svc.ValidUTF8(r.URL.Path) {
 		return r, textErr(412, "Invalid UTF8 or contains NULL")
 	}
 	return r, nil
-}
-
-func validPath(p string) bool {
-	return svc.ValidUTF8(p)
 }
 
 // Path is a request's target: its API version, account, container and

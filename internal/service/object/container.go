@@ -106,11 +106,9 @@ func checkContainerMeta(change Meta) error {
 			change[versionsMode] = ""
 		}
 	}
-	for _, h := range []string{VersionsLocation} {
-		if v := change[h]; v != "" {
-			if err := CheckContainerName(v); err != nil {
-				return textErr(400, "%s must be the name of a container in the same account: %s", "X-Versions-Location", oserr.From(err).Message)
-			}
+	if v := change[VersionsLocation]; v != "" {
+		if err := CheckContainerName(v); err != nil {
+			return textErr(400, "X-Versions-Location must be the name of a container in the same account: %s", oserr.From(err).Message)
 		}
 	}
 	return nil

@@ -18,17 +18,11 @@ import (
 
 // CheckManifestHeader validates an X-Object-Manifest value.
 func CheckManifestHeader(v string) error {
-	c, p, ok := strings.Cut(v, "/")
+	c, _, ok := strings.Cut(v, "/")
 	if !ok || c == "" || strings.Contains(v, "?") || strings.Contains(v, "&") {
 		return textErr(400, "X-Object-Manifest must be in the format container/prefix")
 	}
-	_ = p
 	return nil
-}
-
-// dloSegment is one object of a DLO as listed when it was opened.
-type dloSegment struct {
-	obj store.Object
 }
 
 // openDLO fills v from its segments: their total length and the etag of

@@ -121,18 +121,3 @@ func (s *Service) now() time.Time { return s.cfg.Now() }
 
 // notFound is Swift's 404 with what was not found.
 func notFound(format string, args ...any) error { return oserr.NotFound(format, args...) }
-
-// storeErr maps store errors that reach the caller.
-func storeErr(err error, what string) error {
-	switch {
-	case err == nil:
-		return nil
-	case errors.Is(err, store.ErrNotFound):
-		return notFound("%s does not exist.", what)
-	}
-	var oe *oserr.Error
-	if errors.As(err, &oe) {
-		return err
-	}
-	return err
-}
