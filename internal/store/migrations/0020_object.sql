@@ -48,3 +48,7 @@ CREATE TABLE object_objects (
     UNIQUE (account, container, name)
 );
 CREATE INDEX object_objects_expiry ON object_objects (delete_at) WHERE delete_at IS NOT NULL;
+-- Listings read every column they show from this index alone, in name
+-- order, instead of looking up each row: the JSON page of 10,000 objects
+-- clients ask for is one index range scan.
+CREATE INDEX object_objects_listing ON object_objects (account, container, name, list_size, etag, slo_etag, content_type, modified);
