@@ -269,12 +269,12 @@ func (t *Tx) ListObjectEntries(ctx context.Context, account, container string, r
 	w.eq("account", account, true).eq("container", container, true)
 	r.where(w, "name")
 	if namesOnly {
-		return list(ctx, t, func(s scanner) (ObjectEntry, error) {
+		return listN(ctx, t, r.Limit, func(s scanner) (ObjectEntry, error) {
 			var e ObjectEntry
 			return e, s.Scan(&e.Name)
 		}, `SELECT name FROM object_objects`+w.sql()+r.order("name"), w.args...)
 	}
-	return list(ctx, t, func(s scanner) (ObjectEntry, error) {
+	return listN(ctx, t, r.Limit, func(s scanner) (ObjectEntry, error) {
 		var e ObjectEntry
 		var modified int64
 		err := s.Scan(&e.Name, &e.Bytes, &e.ETag, &e.SLOETag, &e.ContentType, &modified)

@@ -1,6 +1,7 @@
 package object
 
 import (
+	"encoding/json"
 	"net/url"
 	"strings"
 	"testing"
@@ -111,6 +112,29 @@ func FuzzBulkDelete(f *testing.F) {
 			if !utf8.ValidString(p) || strings.ContainsRune(p, 0) {
 				t.Fatalf("%q: path %q", body, p)
 			}
+		}
+	})
+}
+
+// FuzzJSONString: a listing's strings are written as ASCII JSON that
+// decodes back to them.
+func FuzzJSONString(f *testing.F) {
+	for _, s := range []string{"a\"b\\c", "é日\U0001F600", "\x01\x7f\n\t", ""} {
+		f.Add(s)
+	}
+	f.Fuzz(func(t *testing.T, s string) {
+		if !utf8.ValidString(s) {
+			return
+		}
+		b := appendJSONString(nil, s)
+		for _, c := range b {
+			if c >= 0x80 {
+				t.Fatalf("%q: non-ASCII output %q", s, b)
+			}
+		}
+		var back string
+		if err := json.Unmarshal(b, &back); err != nil || back != s {
+			t.Fatalf("%q: wrote %s, decodes to %q (%v)", s, b, back, err)
 		}
 	})
 }

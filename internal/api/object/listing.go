@@ -2,12 +2,12 @@ package object
 
 import (
 	"bytes"
-	"encoding/json"
 	"encoding/xml"
 	"net/http"
 	"net/url"
 	"strconv"
 	"strings"
+	"time"
 	"unicode/utf8"
 
 	"github.com/onestack/onestack/internal/oserr"
@@ -135,47 +135,47 @@ func bestMatch(accept string, offers []string) string {
 	return best
 }
 
-// containerJSON is one object of a JSON container listing.
-type containerJSON struct {
-	Subdir       string `json:"subdir,omitempty"`
-	Name         string `json:"name,omitempty"`
-	Hash         string `json:"hash,omitempty"`
-	Bytes        *int64 `json:"bytes,omitempty"`
-	ContentType  string `json:"content_type,omitempty"`
-	LastModified string `json:"last_modified,omitempty"`
-	SLOETag      string `json:"slo_etag,omitempty"`
-}
-
-// accountJSON is one container of a JSON account listing.
-type accountJSON struct {
-	Subdir       string `json:"subdir,omitempty"`
-	Name         string `json:"name,omitempty"`
-	Count        *int64 `json:"count,omitempty"`
-	Bytes        *int64 `json:"bytes,omitempty"`
-	LastModified string `json:"last_modified,omitempty"`
-}
-
-// renderObjects writes a container listing in ctype.
+// renderObjects writes a container listing in ctype. JSON is written by
+// hand, as Python's json.dumps writes it for Swift (non-ASCII as \uXXXX):
+// a page of 10,000 objects is the common answer, and reflection would
+// cost more than reading it from the store.
 func renderObjects(container, ctype string, entries []svc.Entry[store.ObjectEntry]) []byte {
-	var b bytes.Buffer
 	switch ctype {
 	case "application/json":
-		out := make([]containerJSON, 0, len(entries))
-		for _, e := range entries {
+		b := make([]byte, 0, 64+len(entries)*192)
+		b = append(b, '[')
+		for i, e := range entries {
+			if i > 0 {
+				b = append(b, ", "...)
+			}
 			if e.Subdir != "" {
-				out = append(out, containerJSON{Subdir: e.Subdir})
+				b = append(b, `{"subdir": `...)
+				b = appendJSONString(b, e.Subdir)
+				b = append(b, '}')
 				continue
 			}
 			o := e.Item
-			size := o.Bytes
-			j := containerJSON{Name: o.Name, Hash: o.ETag, Bytes: &size, ContentType: o.ContentType, LastModified: isoTime(o.Modified)}
+			b = append(b, `{"name": `...)
+			b = appendJSONString(b, o.Name)
+			b = append(b, `, "hash": `...)
+			b = appendJSONString(b, o.ETag)
+			b = append(b, `, "bytes": `...)
+			b = strconv.AppendInt(b, o.Bytes, 10)
+			b = append(b, `, "content_type": `...)
+			b = appendJSONString(b, o.ContentType)
+			b = append(b, `, "last_modified": "`...)
+			b = appendISO(b, o.Modified)
+			b = append(b, '"')
 			if o.SLOETag != "" {
-				j.SLOETag = `"` + o.SLOETag + `"`
+				b = append(b, `, "slo_etag": "\"`...)
+				b = append(b, o.SLOETag...)
+				b = append(b, `\""`...)
 			}
-			out = append(out, j)
+			b = append(b, '}')
 		}
-		writeJSON(&b, out)
+		return append(b, ']')
 	case "application/xml", "text/xml":
+		var b bytes.Buffer
 		b.WriteString(`<?xml version="1.0" encoding="UTF-8"?>` + "\n")
 		b.WriteString(`<container name="` + xmlEscape(container) + `">`)
 		for _, e := range entries {
@@ -189,35 +189,55 @@ func renderObjects(container, ctype string, entries []svc.Entry[store.ObjectEntr
 				isoTime(o.Modified) + "</last_modified></object>")
 		}
 		b.WriteString("</container>")
+		return b.Bytes()
 	default:
+		n := 0
+		for _, e := range entries {
+			n += len(e.Subdir) + len(e.Item.Name) + 1
+		}
+		b := make([]byte, 0, n)
 		for _, e := range entries {
 			if e.Subdir != "" {
-				b.WriteString(e.Subdir + "\n")
+				b = append(b, e.Subdir...)
 			} else {
-				b.WriteString(e.Item.Name + "\n")
+				b = append(b, e.Item.Name...)
 			}
+			b = append(b, '\n')
 		}
+		return b
 	}
-	return b.Bytes()
 }
 
 // renderContainers writes an account listing in ctype.
 func renderContainers(account, ctype string, entries []svc.Entry[store.ObjectContainer]) []byte {
-	var b bytes.Buffer
 	switch ctype {
 	case "application/json":
-		out := make([]accountJSON, 0, len(entries))
-		for _, e := range entries {
+		b := make([]byte, 0, 64+len(entries)*128)
+		b = append(b, '[')
+		for i, e := range entries {
+			if i > 0 {
+				b = append(b, ", "...)
+			}
 			if e.Subdir != "" {
-				out = append(out, accountJSON{Subdir: e.Subdir})
+				b = append(b, `{"subdir": `...)
+				b = appendJSONString(b, e.Subdir)
+				b = append(b, '}')
 				continue
 			}
 			c := e.Item
-			count, size := c.ObjectCount, c.BytesUsed
-			out = append(out, accountJSON{Name: c.Name, Count: &count, Bytes: &size, LastModified: isoTime(c.UpdatedAt)})
+			b = append(b, `{"name": `...)
+			b = appendJSONString(b, c.Name)
+			b = append(b, `, "count": `...)
+			b = strconv.AppendInt(b, c.ObjectCount, 10)
+			b = append(b, `, "bytes": `...)
+			b = strconv.AppendInt(b, c.BytesUsed, 10)
+			b = append(b, `, "last_modified": "`...)
+			b = appendISO(b, c.UpdatedAt)
+			b = append(b, `"}`...)
 		}
-		writeJSON(&b, out)
+		return append(b, ']')
 	case "application/xml", "text/xml":
+		var b bytes.Buffer
 		b.WriteString(`<?xml version="1.0" encoding="UTF-8"?>` + "\n")
 		b.WriteString(`<account name="` + xmlEscape(account) + "\">\n")
 		for _, e := range entries {
@@ -230,39 +250,89 @@ func renderContainers(account, ctype string, entries []svc.Entry[store.ObjectCon
 				itoa(c.BytesUsed) + "</bytes><last_modified>" + isoTime(c.UpdatedAt) + "</last_modified></container>\n")
 		}
 		b.WriteString("</account>")
+		return b.Bytes()
 	default:
+		var b []byte
 		for _, e := range entries {
 			if e.Subdir != "" {
-				b.WriteString(e.Subdir + "\n")
+				b = append(b, e.Subdir...)
 			} else {
-				b.WriteString(e.Item.Name + "\n")
+				b = append(b, e.Item.Name...)
 			}
+			b = append(b, '\n')
 		}
+		return b
 	}
-	return b.Bytes()
 }
 
-// writeJSON writes v as Python's json.dumps would for Swift: non-ASCII
-// escaped as \uXXXX, ", " and ": " separators are not needed by clients.
-func writeJSON(b *bytes.Buffer, v any) {
-	raw, _ := json.Marshal(v)
-	for _, r := range string(raw) {
-		if r < 0x80 {
-			b.WriteRune(r)
+// appendJSONString appends s as a JSON string in ASCII: control
+// characters and everything past U+007F as \uXXXX (surrogate pairs past
+// U+FFFF), as Python's json.dumps writes it.
+func appendJSONString(b []byte, s string) []byte {
+	const hexDigits = "0123456789abcdef"
+	u := func(b []byte, r rune) []byte {
+		return append(b, '\\', 'u', hexDigits[r>>12&0xF], hexDigits[r>>8&0xF], hexDigits[r>>4&0xF], hexDigits[r&0xF])
+	}
+	b = append(b, '"')
+	for i := 0; i < len(s); {
+		c := s[i]
+		if c < utf8.RuneSelf {
+			switch {
+			case c == '"' || c == '\\':
+				b = append(b, '\\', c)
+			case c == '\n':
+				b = append(b, '\\', 'n')
+			case c == '\r':
+				b = append(b, '\\', 'r')
+			case c == '\t':
+				b = append(b, '\\', 't')
+			case c < 0x20 || c == 0x7F:
+				b = u(b, rune(c))
+			default:
+				b = append(b, c)
+			}
+			i++
 			continue
 		}
+		r, size := utf8.DecodeRuneInString(s[i:])
 		if r > 0xFFFF {
 			r -= 0x10000
-			b.WriteString(`\u` + hex4(0xD800+(r>>10)) + `\u` + hex4(0xDC00+(r&0x3FF)))
-			continue
+			b = u(u(b, 0xD800+(r>>10)), 0xDC00+(r&0x3FF))
+		} else {
+			b = u(b, r)
 		}
-		b.WriteString(`\u` + hex4(r))
+		i += size
 	}
+	return append(b, '"')
 }
 
-func hex4(r rune) string {
-	s := strconv.FormatInt(int64(r), 16)
-	return strings.Repeat("0", 4-len(s)) + s
+// appendISO appends t as a listing's last_modified: ISO 8601 in UTC with
+// microseconds (Swift's Timestamp.isoformat).
+func appendISO(b []byte, t time.Time) []byte {
+	t = t.UTC()
+	pad := func(b []byte, v, width int) []byte {
+		var buf [8]byte
+		for i := width - 1; i >= 0; i-- {
+			buf[i] = byte('0' + v%10)
+			v /= 10
+		}
+		return append(b, buf[:width]...)
+	}
+	y, mo, d := t.Date()
+	h, mi, sec := t.Clock()
+	b = pad(b, y, 4)
+	b = append(b, '-')
+	b = pad(b, int(mo), 2)
+	b = append(b, '-')
+	b = pad(b, d, 2)
+	b = append(b, 'T')
+	b = pad(b, h, 2)
+	b = append(b, ':')
+	b = pad(b, mi, 2)
+	b = append(b, ':')
+	b = pad(b, sec, 2)
+	b = append(b, '.')
+	return pad(b, t.Nanosecond()/1000, 6)
 }
 
 func xmlEscape(s string) string {

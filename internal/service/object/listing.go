@@ -78,7 +78,7 @@ func list[T any](q ListQuery, limit int, fetch func(store.NameRange) ([]T, error
 	}
 	origMarker := marker
 	forceGTE := false
-	var out []Entry[T]
+	out := make([]Entry[T], 0, min(limit, 1000))
 	for len(out) < limit {
 		r := store.NameRange{Desc: q.Reverse, Limit: limit - len(out)}
 		switch {
