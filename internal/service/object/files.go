@@ -110,28 +110,37 @@ func (f *files) create() (*upload, error) {
 	return &upload{f: f, id: id, tmp: tmp, file: file}, nil
 }
 
-// finish makes the data durable and gives it its final name; the journal
-// link stays until settle.
+// finish makes the data durable under its final name; the journal link
+// stays until settle. The link comes before the fsyncs: no row names the
+// file until both are done, and a journaling file system then commits the
+// new directory entry with the file's own fsync, which leaves the
+// directory's fsync (still made, for the others) next to nothing to do.
 func (u *upload) finish() error {
-	if err := u.file.Sync(); err != nil {
-		u.file.Close()
-		return fmt.Errorf("sync object data: %w", err)
-	}
-	if err := u.file.Close(); err != nil {
-		return fmt.Errorf("close object data: %w", err)
-	}
-	u.file = nil
 	final := u.f.path(u.id)
 	dir := filepath.Dir(final)
 	if err := os.Mkdir(dir, 0o700); err == nil {
 		syncDir(filepath.Dir(dir))
 	} else if !errors.Is(err, fs.ErrExist) {
+		u.file.Close()
+		u.file = nil
 		return fmt.Errorf("create object data directory: %w", err)
 	}
 	if err := os.Link(u.tmp, final); err != nil {
+		u.file.Close()
+		u.file = nil
 		return fmt.Errorf("link object data: %w", err)
 	}
 	u.linked = true
+	if err := u.file.Sync(); err != nil {
+		u.file.Close()
+		u.file = nil
+		return fmt.Errorf("sync object data: %w", err)
+	}
+	if err := u.file.Close(); err != nil {
+		u.file = nil
+		return fmt.Errorf("close object data: %w", err)
+	}
+	u.file = nil
 	syncDir(dir)
 	return nil
 }
