@@ -68,6 +68,9 @@ type Config struct {
 	// Network is the host's data plane; nil runs none (guests with NICs
 	// then fail with a fault saying so).
 	Network NetworkDriver
+	// LoadBalancers is the host's load balancer data plane; nil runs none
+	// (the host is then never given load balancers).
+	LoadBalancers LoadBalancerDriver
 	// HostIP, when set, is the address the host registers (its tunnel
 	// endpoint) instead of the one the hypervisor reports.
 	HostIP string
@@ -159,6 +162,13 @@ func (a *Agent) Run(ctx context.Context) error {
 		go func() {
 			defer a.workers.Done()
 			a.networkLoop(ctx, np)
+		}()
+	}
+	if lp, ok := a.plane.(hostapi.LoadBalancerPlane); ok && a.cfg.LoadBalancers != nil {
+		a.workers.Add(1)
+		go func() {
+			defer a.workers.Done()
+			a.loadBalancerLoop(ctx, lp, a.cfg.LoadBalancers)
 		}()
 	}
 	var since int64

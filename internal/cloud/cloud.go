@@ -17,12 +17,6 @@ import (
 
 	"golang.org/x/sync/errgroup"
 
-	"github.com/onestack/onestack/internal/api/agentapi"
-	"github.com/onestack/onestack/internal/api/compute"
-	"github.com/onestack/onestack/internal/api/identity"
-	"github.com/onestack/onestack/internal/api/image"
-	"github.com/onestack/onestack/internal/api/network"
-	"github.com/onestack/onestack/internal/api/placement"
 	"github.com/onestack/onestack/internal/api/rest"
 	"github.com/onestack/onestack/internal/api/root"
 	"github.com/onestack/onestack/internal/hostapi"
@@ -98,11 +92,21 @@ type Cloud struct {
 	// Placement is what the scheduler reads capacity from and claims on.
 	Placement *placementsvc.Service
 	Volume    *volumeService // Cinder (*volume.Service); wired in volume.go
+	Object    *objectService // Swift (*object.Service); wired in object.go
+	// LoadBalancer is Octavia (*loadbalancer.Service); wired in loadbalancer.go.
+	LoadBalancer *loadBalancerService
 	// AdminCreated is true when this start created the admin user.
 	AdminCreated bool
 	Services     []root.Entry
 	mux          *http.ServeMux
 	handler      http.Handler
+	// formats and unmetered are what mount tells the admission control:
+	// each prefix's error format, and the paths it does not count.
+	formats   map[string]oserr.Format
+	unmetered []string
+	// verbatim are the services that route themselves and see paths as
+	// sent (Swift), served past the mux, which would clean them.
+	verbatim map[string]http.Handler
 	// closers run in reverse order on Close (files, connections).
 	closers []func() error
 	// loops are the background reconcilers Start runs (scheduler, agents).
@@ -129,8 +133,8 @@ func New(ctx context.Context, cfg Config) (*Cloud, error) {
 	if err != nil {
 		return nil, err
 	}
-	c := &Cloud{cfg: cfg, DB: db, mux: http.NewServeMux()}
-	for _, wire := range []func(context.Context) error{c.wireIdentity, c.wireImage, c.wirePlacement, c.wireCompute, c.wireNetwork, c.wireVolume, c.wireComputeVolumes} {
+	c := &Cloud{cfg: cfg, DB: db, mux: http.NewServeMux(), formats: map[string]oserr.Format{}}
+	for _, wire := range []func(context.Context) error{c.wireIdentity, c.wireImage, c.wirePlacement, c.wireCompute, c.wireNetwork, c.wireVolume, c.wireComputeVolumes, c.wireObject, c.wireLoadBalancer} {
 		if err := wire(ctx); err != nil {
 			c.Close()
 			return nil, err
@@ -149,11 +153,21 @@ func New(ctx context.Context, cfg Config) (*Cloud, error) {
 	if max <= 0 {
 		max = 512
 	}
-	adm := rest.NewAdmission(max, time.Second, map[string]oserr.Format{
-		identity.Prefix: oserr.Keystone, compute.Prefix: oserr.Nova, placement.Prefix: oserr.Placement, image.Prefix: image.Format, network.Prefix: oserr.Neutron, volumePrefix: oserr.Nova,
-	}, agentapi.Prefix+"/", compute.Prefix+"/serial-console/").PerClient(perClient(cfg.MaxRequestsPerClient, max))
-	c.handler = reqid.Middleware(rest.Logged(cfg.Log, adm.Wrap(c.mux)))
+	adm := rest.NewAdmission(max, time.Second, c.formats, c.unmetered...).PerClient(perClient(cfg.MaxRequestsPerClient, max))
+	c.handler = reqid.Middleware(rest.Logged(cfg.Log, adm.Wrap(http.HandlerFunc(c.route))))
 	return c, nil
+}
+
+// route sends a request to the verbatim service whose prefix its path is
+// under, with the path as sent, and every other request to the mux.
+func (c *Cloud) route(w http.ResponseWriter, r *http.Request) {
+	for prefix, h := range c.verbatim {
+		if r.URL.Path == prefix || strings.HasPrefix(r.URL.Path, prefix+"/") {
+			h.ServeHTTP(w, r)
+			return
+		}
+	}
+	c.mux.ServeHTTP(w, r)
 }
 
 // perClient is the per-client bound for n requests at once overall.
@@ -167,9 +181,30 @@ func perClient(n, total int) int {
 	return n
 }
 
-// serve records a served API for the catalog and GET /.
-func (c *Cloud) serve(typ, name, path, suffix string) {
-	c.Services = append(c.Services, root.Entry{Type: typ, Name: name, Path: path, URL: c.cfg.PublicURL + path + suffix})
+// env is what every API package's New takes beside its service.
+func (c *Cloud) env() rest.Env {
+	return rest.Env{PublicURL: c.cfg.PublicURL, Validator: c.Identity, Log: c.cfg.Log}
+}
+
+// mount is the one way a service's API joins the cloud: its routes (with
+// its version document and 404/405 in its error format) on the listener,
+// its error format and unmetered paths to the admission control, and its
+// endpoints to the catalog and GET /. docs/architecture.md has the recipe.
+func (c *Cloud) mount(s *rest.Service) {
+	s.Mount(c.mux)
+	if s.Verbatim != nil {
+		if c.verbatim == nil {
+			c.verbatim = map[string]http.Handler{}
+		}
+		c.verbatim[s.Prefix] = s.Handler()
+	}
+	c.formats[s.Prefix] = s.Format
+	for _, u := range s.Unmetered {
+		c.unmetered = append(c.unmetered, s.Prefix+u)
+	}
+	for _, e := range s.Endpoints {
+		c.Services = append(c.Services, root.Entry{Type: e.Type, Name: e.Name, Path: s.Prefix, URL: c.cfg.PublicURL + s.Prefix + e.Suffix})
+	}
 }
 
 // DataDir is the directory of the cloud's SQLite store, keys and images.

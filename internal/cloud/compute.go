@@ -13,8 +13,10 @@ import (
 	"github.com/onestack/onestack/internal/api/compute"
 	"github.com/onestack/onestack/internal/controller/scheduler"
 	"github.com/onestack/onestack/internal/driver/fake"
+	"github.com/onestack/onestack/internal/driver/haproxy"
 	"github.com/onestack/onestack/internal/driver/qemu"
 	"github.com/onestack/onestack/internal/guestimage"
+	"github.com/onestack/onestack/internal/hostapi"
 	"github.com/onestack/onestack/internal/hostconsole"
 	computesvc "github.com/onestack/onestack/internal/service/compute"
 	"github.com/onestack/onestack/internal/store"
@@ -27,13 +29,8 @@ func (c *Cloud) wireCompute(ctx context.Context) error {
 		return fmt.Errorf("compute needs the placement and image services wired first")
 	}
 	c.Compute = computesvc.New(c.DB, imagesFor(c.Image), placementFor(c.Placement), c.cfg.Log.With("service", "compute"), computesvc.Config{DeletedRetention: c.cfg.DeletedRetention, PeerPoll: peerPoll(c.cfg.Controller)})
-	nova := compute.New(c.Compute, c.cfg.PublicURL, c.cfg.Log)
-	nova.Service(c.Identity).Mount(c.mux)
-	legacy := nova.LegacyV2(c.mux)
-	c.mux.Handle(compute.Prefix+"/v2", legacy)
-	c.mux.Handle(compute.Prefix+"/v2/", legacy)
-	c.serve("compute", "nova", compute.Prefix, "/v2.1")
-	agentapi.Service(c.Compute, agentPlane{c.Compute, c}, c.Identity).Mount(c.mux)
+	c.mount(compute.New(c.Compute, c.env()).Service())
+	c.mount(agentapi.Service(c.Compute, agentPlane{c.Compute, c}, c.Identity))
 
 	// Hosts whose agent runs in another process serve their consoles
 	// themselves; hosts of this process override these below.
@@ -57,7 +54,7 @@ func (c *Cloud) wireCompute(ctx context.Context) error {
 			log := c.cfg.Log.With("service", "agent", "host", host)
 			d := fake.New(log, size.VCPUs, size.MemoryMB, size.DiskGB)
 			drivers[host] = d
-			a := agent.New(agentPlane{c.Compute, c}, d, log, agent.Config{Host: host, Network: fake.NewNetwork(log)})
+			a := agent.New(agentPlane{c.Compute, c}, d, log, agent.Config{Host: host, Network: fake.NewNetwork(log), LoadBalancers: fake.NewLoadBalancers(log)})
 			c.loops = append(c.loops, a.Run)
 		}
 		c.Compute.SetConsoleSource(func(ctx context.Context, host, id string) (string, error) {
@@ -126,6 +123,16 @@ func (c *Cloud) wireQemuHosts(ctx context.Context) error {
 				return err
 			}
 			cfg.OpenTap, acfg.Network, acfg.HostIP = nd.OpenTap, nd, topo.TunnelIP(host)
+			if err := haproxy.Available(""); err != nil {
+				log.Warn("this host runs no load balancers", "error", err)
+			} else {
+				lbd, err := haproxy.New(haproxy.Config{Dir: filepath.Join(hostsDir, host, "lb"), Log: log.With("service", "loadbalancer"),
+					Namespace: func(id string) string { return nd.PortNamespace(hostapi.LBNamespace(id)) }})
+				if err != nil {
+					return err
+				}
+				acfg.LoadBalancers = lbd
+			}
 		}
 		d, err := qemu.New(cfg)
 		if err != nil {

@@ -14,8 +14,7 @@ func (c *Cloud) wireIdentity(context.Context) error {
 		return err
 	}
 	c.Identity = idsvc.New(c.DB, keys, c.cfg.Log, idsvc.Config{TokenTTL: c.cfg.TokenTTL, HashCost: c.cfg.HashCost})
-	identity.New(c.Identity, c.cfg.PublicURL, c.cfg.Log).Service().Mount(c.mux)
-	c.serve("identity", "keystone", identity.Prefix, "")
+	c.mount(identity.New(c.Identity, c.env()).Service())
 	return nil
 }
 

@@ -25,7 +25,6 @@ func (c *Cloud) wireImage(ctx context.Context) error {
 		return fmt.Errorf("image: %w", err)
 	}
 	c.closers = append(c.closers, c.Image.Close)
-	image.New(c.Image, c.Identity, c.cfg.PublicURL, c.cfg.Log).Service().Mount(c.mux)
-	c.serve("image", "glance", image.Prefix, "")
+	c.mount(image.New(c.Image, c.env()).Service())
 	return nil
 }

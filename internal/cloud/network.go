@@ -22,8 +22,7 @@ func (c *Cloud) wireNetwork(context.Context) error {
 		cidr = DefaultExternalCIDR
 	}
 	n := netsvc.New(c.DB, c.cfg.Log.With("service", "network"), netsvc.Config{PublicCIDR: cidr})
-	network.New(n, c.cfg.PublicURL, c.cfg.Log).Service(c.Identity).Mount(c.mux)
-	c.serve("network", "neutron", network.Prefix, "")
+	c.mount(network.New(n, c.env()).Service())
 	c.connectNetworking(n)
 	return nil
 }

@@ -14,7 +14,6 @@ func (c *Cloud) wirePlacement(ctx context.Context) error {
 	if err := c.Placement.Init(ctx); err != nil {
 		return fmt.Errorf("placement: %w", err)
 	}
-	placement.New(c.Placement, c.Identity, c.cfg.PublicURL, c.cfg.Log).Service().Mount(c.mux)
-	c.serve("placement", "placement", placement.Prefix, "")
+	c.mount(placement.New(c.Placement, c.env()).Service())
 	return nil
 }

@@ -19,9 +19,6 @@ import (
 // volumeService names the volume service's type in cloud.go.
 type volumeService = volumesvc.Service
 
-// volumePrefix is where Cinder is mounted (for the admission's error format).
-const volumePrefix = volumeapi.Prefix
-
 // wireVolume builds Cinder: the volume service over the storage pool in
 // DATA/volumes, its API under /volume and its catalog entries (volumev3 and
 // block-storage, with the project in the URL as Cinder's catalog has it).
@@ -52,9 +49,7 @@ func (c *Cloud) wireVolume(ctx context.Context) error {
 		svc.SetBackend(backend)
 	}
 	c.Volume = svc
-	volumeapi.New(svc, c.cfg.PublicURL, c.cfg.Log).Service(c.Identity).Mount(c.mux)
-	c.serve("volumev3", "cinderv3", volumeapi.Prefix, "/v3/$(project_id)s")
-	c.serve("block-storage", "cinder", volumeapi.Prefix, "/v3/$(project_id)s")
+	c.mount(volumeapi.New(svc, c.env()).Service())
 	c.loops = append(c.loops, svc.Run)
 	return nil
 }

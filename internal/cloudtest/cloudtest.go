@@ -43,7 +43,7 @@ func NewOn(t testing.TB, backend string) *Env {
 // Options shape a test cloud.
 type Options struct {
 	Backend string // "sqlite" (default) or "postgres"
-	// Hosts is the number of fake hosts (default 2) of Size each
+	// Hosts is the number of fake hosts (default 2; -1 for none) of Size each
 	// (default 8 vCPUs, 8192 MB, 100 GB).
 	Hosts int
 	Size  cloud.FakeHostSize

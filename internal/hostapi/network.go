@@ -97,7 +97,13 @@ type Port struct {
 	DeviceOwner string `json:"device_owner,omitempty"`
 	DeviceID    string `json:"device_id,omitempty"`
 	// Device is the host link of a guest NIC (TapName(ID)).
-	Device       string `json:"device,omitempty"`
+	Device string `json:"device,omitempty"`
+	// Namespace, when set, makes the port a veth pair instead of a tap:
+	// Device on the bridge, its peer in the namespace "<host
+	// namespace>_"+Namespace with the port's MAC and addresses and a
+	// default route via its subnet's gateway. A load balancer's VIP is
+	// such a port (Namespace LBNamespace(id)), and its processes run there.
+	Namespace    string `json:"namespace,omitempty"`
 	AdminUp      bool   `json:"admin_state_up"`
 	PortSecurity bool   `json:"port_security_enabled"`
 	// SecurityGroups are ids into HostNetwork.SecurityGroups.

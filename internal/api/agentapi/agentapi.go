@@ -58,7 +58,7 @@ func Service(p Plane, n NetworkPlane, v auth.Validator) *rest.Service {
 		}
 		return oserr.Forbidden("The agent API needs an admin token; run the agent with the cloud's admin credentials.")
 	}
-	return &rest.Service{Prefix: Prefix, MaxBody: 1 << 40, Format: oserr.Plain, Validator: v, Routes: []rest.Route{
+	return &rest.Service{Prefix: Prefix, MaxBody: 1 << 40, Format: oserr.Plain, Validator: v, Unmetered: []string{"/"}, Routes: []rest.Route{
 		rest.R("POST", "/v1/hosts", admin, func(w http.ResponseWriter, r *http.Request) error {
 			var h hostapi.HostInfo
 			if err := rest.Decode(r, &h, true); err != nil {

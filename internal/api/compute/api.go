@@ -32,14 +32,15 @@ var versions = microversion.Range{Service: "compute", Legacy: "X-OpenStack-Nova-
 
 // API is the Nova v2.1 HTTP API.
 type API struct {
-	svc  *svc.Service
-	base string // e.g. http://127.0.0.1:8000/compute
-	log  *slog.Logger
+	svc       *svc.Service
+	base      string // e.g. http://127.0.0.1:8000/compute
+	log       *slog.Logger
+	validator auth.Validator
 }
 
-// New returns the API over s; publicURL is the cloud's public base URL.
-func New(s *svc.Service, publicURL string, log *slog.Logger) *API {
-	return &API{svc: s, base: strings.TrimRight(publicURL, "/") + Prefix, log: log}
+// New returns the API over s in env.
+func New(s *svc.Service, env rest.Env) *API {
+	return &API{svc: s, base: env.Base(Prefix), log: env.Logger(), validator: env.Validator}
 }
 
 type mvKey struct{}
@@ -56,8 +57,16 @@ func at(r *http.Request, minor int) bool {
 }
 
 // Service returns the routes ready to mount.
-func (a *API) Service(v auth.Validator) *rest.Service {
-	return &rest.Service{Prefix: Prefix, Format: oserr.Nova, Validator: v, Routes: a.routes(), Log: a.log,
+func (a *API) Service() *rest.Service {
+	return &rest.Service{Prefix: Prefix, Format: oserr.Nova, Validator: a.validator, Routes: a.routes(), Log: a.log,
+		Versions:  a.versions,
+		Endpoints: []rest.Endpoint{{Type: "compute", Name: "nova", Suffix: "/v2.1"}},
+		Unmetered: []string{"/serial-console/"},
+		Also: func(mux *http.ServeMux) {
+			legacy := a.LegacyV2(mux)
+			mux.Handle(Prefix+"/v2", legacy)
+			mux.Handle(Prefix+"/v2/", legacy)
+		},
 		Before: func(w http.ResponseWriter, r *http.Request) (*http.Request, error) {
 			w.Header().Set("X-Compute-Request-Id", reqid.From(r.Context()))
 			if !strings.HasPrefix(r.URL.Path, Prefix+"/v2.1/") || r.URL.Path == Prefix+"/v2.1/" {
@@ -103,8 +112,6 @@ func admin(rule string) rest.Access {
 
 func (a *API) routes() []rest.Route {
 	rs := []rest.Route{
-		rest.R("GET", "", nil, a.versions),
-		rest.R("GET", "/{$}", nil, a.versions),
 		rest.R("GET", "/v2.1", nil, a.version),
 		rest.R("GET", "/v2.1/{$}", nil, a.version),
 

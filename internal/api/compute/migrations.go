@@ -2,8 +2,6 @@ package compute
 
 import (
 	"net/http"
-	"net/url"
-	"strconv"
 	"time"
 
 	"github.com/onestack/onestack/internal/api/rest"
@@ -26,19 +24,18 @@ func (a *API) migrationRoutes() []rest.Route {
 // node names are the host names.
 func (a *API) listMigrations(w http.ResponseWriter, r *http.Request) error {
 	q := r.URL.Query()
-	l := svc.MigrationList{Filter: store.MigrationFilter{Host: q.Get("host"), SourceCompute: q.Get("source_compute"),
+	l := svc.MigrationList{Filter: svc.MigrationFilter{Host: q.Get("host"), SourceCompute: q.Get("source_compute"),
 		Status: q.Get("status"), ServerID: q.Get("instance_uuid")}}
 	if at(r, 23) {
 		l.Filter.Type = q.Get("migration_type")
 	}
 	if at(r, 59) {
 		l.Marker = q.Get("marker")
-		if v := q.Get("limit"); v != "" {
-			n, err := strconv.Atoi(v)
-			if err != nil || n < 0 {
-				return oserr.BadRequest("limit must be an integer 0 or greater.")
+		if q.Has("limit") {
+			var err error
+			if l.Filter.Limit, err = rest.Limit(q, rest.Limits{Max: maxLimit}); err != nil {
+				return err
 			}
-			l.Filter.Limit = min(n, 1000)
 		}
 		for _, p := range []struct {
 			name string
@@ -77,15 +74,10 @@ func (a *API) listMigrations(w http.ResponseWriter, r *http.Request) error {
 		items = append(items, item)
 	}
 	body := map[string]any{"migrations": items}
-	if at(r, 59) && l.Filter.Limit > 0 && len(recs) == l.Filter.Limit {
-		next := url.Values{}
-		for k, vs := range q {
-			if k != "marker" {
-				next[k] = vs
-			}
+	if at(r, 59) && len(recs) > 0 {
+		if links := rest.NextLinks(a.base+"/v2.1/os-migrations", q, len(recs), l.Filter.Limit, recs[len(recs)-1].UUID); links != nil {
+			body["migrations_links"] = links
 		}
-		next.Set("marker", recs[len(recs)-1].UUID)
-		body["migrations_links"] = []any{map[string]any{"rel": "next", "href": a.base + "/v2.1/os-migrations?" + next.Encode()}}
 	}
 	rest.WriteJSON(w, http.StatusOK, body)
 	return nil

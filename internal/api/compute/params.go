@@ -237,32 +237,13 @@ func orNothing(l []string) string {
 // page reads limit and marker as Nova does: limit 0, absent or above
 // max_limit means max_limit; negative or non-numeric limits are refused.
 func page(q url.Values) (limit int, marker string, err error) {
-	limit = maxLimit
-	if v, ok := q["limit"]; ok {
-		n, e := strconv.Atoi(v[0])
-		if e != nil || n < 0 {
-			return 0, "", oserr.BadRequest("Invalid input for query parameters limit: %q is not an integer 0 or greater.", v[0])
-		}
-		if n > 0 && n < maxLimit {
-			limit = n
-		}
-	}
-	return limit, q.Get("marker"), nil
+	limit, err = rest.Limit(q, rest.Limits{Max: maxLimit, ZeroMeansMax: true})
+	return limit, q.Get("marker"), err
 }
 
 // nextLinks returns Nova's "<collection>_links" when a page is full.
 func (a *API) nextLinks(r *http.Request, path string, n, limit int, marker string) []any {
-	if n == 0 || n < limit {
-		return nil
-	}
-	q := url.Values{}
-	for k, vs := range r.URL.Query() {
-		if k != "marker" {
-			q[k] = vs
-		}
-	}
-	q.Set("marker", marker)
-	return []any{map[string]any{"rel": "next", "href": a.base + "/v2.1/" + path + "?" + q.Encode()}}
+	return rest.NextLinks(a.base+"/v2.1/"+path, r.URL.Query(), n, limit, marker)
 }
 
 // pathInt reads an integer path value (aggregate ids).

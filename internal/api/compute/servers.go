@@ -9,7 +9,6 @@ import (
 	"fmt"
 	"net/http"
 	"net/netip"
-	"net/url"
 	"sort"
 	"strconv"
 	"strings"
@@ -21,6 +20,7 @@ import (
 	"github.com/onestack/onestack/internal/api/rest"
 	"github.com/onestack/onestack/internal/auth"
 	"github.com/onestack/onestack/internal/oserr"
+	pagination "github.com/onestack/onestack/internal/page"
 	svc "github.com/onestack/onestack/internal/service/compute"
 	"github.com/onestack/onestack/internal/store"
 )
@@ -619,21 +619,18 @@ func (a *API) list(w http.ResponseWriter, r *http.Request, detail bool) error {
 		f.Locked = &b
 	}
 	if k := q.Get("sort_key"); k != "" {
-		if store.ServerSortColumn(k) == "" {
+		if !svc.ServerSortKey(k) {
 			return oserr.BadRequest("Invalid sort_key %q.", k)
 		}
 		f.SortKey = k
 	}
 	f.Desc = q.Get("sort_dir") != "asc"
-	limit := 1000
-	if v := q.Get("limit"); v != "" {
-		n, err := strconv.Atoi(v)
-		if err != nil || n < 0 {
-			return oserr.BadRequest("limit must be an integer 0 or greater.")
-		}
-		limit = min(n, 1000)
+	limit, err := rest.Limit(q, rest.Limits{Max: maxLimit})
+	if err != nil {
+		return err
 	}
-	f.Page = store.Page{Limit: limit, Marker: q.Get("marker")}
+	f.Page = pagination.Request{Limit: limit, Marker: q.Get("marker")}
+	req.Tags = rest.Tags(q)
 	var servers []store.Server
 	if limit > 0 { // limit=0 is an empty page, as Nova
 		var err error
@@ -641,8 +638,6 @@ func (a *API) list(w http.ResponseWriter, r *http.Request, detail bool) error {
 			return err
 		}
 	}
-	// Tag filters are applied here: few servers carry tags.
-	servers = filterTags(servers, q)
 	hosts := map[string]store.ComputeHost{}
 	var addrs map[string][]svc.Address
 	if detail {
@@ -658,71 +653,17 @@ func (a *API) list(w http.ResponseWriter, r *http.Request, detail bool) error {
 		}
 	}
 	body := map[string]any{"servers": items}
-	if len(servers) == limit && limit > 0 {
-		next := url.Values{}
-		for k, vs := range q {
-			if k != "marker" {
-				next[k] = vs
-			}
-		}
-		next.Set("marker", servers[len(servers)-1].ID)
+	if len(servers) > 0 {
 		path := "servers"
 		if detail {
 			path = "servers/detail"
 		}
-		body["servers_links"] = []any{map[string]any{"rel": "next", "href": a.base + "/v2.1/" + path + "?" + next.Encode()}}
+		if links := a.nextLinks(r, path, len(servers), limit, servers[len(servers)-1].ID); links != nil {
+			body["servers_links"] = links
+		}
 	}
 	rest.WriteJSON(w, http.StatusOK, body)
 	return nil
-}
-
-func filterTags(servers []store.Server, q url.Values) []store.Server {
-	split := func(k string) []string {
-		if v := q.Get(k); v != "" {
-			return strings.Split(v, ",")
-		}
-		return nil
-	}
-	all, anyT, notAll, notAny := split("tags"), split("tags-any"), split("not-tags"), split("not-tags-any")
-	if all == nil && anyT == nil && notAll == nil && notAny == nil {
-		return servers
-	}
-	has := func(v store.Server, t string) bool {
-		for _, x := range v.Tags {
-			if x == t {
-				return true
-			}
-		}
-		return false
-	}
-	out := servers[:0]
-	for _, v := range servers {
-		ok := true
-		for _, t := range all {
-			ok = ok && has(v, t)
-		}
-		if anyT != nil {
-			found := false
-			for _, t := range anyT {
-				found = found || has(v, t)
-			}
-			ok = ok && found
-		}
-		if notAll != nil {
-			every := true
-			for _, t := range notAll {
-				every = every && has(v, t)
-			}
-			ok = ok && !every
-		}
-		for _, t := range notAny {
-			ok = ok && !has(v, t)
-		}
-		if ok {
-			out = append(out, v)
-		}
-	}
-	return out
 }
 
 func parseTime(s string) (time.Time, error) {

@@ -4,7 +4,6 @@ import (
 	"net/http"
 	"net/url"
 	"sort"
-	"strconv"
 	"time"
 
 	"github.com/onestack/onestack/internal/api/rest"
@@ -130,12 +129,10 @@ func (a *API) usageRequest(r *http.Request, projectID string) (svc.UsageRequest,
 	}
 	if at(r, 40) {
 		req.Marker = q.Get("marker")
-		if v := q.Get("limit"); v != "" {
-			n, err := strconv.Atoi(v)
-			if err != nil || n < 0 {
-				return req, oserr.BadRequest("limit must be an integer 0 or greater.")
+		if q.Has("limit") {
+			if req.Limit, err = rest.Limit(q, rest.Limits{Max: maxLimit}); err != nil {
+				return req, err
 			}
-			req.Limit = n
 		}
 	}
 	return req, nil
@@ -182,17 +179,10 @@ func tenantUsages(req svc.UsageRequest, us []svc.ServerUsage, detailed bool) []m
 }
 
 func (a *API) usageLinks(r *http.Request, req svc.UsageRequest, us []svc.ServerUsage) []any {
-	if req.Limit == 0 || len(us) < req.Limit {
+	if len(us) == 0 {
 		return nil
 	}
-	next := url.Values{}
-	for k, vs := range r.URL.Query() {
-		if k != "marker" {
-			next[k] = vs
-		}
-	}
-	next.Set("marker", us[len(us)-1].Server.ID)
-	return []any{map[string]any{"rel": "next", "href": a.base + r.URL.Path[len(Prefix):] + "?" + next.Encode()}}
+	return rest.NextLinks(a.base+r.URL.Path[len(Prefix):], r.URL.Query(), len(us), req.Limit, us[len(us)-1].Server.ID)
 }
 
 func (a *API) listUsage(w http.ResponseWriter, r *http.Request) error {

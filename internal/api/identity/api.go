@@ -5,7 +5,6 @@ package identity
 import (
 	"log/slog"
 	"net/http"
-	"strings"
 
 	"github.com/onestack/onestack/internal/api/rest"
 	"github.com/onestack/onestack/internal/auth"
@@ -24,14 +23,15 @@ type API struct {
 	log  *slog.Logger
 }
 
-// New returns the API serving s; publicURL is the cloud's public base URL.
-func New(s *svc.Service, publicURL string, log *slog.Logger) *API {
-	return &API{svc: s, base: strings.TrimRight(publicURL, "/") + Prefix, log: log}
+// New returns the API serving s in env; s validates its own tokens.
+func New(s *svc.Service, env rest.Env) *API {
+	return &API{svc: s, base: env.Base(Prefix), log: env.Logger()}
 }
 
 // Service returns the routes ready to mount.
 func (a *API) Service() *rest.Service {
-	return &rest.Service{Prefix: Prefix, Format: oserr.Keystone, Validator: a.svc, Routes: a.routes(), Log: a.log}
+	return &rest.Service{Prefix: Prefix, Format: oserr.Keystone, Validator: a.svc, Routes: a.routes(), Log: a.log,
+		Versions: a.versions, Endpoints: []rest.Endpoint{{Type: "identity", Name: "keystone"}}}
 }
 
 // Policy rules, named after Keystone's defaults (enforce_scope off, as in a
@@ -62,10 +62,20 @@ func adminOrSelf(rule string) rest.Access {
 	}
 }
 
+// noTrust refuses trust-scoped tokens, then applies next: a trustee must
+// not turn a trust, bounded in time and revocable, into a lasting
+// application credential (Keystone refuses this too since 2026).
+func noTrust(next rest.Access) rest.Access {
+	return func(c *auth.Credentials, r *http.Request) error {
+		if c.Trust != nil {
+			return oserr.Forbidden("Cannot manage application credentials with a token issued via delegation (trust %s); use a token of your own.", c.Trust.ID)
+		}
+		return next(c, r)
+	}
+}
+
 func (a *API) routes() []rest.Route {
-	return append(a.grantRoutes(), []rest.Route{
-		rest.R("GET", "", nil, a.versions),
-		rest.R("GET", "/{$}", nil, a.versions),
+	return append(append(a.grantRoutes(), a.trustRoutes()...), []rest.Route{
 		rest.R("GET", "/v3", nil, a.version),
 		rest.R("GET", "/v3/{$}", nil, a.version),
 
@@ -129,10 +139,10 @@ func (a *API) routes() []rest.Route {
 		rest.R("GET", "/v3/role_inferences", admin("identity:list_role_inference_rules"), a.roleInferences),
 		rest.R("GET", "/v3/role_assignments", a.canListAssignments, a.listAssignments),
 
-		rest.R("GET", "/v3/users/{user_id}/application_credentials", adminOrSelf("identity:list_application_credentials"), a.listAppCreds),
-		rest.R("POST", "/v3/users/{user_id}/application_credentials", a.canCreateAppCred, a.createAppCred),
-		rest.R("GET", "/v3/users/{user_id}/application_credentials/{app_cred_id}", adminOrSelf("identity:get_application_credential"), a.getAppCred),
-		rest.R("DELETE", "/v3/users/{user_id}/application_credentials/{app_cred_id}", adminOrSelf("identity:delete_application_credential"), a.deleteAppCred),
+		rest.R("GET", "/v3/users/{user_id}/application_credentials", noTrust(adminOrSelf("identity:list_application_credentials")), a.listAppCreds),
+		rest.R("POST", "/v3/users/{user_id}/application_credentials", noTrust(a.canCreateAppCred), a.createAppCred),
+		rest.R("GET", "/v3/users/{user_id}/application_credentials/{app_cred_id}", noTrust(adminOrSelf("identity:get_application_credential")), a.getAppCred),
+		rest.R("DELETE", "/v3/users/{user_id}/application_credentials/{app_cred_id}", noTrust(adminOrSelf("identity:delete_application_credential")), a.deleteAppCred),
 
 		rest.R("GET", "/v3/regions", authenticated, a.listRegions),
 		rest.R("POST", "/v3/regions", admin("identity:create_region"), a.createRegion),

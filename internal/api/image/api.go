@@ -32,13 +32,9 @@ type API struct {
 	log       *slog.Logger
 }
 
-// New returns the API serving s; publicURL is the cloud's public base URL
-// and v validates tokens.
-func New(s *svc.Service, v auth.Validator, publicURL string, log *slog.Logger) *API {
-	if log == nil {
-		log = slog.Default()
-	}
-	return &API{svc: s, validator: v, base: strings.TrimRight(publicURL, "/") + Prefix, log: log}
+// New returns the API over s in env.
+func New(s *svc.Service, env rest.Env) *API {
+	return &API{svc: s, validator: env.Validator, base: env.Base(Prefix), log: env.Logger()}
 }
 
 // Service returns the routes ready to mount. Bodies are not size-limited
@@ -46,7 +42,7 @@ func New(s *svc.Service, v auth.Validator, publicURL string, log *slog.Logger) *
 // they are decoded and image data by the service's maximum image size.
 func (a *API) Service() *rest.Service {
 	return &rest.Service{Prefix: Prefix, Format: Format, Validator: a.validator, Routes: a.routes(), Log: a.log,
-		MaxBody: math.MaxInt64}
+		MaxBody: math.MaxInt64, Versions: a.versions, Endpoints: []rest.Endpoint{{Type: "image", Name: "glance"}}}
 }
 
 // Format renders errors as Glance (webob) does for clients that accept
@@ -63,8 +59,6 @@ func authenticated(*auth.Credentials, *http.Request) error { return nil }
 func (a *API) routes() []rest.Route {
 	in := authenticated
 	return []rest.Route{
-		rest.R("GET", "", nil, a.versions),
-		rest.R("GET", "/{$}", nil, a.versions),
 		rest.R("GET", "/versions", nil, a.versionList),
 
 		rest.R("GET", "/v2/images", in, a.listImages),

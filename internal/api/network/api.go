@@ -8,6 +8,7 @@ import (
 	"bytes"
 	"encoding/json"
 	"fmt"
+	"io"
 	"log/slog"
 	"net/http"
 	"net/url"
@@ -19,6 +20,7 @@ import (
 	"github.com/onestack/onestack/internal/api/rest"
 	"github.com/onestack/onestack/internal/auth"
 	"github.com/onestack/onestack/internal/oserr"
+	"github.com/onestack/onestack/internal/page"
 	svc "github.com/onestack/onestack/internal/service/network"
 )
 
@@ -27,19 +29,21 @@ const Prefix = "/network"
 
 // API is the Neutron v2.0 HTTP API.
 type API struct {
-	svc  *svc.Service
-	base string // e.g. http://127.0.0.1:8000/network
-	log  *slog.Logger
+	svc       *svc.Service
+	base      string // e.g. http://127.0.0.1:8000/network
+	log       *slog.Logger
+	validator auth.Validator
 }
 
-// New returns the API over s; publicURL is the cloud's public base URL.
-func New(s *svc.Service, publicURL string, log *slog.Logger) *API {
-	return &API{svc: s, base: strings.TrimRight(publicURL, "/") + Prefix, log: log}
+// New returns the API over s in env.
+func New(s *svc.Service, env rest.Env) *API {
+	return &API{svc: s, base: env.Base(Prefix), log: env.Logger(), validator: env.Validator}
 }
 
 // Service returns the routes ready to mount.
-func (a *API) Service(v auth.Validator) *rest.Service {
-	return &rest.Service{Prefix: Prefix, Format: oserr.Neutron, Validator: v, Routes: a.routes(), Log: a.log}
+func (a *API) Service() *rest.Service {
+	return &rest.Service{Prefix: Prefix, Format: oserr.Neutron, Validator: a.validator, Routes: a.routes(), Log: a.log,
+		Versions: a.versions, Endpoints: []rest.Endpoint{{Type: "network", Name: "neutron"}}}
 }
 
 // Policy: Neutron's defaults. Any project member may create and change its
@@ -74,8 +78,6 @@ func admin(rule string) rest.Access {
 
 func (a *API) routes() []rest.Route {
 	rs := []rest.Route{
-		rest.R("GET", "", nil, a.versions),
-		rest.R("GET", "/{$}", nil, a.versions),
 		rest.R("GET", "/v2.0", nil, a.resources),
 		rest.R("GET", "/v2.0/{$}", nil, a.resources),
 		rest.R("GET", "/v2.0/extensions", reader, a.listExtensions),
@@ -244,17 +246,19 @@ func std(m map[string]any, project string, tags []string, rev int64, created, up
 }
 
 // reservedParams are the list parameters that are not attribute filters.
-var reservedParams = []string{"fields", "sort_key", "sort_dir", "limit", "marker", "page_reverse", "tags", "tags-any", "not-tags", "not-tags-any"}
+var reservedParams = append([]string{"fields", "sort_key", "sort_dir", "limit", "marker", "page_reverse"}, rest.TagParams...)
 
 // writeList filters, sorts, pages and trims items as Neutron does for
 // GET /v2.0/<collection>: any attribute is a filter (repeat a parameter
 // for OR), tags/tags-any/not-tags/not-tags-any, sort_key/sort_dir,
-// limit/marker with <collection>_links, and fields=.
+// limit/marker/page_reverse with <collection>_links, and fields=.
 func (a *API) writeList(w http.ResponseWriter, r *http.Request, collection string, items []map[string]any, paged bool) error {
 	q := r.URL.Query()
+	tags := rest.Tags(q)
 	out := items[:0:0]
 	for _, it := range items {
-		if matches(it, q) {
+		have, _ := it["tags"].([]string)
+		if matches(it, q) && tags.Match(have) {
 			out = append(out, it)
 		}
 	}
@@ -284,45 +288,26 @@ func (a *API) writeList(w http.ResponseWriter, r *http.Request, collection strin
 		})
 	}
 	body := map[string]any{}
-	if lim := q.Get("limit"); lim != "" && paged {
-		n, err := strconv.Atoi(lim)
-		if err != nil || n < 0 {
-			return oserr.BadRequest("Limit must be an integer 0 or greater and not '%s'", lim)
+	if paged {
+		limit, err := rest.Limit(q, rest.Limits{})
+		if err != nil {
+			return oserr.BadRequest("Limit must be an integer 0 or greater and not '%s'", q.Get("limit"))
 		}
-		start := 0
-		if m := q.Get("marker"); m != "" {
-			idx := slices.IndexFunc(out, func(it map[string]any) bool { return it["id"] == m })
-			if idx < 0 {
-				return oserr.NotFound("Marker %s could not be found.", m)
+		if limit > 0 {
+			req := page.Request{Limit: limit, Marker: q.Get("marker"), Reverse: strings.EqualFold(q.Get("page_reverse"), "true")}
+			p, err := page.Window(out, func(it map[string]any) string { return fmt.Sprint(it["id"]) }, req)
+			if err != nil {
+				return oserr.NotFound("Marker %s could not be found.", req.Marker)
 			}
-			start = idx + 1
-		}
-		var links []any
-		if start > 0 {
-			pq := cloneQuery(q)
-			pq.Set("marker", fmt.Sprint(out[start]["id"]))
-			if start < len(out) {
-				pq.Set("marker", fmt.Sprint(out[start]["id"]))
+			out = p
+			if links := a.pageLinks(collection, q, out, req); len(links) > 0 {
+				body[strings.ReplaceAll(collection, "-", "_")+"_links"] = links
 			}
-			pq.Set("page_reverse", "True")
-			links = append(links, map[string]any{"rel": "previous", "href": a.base + "/v2.0/" + collection + "?" + pq.Encode()})
-		}
-		rest := out[start:]
-		if n > 0 && len(rest) > n {
-			rest = rest[:n]
-			nq := cloneQuery(q)
-			nq.Set("marker", fmt.Sprint(rest[len(rest)-1]["id"]))
-			nq.Del("page_reverse")
-			links = append(links, map[string]any{"rel": "next", "href": a.base + "/v2.0/" + collection + "?" + nq.Encode()})
-		}
-		out = rest
-		if len(links) > 0 {
-			body[strings.ReplaceAll(collection, "-", "_")+"_links"] = links
 		}
 	}
 	if fields := q["fields"]; len(fields) > 0 {
 		for i, it := range out {
-			out[i] = pick(it, fields)
+			out[i] = rest.Fields(it, fields)
 		}
 	}
 	body[strings.ReplaceAll(collection, "-", "_")] = orEmpty(out)
@@ -330,31 +315,31 @@ func (a *API) writeList(w http.ResponseWriter, r *http.Request, collection strin
 	return nil
 }
 
-func cloneQuery(q url.Values) url.Values {
-	c := url.Values{}
-	for k, v := range q {
-		c[k] = slices.Clone(v)
+// pageLinks are Neutron's links of a page: "next" unless a forward page
+// came out short, "previous" unless a reversed page came out short. A
+// full page always has a next link, even when it is the last; that link's
+// page is empty (Neutron's get_pagination_links).
+func (a *API) pageLinks(collection string, q url.Values, items []map[string]any, req page.Request) []any {
+	base := a.base + "/v2.0/" + collection
+	short := len(items) < req.Limit
+	var first, last string
+	if len(items) > 0 {
+		first, last = fmt.Sprint(items[0]["id"]), fmt.Sprint(items[len(items)-1]["id"])
 	}
-	return c
-}
-
-// pick keeps the named fields (comma lists allowed).
-func pick(it map[string]any, fields []string) map[string]any {
-	m := map[string]any{}
-	for _, f := range fields {
-		for _, k := range strings.Split(f, ",") {
-			if v, ok := it[k]; ok {
-				m[k] = v
-			}
-		}
+	var links []any
+	if !(short && !req.Reverse) {
+		links = append(links, map[string]any{"rel": "next", "href": rest.PageLink(base, q, last, false)})
 	}
-	return m
+	if !(short && req.Reverse) {
+		links = append(links, map[string]any{"rel": "previous", "href": rest.PageLink(base, q, first, true)})
+	}
+	return links
 }
 
 // showOne writes {"<member>": item}, trimmed by fields=.
 func showOne(w http.ResponseWriter, r *http.Request, status int, member string, it map[string]any) {
 	if fields := r.URL.Query()["fields"]; len(fields) > 0 {
-		it = pick(it, fields)
+		it = rest.Fields(it, fields)
 	}
 	rest.WriteJSON(w, status, map[string]any{member: it})
 }
@@ -369,44 +354,6 @@ func matches(it map[string]any, q url.Values) bool {
 			continue // Neutron ignores filters on attributes a resource lacks
 		}
 		if !matchAny(k, v, vs) {
-			return false
-		}
-	}
-	tags, _ := it["tags"].([]string)
-	split := func(k string) []string {
-		var out []string
-		for _, v := range q[k] {
-			for _, t := range strings.Split(v, ",") {
-				if t != "" {
-					out = append(out, t)
-				}
-			}
-		}
-		return out
-	}
-	if all := split("tags"); len(all) > 0 {
-		for _, t := range all {
-			if !slices.Contains(tags, t) {
-				return false
-			}
-		}
-	}
-	if anyOf := split("tags-any"); len(anyOf) > 0 {
-		if !slices.ContainsFunc(anyOf, func(t string) bool { return slices.Contains(tags, t) }) {
-			return false
-		}
-	}
-	if none := split("not-tags"); len(none) > 0 {
-		hasAll := true
-		for _, t := range none {
-			hasAll = hasAll && slices.Contains(tags, t)
-		}
-		if hasAll {
-			return false
-		}
-	}
-	if noneAny := split("not-tags-any"); len(noneAny) > 0 {
-		if slices.ContainsFunc(noneAny, func(t string) bool { return slices.Contains(tags, t) }) {
 			return false
 		}
 	}
@@ -566,3 +513,11 @@ func decodeBody[T any](r *http.Request, member string) (*T, error) {
 	}
 	return v, nil
 }
+
+// bytesReader, decodeStrict and writeJSON are the shorthands every handler
+// file of this package uses.
+func bytesReader(b []byte) io.Reader { return bytes.NewReader(b) }
+
+func decodeStrict(r *http.Request, v any) error { return rest.Decode(r, v, true) }
+
+func writeJSON(w http.ResponseWriter, status int, v any) { rest.WriteJSON(w, status, v) }

@@ -43,14 +43,15 @@ type API struct {
 	log  *slog.Logger
 }
 
-// New returns the API serving s, authenticating tokens with v.
-func New(s *svc.Service, v auth.Validator, publicURL string, log *slog.Logger) *API {
-	return &API{svc: s, validator: v, base: strings.TrimRight(publicURL, "/") + Prefix, log: log}
+// New returns the API over s in env.
+func New(s *svc.Service, env rest.Env) *API {
+	return &API{svc: s, validator: env.Validator, base: env.Base(Prefix), log: env.Logger()}
 }
 
 // Service returns the routes ready to mount.
 func (a *API) Service() *rest.Service {
-	return &rest.Service{Prefix: Prefix, Format: format, Validator: a.validator, Routes: a.routes(), Log: a.log}
+	return &rest.Service{Prefix: Prefix, Format: format, Validator: a.validator, Routes: a.routes(), Log: a.log,
+		Endpoints: []rest.Endpoint{{Type: "placement", Name: "placement"}}}
 }
 
 // handler serves one route at the negotiated microversion.

@@ -45,27 +45,94 @@ type Route struct {
 	Handler HandlerFunc
 }
 
-// Service is one OpenStack API mounted under a path prefix.
+// Env is what every API package's New takes beside its domain service:
+// the cloud's public base URL (for links and catalog URLs), the validator
+// of tokens, and the logger. Every internal/api/<svc> package has the same
+// constructor shape: New(s *<svc>.Service, env rest.Env) *API, and
+// (*API).Service() *Service returns everything the wiring mounts.
+type Env struct {
+	PublicURL string // e.g. http://127.0.0.1:8000
+	Validator auth.Validator
+	Log       *slog.Logger
+}
+
+// Base is the public URL of a service mounted at prefix, e.g.
+// http://127.0.0.1:8000/volume: the start of its links.
+func (e Env) Base(prefix string) string { return strings.TrimRight(e.PublicURL, "/") + prefix }
+
+// Logger is e.Log, or the default logger when none was given.
+func (e Env) Logger() *slog.Logger {
+	if e.Log == nil {
+		return slog.Default()
+	}
+	return e.Log
+}
+
+// Endpoint is one entry of the Keystone catalog for a service: its type
+// and name as clients look them up, and the path after the service's
+// prefix that its URL ends with ("/v2.1", "/v3/$(project_id)s", "").
+type Endpoint struct {
+	Type, Name, Suffix string
+}
+
+// Service is one OpenStack API mounted under a path prefix: its route
+// table, error format, version document and catalog entries. The wiring
+// mounts it with one call (internal/cloud's mount), which also hands the
+// format to the admission control and the endpoints to the catalog.
 type Service struct {
 	Prefix    string // e.g. "/identity"
 	Format    oserr.Format
 	Validator auth.Validator
 	Routes    []Route
 	Log       *slog.Logger
+	// Endpoints are the service's catalog entries; none keeps it out of
+	// the catalog (the agents' API).
+	Endpoints []Endpoint
+	// Versions, if set, answers GET Prefix and GET Prefix/ without a token:
+	// the service's version document (each service has its own shape and
+	// status; Cinder answers 300).
+	Versions HandlerFunc
+	// Unmetered are path prefixes below Prefix whose requests the admission
+	// control does not count (long polls, consoles).
+	Unmetered []string
+	// Also mounts handlers that are not routes of the table, e.g. Nova's
+	// /v2 alias, which re-enters mux at /v2.1.
+	Also func(mux *http.ServeMux)
 	// MaxBody overrides the body limit when positive.
 	MaxBody int64
 	// Before, if set, runs before every route, authentication included: it
 	// may set headers (Nova's x-compute-request-id), negotiate the
 	// microversion into the request context, or refuse the request.
 	Before func(w http.ResponseWriter, r *http.Request) (*http.Request, error)
+	// Verbatim, if set, serves every request under Prefix instead of
+	// Routes, with the path exactly as the client sent it: ServeMux cleans
+	// a path first (it redirects /a//b to /a/b and resolves "..") but
+	// Swift's object names may hold "//", "." and "..", so its API routes
+	// itself. The wiring sends such requests past the mux (Handler). They
+	// get the same recovery, Before and body limit as routes and need no
+	// token: the handler authenticates, as anonymous access may be allowed.
+	Verbatim HandlerFunc
 }
+
+// Handler is the handler of a Verbatim service: every request under its
+// prefix, uncleaned.
+func (s *Service) Handler() http.Handler { return s.handler(Route{Handler: s.Verbatim}) }
 
 // Mount registers every route of s on mux, plus a catch-all under the
 // prefix that answers unknown paths with 404 and known paths with an
 // unsupported method with 405, both in the service's error format.
 func (s *Service) Mount(mux *http.ServeMux) {
+	if s.Verbatim != nil {
+		mux.Handle(s.Prefix+"/", s.Handler())
+		mux.Handle(s.Prefix, s.Handler())
+		return
+	}
 	allowed := map[string][]string{}
-	for _, rt := range s.Routes {
+	routes := s.Routes
+	if s.Versions != nil {
+		routes = append([]Route{R("GET", "", nil, s.Versions), R("GET", "/{$}", nil, s.Versions)}, routes...)
+	}
+	for _, rt := range routes {
 		pattern := s.Prefix + rt.Path
 		mux.Handle(rt.Method+" "+pattern, s.handler(rt))
 		allowed[pattern] = append(allowed[pattern], rt.Method)
@@ -91,6 +158,9 @@ func (s *Service) Mount(mux *http.ServeMux) {
 	mux.Handle(s.Prefix+"/", notFound)
 	if _, ok := allowed[s.Prefix]; !ok && s.Prefix != "" {
 		mux.Handle(s.Prefix, notFound)
+	}
+	if s.Also != nil {
+		s.Also(mux)
 	}
 }
 
@@ -149,15 +219,28 @@ func (s *Service) WriteError(w http.ResponseWriter, r *http.Request, err error) 
 	if log == nil {
 		log = slog.Default()
 	}
-	if e.Status >= 500 {
+	switch {
+	case e.Status >= 500:
 		log.ErrorContext(r.Context(), "request failed", "request_id", id, "method", r.Method, "path", r.URL.Path, "status", e.Status, "error", err)
-	} else {
+	case oserr.Untranslated(err):
+		// A service returned a store error as it was: the client gets a
+		// generic 404/409, and this line is the bug report.
+		log.WarnContext(r.Context(), "store error not translated by the service; answered with a generic status", "request_id", id, "method", r.Method, "path", r.URL.Path, "status", e.Status, "error", err)
+	default:
 		log.DebugContext(r.Context(), "request refused", "request_id", id, "method", r.Method, "path", r.URL.Path, "status", e.Status, "error", err)
 	}
 	if e.RetryAfter > 0 {
 		w.Header().Set("Retry-After", fmt.Sprint(e.RetryAfter))
 	}
-	WriteJSON(w, e.Status, s.Format(e, id))
+	switch body := s.Format(e, id).(type) {
+	case oserr.Text:
+		w.Header().Set("Content-Type", body.ContentType)
+		w.Header().Set("Content-Length", fmt.Sprint(len(body.Body)))
+		w.WriteHeader(e.Status)
+		_, _ = io.WriteString(w, body.Body)
+	default:
+		WriteJSON(w, e.Status, body)
+	}
 }
 
 // WriteJSON writes v as a JSON response with the given status.
@@ -259,8 +342,14 @@ func Logged(log *slog.Logger, h http.Handler) http.Handler {
 		start := time.Now()
 		sw := &statusWriter{ResponseWriter: w, status: 200}
 		h.ServeHTTP(sw, r)
+		// The id the answer carries: a service may mint its own (Swift's
+		// transaction id) in place of the one in the context.
+		id := w.Header().Get(reqid.Header)
+		if id == "" {
+			id = reqid.From(r.Context())
+		}
 		log.LogAttrs(r.Context(), slog.LevelInfo, "request",
-			slog.String("request_id", reqid.From(r.Context())),
+			slog.String("request_id", id),
 			slog.String("method", r.Method),
 			slog.String("path", r.URL.Path),
 			slog.Int("status", sw.status),

@@ -35,17 +35,15 @@ var Format = oserr.Nova
 
 // API is the Cinder v3 HTTP API.
 type API struct {
-	svc  *svc.Service
-	base string // e.g. http://127.0.0.1:8000/volume
-	log  *slog.Logger
+	svc       *svc.Service
+	base      string // e.g. http://127.0.0.1:8000/volume
+	log       *slog.Logger
+	validator auth.Validator
 }
 
-// New returns the API over s; publicURL is the cloud's public base URL.
-func New(s *svc.Service, publicURL string, log *slog.Logger) *API {
-	if log == nil {
-		log = slog.Default()
-	}
-	return &API{svc: s, base: strings.TrimRight(publicURL, "/") + Prefix, log: log}
+// New returns the API over s in env.
+func New(s *svc.Service, env rest.Env) *API {
+	return &API{svc: s, base: env.Base(Prefix), log: env.Logger(), validator: env.Validator}
 }
 
 type mvKey struct{}
@@ -64,8 +62,13 @@ func at(r *http.Request, minor int) bool {
 }
 
 // Service returns the routes ready to mount.
-func (a *API) Service(v auth.Validator) *rest.Service {
-	return &rest.Service{Prefix: Prefix, Format: Format, Validator: v, Routes: a.routes(), Log: a.log,
+func (a *API) Service() *rest.Service {
+	return &rest.Service{Prefix: Prefix, Format: Format, Validator: a.validator, Routes: a.routes(), Log: a.log,
+		Versions: a.versions,
+		Endpoints: []rest.Endpoint{
+			{Type: "volumev3", Name: "cinderv3", Suffix: "/v3/$(project_id)s"},
+			{Type: "block-storage", Name: "cinder", Suffix: "/v3/$(project_id)s"},
+		},
 		Before: func(w http.ResponseWriter, r *http.Request) (*http.Request, error) {
 			if !strings.HasPrefix(r.URL.Path, Prefix+"/v3/") || r.URL.Path == Prefix+"/v3/" {
 				return r, nil
@@ -121,8 +124,6 @@ func p(rest string) string { return "/v3/{project_id}" + rest }
 
 func (a *API) routes() []rest.Route {
 	rs := []rest.Route{
-		rest.R("GET", "", nil, a.versions),
-		rest.R("GET", "/{$}", nil, a.versions),
 		rest.R("GET", "/v3", nil, a.version),
 		rest.R("GET", "/v3/{$}", nil, a.version),
 		rest.R("GET", p("/extensions"), reader, a.extensions),

@@ -153,8 +153,10 @@ func (a *API) snapshots(w http.ResponseWriter, r *http.Request, detail bool) err
 		out = append(out, a.snapshotView(r, s, detail))
 	}
 	body := map[string]any{"snapshots": out}
-	if len(sns) == sq.Limit && len(sns) > 0 {
-		body["snapshots_links"] = []any{map[string]any{"rel": "next", "href": a.nextLink(r, sns[len(sns)-1].ID)}}
+	if len(sns) > 0 {
+		if links := a.nextLinks(r, len(sns), sq.Limit, sns[len(sns)-1].ID); links != nil {
+			body["snapshots_links"] = links
+		}
 	}
 	rest.WriteJSON(w, http.StatusOK, body)
 	return nil

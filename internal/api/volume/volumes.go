@@ -215,16 +215,11 @@ func listQuery(r *http.Request) (svc.ListQuery, []timeFilter, error) {
 // page reads limit and offset; no limit is Cinder's osapi_max_limit
 // (1000), and limit=0 is an empty page (-1 here).
 func page(q url.Values) (limit, offset int, err error) {
-	limit = 1000
-	if v := q.Get("limit"); v != "" {
-		n, err := strconv.Atoi(v)
-		if err != nil || n < 0 {
-			return 0, 0, oserr.BadRequest("Invalid input received: limit must be a non-negative integer, not %q.", v)
-		}
-		limit = min(n, 1000)
-		if n == 0 {
-			limit = -1
-		}
+	if limit, err = rest.Limit(q, rest.Limits{Max: 1000}); err != nil {
+		return 0, 0, oserr.BadRequest("Invalid input received: limit must be a non-negative integer, not %q.", q.Get("limit"))
+	}
+	if limit == 0 {
+		limit = -1
 	}
 	if v := q.Get("offset"); v != "" {
 		n, err := strconv.Atoi(v)
@@ -331,8 +326,10 @@ func (a *API) list(w http.ResponseWriter, r *http.Request, detail bool) error {
 		}
 	}
 	body := map[string]any{"volumes": out}
-	if len(vols) == q.Limit && len(vols) > 0 {
-		body["volumes_links"] = []any{map[string]any{"rel": "next", "href": a.nextLink(r, vols[len(vols)-1].ID)}}
+	if len(vols) > 0 {
+		if links := a.nextLinks(r, len(vols), q.Limit, vols[len(vols)-1].ID); links != nil {
+			body["volumes_links"] = links
+		}
 	}
 	if q.WithCount {
 		body["count"] = count
@@ -342,10 +339,9 @@ func (a *API) list(w http.ResponseWriter, r *http.Request, detail bool) error {
 }
 
 // nextLink is the request's URL with the marker moved to the last row.
-func (a *API) nextLink(r *http.Request, last string) string {
-	q := r.URL.Query()
-	q.Set("marker", last)
-	return strings.TrimSuffix(a.base, Prefix) + r.URL.Path + "?" + q.Encode()
+// nextLinks is Cinder's "<collection>_links" of a page of n items.
+func (a *API) nextLinks(r *http.Request, n, limit int, last string) []any {
+	return rest.NextLinks(strings.TrimSuffix(a.base, Prefix)+r.URL.Path, r.URL.Query(), n, limit, last)
 }
 
 func (a *API) showVolume(w http.ResponseWriter, r *http.Request) error {

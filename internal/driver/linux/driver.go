@@ -226,6 +226,12 @@ func (d *Driver) Apply(ctx context.Context, hn hostapi.HostNetwork) (hostapi.Net
 			rep.Failed[p.ID] = fmt.Sprintf("port %s: its network %s is not in this host's desired state", p.ID, p.NetworkID)
 		case netErr[p.NetworkID] != nil:
 			rep.Failed[p.ID] = fmt.Sprintf("port %s: network %s could not be wired on host %s: %v", p.ID, p.NetworkID, d.cfg.Host, netErr[p.NetworkID])
+		case p.Namespace != "":
+			if err := d.applyNSPort(p, n, wantNS); err != nil {
+				rep.Failed[p.ID] = fmt.Sprintf("port %s on host %s: %v", p.ID, d.cfg.Host, err)
+			} else if p.AdminUp {
+				up[p.ID] = true
+			}
 		default:
 			if err := d.applyPort(p, n, links); err != nil {
 				rep.Failed[p.ID] = fmt.Sprintf("port %s on host %s: %v", p.ID, d.cfg.Host, err)
@@ -519,7 +525,7 @@ func (d *Driver) removeStale(ctx context.Context, links map[string]netlink.Link,
 			continue
 		}
 		rest := strings.TrimPrefix(n, pfx)
-		if !strings.HasPrefix(rest, "dhcp-") && !strings.HasPrefix(rest, "router-") {
+		if !strings.HasPrefix(rest, "dhcp-") && !strings.HasPrefix(rest, "router-") && !strings.HasPrefix(rest, "lb-") {
 			continue
 		}
 		if err := deleteNS(n); err != nil {

@@ -12,6 +12,7 @@ import (
 
 	"github.com/onestack/onestack/internal/auth"
 	"github.com/onestack/onestack/internal/oserr"
+	"github.com/onestack/onestack/internal/page"
 	"github.com/onestack/onestack/internal/store"
 )
 
@@ -319,19 +320,23 @@ func (s *Service) checkZone(ctx context.Context, tx *store.Tx, zone string) erro
 
 // ListRequest is a decoded GET /servers.
 type ListRequest struct {
-	Filter      store.ServerFilter
+	Filter      ServerFilter
 	AllProjects bool
 	NameRegex   string // Nova's name filter: a regular expression
 	// IPRegex and IP6Regex are Nova's ip and ip6 filters: regular
 	// expressions matched from the start of a fixed IPv4 (IPv6) address of
 	// the server.
 	IPRegex, IP6Regex string
+	// Tags are Nova's tags, tags-any, not-tags and not-tags-any filters.
+	Tags page.Tags
 }
 
 // List lists servers the credentials may see. A name filter that is a real
-// regular expression is applied here, reading further pages as needed.
+// regular expression, the ip filters and the tag filters are applied here,
+// reading further pages until the page is full, so a page is never short
+// while more matching servers exist.
 func (s *Service) List(ctx context.Context, c *auth.Credentials, req ListRequest) ([]store.Server, error) {
-	f := req.Filter
+	f := req.Filter.query()
 	if !c.IsAdmin() || !req.AllProjects {
 		if !c.IsAdmin() || f.ProjectID == "" {
 			f.ProjectID = c.ProjectID()
@@ -353,9 +358,9 @@ func (s *Service) List(ctx context.Context, c *auth.Credentials, req ListRequest
 		return nil, err
 	}
 	keep := func(v store.Server) bool {
-		return (re == nil || re.MatchString(v.Name)) && (ipMatch == nil || ipMatch(v))
+		return (re == nil || re.MatchString(v.Name)) && (ipMatch == nil || ipMatch(v)) && req.Tags.Match(v.Tags)
 	}
-	filtered := re != nil || ipMatch != nil
+	filtered := re != nil || ipMatch != nil || !req.Tags.IsZero()
 	var out []store.Server
 	err = s.db.Read(ctx, func(tx *store.Tx) error {
 		limit := f.Page.Limit

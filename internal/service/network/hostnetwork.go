@@ -264,6 +264,9 @@ func hostPort(p store.Port) hostapi.Port {
 	if len(p.DeviceOwner) > 8 && p.DeviceOwner[:8] == "compute:" {
 		hp.Device = hostapi.TapName(p.ID)
 	}
+	if p.DeviceOwner == OwnerLoadBalancer && p.DeviceID != "" {
+		hp.Device, hp.Namespace = hostapi.TapName(p.ID), p.DeviceID
+	}
 	for _, f := range p.FixedIPs {
 		hp.FixedIPs = append(hp.FixedIPs, hostapi.FixedIP{SubnetID: f.SubnetID, IP: f.IP})
 	}

@@ -23,6 +23,9 @@ const (
 	OwnerRouterInterface = "network:router_interface"
 	OwnerRouterGateway   = "network:router_gateway"
 	OwnerFloatingIP      = "network:floatingip"
+	// OwnerLoadBalancer is a load balancer's VIP port (Octavia's owner
+	// name); its device_id is "lb-<load balancer id>".
+	OwnerLoadBalancer = "Octavia"
 )
 
 // VIF types: a port is "unbound" until a host is set, then the data plane

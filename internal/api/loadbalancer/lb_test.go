@@ -1,0 +1,404 @@
+package loadbalancer_test
+
+import (
+	"context"
+	"encoding/json"
+	"net/http"
+	"strings"
+	"testing"
+	"time"
+
+	"github.com/gophercloud/gophercloud/v2"
+	"github.com/gophercloud/gophercloud/v2/openstack"
+	"github.com/gophercloud/gophercloud/v2/openstack/identity/v3/projects"
+	"github.com/gophercloud/gophercloud/v2/openstack/identity/v3/roles"
+	"github.com/gophercloud/gophercloud/v2/openstack/identity/v3/users"
+	"github.com/gophercloud/gophercloud/v2/openstack/loadbalancer/v2/l7policies"
+	"github.com/gophercloud/gophercloud/v2/openstack/loadbalancer/v2/listeners"
+	"github.com/gophercloud/gophercloud/v2/openstack/loadbalancer/v2/loadbalancers"
+	"github.com/gophercloud/gophercloud/v2/openstack/loadbalancer/v2/monitors"
+	"github.com/gophercloud/gophercloud/v2/openstack/loadbalancer/v2/pools"
+	"github.com/gophercloud/gophercloud/v2/openstack/loadbalancer/v2/providers"
+	"github.com/gophercloud/gophercloud/v2/openstack/loadbalancer/v2/quotas"
+	"github.com/gophercloud/gophercloud/v2/openstack/networking/v2/networks"
+	"github.com/gophercloud/gophercloud/v2/openstack/networking/v2/ports"
+	"github.com/gophercloud/gophercloud/v2/openstack/networking/v2/subnets"
+
+	"github.com/onestack/onestack/internal/cloudtest"
+)
+
+const pw = "secret-pw"
+
+// env is a test cloud with the admin, alice (member of "shop"), bob
+// (member of "rival") and rita (reader of "shop"), and a network with a
+// subnet of alice's.
+type env struct {
+	*cloudtest.Env
+	admin, alice, bob, rita *gophercloud.ServiceClient
+	aliceNet                *gophercloud.ServiceClient
+	aliceTok, bobTok        string
+	shopID                  string
+	netID, subnetID         string
+}
+
+func newEnv(t *testing.T) *env { return newEnvWith(t, cloudtest.Options{}) }
+
+func newEnvWith(t *testing.T, o cloudtest.Options) *env {
+	t.Helper()
+	ce := cloudtest.NewWith(t, o)
+	ctx := context.Background()
+	id := cloudtest.Identity(t, ce.Admin(t))
+	roleID := func(name string) string {
+		pages, err := roles.List(id, roles.ListOpts{Name: name}).AllPages(ctx)
+		if err != nil {
+			t.Fatal(err)
+		}
+		rs, _ := roles.ExtractRoles(pages)
+		return rs[0].ID
+	}
+	mk := func(project, user, role string) string {
+		ps, _ := projects.List(id, projects.ListOpts{Name: project}).AllPages(ctx)
+		pl, _ := projects.ExtractProjects(ps)
+		var pid string
+		if len(pl) > 0 {
+			pid = pl[0].ID
+		} else {
+			p, err := projects.Create(ctx, id, projects.CreateOpts{Name: project}).Extract()
+			if err != nil {
+				t.Fatal(err)
+			}
+			pid = p.ID
+		}
+		u, err := users.Create(ctx, id, users.CreateOpts{Name: user, Password: pw, DomainID: "default"}).Extract()
+		if err != nil {
+			t.Fatal(err)
+		}
+		if err := roles.Assign(ctx, id, roleID(role), roles.AssignOpts{UserID: u.ID, ProjectID: pid}).ExtractErr(); err != nil {
+			t.Fatal(err)
+		}
+		return pid
+	}
+	e := &env{Env: ce}
+	e.shopID = mk("shop", "alice", "member")
+	mk("rival", "bob", "member")
+	mk("shop", "rita", "reader")
+	e.admin = octavia(t, ce.Admin(t))
+	alicePC := ce.Client(t, "alice", pw, "shop")
+	e.alice = octavia(t, alicePC)
+	e.bob = octavia(t, ce.Client(t, "bob", pw, "rival"))
+	e.rita = octavia(t, ce.Client(t, "rita", pw, "shop"))
+	e.aliceTok = ce.Token(t, "alice", pw, "shop")
+	e.bobTok = ce.Token(t, "bob", pw, "rival")
+	nc, err := openstack.NewNetworkV2(alicePC, gophercloud.EndpointOpts{})
+	if err != nil {
+		t.Fatal(err)
+	}
+	e.aliceNet = nc
+	n, err := networks.Create(ctx, nc, networks.CreateOpts{Name: "shop-net"}).Extract()
+	if err != nil {
+		t.Fatal(err)
+	}
+	s, err := subnets.Create(ctx, nc, subnets.CreateOpts{NetworkID: n.ID, CIDR: "10.0.0.0/24", IPVersion: gophercloud.IPv4}).Extract()
+	if err != nil {
+		t.Fatal(err)
+	}
+	e.netID, e.subnetID = n.ID, s.ID
+	return e
+}
+
+func octavia(t testing.TB, pc *gophercloud.ProviderClient) *gophercloud.ServiceClient {
+	t.Helper()
+	sc, err := openstack.NewLoadBalancerV2(pc, gophercloud.EndpointOpts{})
+	if err != nil {
+		t.Fatal(err)
+	}
+	return sc
+}
+
+// waitActive waits for the load balancer to leave PENDING_* and returns it.
+func waitActive(t *testing.T, c *gophercloud.ServiceClient, id string) *loadbalancers.LoadBalancer {
+	t.Helper()
+	deadline := time.Now().Add(30 * time.Second)
+	for {
+		lb, err := loadbalancers.Get(context.Background(), c, id).Extract()
+		if err != nil {
+			t.Fatal(err)
+		}
+		if !strings.HasPrefix(lb.ProvisioningStatus, "PENDING_") {
+			return lb
+		}
+		if time.Now().After(deadline) {
+			t.Fatalf("load balancer %s still %s", id, lb.ProvisioningStatus)
+		}
+		time.Sleep(50 * time.Millisecond)
+	}
+}
+
+// fault decodes Octavia's error body and checks its shape.
+func fault(t *testing.T, err error, status int) string {
+	t.Helper()
+	var ge gophercloud.ErrUnexpectedResponseCode
+	if !asUnexpected(err, &ge) {
+		t.Fatalf("want HTTP %d, got %v", status, err)
+	}
+	if ge.Actual != status {
+		t.Fatalf("want HTTP %d, got %d: %s", status, ge.Actual, ge.Body)
+	}
+	var body map[string]any
+	if err := json.Unmarshal(ge.Body, &body); err != nil {
+		t.Fatalf("error body is not JSON: %s", ge.Body)
+	}
+	if _, ok := body["debuginfo"]; !ok || body["faultcode"] != "Client" && body["faultcode"] != "Server" {
+		t.Fatalf("error body is not Octavia's: %s", ge.Body)
+	}
+	msg, _ := body["faultstring"].(string)
+	if msg == "" {
+		t.Fatalf("no faultstring: %s", ge.Body)
+	}
+	return msg
+}
+
+func asUnexpected(err error, out *gophercloud.ErrUnexpectedResponseCode) bool {
+	for err != nil {
+		if e, ok := err.(gophercloud.ErrUnexpectedResponseCode); ok {
+			*out = e
+			return true
+		}
+		u, ok := err.(interface{ Unwrap() error })
+		if !ok {
+			return false
+		}
+		err = u.Unwrap()
+	}
+	return false
+}
+
+func TestLoadBalancerLifecycle(t *testing.T) {
+	e := newEnv(t)
+	ctx := context.Background()
+	lb, err := loadbalancers.Create(ctx, e.alice, loadbalancers.CreateOpts{Name: "shop", VipSubnetID: e.subnetID}).Extract()
+	if err != nil {
+		t.Fatal(err)
+	}
+	if lb.ProvisioningStatus != "PENDING_CREATE" || lb.VipAddress == "" || lb.VipPortID == "" || lb.Provider != "onestack" {
+		t.Fatalf("created: %+v", lb)
+	}
+	lb = waitActive(t, e.alice, lb.ID)
+	if lb.ProvisioningStatus != "ACTIVE" || lb.OperatingStatus != "ONLINE" {
+		t.Fatalf("after apply: %s/%s", lb.ProvisioningStatus, lb.OperatingStatus)
+	}
+	// The VIP is a Neutron port owned by the load balancer.
+	vip, err := ports.Get(ctx, e.aliceNet, lb.VipPortID).Extract()
+	if err != nil {
+		t.Fatal(err)
+	}
+	if vip.DeviceOwner != "Octavia" || vip.DeviceID != "lb-"+lb.ID || !contains(vip.Tags, "onestack:owner=octavia/loadbalancer/"+lb.ID) {
+		t.Fatalf("vip port: owner %q device %q tags %v", vip.DeviceOwner, vip.DeviceID, vip.Tags)
+	}
+	if len(vip.SecurityGroups) != 1 {
+		t.Fatalf("vip port groups: %v", vip.SecurityGroups)
+	}
+
+	l, err := listeners.Create(ctx, e.alice, listeners.CreateOpts{LoadbalancerID: lb.ID, Protocol: "HTTP", ProtocolPort: 80, Name: "web"}).Extract()
+	if err != nil {
+		t.Fatal(err)
+	}
+	waitActive(t, e.alice, lb.ID)
+	// Same port twice: 409.
+	_, err = listeners.Create(ctx, e.alice, listeners.CreateOpts{LoadbalancerID: lb.ID, Protocol: "TCP", ProtocolPort: 80}).Extract()
+	if msg := fault(t, err, http.StatusConflict); !strings.Contains(msg, "protocol_port 80") {
+		t.Fatalf("duplicate listener: %s", msg)
+	}
+	p, err := pools.Create(ctx, e.alice, pools.CreateOpts{ListenerID: l.ID, Protocol: "HTTP", LBMethod: "ROUND_ROBIN",
+		Persistence: &pools.SessionPersistence{Type: "HTTP_COOKIE"}}).Extract()
+	if err != nil {
+		t.Fatal(err)
+	}
+	waitActive(t, e.alice, lb.ID)
+	m, err := pools.CreateMember(ctx, e.alice, p.ID, pools.CreateMemberOpts{Address: "10.0.0.10", ProtocolPort: 80}).Extract()
+	if err != nil {
+		t.Fatal(err)
+	}
+	waitActive(t, e.alice, lb.ID)
+	// A member outside every subnet of the VIP network.
+	_, err = pools.CreateMember(ctx, e.alice, p.ID, pools.CreateMemberOpts{Address: "192.0.2.10", ProtocolPort: 80}).Extract()
+	if msg := fault(t, err, http.StatusBadRequest); !strings.Contains(msg, "subnet") {
+		t.Fatalf("member outside: %s", msg)
+	}
+	hm, err := monitors.Create(ctx, e.alice, monitors.CreateOpts{PoolID: p.ID, Type: "HTTP", Delay: 2, Timeout: 1, MaxRetries: 2, URLPath: "/"}).Extract()
+	if err != nil {
+		t.Fatal(err)
+	}
+	waitActive(t, e.alice, lb.ID)
+	// Timeout above delay.
+	p2, err := pools.Create(ctx, e.alice, pools.CreateOpts{LoadbalancerID: lb.ID, Protocol: "HTTP", LBMethod: "LEAST_CONNECTIONS"}).Extract()
+	if err != nil {
+		t.Fatal(err)
+	}
+	waitActive(t, e.alice, lb.ID)
+	_, err = monitors.Create(ctx, e.alice, monitors.CreateOpts{PoolID: p2.ID, Type: "TCP", Delay: 1, Timeout: 5, MaxRetries: 2}).Extract()
+	fault(t, err, http.StatusBadRequest)
+	// L7: /api to the second pool; a bad regex refused.
+	pol, err := l7policies.Create(ctx, e.alice, l7policies.CreateOpts{ListenerID: l.ID, Action: "REDIRECT_TO_POOL", RedirectPoolID: p2.ID}).Extract()
+	if err != nil {
+		t.Fatal(err)
+	}
+	waitActive(t, e.alice, lb.ID)
+	_, err = l7policies.CreateRule(ctx, e.alice, pol.ID, l7policies.CreateRuleOpts{RuleType: "PATH", CompareType: "REGEX", Value: "^/api(["}).Extract()
+	if msg := fault(t, err, http.StatusBadRequest); !strings.Contains(msg, "regular expression") {
+		t.Fatalf("bad regex: %s", msg)
+	}
+	if _, err := l7policies.CreateRule(ctx, e.alice, pol.ID, l7policies.CreateRuleOpts{RuleType: "PATH", CompareType: "STARTS_WITH", Value: "/api"}).Extract(); err != nil {
+		t.Fatal(err)
+	}
+	waitActive(t, e.alice, lb.ID)
+	// The pool in use by the policy cannot go.
+	err = pools.Delete(ctx, e.alice, p2.ID).ExtractErr()
+	fault(t, err, http.StatusConflict)
+
+	// Statuses follow the data plane: the fake host reports the
+	// monitored member UP.
+	deadline := time.Now().Add(10 * time.Second)
+	for {
+		got, err := pools.GetMember(ctx, e.alice, p.ID, m.ID).Extract()
+		if err != nil {
+			t.Fatal(err)
+		}
+		if got.OperatingStatus == "ONLINE" {
+			break
+		}
+		if time.Now().After(deadline) {
+			t.Fatalf("member %s operating status %s", m.ID, got.OperatingStatus)
+		}
+		time.Sleep(100 * time.Millisecond)
+	}
+	st, err := loadbalancers.GetStatuses(ctx, e.alice, lb.ID).Extract()
+	if err != nil {
+		t.Fatal(err)
+	}
+	if len(st.Loadbalancer.Listeners) != 1 || len(st.Loadbalancer.Listeners[0].Pools) != 2 {
+		t.Fatalf("status tree: %+v", st.Loadbalancer)
+	}
+	if _, err := loadbalancers.GetStats(ctx, e.alice, lb.ID).Extract(); err != nil {
+		t.Fatal(err)
+	}
+	// Isolation: bob sees none of it.
+	if _, err := loadbalancers.Get(ctx, e.bob, lb.ID).Extract(); err == nil {
+		t.Fatal("bob read alice's load balancer")
+	} else {
+		fault(t, err, http.StatusNotFound)
+	}
+	err = pools.Delete(ctx, e.bob, p.ID).ExtractErr()
+	fault(t, err, http.StatusNotFound)
+	_, err = monitors.Get(ctx, e.bob, hm.ID).Extract()
+	fault(t, err, http.StatusNotFound)
+	// A reader cannot change anything.
+	_, err = loadbalancers.Update(ctx, e.rita, lb.ID, loadbalancers.UpdateOpts{Name: ptr("x")}).Extract()
+	fault(t, err, http.StatusForbidden)
+	// A VIP on another project's subnet.
+	_, err = loadbalancers.Create(ctx, e.bob, loadbalancers.CreateOpts{VipSubnetID: e.subnetID}).Extract()
+	if msg := fault(t, err, http.StatusBadRequest); !strings.Contains(msg, e.subnetID) {
+		t.Fatalf("foreign subnet: %s", msg)
+	}
+	// Delete without cascade is refused; with cascade everything goes.
+	err = loadbalancers.Delete(ctx, e.alice, lb.ID, loadbalancers.DeleteOpts{}).ExtractErr()
+	fault(t, err, http.StatusBadRequest)
+	if err := loadbalancers.Delete(ctx, e.alice, lb.ID, loadbalancers.DeleteOpts{Cascade: true}).ExtractErr(); err != nil {
+		t.Fatal(err)
+	}
+	deadline = time.Now().Add(30 * time.Second)
+	for {
+		_, err := loadbalancers.Get(ctx, e.alice, lb.ID).Extract()
+		if err != nil {
+			fault(t, err, http.StatusNotFound)
+			break
+		}
+		if time.Now().After(deadline) {
+			t.Fatal("load balancer not deleted")
+		}
+		time.Sleep(50 * time.Millisecond)
+	}
+	if _, err := ports.Get(ctx, e.aliceNet, lb.VipPortID).Extract(); err == nil {
+		t.Fatal("VIP port left behind")
+	}
+	all, err := pools.List(e.alice, pools.ListOpts{}).AllPages(ctx)
+	if err != nil {
+		t.Fatal(err)
+	}
+	if ps, _ := pools.ExtractPools(all); len(ps) != 0 {
+		t.Fatalf("pools left: %d", len(ps))
+	}
+}
+
+// TestPendingIsImmutable: with no host to apply it, a load balancer stays
+// PENDING_CREATE and every change to it is refused with Octavia's 409.
+func TestPendingIsImmutable(t *testing.T) {
+	e := newEnvWith(t, cloudtest.Options{Hosts: -1})
+	ctx := context.Background()
+	lb, err := loadbalancers.Create(ctx, e.alice, loadbalancers.CreateOpts{Name: "shop", VipSubnetID: e.subnetID}).Extract()
+	if err != nil {
+		t.Fatal(err)
+	}
+	_, err = listeners.Create(ctx, e.alice, listeners.CreateOpts{LoadbalancerID: lb.ID, Protocol: "HTTP", ProtocolPort: 80}).Extract()
+	if msg := fault(t, err, http.StatusConflict); msg != "Load Balancer "+lb.ID+" is immutable and cannot be updated." {
+		t.Fatalf("409 message: %s", msg)
+	}
+	_, err = loadbalancers.Update(ctx, e.alice, lb.ID, loadbalancers.UpdateOpts{Name: ptr("x")}).Extract()
+	if msg := fault(t, err, http.StatusConflict); msg != "Invalid state PENDING_CREATE of loadbalancer resource "+lb.ID {
+		t.Fatalf("409 message: %s", msg)
+	}
+	_, err = pools.Create(ctx, e.alice, pools.CreateOpts{LoadbalancerID: lb.ID, Protocol: "TCP", LBMethod: "ROUND_ROBIN"}).Extract()
+	fault(t, err, http.StatusConflict)
+	// Never placed: a delete removes it and its VIP at once.
+	if err := loadbalancers.Delete(ctx, e.alice, lb.ID, loadbalancers.DeleteOpts{}).ExtractErr(); err != nil {
+		t.Fatal(err)
+	}
+	if _, err := ports.Get(ctx, e.aliceNet, lb.VipPortID).Extract(); err == nil {
+		t.Fatal("VIP port left behind")
+	}
+}
+
+func TestProvidersAndQuotas(t *testing.T) {
+	e := newEnv(t)
+	ctx := context.Background()
+	pages, err := providers.List(e.alice, providers.ListOpts{}).AllPages(ctx)
+	if err != nil {
+		t.Fatal(err)
+	}
+	ps, _ := providers.ExtractProviders(pages)
+	if len(ps) != 2 || ps[0].Name != "onestack" || ps[1].Name != "amphora" {
+		t.Fatalf("providers: %+v", ps)
+	}
+	one := 1
+	if _, err := quotas.Update(ctx, e.admin, e.shopID, quotas.UpdateOpts{Loadbalancer: &one}).Extract(); err != nil {
+		t.Fatal(err)
+	}
+	q, err := quotas.Get(ctx, e.alice, e.shopID).Extract()
+	if err != nil || q.Loadbalancer != 1 || q.Listener != -1 {
+		t.Fatalf("quota: %+v %v", q, err)
+	}
+	if _, err := loadbalancers.Create(ctx, e.alice, loadbalancers.CreateOpts{VipNetworkID: e.netID}).Extract(); err != nil {
+		t.Fatal(err)
+	}
+	_, err = loadbalancers.Create(ctx, e.alice, loadbalancers.CreateOpts{VipNetworkID: e.netID}).Extract()
+	if msg := fault(t, err, http.StatusForbidden); !strings.Contains(msg, "Quota has been met") {
+		t.Fatalf("quota: %s", msg)
+	}
+	// Only admins set quotas.
+	_, err = quotas.Update(ctx, e.alice, e.shopID, quotas.UpdateOpts{Loadbalancer: &one}).Extract()
+	fault(t, err, http.StatusForbidden)
+	// An unknown provider.
+	_, err = loadbalancers.Create(ctx, e.admin, loadbalancers.CreateOpts{VipNetworkID: e.netID, Provider: "f5"}).Extract()
+	fault(t, err, http.StatusBadRequest)
+}
+
+func contains(list []string, s string) bool {
+	for _, v := range list {
+		if v == s {
+			return true
+		}
+	}
+	return false
+}
+
+func ptr[T any](v T) *T { return &v }
