@@ -312,8 +312,9 @@ func (a *API) tokenDoc(r *http.Request, c *auth.Credentials, withCatalog bool) (
 
 // catalog renders the catalog for a token scoped to projectID ("" for a
 // domain or system token). As Keystone does, $(project_id)s and
-// $(tenant_id)s in an endpoint URL become the project's id, and an
-// endpoint whose URL needs a project the token lacks is left out.
+// $(tenant_id)s in an endpoint URL (or %(project_id)s, %(tenant_id)s:
+// Keystone turns "$(" into "%(" and formats) become the project's id, and
+// an endpoint whose URL needs a project the token lacks is left out.
 func (a *API) catalog(r *http.Request, projectID string) ([]any, error) {
 	cat, err := a.svc.Catalog(r.Context())
 	if err != nil {
@@ -323,7 +324,7 @@ func (a *API) catalog(r *http.Request, projectID string) ([]any, error) {
 	for _, s := range cat {
 		eps := make([]any, 0, len(s.Endpoints))
 		for _, e := range s.Endpoints {
-			url := e.URL
+			url := strings.ReplaceAll(e.URL, "%(", "$(")
 			if strings.Contains(url, "$(") {
 				if projectID == "" {
 					continue
