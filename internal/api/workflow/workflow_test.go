@@ -150,6 +150,8 @@ os:
     images: <% $.images %>
     volumes: <% $.volumes %>
     version: <% $.version %>
+    object: <% $.object %>
+    listing: <% $.listing %>
   tasks:
     flavors:
       action: nova.flavors_list
@@ -169,6 +171,21 @@ os:
     volumes:
       action: cinder.volumes_list
       publish: {volumes: <% task().result.len() %>}
+    container:
+      action: swift.put_container container="wf-c"
+      on-success: object
+    object:
+      action: swift.put_object container="wf-c" obj="greeting" contents="hello from a workflow" content_type="text/plain"
+      on-success: read
+    read:
+      action: swift.get_object container="wf-c" obj="greeting"
+      publish:
+        object: <% task().result[1] %>
+      on-success: listing
+    listing:
+      action: swift.get_container container="wf-c"
+      publish:
+        listing: <% task().result[1].name %>
 `
 	c.ok(c.do("POST", "/workflows", def, "text/plain"), http.StatusCreated)
 	x := c.ok(c.do("POST", "/executions", map[string]any{"workflow_name": "os"}, ""), http.StatusCreated)
@@ -179,7 +196,7 @@ os:
 	var out map[string]any
 	_ = json.Unmarshal([]byte(x["output"].(string)), &out)
 	if !strings.Contains(fmt.Sprint(out["networks"]), "public") || !strings.Contains(fmt.Sprint(out["projects"]), "admin") ||
-		out["version"] == "2.1" || out["version"] == nil {
+		out["version"] == "2.1" || out["version"] == nil || out["object"] != "hello from a workflow" || fmt.Sprint(out["listing"]) != "[greeting]" {
 		t.Errorf("output: %v", out)
 	}
 }

@@ -46,7 +46,7 @@ type osAction struct {
 // its user can and nothing more.
 func OpenStack(cfg OpenStackConfig) []*engine.Action {
 	var out []*engine.Action
-	for _, decls := range [][]osAction{novaActions, glanceActions, neutronActions, cinderActions, keystoneActions} {
+	for _, decls := range [][]osAction{novaActions, glanceActions, neutronActions, cinderActions, keystoneActions, swiftActions} {
 		for _, d := range decls {
 			params, kwargs := parseSig(d.sig)
 			if regional[strings.SplitN(d.name, ".", 2)[0]] {
@@ -81,7 +81,7 @@ var regional = map[string]bool{"nova": true, "glance": true, "neutron": true, "c
 // this cloud does not run, with the service's name.
 var unserved = map[string]string{"heat": "orchestration (Heat)", "aodh": "alarming (Aodh)", "gnocchi": "metrics (Gnocchi)",
 	"trove": "database (Trove)", "ironic": "bare metal (Ironic)", "baremetal_introspection": "bare metal introspection (Ironic Inspector)",
-	"swift": "object storage (Swift)", "swiftservice": "object storage (Swift)", "zaqar": "messaging (Zaqar)", "designate": "DNS (Designate)",
+	"swiftservice": "object storage bulk operations (SwiftService)", "zaqar": "messaging (Zaqar)", "designate": "DNS (Designate)",
 	"magnum": "container infrastructure (Magnum)", "zun": "containers (Zun)", "manila": "shared file systems (Manila)",
 	"barbican": "key manager (Barbican)", "murano": "application catalog (Murano)", "tacker": "NFV orchestration (Tacker)",
 	"senlin": "clustering (Senlin)", "qinling": "functions (Qinling)", "vitrage": "root cause analysis (Vitrage)", "watcher": "optimization (Watcher)",
@@ -203,6 +203,38 @@ func (c *osClient) do(ctx context.Context, method, path string, q url.Values, bo
 			http.StatusText(res.StatusCode), errorMessage(v)), Data: v}
 	}
 	return v, res.Header, nil
+}
+
+// doRaw sends one request with a raw body and returns the raw answer
+// (Swift's objects are not JSON).
+func (c *osClient) doRaw(ctx context.Context, method, path string, q url.Values, body []byte, hdr map[string]string) ([]byte, http.Header, error) {
+	target := c.base + path
+	if strings.HasPrefix(path, "//") { // outside the service's base (Swift's /info)
+		target = path[1:]
+	}
+	if len(q) > 0 {
+		target += "?" + q.Encode()
+	}
+	var rd io.Reader
+	if body != nil {
+		rd = bytes.NewReader(body)
+	}
+	req := httptest.NewRequest(method, target, rd).WithContext(ctx)
+	req.RemoteAddr = "127.0.0.1:0"
+	req.Header.Set("X-Auth-Token", c.token)
+	req.Header.Set("User-Agent", "onestack-workflow "+c.action)
+	for k, v := range hdr {
+		req.Header.Set(k, v)
+	}
+	rec := httptest.NewRecorder()
+	c.api.ServeHTTP(rec, req)
+	res := rec.Result()
+	data, _ := io.ReadAll(io.LimitReader(res.Body, 8<<20))
+	if res.StatusCode >= 400 {
+		return nil, res.Header, &engine.Failure{Msg: fmt.Sprintf("%s %s returned %d %s: %s", method, target, res.StatusCode,
+			http.StatusText(res.StatusCode), clip(strings.TrimSpace(string(data)), 500)), Data: string(data)}
+	}
+	return data, res.Header, nil
 }
 
 // errorMessage finds the message in an OpenStack error body (Nova's
