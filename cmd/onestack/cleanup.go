@@ -10,12 +10,14 @@ import (
 	"syscall"
 	"time"
 
+	"github.com/onestack/onestack/internal/driver/haproxy"
 	"github.com/onestack/onestack/internal/driver/linux"
 	"github.com/onestack/onestack/internal/driver/qemu"
 )
 
 // cleanupCmd removes what a (crashed) `onestack up` with this data
-// directory left on the machine: its guests' QEMU processes, and every
+// directory left on the machine: its guests' QEMU processes, its load
+// balancers' HAProxy processes, and every
 // network namespace, link and nftables table of its data plane. Records
 // and disks stay: the next `onestack up` starts the guests again.
 func cleanupCmd(ctx context.Context, args []string) error {
@@ -34,6 +36,15 @@ func cleanupCmd(ctx context.Context, args []string) error {
 	hosts, _ := filepath.Glob(filepath.Join(abs, "hosts", "*"))
 	stopped := 0
 	for _, dir := range hosts {
+		lbs, err := haproxy.Stop(filepath.Join(dir, "lb"))
+		for _, id := range lbs {
+			fmt.Printf("stopped load balancer %s (HAProxy)\n", id)
+		}
+		if err != nil {
+			return fmt.Errorf("stop the load balancers of %s: %w", dir, err)
+		}
+		stopped += len(lbs)
+
 		guests, err := qemu.Inspect(dir)
 		if err != nil {
 			return fmt.Errorf("read guests of %s: %w", dir, err)
@@ -58,7 +69,7 @@ func cleanupCmd(ctx context.Context, args []string) error {
 		return fmt.Errorf("clean up the data plane (prefix %s): %w", prefix, err)
 	}
 	_ = os.Remove(filepath.Join(abs, "external-netns"))
-	fmt.Printf("cleanup of %s done: %d guest process(es) stopped, %d data plane object(s) removed\n", abs, stopped, len(removed))
+	fmt.Printf("cleanup of %s done: %d guest and load balancer process(es) stopped, %d data plane object(s) removed\n", abs, stopped, len(removed))
 	return nil
 }
 

@@ -25,7 +25,11 @@ func (c *Cloud) wireLoadBalancer(context.Context) error {
 	if c.network == nil {
 		return fmt.Errorf("load balancing needs the networking service wired first")
 	}
-	svc := lbsvc.New(c.DB, lbNetwork{c.network}, nil, c.cfg.Log.With("service", "loadbalancer"), lbsvc.Config{})
+	var cfg lbsvc.Config
+	if c.Compute != nil {
+		cfg.DefaultComputeZone = c.Compute.Config().DefaultZone
+	}
+	svc := lbsvc.New(c.DB, lbNetwork{c.network}, nil, c.cfg.Log.With("service", "loadbalancer"), cfg)
 	c.LoadBalancer = svc
 	c.mount(lbapi.New(svc, c.env()).Service())
 	c.loops = append(c.loops, svc.Run)

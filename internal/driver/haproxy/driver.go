@@ -380,3 +380,33 @@ func statsCSV(sock string) ([]map[string]string, error) {
 	}
 	return out, nil
 }
+
+// Stop ends every HAProxy process a driver with directory dir started (by
+// the pids in each load balancer's pid file, nothing else) and returns the
+// ids of the load balancers it stopped; for `onestack cleanup`, after a
+// crash. Files stay: a restarted agent applies its load balancers again.
+func Stop(dir string) ([]string, error) {
+	entries, err := os.ReadDir(dir)
+	if errors.Is(err, os.ErrNotExist) {
+		return nil, nil
+	}
+	if err != nil {
+		return nil, err
+	}
+	d := &Driver{cfg: Config{Dir: dir}}
+	var stopped []string
+	for _, e := range entries {
+		if !e.IsDir() {
+			continue
+		}
+		f := d.files(e.Name())
+		if len(livePIDs(f.pid())) == 0 {
+			continue
+		}
+		if err := d.stopHAProxy(f); err != nil {
+			return stopped, err
+		}
+		stopped = append(stopped, e.Name())
+	}
+	return stopped, nil
+}

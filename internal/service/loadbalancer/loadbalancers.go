@@ -158,7 +158,7 @@ func (s *Service) CreateLoadBalancer(ctx context.Context, c *auth.Credentials, i
 				}
 			}
 		}
-		host, err := s.pickHost(ctx, tx, "")
+		host, err := s.pickHost(ctx, tx, str(in.AvailabilityZone), "")
 		if err != nil {
 			return err
 		}
@@ -307,7 +307,7 @@ func (s *Service) Failover(ctx context.Context, c *auth.Credentials, id string) 
 		if isPending(t.LB.ProvisioningStatus) {
 			return pendingState(t.LB.ProvisioningStatus, id)
 		}
-		host, err := s.pickHost(ctx, tx, t.LB.Host)
+		host, err := s.pickHost(ctx, tx, t.LB.AvailabilityZone, t.LB.Host)
 		if err != nil {
 			return err
 		}

@@ -76,6 +76,10 @@ type Config struct {
 	HostTimeout time.Duration
 	// DefaultProvider is the provider of load balancers that name none.
 	DefaultProvider string
+	// DefaultComputeZone is the compute availability zone of hosts in no
+	// zoned host aggregate ("nova" when empty), for availability zones
+	// whose profile names a compute_zone.
+	DefaultComputeZone string
 }
 
 // Service is Octavia's domain: load balancers and their trees, statuses,
@@ -104,6 +108,9 @@ func New(db *store.DB, net Network, secrets Secrets, log *slog.Logger, cfg Confi
 	}
 	if cfg.HostTimeout <= 0 {
 		cfg.HostTimeout = 90 * time.Second
+	}
+	if cfg.DefaultComputeZone == "" {
+		cfg.DefaultComputeZone = "nova"
 	}
 	if cfg.DefaultProvider == "" {
 		cfg.DefaultProvider = ProviderOnestack
