@@ -124,6 +124,7 @@ func agentCmd(ctx context.Context, args []string) error {
 			if err != nil {
 				return err
 			}
+			defer lbd.Close()
 			cfg.LoadBalancers = lbd
 		}
 		if qd, ok := d.(*qemu.Driver); ok {

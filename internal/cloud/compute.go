@@ -132,6 +132,7 @@ func (c *Cloud) wireQemuHosts(ctx context.Context) error {
 					return err
 				}
 				acfg.LoadBalancers = lbd
+				c.closers = append(c.closers, lbd.Close)
 			}
 		}
 		d, err := qemu.New(cfg)

@@ -48,6 +48,9 @@ type Driver struct {
 	log *slog.Logger
 	mu  sync.Mutex
 	udp map[string]*udpLB
+	// probers are the health check goroutines of UDP pools; Close waits
+	// for them.
+	probers sync.WaitGroup
 }
 
 // New returns a driver; it changes nothing until Apply.
@@ -65,6 +68,22 @@ func New(cfg Config) (*Driver, error) {
 		return nil, fmt.Errorf("haproxy: %w", err)
 	}
 	return &Driver{cfg: cfg, log: cfg.Log, udp: map[string]*udpLB{}}, nil
+}
+
+// Close stops the health checks the driver runs (UDP pools) and waits for
+// them. Load balancers keep running: HAProxy and the NAT rules outlive the
+// agent, and a restarted one checks again.
+func (d *Driver) Close() error {
+	d.mu.Lock()
+	for _, u := range d.udp {
+		u.mu.Lock()
+		u.stopped = true
+		u.mu.Unlock()
+		u.cancel()
+	}
+	d.mu.Unlock()
+	d.probers.Wait()
+	return nil
 }
 
 // Available reports whether the haproxy binary can be run, and why not.

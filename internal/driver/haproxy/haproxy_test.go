@@ -149,7 +149,8 @@ func TestHAProxyDataPlane(t *testing.T) {
 				{ID: "m1", Address: "10.9.0.11", Port: 80, Weight: 1, AdminUp: true}, {ID: "m2", Address: "10.9.0.12", Port: 80, Weight: 1, AdminUp: true}}},
 			{ID: "two", Protocol: "HTTP", Algorithm: "ROUND_ROBIN", AdminUp: true, Members: []hostapi.Member{
 				{ID: "m2b", Address: "10.9.0.12", Port: 80, Weight: 1, AdminUp: true}}},
-			{ID: "udp", Protocol: "UDP", Algorithm: "ROUND_ROBIN", AdminUp: true, Members: []hostapi.Member{
+			{ID: "udp", Protocol: "UDP", Algorithm: "ROUND_ROBIN", AdminUp: true, Monitor: &hostapi.Monitor{ID: "hmu", Type: "UDP-CONNECT",
+				Delay: 1, Timeout: 1, MaxRetries: 1, MaxRetriesDown: 2, AdminUp: true}, Members: []hostapi.Member{
 				{ID: "u1", Address: "10.9.0.11", Port: 5353, Weight: 1, AdminUp: true}, {ID: "u2", Address: "10.9.0.12", Port: 5353, Weight: 1, AdminUp: true}}},
 		}}
 	if err := d.Apply(ctx, lb); err != nil {
@@ -163,7 +164,7 @@ func TestHAProxyDataPlane(t *testing.T) {
 	if again := livePIDs(d.files(lbID).pid()); fmt.Sprint(again) != fmt.Sprint(pids) || len(pids) == 0 {
 		t.Fatalf("second apply changed HAProxy: %v -> %v", pids, again)
 	}
-	waitHealth(t, d, lbID, map[string]string{"m1": hostapi.HealthUp, "m2": hostapi.HealthUp})
+	waitHealth(t, d, lbID, map[string]string{"m1": hostapi.HealthUp, "m2": hostapi.HealthUp, "u1": hostapi.HealthUp, "u2": hostapi.HealthUp})
 
 	client := &http.Client{Timeout: 3 * time.Second, Transport: &http.Transport{
 		DisableKeepAlives: true,
@@ -211,15 +212,19 @@ func TestHAProxyDataPlane(t *testing.T) {
 	if udpSeen["m1"] == 0 || udpSeen["m2"] == 0 {
 		t.Fatalf("UDP over two members: %v", udpSeen)
 	}
-	// m2 dies: the health check takes it out; then no client error.
+	// m2 dies: the health checks take it out (HAProxy's for HTTP, the
+	// driver's UDP-CONNECT for UDP); then no client error.
 	members["m2"].Process.Kill()
 	members["m2"].Wait()
 	start := time.Now()
-	waitHealth(t, d, lbID, map[string]string{"m1": hostapi.HealthUp, "m2": hostapi.HealthDown})
-	t.Logf("member death detected in %s (delay 1 s, fall 1)", time.Since(start).Round(10*time.Millisecond))
+	waitHealth(t, d, lbID, map[string]string{"m1": hostapi.HealthUp, "m2": hostapi.HealthDown, "u1": hostapi.HealthUp, "u2": hostapi.HealthDown})
+	t.Logf("member death detected in %s (delay 1 s, fall 1 for HTTP, 2 for UDP)", time.Since(start).Round(10*time.Millisecond))
 	for i := 0; i < 6; i++ {
 		if got := get("http://10.9.0.2/"); got != "m1" {
 			t.Fatalf("after m2 died, got %q", got)
+		}
+		if got := udpAsk(t, mNS, "10.9.0.2:53"); got != "m1" {
+			t.Fatalf("after m2 died, UDP answered %q", got)
 		}
 	}
 	// Remove leaves no process, file or rule.
