@@ -19,6 +19,8 @@ import (
 	"time"
 
 	"github.com/vishvananda/netns"
+
+	"github.com/onestack/onestack/internal/driver/haproxy"
 )
 
 // Clients that run in a network namespace (the outside world's), from
@@ -211,8 +213,12 @@ func (h *remoteHost) kill() {
 }
 
 // stopLoadBalancersIn ends the HAProxy processes of a load balancer
-// directory (by their pid files) left by a failed test.
+// directory left by a failed test (as onestack cleanup does, which also
+// removes their socket directory), and any still running after.
 func stopLoadBalancersIn(t *testing.T, dir string) {
+	if ids, err := haproxy.Stop(dir); err != nil || len(ids) > 0 {
+		t.Logf("stopped the load balancers %v left in %s (%v)", ids, dir, err)
+	}
 	for _, pid := range haproxyPIDs(dir) {
 		t.Logf("ending HAProxy process %d left by the test", pid)
 		_ = syscall.Kill(pid, syscall.SIGKILL)

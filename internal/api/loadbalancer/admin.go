@@ -63,6 +63,21 @@ func (a *API) setQuota(w http.ResponseWriter, r *http.Request) error {
 	if err := decodeRoot(r, "quota", &body); err != nil {
 		return err
 	}
+	in, err := quotaInput(body)
+	if err != nil {
+		return err
+	}
+	q, err := a.svc.SetQuota(r.Context(), r.PathValue("project"), in)
+	if err != nil {
+		return err
+	}
+	rest.WriteJSON(w, http.StatusAccepted, map[string]any{"quota": quotaView(q)})
+	return nil
+}
+
+// quotaInput maps a quota body's names (each limit has two: Octavia's old
+// and new) to the service's kinds; null leaves a limit as it is.
+func quotaInput(body map[string]*int) (map[string]*int, error) {
 	in := map[string]*int{}
 	for k, v := range body {
 		kind := ""
@@ -74,22 +89,17 @@ func (a *API) setQuota(w http.ResponseWriter, r *http.Request) error {
 			}
 		}
 		if kind == "" {
-			return oserr.BadRequest("Unknown attribute for argument quota: %s", k)
+			return nil, oserr.BadRequest("Unknown attribute for argument quota: %s", k)
 		}
 		if v == nil {
 			continue
 		}
 		if prev, dup := in[kind]; dup && prev != nil && *prev != *v {
-			return oserr.BadRequest("Invalid input for quota %s: its two names were given different values.", k)
+			return nil, oserr.BadRequest("Invalid input for quota %s: its two names were given different values.", k)
 		}
 		in[kind] = v
 	}
-	q, err := a.svc.SetQuota(r.Context(), r.PathValue("project"), in)
-	if err != nil {
-		return err
-	}
-	rest.WriteJSON(w, http.StatusAccepted, map[string]any{"quota": quotaView(q)})
-	return nil
+	return in, nil
 }
 
 func (a *API) resetQuota(w http.ResponseWriter, r *http.Request) error {

@@ -9,15 +9,24 @@ import (
 	"github.com/onestack/onestack/internal/hostapi"
 )
 
-// Files a load balancer's HAProxy reads, below its directory.
+// Files a load balancer's HAProxy reads, below its directory, and its
+// stats socket, in a short runtime directory: a socket's path must fit
+// sun_path (108 bytes) with HAProxy's ".<pid>.tmp" while it binds, which
+// a data directory's depth can exceed.
 type files struct {
 	dir string
+	run string // the socket directory; dir when empty
+	id  string
 }
 
 func (f files) config() string { return f.dir + "/haproxy.cfg" }
 func (f files) pid() string    { return f.dir + "/haproxy.pid" }
-func (f files) stats() string  { return f.dir + "/stats.sock" }
-func (f files) master() string { return f.dir + "/master.sock" }
+func (f files) stats() string {
+	if f.run == "" {
+		return f.dir + "/stats.sock"
+	}
+	return f.run + "/" + f.id + ".sock"
+}
 func (f files) cert(listener string) string {
 	return f.dir + "/certs-" + listener
 }

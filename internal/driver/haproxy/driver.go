@@ -10,6 +10,8 @@ import (
 	"bufio"
 	"bytes"
 	"context"
+	"crypto/sha256"
+	"encoding/hex"
 	"encoding/csv"
 	"errors"
 	"fmt"
@@ -37,6 +39,9 @@ type Config struct {
 	// into on this host (the network data plane's PortNamespace of
 	// hostapi.LBNamespace(id)).
 	Namespace func(lbID string) string
+	// RunDir holds the stats sockets (default /run/onestack/lb-<hash of
+	// Dir>: a socket path must be short).
+	RunDir string
 	// Binary is the haproxy executable ("haproxy" on PATH when empty).
 	Binary string
 	Log    *slog.Logger
@@ -61,6 +66,12 @@ func New(cfg Config) (*Driver, error) {
 	if cfg.Binary == "" {
 		cfg.Binary = "haproxy"
 	}
+	if cfg.RunDir == "" {
+		cfg.RunDir = runDir(cfg.Dir)
+	}
+	if err := os.MkdirAll(cfg.RunDir, 0o700); err != nil {
+		return nil, fmt.Errorf("haproxy: %w", err)
+	}
 	if cfg.Log == nil {
 		cfg.Log = slog.New(slog.DiscardHandler)
 	}
@@ -71,7 +82,8 @@ func New(cfg Config) (*Driver, error) {
 }
 
 // Close stops the health checks the driver runs (UDP pools) and waits for
-// them. Load balancers keep running: HAProxy and the NAT rules outlive the
+// them, and removes the socket directory if no load balancer uses it.
+// Load balancers keep running: HAProxy and the NAT rules outlive the
 // agent, and a restarted one checks again.
 func (d *Driver) Close() error {
 	d.mu.Lock()
@@ -83,6 +95,7 @@ func (d *Driver) Close() error {
 	}
 	d.mu.Unlock()
 	d.probers.Wait()
+	_ = os.Remove(d.cfg.RunDir) // only when empty: running load balancers keep their sockets
 	return nil
 }
 
@@ -97,7 +110,20 @@ func Available(binary string) error {
 	return nil
 }
 
-func (d *Driver) files(id string) files { return files{dir: filepath.Join(d.cfg.Dir, id)} }
+func (d *Driver) files(id string) files {
+	return files{dir: filepath.Join(d.cfg.Dir, id), run: d.cfg.RunDir, id: id}
+}
+
+// runDir is the default socket directory of a driver with directory dir:
+// short, and one per driver (several agents share a machine in tests).
+func runDir(dir string) string {
+	abs, err := filepath.Abs(dir)
+	if err != nil {
+		abs = dir
+	}
+	sum := sha256.Sum256([]byte(abs))
+	return "/run/onestack/lb-" + hex.EncodeToString(sum[:4])
+}
 
 func nsExists(name string) bool {
 	_, err := os.Stat(filepath.Join("/run/netns", name))
@@ -143,7 +169,7 @@ func (d *Driver) applyHAProxy(ctx context.Context, lb hostapi.LoadBalancer, ns s
 		if err := os.WriteFile(tmp, []byte(cfg), 0o600); err != nil {
 			return err
 		}
-		if out, err := d.run(ctx, "", d.cfg.Binary, "-c", "-q", "-f", tmp); err != nil {
+		if out, err := d.run(ctx, "", d.cfg.Binary, "-c", "-f", tmp); err != nil {
 			os.Remove(tmp)
 			return fmt.Errorf("HAProxy refused the configuration: %s", firstAlert(out, err))
 		}
@@ -279,6 +305,9 @@ func (d *Driver) Remove(ctx context.Context, id string) error {
 	if err := d.removeUDP(ctx, id); err != nil {
 		return err
 	}
+	if err := os.Remove(f.stats()); err != nil && !errors.Is(err, os.ErrNotExist) {
+		return err
+	}
 	return os.RemoveAll(f.dir)
 }
 
@@ -412,7 +441,7 @@ func Stop(dir string) ([]string, error) {
 	if err != nil {
 		return nil, err
 	}
-	d := &Driver{cfg: Config{Dir: dir}}
+	d := &Driver{cfg: Config{Dir: dir, RunDir: runDir(dir)}}
 	var stopped []string
 	for _, e := range entries {
 		if !e.IsDir() {
@@ -425,7 +454,9 @@ func Stop(dir string) ([]string, error) {
 		if err := d.stopHAProxy(f); err != nil {
 			return stopped, err
 		}
+		_ = os.Remove(f.stats())
 		stopped = append(stopped, e.Name())
 	}
+	_ = os.Remove(d.cfg.RunDir)
 	return stopped, nil
 }

@@ -131,7 +131,13 @@ func TestHAProxyDataPlane(t *testing.T) {
 	}
 	ctx := context.Background()
 	lbID := "lb1"
-	t.Cleanup(func() { d.Remove(ctx, lbID) })
+	t.Cleanup(func() {
+		d.Remove(ctx, lbID)
+		d.Close()
+		if _, err := os.Stat(d.cfg.RunDir); !os.IsNotExist(err) {
+			t.Errorf("socket directory %s left after Remove and Close", d.cfg.RunDir)
+		}
+	})
 	cert := selfSigned(t)
 	mon := &hostapi.Monitor{ID: "hm", Type: "HTTP", Delay: 1, Timeout: 1, MaxRetries: 1, MaxRetriesDown: 1, HTTPMethod: "GET", URLPath: "/", ExpectedCodes: "200", AdminUp: true}
 	lb := hostapi.LoadBalancer{ID: lbID, Revision: 1, AdminUp: true, VIPAddress: "10.9.0.2",
