@@ -59,7 +59,7 @@ func dialFrom(ctx context.Context, ns, network, addr string) (net.Conn, error) {
 // cookies, it keeps them (a browser's session).
 func nsHTTP(ns string, timeout time.Duration, cookies bool) *http.Client {
 	c := &http.Client{Timeout: timeout, Transport: &http.Transport{
-		DisableKeepAlives: true, // every request a new connection: the load balancer picks again
+		DisableKeepAlives: true,                                  // every request a new connection: the load balancer picks again
 		TLSClientConfig:   &tls.Config{InsecureSkipVerify: true}, // the test's self-signed certificate
 		DialContext: func(ctx context.Context, network, addr string) (net.Conn, error) {
 			return dialFrom(ctx, ns, network, addr)
