@@ -10,6 +10,7 @@ import (
 
 	"github.com/gophercloud/gophercloud/v2"
 	"github.com/gophercloud/gophercloud/v2/openstack"
+	"github.com/gophercloud/gophercloud/v2/openstack/compute/v2/aggregates"
 	"github.com/gophercloud/gophercloud/v2/openstack/identity/v3/projects"
 	"github.com/gophercloud/gophercloud/v2/openstack/identity/v3/roles"
 	"github.com/gophercloud/gophercloud/v2/openstack/identity/v3/users"
@@ -25,6 +26,7 @@ import (
 	"github.com/gophercloud/gophercloud/v2/openstack/networking/v2/subnets"
 
 	"github.com/onestack/onestack/internal/cloudtest"
+	"github.com/onestack/onestack/internal/storetest"
 )
 
 const pw = "secret-pw"
@@ -41,7 +43,17 @@ type env struct {
 	netID, subnetID         string
 }
 
-func newEnv(t *testing.T) *env { return newEnvWith(t, cloudtest.Options{}) }
+// backends runs fn on a cloud of each store backend: SQLite and, when
+// ONESTACK_TEST_POSTGRES is set, PostgreSQL.
+func backends(t *testing.T, o cloudtest.Options, fn func(t *testing.T, e *env)) {
+	for _, b := range storetest.Backends(t) {
+		t.Run(b, func(t *testing.T) {
+			o := o
+			o.Backend = b
+			fn(t, newEnvWith(t, o))
+		})
+	}
+}
 
 func newEnvWith(t *testing.T, o cloudtest.Options) *env {
 	t.Helper()
@@ -174,7 +186,10 @@ func asUnexpected(err error, out *gophercloud.ErrUnexpectedResponseCode) bool {
 }
 
 func TestLoadBalancerLifecycle(t *testing.T) {
-	e := newEnv(t)
+	backends(t, cloudtest.Options{}, testLifecycle)
+}
+
+func testLifecycle(t *testing.T, e *env) {
 	ctx := context.Background()
 	lb, err := loadbalancers.Create(ctx, e.alice, loadbalancers.CreateOpts{Name: "shop", VipSubnetID: e.subnetID}).Extract()
 	if err != nil {
@@ -333,7 +348,10 @@ func TestLoadBalancerLifecycle(t *testing.T) {
 // TestPendingIsImmutable: with no host to apply it, a load balancer stays
 // PENDING_CREATE and every change to it is refused with Octavia's 409.
 func TestPendingIsImmutable(t *testing.T) {
-	e := newEnvWith(t, cloudtest.Options{Hosts: -1})
+	backends(t, cloudtest.Options{Hosts: -1}, testPendingIsImmutable)
+}
+
+func testPendingIsImmutable(t *testing.T, e *env) {
 	ctx := context.Background()
 	lb, err := loadbalancers.Create(ctx, e.alice, loadbalancers.CreateOpts{Name: "shop", VipSubnetID: e.subnetID}).Extract()
 	if err != nil {
@@ -359,7 +377,10 @@ func TestPendingIsImmutable(t *testing.T) {
 }
 
 func TestProvidersAndQuotas(t *testing.T) {
-	e := newEnv(t)
+	backends(t, cloudtest.Options{}, testProvidersAndQuotas)
+}
+
+func testProvidersAndQuotas(t *testing.T, e *env) {
 	ctx := context.Background()
 	pages, err := providers.List(e.alice, providers.ListOpts{}).AllPages(ctx)
 	if err != nil {
@@ -402,3 +423,92 @@ func contains(list []string, s string) bool {
 }
 
 func ptr[T any](v T) *T { return &v }
+
+// TestAvailabilityZonePlacement: an Octavia availability zone whose
+// profile names a compute zone puts its load balancers only on the hosts
+// of that zone (a Nova aggregate's); failover stays there; a zone with no
+// host leaves the load balancer waiting for one.
+func TestAvailabilityZonePlacement(t *testing.T) {
+	backends(t, cloudtest.Options{Hosts: 3}, testZonePlacement)
+}
+
+func testZonePlacement(t *testing.T, e *env) {
+	ctx := context.Background()
+	nova, err := openstack.NewComputeV2(e.Admin(t), gophercloud.EndpointOpts{})
+	if err != nil {
+		t.Fatal(err)
+	}
+	agg, err := aggregates.Create(ctx, nova, aggregates.CreateOpts{Name: "edge-hosts", AvailabilityZone: "edge"}).Extract()
+	if err != nil {
+		t.Fatal(err)
+	}
+	if _, err := aggregates.AddHost(ctx, nova, agg.ID, aggregates.AddHostOpts{Host: "host-2"}).Extract(); err != nil {
+		t.Fatal(err)
+	}
+	adminTok := e.Token(t, "admin", cloudtest.AdminPassword, "admin")
+	post := func(path, body string) map[string]any {
+		t.Helper()
+		r := e.Do(t, "POST", "/load-balancer/v2/lbaas"+path, adminTok, []byte(body))
+		if r.Status != http.StatusCreated {
+			t.Fatalf("POST %s: %d %s", path, r.Status, r.Body)
+		}
+		return r.JSON(t)
+	}
+	for _, z := range []struct{ name, compute string }{{"edge", "edge"}, {"nowhere", "empty-zone"}} {
+		zp := post("/availabilityzoneprofiles", `{"availability_zone_profile": {"name": "`+z.name+`", "provider_name": "onestack", "availability_zone_data": "{\"compute_zone\": \"`+z.compute+`\"}"}}`)
+		id := zp["availability_zone_profile"].(map[string]any)["id"].(string)
+		post("/availabilityzones", `{"availability_zone": {"name": "`+z.name+`", "availability_zone_profile_id": "`+id+`"}}`)
+	}
+	host := func(lbID string) any {
+		r := e.Do(t, "GET", "/load-balancer/v2/octavia/amphorae?loadbalancer_id="+lbID, adminTok, nil)
+		amps := r.JSON(t)["amphorae"].([]any)
+		if len(amps) != 1 {
+			t.Fatalf("amphorae of %s: %s", lbID, r.Body)
+		}
+		return amps[0].(map[string]any)["host"]
+	}
+	var ids []string
+	for i := 0; i < 3; i++ {
+		lb, err := loadbalancers.Create(ctx, e.alice, loadbalancers.CreateOpts{VipSubnetID: e.subnetID, AvailabilityZone: "edge"}).Extract()
+		if err != nil {
+			t.Fatal(err)
+		}
+		if got := waitActive(t, e.alice, lb.ID); got.ProvisioningStatus != "ACTIVE" {
+			t.Fatalf("load balancer in zone edge: %s", got.ProvisioningStatus)
+		}
+		if h := host(lb.ID); h != "host-2" {
+			t.Errorf("load balancer %d in zone edge runs on %v, want host-2 (the only host of compute zone edge)", i, h)
+		}
+		ids = append(ids, lb.ID)
+	}
+	// Without a zone, the least loaded host: not host-2, which has three.
+	lb, err := loadbalancers.Create(ctx, e.alice, loadbalancers.CreateOpts{VipSubnetID: e.subnetID}).Extract()
+	if err != nil {
+		t.Fatal(err)
+	}
+	waitActive(t, e.alice, lb.ID)
+	if h := host(lb.ID); h == "host-2" {
+		t.Errorf("a load balancer without a zone went to host-2, which runs three: want the least loaded host")
+	}
+	// Failover within the zone: host-2 is its only host.
+	if err := loadbalancers.Failover(ctx, e.admin, ids[0]).ExtractErr(); err != nil {
+		t.Fatal(err)
+	}
+	waitActive(t, e.alice, ids[0])
+	if h := host(ids[0]); h != "host-2" {
+		t.Errorf("after failover the load balancer in zone edge runs on %v, want host-2", h)
+	}
+	// A zone whose compute zone has no host: the load balancer waits.
+	lb, err = loadbalancers.Create(ctx, e.alice, loadbalancers.CreateOpts{VipSubnetID: e.subnetID, AvailabilityZone: "nowhere"}).Extract()
+	if err != nil {
+		t.Fatal(err)
+	}
+	time.Sleep(300 * time.Millisecond)
+	got, err := loadbalancers.Get(ctx, e.alice, lb.ID).Extract()
+	if err != nil {
+		t.Fatal(err)
+	}
+	if got.ProvisioningStatus != "PENDING_CREATE" || host(lb.ID) != nil {
+		t.Errorf("load balancer in a zone without hosts: %s on %v, want PENDING_CREATE on no host", got.ProvisioningStatus, host(lb.ID))
+	}
+}
