@@ -24,9 +24,10 @@ import (
 )
 
 // Clients that run in a network namespace (the outside world's), from
-// this test process: each socket is made on a thread of its own that
-// enters the namespace and is then discarded, so no thread of the test
-// stays in another namespace.
+// this test process: a locked thread enters the namespace, makes the
+// socket and goes back, so no thread of the test stays there (the main
+// thread's namespace is the process's for onestack cleanup, which kills
+// what it finds in its namespaces).
 
 // dialFrom dials addr from namespace ns.
 func dialFrom(ctx context.Context, ns, network, addr string) (net.Conn, error) {
@@ -36,19 +37,33 @@ func dialFrom(ctx context.Context, ns, network, addr string) (net.Conn, error) {
 	}
 	ch := make(chan result, 1)
 	go func() {
-		runtime.LockOSThread() // never unlocked: the thread ends with this goroutine
+		runtime.LockOSThread()
+		orig, err := netns.Get()
+		if err != nil {
+			runtime.UnlockOSThread()
+			ch <- result{err: err}
+			return
+		}
+		defer orig.Close()
 		h, err := netns.GetFromName(ns)
 		if err != nil {
-			ch <- result{err: err}
+			runtime.UnlockOSThread()
+			ch <- result{err: fmt.Errorf("namespace %s: %w", ns, err)}
 			return
 		}
 		defer h.Close()
 		if err := netns.Set(h); err != nil {
-			ch <- result{err: err}
+			runtime.UnlockOSThread()
+			ch <- result{err: fmt.Errorf("enter namespace %s: %w", ns, err)}
 			return
 		}
 		var d net.Dialer
 		c, err := d.DialContext(ctx, network, addr)
+		// Back before the thread serves other goroutines; one that cannot
+		// stays locked and ends with this goroutine.
+		if netns.Set(orig) == nil {
+			runtime.UnlockOSThread()
+		}
 		ch <- result{c, err}
 	}()
 	r := <-ch

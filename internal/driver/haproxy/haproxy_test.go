@@ -5,10 +5,8 @@ import (
 	"crypto/ecdsa"
 	"crypto/elliptic"
 	"crypto/rand"
-	"crypto/tls"
 	"crypto/x509"
 	"crypto/x509/pkix"
-	"encoding/hex"
 	"encoding/pem"
 	"fmt"
 	"io"
@@ -17,7 +15,6 @@ import (
 	"net/http"
 	"os"
 	"os/exec"
-	"path/filepath"
 	"runtime"
 	"strings"
 	"testing"
@@ -54,7 +51,7 @@ func TestMain(m *testing.M) {
 	os.Exit(m.Run())
 }
 
-func sh(t *testing.T, args ...string) {
+func sh(t testing.TB, args ...string) {
 	t.Helper()
 	if out, err := exec.Command(args[0], args[1:]...).CombinedOutput(); err != nil {
 		t.Fatalf("%s: %v: %s", strings.Join(args, " "), err, out)
@@ -88,47 +85,8 @@ func inNS(ns string, fn func() error) error {
 // check with no client error, an L7 policy, TLS termination, UDP, and
 // nothing left after Remove.
 func TestHAProxyDataPlane(t *testing.T) {
-	if os.Geteuid() != 0 {
-		t.Skip("needs root (network namespaces)")
-	}
-	if err := Available(""); err != nil {
-		t.Skip(err)
-	}
-	b := make([]byte, 3)
-	rand.Read(b)
-	pfx := "osth" + hex.EncodeToString(b)
-	lbNS, mNS := pfx+"-lb", pfx+"-m"
-	t.Cleanup(func() {
-		exec.Command("ip", "netns", "del", lbNS).Run()
-		exec.Command("ip", "netns", "del", mNS).Run()
-	})
-	sh(t, "ip", "netns", "add", lbNS)
-	sh(t, "ip", "netns", "add", mNS)
-	sh(t, "ip", "link", "add", "ovl"+hex.EncodeToString(b), "netns", lbNS, "type", "veth", "peer", "name", "ovm"+hex.EncodeToString(b), "netns", mNS)
-	sh(t, "ip", "-n", lbNS, "addr", "add", "10.9.0.2/24", "dev", "ovl"+hex.EncodeToString(b))
-	sh(t, "ip", "-n", lbNS, "link", "set", "ovl"+hex.EncodeToString(b), "up")
-	sh(t, "ip", "-n", lbNS, "link", "set", "lo", "up")
-	for _, a := range []string{"10.9.0.11/24", "10.9.0.12/24", "10.9.0.100/24"} {
-		sh(t, "ip", "-n", mNS, "addr", "add", a, "dev", "ovm"+hex.EncodeToString(b))
-	}
-	sh(t, "ip", "-n", mNS, "link", "set", "ovm"+hex.EncodeToString(b), "up")
-	sh(t, "ip", "-n", mNS, "link", "set", "lo", "up")
-	self, _ := os.Executable()
-	members := map[string]*exec.Cmd{}
-	for name, addr := range map[string]string{"m1": "10.9.0.11", "m2": "10.9.0.12"} {
-		cmd := exec.Command("ip", "netns", "exec", mNS, self)
-		cmd.Env = append(os.Environ(), "ONESTACK_LB_MEMBER="+name, "ONESTACK_LB_ADDR="+addr)
-		if err := cmd.Start(); err != nil {
-			t.Fatal(err)
-		}
-		members[name] = cmd
-		t.Cleanup(func() { cmd.Process.Kill(); cmd.Wait() })
-	}
-	dir := t.TempDir()
-	d, err := New(Config{Dir: filepath.Join(dir, "lb"), Namespace: func(string) string { return lbNS }})
-	if err != nil {
-		t.Fatal(err)
-	}
+	tb := newTestbed(t, map[string]string{"m1": "10.9.0.11", "m2": "10.9.0.12"})
+	lbNS, mNS, members, d := tb.lbNS, tb.mNS, tb.members, tb.d
 	ctx := context.Background()
 	lbID := "lb1"
 	t.Cleanup(func() {
@@ -138,6 +96,7 @@ func TestHAProxyDataPlane(t *testing.T) {
 			t.Errorf("socket directory %s left after Remove and Close", d.cfg.RunDir)
 		}
 	})
+	_ = lbNS
 	cert := selfSigned(t)
 	mon := &hostapi.Monitor{ID: "hm", Type: "HTTP", Delay: 1, Timeout: 1, MaxRetries: 1, MaxRetriesDown: 1, HTTPMethod: "GET", URLPath: "/", ExpectedCodes: "200", AdminUp: true}
 	lb := hostapi.LoadBalancer{ID: lbID, Revision: 1, AdminUp: true, VIPAddress: "10.9.0.2",
@@ -172,17 +131,7 @@ func TestHAProxyDataPlane(t *testing.T) {
 	}
 	waitHealth(t, d, lbID, map[string]string{"m1": hostapi.HealthUp, "m2": hostapi.HealthUp, "u1": hostapi.HealthUp, "u2": hostapi.HealthUp})
 
-	client := &http.Client{Timeout: 3 * time.Second, Transport: &http.Transport{
-		DisableKeepAlives: true,
-		TLSClientConfig:   &tls.Config{InsecureSkipVerify: true},
-		DialContext: func(ctx context.Context, network, addr string) (c net.Conn, err error) {
-			err = inNS(mNS, func() error {
-				var d net.Dialer
-				c, err = d.DialContext(ctx, network, addr)
-				return err
-			})
-			return c, err
-		}}}
+	client := tb.client(3 * time.Second)
 	get := func(url string) string {
 		t.Helper()
 		resp, err := client.Get(url)

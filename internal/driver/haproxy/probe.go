@@ -23,10 +23,14 @@ import (
 // Health checks the driver runs itself (UDP pools: HAProxy checks the
 // others), from the load balancer's namespace as HAProxy's would be.
 
-// dialIn dials addr from namespace ns. The socket is made on a thread of
-// its own that enters ns and is then discarded (never unlocked), so no
-// thread of the process is left in another namespace by a failed switch
-// back; the connection works from any goroutine after.
+// dialIn dials addr from namespace ns: a locked thread enters ns, makes
+// the socket and goes back; the connection works from any goroutine after.
+// A thread that could not go back stays locked and ends with its
+// goroutine, so no goroutine ever runs in a namespace by accident. (Not
+// leaving it in ns for good: the thread may be the process's main one,
+// which cannot end, and whose namespace is the one /proc/PID/ns/net
+// shows — onestack cleanup kills the processes it finds in its
+// namespaces.)
 func dialIn(ctx context.Context, ns, network, addr string) (net.Conn, error) {
 	type result struct {
 		c   net.Conn
@@ -34,19 +38,33 @@ func dialIn(ctx context.Context, ns, network, addr string) (net.Conn, error) {
 	}
 	ch := make(chan result, 1)
 	go func() {
-		runtime.LockOSThread() // never unlocked: the thread ends with this goroutine
+		runtime.LockOSThread()
+		orig, err := netns.Get()
+		if err != nil {
+			runtime.UnlockOSThread()
+			ch <- result{err: err}
+			return
+		}
+		defer orig.Close()
 		h, err := netns.GetFromName(ns)
 		if err != nil {
+			runtime.UnlockOSThread()
 			ch <- result{err: fmt.Errorf("namespace %s: %w", ns, err)}
 			return
 		}
 		defer h.Close()
 		if err := netns.Set(h); err != nil {
+			runtime.UnlockOSThread()
 			ch <- result{err: fmt.Errorf("enter namespace %s: %w", ns, err)}
 			return
 		}
 		var d net.Dialer
 		c, err := d.DialContext(ctx, network, addr)
+		// Back before the thread serves other goroutines; one that cannot
+		// stays locked and ends with this goroutine.
+		if netns.Set(orig) == nil {
+			runtime.UnlockOSThread()
+		}
 		ch <- result{c, err}
 	}()
 	r := <-ch
@@ -69,7 +87,11 @@ func probe(ctx context.Context, ns string, m hostapi.Member, mon hostapi.Monitor
 	switch mon.Type {
 	case "UDP-CONNECT":
 		// As Octavia's amphora: a datagram; an ICMP port unreachable
-		// (read as ECONNREFUSED) fails, an answer or silence passes.
+		// (read as ECONNREFUSED) fails, and so does a host the kernel
+		// cannot reach (its neighbour entry failed: EHOSTUNREACH); an
+		// answer or silence passes. A member whose host vanished still
+		// passes until its neighbour entry expires (half a minute or
+		// more): an HTTP or TCP monitor on monitor_port finds it at once.
 		c, err := dialIn(ctx, ns, "udp", target)
 		if err != nil {
 			return err
@@ -88,6 +110,9 @@ func probe(ctx context.Context, ns string, m hostapi.Member, mon hostapi.Monitor
 		}
 		if errors.Is(err, syscall.ECONNREFUSED) {
 			return fmt.Errorf("%s: port unreachable", target)
+		}
+		if errors.Is(err, syscall.EHOSTUNREACH) || errors.Is(err, syscall.ENETUNREACH) {
+			return fmt.Errorf("%s: host unreachable", target)
 		}
 		return err
 	case "TCP":
