@@ -69,6 +69,11 @@ func (a lbNetwork) DeleteVIPTx(ctx context.Context, tx *store.Tx, v lbsvc.VIP) e
 	return a.n.DeleteVIPTx(ctx, tx, netsvc.VIP{PortID: v.PortID, NetworkID: v.NetworkID, SubnetID: v.SubnetID, Address: v.Address, GroupID: v.GroupID, UserPort: v.UserPort})
 }
 
+func (a lbNetwork) SetMemberPortsTx(ctx context.Context, tx *store.Tx, c *auth.Credentials, r lbsvc.MemberPortsRequest) (map[string]string, error) {
+	return a.n.SetMemberPortsTx(ctx, tx, c, netsvc.MemberPortsRequest{LoadBalancerID: r.LoadBalancerID, ProjectID: r.ProjectID,
+		Host: r.Host, GroupID: r.GroupID, Subnets: r.Subnets, Have: r.Have})
+}
+
 func (a lbNetwork) NotifyNetwork() { a.n.Notify() }
 
 // WatchLoadBalancers implements hostapi.LoadBalancerPlane for the

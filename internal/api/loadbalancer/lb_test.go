@@ -512,3 +512,95 @@ func testZonePlacement(t *testing.T, e *env) {
 		t.Errorf("load balancer in a zone without hosts: %s on %v, want PENDING_CREATE on no host", got.ProvisioningStatus, host(lb.ID))
 	}
 }
+
+// TestMemberOnAnotherNetwork: a member on a subnet of another network
+// than the VIP's gives the load balancer a port on that subnet (bound to
+// its host, wired into its namespace by the data plane); the last member
+// there leaving removes it, and so does cascade delete.
+func TestMemberOnAnotherNetwork(t *testing.T) {
+	backends(t, cloudtest.Options{}, testMemberOnAnotherNetwork)
+}
+
+func testMemberOnAnotherNetwork(t *testing.T, e *env) {
+	ctx := context.Background()
+	n, err := networks.Create(ctx, e.aliceNet, networks.CreateOpts{Name: "backend-net"}).Extract()
+	if err != nil {
+		t.Fatal(err)
+	}
+	sn, err := subnets.Create(ctx, e.aliceNet, subnets.CreateOpts{NetworkID: n.ID, CIDR: "10.77.0.0/24", IPVersion: gophercloud.IPv4}).Extract()
+	if err != nil {
+		t.Fatal(err)
+	}
+	lb, err := loadbalancers.Create(ctx, e.alice, loadbalancers.CreateOpts{VipSubnetID: e.subnetID}).Extract()
+	if err != nil {
+		t.Fatal(err)
+	}
+	waitActive(t, e.alice, lb.ID)
+	p, err := pools.Create(ctx, e.alice, pools.CreateOpts{LoadbalancerID: lb.ID, Protocol: "HTTP", LBMethod: "ROUND_ROBIN"}).Extract()
+	if err != nil {
+		t.Fatal(err)
+	}
+	waitActive(t, e.alice, lb.ID)
+	memberPorts := func() []ports.Port {
+		t.Helper()
+		pages, err := ports.List(e.aliceNet, ports.ListOpts{DeviceOwner: "Octavia:member"}).AllPages(ctx)
+		if err != nil {
+			t.Fatal(err)
+		}
+		ps, _ := ports.ExtractPorts(pages)
+		return ps
+	}
+	var ids []string
+	for _, a := range []string{"10.77.0.10", "10.77.0.11"} {
+		m, err := pools.CreateMember(ctx, e.alice, p.ID, pools.CreateMemberOpts{Address: a, ProtocolPort: 80, SubnetID: sn.ID}).Extract()
+		if err != nil {
+			t.Fatal(err)
+		}
+		waitActive(t, e.alice, lb.ID)
+		ids = append(ids, m.ID)
+	}
+	got := memberPorts()
+	if len(got) != 1 || got[0].NetworkID != n.ID || got[0].DeviceID != "lb-"+lb.ID || len(got[0].FixedIPs) != 1 || got[0].FixedIPs[0].SubnetID != sn.ID {
+		t.Fatalf("ports of the load balancer on the members' network: %+v, want one on subnet %s with device_id lb-%s", got, sn.ID, lb.ID)
+	}
+	// A member on the VIP's own network needs no port.
+	if _, err := pools.CreateMember(ctx, e.alice, p.ID, pools.CreateMemberOpts{Address: "10.0.0.20", ProtocolPort: 80}).Extract(); err != nil {
+		t.Fatal(err)
+	}
+	waitActive(t, e.alice, lb.ID)
+	if n := len(memberPorts()); n != 1 {
+		t.Errorf("after a member on the VIP's network: %d member ports, want 1", n)
+	}
+	// One member left on the subnet keeps the port; none removes it.
+	for i, id := range ids {
+		if err := pools.DeleteMember(ctx, e.alice, p.ID, id).ExtractErr(); err != nil {
+			t.Fatal(err)
+		}
+		waitActive(t, e.alice, lb.ID)
+		if want := map[int]int{0: 1, 1: 0}[i]; len(memberPorts()) != want {
+			t.Errorf("after deleting %d of 2 members on the other network: %d member ports, want %d", i+1, len(memberPorts()), want)
+		}
+	}
+	if _, err := pools.CreateMember(ctx, e.alice, p.ID, pools.CreateMemberOpts{Address: "10.77.0.12", ProtocolPort: 80, SubnetID: sn.ID}).Extract(); err != nil {
+		t.Fatal(err)
+	}
+	waitActive(t, e.alice, lb.ID)
+	if n := len(memberPorts()); n != 1 {
+		t.Fatalf("member ports after a new member there: %d, want 1", n)
+	}
+	if err := loadbalancers.Delete(ctx, e.alice, lb.ID, loadbalancers.DeleteOpts{Cascade: true}).ExtractErr(); err != nil {
+		t.Fatal(err)
+	}
+	for i := 0; ; i++ {
+		if _, err := loadbalancers.Get(ctx, e.alice, lb.ID).Extract(); err != nil {
+			break
+		}
+		if i > 300 {
+			t.Fatal("load balancer not deleted")
+		}
+		time.Sleep(20 * time.Millisecond)
+	}
+	if ps := memberPorts(); len(ps) != 0 {
+		t.Errorf("member ports after cascade delete: %+v", ps)
+	}
+}

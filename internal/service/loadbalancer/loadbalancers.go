@@ -199,6 +199,9 @@ func (s *Service) CreateLoadBalancer(ctx context.Context, c *auth.Credentials, i
 		if err := s.syncVIPRules(ctx, tx, t); err != nil {
 			return err
 		}
+		if err := s.syncMemberPorts(ctx, tx, c, t); err != nil {
+			return err
+		}
 		msg := fmt.Sprintf("created with VIP %s (port %s)", lb.VIPAddress, lb.VIPPortID)
 		if host == "" {
 			msg += "; no host runs load balancers yet: it waits for one"
@@ -269,6 +272,11 @@ func (s *Service) DeleteLoadBalancer(ctx context.Context, c *auth.Credentials, i
 
 // purge removes a load balancer's VIP, rows and events.
 func (s *Service) purge(ctx context.Context, tx *store.Tx, t *Tree) error {
+	if s.net != nil && len(t.LB.MemberPorts) > 0 {
+		if _, err := s.net.SetMemberPortsTx(ctx, tx, nil, MemberPortsRequest{LoadBalancerID: t.LB.ID, Have: t.LB.MemberPorts}); err != nil {
+			return err
+		}
+	}
 	if s.net != nil {
 		if err := s.net.DeleteVIPTx(ctx, tx, VIP{PortID: t.LB.VIPPortID, GroupID: t.LB.VIPGroupID, UserPort: t.LB.VIPUserPort}); err != nil {
 			return err
@@ -315,11 +323,10 @@ func (s *Service) Failover(ctx context.Context, c *auth.Credentials, id string) 
 			host = t.LB.Host
 		}
 		old := t.LB.Host
-		if host != old && s.net != nil {
-			if err := s.net.BindVIPTx(ctx, tx, t.LB.VIPPortID, host); err != nil {
+		if host != old {
+			if err := s.bindPorts(ctx, tx, t, host); err != nil {
 				return err
 			}
-			s.touchNetwork(tx)
 		}
 		t.LB.Host = host
 		t.LB.ProvisioningStatus, t.LB.StatusReason, t.LB.Revision, t.LB.UpdatedAt = PendingUpdate, "", rev, s.now()

@@ -67,7 +67,10 @@ type LoadBalancer struct {
 	VIPGroups  []string
 	// VIPUserPort: the VIP port was the user's (vip_port_id) and is given
 	// back, not deleted, with the load balancer.
-	VIPUserPort      bool
+	VIPUserPort bool
+	// MemberPorts are the load balancer's ports on member subnets outside
+	// the VIP's network, by subnet id (wired into its namespace).
+	MemberPorts      map[string]string `json:",omitempty"`
 	Provider         string
 	FlavorID         string
 	AvailabilityZone string

@@ -202,7 +202,7 @@ func (s *Service) applyListener(t *Tree, l *Listener, in ListenerInput, create b
 				continue
 			}
 		}
-		l.InsertHeaders = maps(*in.InsertHeaders)
+		l.InsertHeaders = cloneMap(*in.InsertHeaders)
 	}
 	if in.AllowedCIDRs != nil {
 		for _, c := range *in.AllowedCIDRs {
@@ -302,7 +302,7 @@ func mapKeys(m map[string]string) []string {
 	return ks
 }
 
-func maps(m map[string]string) map[string]string {
+func cloneMap(m map[string]string) map[string]string {
 	out := make(map[string]string, len(m))
 	for k, v := range m {
 		out[k] = v

@@ -62,11 +62,8 @@ func (s *Service) seenHost(ctx context.Context, host string) error {
 			if host == "" {
 				continue // none in its zone yet
 			}
-			if s.net != nil {
-				if err := s.net.BindVIPTx(ctx, tx, t.LB.VIPPortID, host); err != nil {
-					return err
-				}
-				s.touchNetwork(tx)
+			if err := s.bindPorts(ctx, tx, t, host); err != nil {
+				return err
 			}
 			t.LB.Host, t.LB.Revision = host, rev
 			t.touch(t.LB.ID)

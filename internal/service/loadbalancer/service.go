@@ -36,7 +36,18 @@ type Network interface {
 	SetVIPRulesTx(ctx context.Context, tx *store.Tx, groupID string, rules []VIPRule) error
 	BindVIPTx(ctx context.Context, tx *store.Tx, portID, host string) error
 	DeleteVIPTx(ctx context.Context, tx *store.Tx, vip VIP) error
+	// SetMemberPortsTx makes the load balancer's ports on member subnets
+	// exactly req.Subnets and returns them by subnet.
+	SetMemberPortsTx(ctx context.Context, tx *store.Tx, c *auth.Credentials, req MemberPortsRequest) (map[string]string, error)
 	NotifyNetwork()
+}
+
+// MemberPortsRequest asks for a load balancer's ports on member subnets
+// outside the VIP's network, bound to Host, in the VIP's security group.
+type MemberPortsRequest struct {
+	LoadBalancerID, ProjectID, Host, GroupID string
+	Subnets                                  []string
+	Have                                     map[string]string
 }
 
 // VIPRequest asks the networking service for a load balancer's VIP port.
