@@ -80,14 +80,16 @@ func (a *API) versions(w http.ResponseWriter, r *http.Request) error {
 	return nil
 }
 
-// ---- policy: Octavia's defaults (a project's readers read, members
-// change, admins do the rest and see every project).
+// ---- policy: Octavia's "keystone default roles" (its defaults with
+// enforce_new_defaults): a project's readers read, its members change,
+// admins do the rest and see every project. Octavia's older
+// load-balancer_* roles alone give nothing, as there.
 
 func reader(c *auth.Credentials, _ *http.Request) error {
-	if c.ProjectID() == "" && !c.IsAdmin() {
-		return oserr.Forbidden("Policy does not allow this request to be performed.")
+	if c.IsAdmin() || c.ProjectID() != "" && c.HasRole(auth.RoleReader) {
+		return nil
 	}
-	return nil
+	return oserr.Forbidden("Policy does not allow this request to be performed.")
 }
 
 func member(c *auth.Credentials, r *http.Request) error {

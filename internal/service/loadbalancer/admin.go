@@ -22,8 +22,10 @@ type Provider struct{ Name, Description string }
 // Providers are the enabled providers.
 func Providers() []Provider {
 	return []Provider{
-		{ProviderOnestack, "HAProxy in a network namespace of a host, plugged into the VIP's network (onestack's data plane)."},
-		{ProviderAmphora, "Alias of onestack: Octavia's default provider name, accepted so clients and tests that name it work."},
+		// No commas in descriptions: Tempest's enabled_provider_drivers
+		// option (a comma-separated dict) must be able to hold them.
+		{ProviderOnestack, "HAProxy in a network namespace of a host plugged into the VIP's network (onestack's data plane)."},
+		{ProviderAmphora, "Alias of onestack (Octavia's default provider name) so clients and tests that name it work."},
 	}
 }
 
