@@ -9,6 +9,7 @@ import (
 	"log/slog"
 	"net/http"
 	"net/url"
+	"slices"
 	"sort"
 	"strconv"
 	"strings"
@@ -80,33 +81,74 @@ func (a *API) versions(w http.ResponseWriter, r *http.Request) error {
 	return nil
 }
 
-// ---- policy: Octavia's "keystone default roles" (its defaults with
-// enforce_new_defaults): a project's readers read, its members change,
-// admins do the rest and see every project. Octavia's older
-// load-balancer_* roles alone give nothing, as there.
+// ---- policy: Octavia's defaults. Keystone's roles (a project's readers
+// read, its members change, admins do the rest and see every project)
+// and Octavia's own, which its defaults still honour: load-balancer_admin
+// (an admin of this API), load-balancer_member and load-balancer_observer
+// (a project's member and reader here), load-balancer_global_observer
+// (reads every project) and load-balancer_quota_admin (every project's
+// quotas).
+
+const (
+	roleLBAdmin    = "load-balancer_admin"
+	roleLBMember   = "load-balancer_member"
+	roleLBObserver = "load-balancer_observer"
+)
+
+// octaviaRoles is c with Octavia's roles mapped onto Keystone's ones the
+// service checks (c itself when it has none of them).
+func octaviaRoles(c *auth.Credentials) *auth.Credentials {
+	var extra []string
+	switch {
+	case c.HasRole(roleLBAdmin):
+		extra = []string{auth.RoleAdmin, auth.RoleMember, auth.RoleReader}
+	case c.HasRole(roleLBMember):
+		extra = []string{auth.RoleMember, auth.RoleReader}
+	case c.HasRole(roleLBObserver), c.HasRole(svc.RoleGlobalObserver):
+		extra = []string{auth.RoleReader}
+	}
+	var add []auth.Ref
+	for _, r := range extra {
+		if !c.HasRole(r) {
+			add = append(add, auth.Ref{Name: r})
+		}
+	}
+	if len(add) == 0 {
+		return c
+	}
+	cc := *c
+	cc.Roles = append(slices.Clone(c.Roles), add...)
+	return &cc
+}
 
 func reader(c *auth.Credentials, _ *http.Request) error {
-	if c.IsAdmin() || c.ProjectID() != "" && c.HasRole(auth.RoleReader) {
+	c = octaviaRoles(c)
+	if c.IsAdmin() || c.HasRole(svc.RoleGlobalObserver) || c.HasRole(svc.RoleQuotaAdmin) || c.ProjectID() != "" && c.HasRole(auth.RoleReader) {
 		return nil
 	}
 	return oserr.Forbidden("Policy does not allow this request to be performed.")
 }
 
 func member(c *auth.Credentials, r *http.Request) error {
-	if err := reader(c, r); err != nil {
-		return err
+	c = octaviaRoles(c)
+	if c.IsAdmin() || c.ProjectID() != "" && c.HasRole(auth.RoleMember) {
+		return nil
 	}
-	if !c.HasRole(auth.RoleMember) && !c.IsAdmin() {
+	return oserr.Forbidden("Policy does not allow this request to be performed.")
+}
+
+func admin(c *auth.Credentials, _ *http.Request) error {
+	if !octaviaRoles(c).IsAdmin() {
 		return oserr.Forbidden("Policy does not allow this request to be performed.")
 	}
 	return nil
 }
 
-func admin(c *auth.Credentials, _ *http.Request) error {
-	if !c.IsAdmin() {
-		return oserr.Forbidden("Policy does not allow this request to be performed.")
+func quotaAdmin(c *auth.Credentials, r *http.Request) error {
+	if c.HasRole(svc.RoleQuotaAdmin) {
+		return nil
 	}
-	return nil
+	return admin(c, r)
 }
 
 // routes serves every path under /v2 and /v2.0, and the LBaaS resources
@@ -189,8 +231,8 @@ func (a *API) routesAt(base, lbaas string) []rest.Route {
 		rest.R("GET", l("/quotas"), reader, a.listQuotas),
 		rest.R("GET", l("/quotas/defaults"), reader, a.quotaDefaults),
 		rest.R("GET", l("/quotas/{project}"), reader, a.showQuota),
-		rest.R("PUT", l("/quotas/{project}"), admin, a.setQuota),
-		rest.R("DELETE", l("/quotas/{project}"), admin, a.resetQuota),
+		rest.R("PUT", l("/quotas/{project}"), quotaAdmin, a.setQuota),
+		rest.R("DELETE", l("/quotas/{project}"), quotaAdmin, a.resetQuota),
 
 		rest.R("GET", l("/providers"), reader, a.providers),
 		rest.R("GET", l("/providers/{provider}/flavor_capabilities"), admin, a.flavorCaps),

@@ -17,7 +17,9 @@ import (
 
 func bytesReader(b []byte) io.Reader { return bytes.NewReader(b) }
 
-func creds(r *http.Request) *auth.Credentials { return auth.From(r.Context()) }
+// creds are the request's credentials with Octavia's roles mapped onto
+// Keystone's (see octaviaRoles).
+func creds(r *http.Request) *auth.Credentials { return octaviaRoles(auth.From(r.Context())) }
 
 // decodeRoot reads {"<key>": {...}} strictly into v.
 func decodeRoot(r *http.Request, key string, v any) error {

@@ -15,7 +15,7 @@ import (
 // Forest returns the trees c may see: its project's, or for an admin
 // every project's (project narrows it when not empty).
 func (s *Service) Forest(ctx context.Context, c *auth.Credentials, project string) ([]*Tree, error) {
-	if !c.IsAdmin() {
+	if !readsAll(c) {
 		project = c.ProjectID()
 	}
 	var out []*Tree
@@ -55,7 +55,7 @@ func findTree(ctx context.Context, tx *store.Tx, c *auth.Credentials, kind, id s
 	if err != nil {
 		return nil, err
 	}
-	if !visible(c, o.ProjectID) {
+	if !visibleRead(c, o.ProjectID) {
 		return nil, notFound(kind, id)
 	}
 	t, err := loadTree(ctx, tx, o.LoadBalancerID)

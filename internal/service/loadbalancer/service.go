@@ -221,6 +221,23 @@ func visible(c *auth.Credentials, project string) bool {
 	return c.IsAdmin() || c.ProjectID() == project
 }
 
+// Octavia's own roles the service checks beyond Keystone's (the API maps
+// the others onto Keystone's admin, member and reader).
+const (
+	// RoleGlobalObserver reads every project's load balancers.
+	RoleGlobalObserver = "load-balancer_global_observer"
+	// RoleQuotaAdmin reads and sets every project's quotas.
+	RoleQuotaAdmin = "load-balancer_quota_admin"
+)
+
+// readsAll: admins and global observers read every project's objects.
+func readsAll(c *auth.Credentials) bool { return c.IsAdmin() || c.HasRole(RoleGlobalObserver) }
+
+// visibleRead is visible for reading.
+func visibleRead(c *auth.Credentials, project string) bool {
+	return readsAll(c) || c.ProjectID() == project
+}
+
 // ---- documents
 
 func encode(v any) string {
