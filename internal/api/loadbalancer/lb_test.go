@@ -41,6 +41,9 @@ type env struct {
 	aliceTok, bobTok        string
 	shopID                  string
 	netID, subnetID         string
+	// user makes a user with one role on a project (made if missing) and
+	// returns the project's id.
+	user func(project, user, role string) string
 }
 
 // backends runs fn on a cloud of each store backend: SQLite and, when
@@ -66,6 +69,13 @@ func newEnvWith(t *testing.T, o cloudtest.Options) *env {
 			t.Fatal(err)
 		}
 		rs, _ := roles.ExtractRoles(pages)
+		if len(rs) == 0 {
+			r, err := roles.Create(ctx, id, roles.CreateOpts{Name: name}).Extract()
+			if err != nil {
+				t.Fatal(err)
+			}
+			return r.ID
+		}
 		return rs[0].ID
 	}
 	mk := func(project, user, role string) string {
@@ -90,7 +100,7 @@ func newEnvWith(t *testing.T, o cloudtest.Options) *env {
 		}
 		return pid
 	}
-	e := &env{Env: ce}
+	e := &env{Env: ce, user: mk}
 	e.shopID = mk("shop", "alice", "member")
 	mk("rival", "bob", "member")
 	mk("shop", "rita", "reader")
@@ -603,4 +613,64 @@ func testMemberOnAnotherNetwork(t *testing.T, e *env) {
 	if ps := memberPorts(); len(ps) != 0 {
 		t.Errorf("member ports after cascade delete: %+v", ps)
 	}
+}
+
+// TestOctaviaRoles: Octavia's own roles work as its defaults make them:
+// load-balancer_member changes its project's load balancers,
+// load-balancer_observer only reads them, load-balancer_global_observer
+// reads every project's and changes none, load-balancer_admin administers
+// this API (and nothing else: its token is no Keystone admin), and a role
+// Octavia does not know gives nothing.
+func TestOctaviaRoles(t *testing.T) {
+	backends(t, cloudtest.Options{}, testOctaviaRoles)
+}
+
+func testOctaviaRoles(t *testing.T, e *env) {
+	ctx := context.Background()
+	e.user("shop", "lbm", "load-balancer_member")
+	e.user("shop", "lbo", "load-balancer_observer")
+	e.user("rival", "lbg", "load-balancer_global_observer")
+	e.user("rival", "lba", "load-balancer_admin")
+	e.user("shop", "aud", "auditor")
+	client := func(user, project string) *gophercloud.ServiceClient { return octavia(t, e.Client(t, user, pw, project)) }
+	lbm, lbo, lbg, lba, aud := client("lbm", "shop"), client("lbo", "shop"), client("lbg", "rival"), client("lba", "rival"), client("aud", "shop")
+
+	lb, err := loadbalancers.Create(ctx, lbm, loadbalancers.CreateOpts{Name: "by-lb-member", VipSubnetID: e.subnetID}).Extract()
+	if err != nil {
+		t.Fatalf("load-balancer_member creating in its project: %v", err)
+	}
+	waitActive(t, lbm, lb.ID)
+	if _, err := loadbalancers.Get(ctx, lbo, lb.ID).Extract(); err != nil {
+		t.Errorf("load-balancer_observer reading its project's load balancer: %v", err)
+	}
+	_, err = loadbalancers.Update(ctx, lbo, lb.ID, loadbalancers.UpdateOpts{Name: ptr("x")}).Extract()
+	fault(t, err, http.StatusForbidden)
+	if _, err := loadbalancers.Get(ctx, lbg, lb.ID).Extract(); err != nil {
+		t.Errorf("load-balancer_global_observer reading another project's load balancer: %v", err)
+	}
+	pages, err := loadbalancers.List(lbg, loadbalancers.ListOpts{}).AllPages(ctx)
+	if err != nil {
+		t.Fatal(err)
+	}
+	if all, _ := loadbalancers.ExtractLoadBalancers(pages); len(all) != 1 || all[0].ID != lb.ID {
+		t.Errorf("load-balancer_global_observer's list: %+v, want shop's load balancer", all)
+	}
+	_, err = loadbalancers.Update(ctx, lbg, lb.ID, loadbalancers.UpdateOpts{Name: ptr("x")}).Extract()
+	fault(t, err, http.StatusForbidden)
+	if _, err := loadbalancers.Update(ctx, lba, lb.ID, loadbalancers.UpdateOpts{Name: ptr("renamed-by-lb-admin")}).Extract(); err != nil {
+		t.Errorf("load-balancer_admin updating another project's load balancer: %v", err)
+	}
+	waitActive(t, lbm, lb.ID)
+	if _, err := providers.List(lba, providers.ListOpts{}).AllPages(ctx); err != nil {
+		t.Errorf("load-balancer_admin: %v", err)
+	}
+	if r := e.Do(t, "GET", "/load-balancer/v2/lbaas/flavorprofiles", e.Token(t, "lba", pw, "rival"), nil); r.Status != http.StatusOK {
+		t.Errorf("load-balancer_admin listing flavor profiles (admin only): %d %s", r.Status, r.Body)
+	}
+	// load-balancer_admin is no Keystone admin.
+	if r := e.Do(t, "GET", "/identity/v3/users", e.Token(t, "lba", pw, "rival"), nil); r.Status != http.StatusForbidden {
+		t.Errorf("load-balancer_admin listing Keystone users: %d, want 403", r.Status)
+	}
+	_, err = loadbalancers.List(aud, loadbalancers.ListOpts{}).AllPages(ctx)
+	fault(t, err, http.StatusForbidden)
 }
