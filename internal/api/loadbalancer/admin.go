@@ -59,7 +59,7 @@ func (a *API) showQuota(w http.ResponseWriter, r *http.Request) error {
 }
 
 func (a *API) setQuota(w http.ResponseWriter, r *http.Request) error {
-	var body map[string]*int
+	var body map[string]*wsInt
 	if err := decodeRoot(r, "quota", &body); err != nil {
 		return err
 	}
@@ -77,9 +77,10 @@ func (a *API) setQuota(w http.ResponseWriter, r *http.Request) error {
 
 // quotaInput maps a quota body's names (each limit has two: Octavia's old
 // and new) to the service's kinds; null leaves a limit as it is.
-func quotaInput(body map[string]*int) (map[string]*int, error) {
+func quotaInput(body map[string]*wsInt) (map[string]*int, error) {
 	in := map[string]*int{}
-	for k, v := range body {
+	for k, wv := range body {
+		v := ip(wv)
 		kind := ""
 		for kk, ns := range quotaNames {
 			for _, n := range ns {
@@ -171,9 +172,15 @@ func (a *API) listFlavorProfiles(w http.ResponseWriter, r *http.Request) error {
 
 // opList lists operator objects (they have no created_at: sorted by name).
 func (a *API) opList(w http.ResponseWriter, r *http.Request, key string, items []map[string]any) error {
+	// Octavia's default order: by id (availability zones, which have
+	// none, by name).
 	q := r.URL.Query()
-	if q.Get("sort") == "" && q.Get("sort_key") == "" {
-		q.Set("sort", "name:asc")
+	if q.Get("sort") == "" && q.Get("sort_key") == "" && len(items) > 0 {
+		if _, ok := items[0]["id"]; ok {
+			q.Set("sort", "id:asc")
+		} else {
+			q.Set("sort", "name:asc")
+		}
 		r.URL.RawQuery = q.Encode()
 	}
 	return a.listView(w, r, key, items)

@@ -53,7 +53,7 @@ func DecodeForTest(member string, body []byte) error {
 			_, err = b.input()
 		}
 	case "quota":
-		var b map[string]*int
+		var b map[string]*wsInt
 		if err = decodeRoot(r, member, &b); err == nil {
 			_, err = quotaInput(b)
 		}

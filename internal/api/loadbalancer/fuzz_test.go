@@ -1,6 +1,7 @@
 package loadbalancer_test
 
 import (
+	"strings"
 	"testing"
 
 	"github.com/onestack/onestack/internal/api/loadbalancer"
@@ -150,4 +151,31 @@ func FuzzListQuery(f *testing.F) {
 			t.Fatalf("list with query %q answered %d", q, code)
 		}
 	})
+}
+
+// TestIntegersAsOctavia: integer fields take numbers and numeric strings,
+// as Octavia's WSME does (Tempest sends "protocol_port": "80"); other
+// strings and fractions are refused with the field's name.
+func TestIntegersAsOctavia(t *testing.T) {
+	for body, ok := range map[string]bool{
+		`{"listener": {"protocol_port": "80"}}`:                                     true,
+		`{"listener": {"protocol_port": 80, "connection_limit": "-1"}}`:             true,
+		`{"member": {"address": "10.0.0.9", "protocol_port": "80", "weight": "3"}}`: true,
+		`{"listener": {"protocol_port": "eighty"}}`:                                 false,
+		`{"listener": {"protocol_port": 80.5}}`:                                     false,
+		`{"healthmonitor": {"delay": "1e3"}}`:                                       false,
+	} {
+		member := body[2 : strings.Index(body[2:], `"`)+2]
+		err := loadbalancer.DecodeForTest(member, []byte(body))
+		if ok && err != nil {
+			t.Errorf("%s: %v", body, err)
+		}
+		if !ok {
+			if err == nil {
+				t.Errorf("%s: accepted", body)
+			} else if e, _ := err.(*oserr.Error); e == nil || e.Status != 400 || !strings.Contains(e.Message, "Wrong type: expected int") {
+				t.Errorf("%s: %v", body, err)
+			}
+		}
+	}
 }

@@ -255,14 +255,17 @@ func testLifecycle(t *testing.T, e *env) {
 		t.Fatal(err)
 	}
 	waitActive(t, e.alice, lb.ID)
-	// Timeout above delay.
+	// max_retries out of Octavia's 1-10 (a timeout above the delay is
+	// accepted, as Octavia does).
 	p2, err := pools.Create(ctx, e.alice, pools.CreateOpts{LoadbalancerID: lb.ID, Protocol: "HTTP", LBMethod: "LEAST_CONNECTIONS"}).Extract()
 	if err != nil {
 		t.Fatal(err)
 	}
 	waitActive(t, e.alice, lb.ID)
-	_, err = monitors.Create(ctx, e.alice, monitors.CreateOpts{PoolID: p2.ID, Type: "TCP", Delay: 1, Timeout: 5, MaxRetries: 2}).Extract()
-	fault(t, err, http.StatusBadRequest)
+	_, err = monitors.Create(ctx, e.alice, monitors.CreateOpts{PoolID: p2.ID, Type: "TCP", Delay: 1, Timeout: 5, MaxRetries: 11}).Extract()
+	if msg := fault(t, err, http.StatusBadRequest); !strings.Contains(msg, "max_retries") {
+		t.Fatalf("max_retries 11: %s", msg)
+	}
 	// L7: /api to the second pool; a bad regex refused.
 	pol, err := l7policies.Create(ctx, e.alice, l7policies.CreateOpts{ListenerID: l.ID, Action: "REDIRECT_TO_POOL", RedirectPoolID: p2.ID}).Extract()
 	if err != nil {
@@ -307,16 +310,25 @@ func testLifecycle(t *testing.T, e *env) {
 	if _, err := loadbalancers.GetStats(ctx, e.alice, lb.ID).Extract(); err != nil {
 		t.Fatal(err)
 	}
-	// Isolation: bob sees none of it.
+	// Isolation: bob reads and changes none of it (403, as Octavia, whose
+	// policy is checked against the object's project), and his lists do
+	// not show it.
 	if _, err := loadbalancers.Get(ctx, e.bob, lb.ID).Extract(); err == nil {
 		t.Fatal("bob read alice's load balancer")
 	} else {
-		fault(t, err, http.StatusNotFound)
+		fault(t, err, http.StatusForbidden)
 	}
 	err = pools.Delete(ctx, e.bob, p.ID).ExtractErr()
-	fault(t, err, http.StatusNotFound)
+	fault(t, err, http.StatusForbidden)
 	_, err = monitors.Get(ctx, e.bob, hm.ID).Extract()
-	fault(t, err, http.StatusNotFound)
+	fault(t, err, http.StatusForbidden)
+	_, err = listeners.Create(ctx, e.bob, listeners.CreateOpts{LoadbalancerID: lb.ID, Protocol: "TCP", ProtocolPort: 9999}).Extract()
+	fault(t, err, http.StatusForbidden)
+	if pages, err := loadbalancers.List(e.bob, loadbalancers.ListOpts{}).AllPages(ctx); err != nil {
+		t.Fatal(err)
+	} else if l, _ := loadbalancers.ExtractLoadBalancers(pages); len(l) != 0 {
+		t.Errorf("bob's list shows %d load balancers of alice's", len(l))
+	}
 	// A reader cannot change anything.
 	_, err = loadbalancers.Update(ctx, e.rita, lb.ID, loadbalancers.UpdateOpts{Name: ptr("x")}).Extract()
 	fault(t, err, http.StatusForbidden)
@@ -632,7 +644,9 @@ func testOctaviaRoles(t *testing.T, e *env) {
 	e.user("rival", "lbg", "load-balancer_global_observer")
 	e.user("rival", "lba", "load-balancer_admin")
 	e.user("shop", "aud", "auditor")
-	client := func(user, project string) *gophercloud.ServiceClient { return octavia(t, e.Client(t, user, pw, project)) }
+	client := func(user, project string) *gophercloud.ServiceClient {
+		return octavia(t, e.Client(t, user, pw, project))
+	}
 	lbm, lbo, lbg, lba, aud := client("lbm", "shop"), client("lbo", "shop"), client("lbg", "rival"), client("lba", "rival"), client("aud", "shop")
 
 	lb, err := loadbalancers.Create(ctx, lbm, loadbalancers.CreateOpts{Name: "by-lb-member", VipSubnetID: e.subnetID}).Extract()

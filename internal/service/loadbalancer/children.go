@@ -17,14 +17,18 @@ import (
 // and the load balancer (PENDING_UPDATE) wait for the host to apply the
 // new revision.
 
-// lbOf returns the load balancer an object of kind belongs to, or the
-// kind's 404 (also when c may not see it).
+// lbOf returns the load balancer an object of kind belongs to, the kind's
+// 404, or a 403 when it is another project's (Octavia checks its policy
+// against the object's project: it says the object exists).
 func (s *Service) lbOf(ctx context.Context, c *auth.Credentials, kind, id string) (string, error) {
 	var lb string
 	err := s.read(ctx, func(tx *store.Tx) error {
 		o, err := tx.GetLBObject(ctx, kind, id)
-		if errors.Is(err, store.ErrNotFound) || err == nil && !visible(c, o.ProjectID) {
+		if errors.Is(err, store.ErrNotFound) {
 			return notFound(kind, id)
+		}
+		if err == nil && !visible(c, o.ProjectID) {
+			return forbidden()
 		}
 		lb = o.LoadBalancerID
 		return err

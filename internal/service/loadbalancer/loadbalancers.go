@@ -56,7 +56,7 @@ func findTree(ctx context.Context, tx *store.Tx, c *auth.Credentials, kind, id s
 		return nil, err
 	}
 	if !visibleRead(c, o.ProjectID) {
-		return nil, notFound(kind, id)
+		return nil, forbidden()
 	}
 	t, err := loadTree(ctx, tx, o.LoadBalancerID)
 	if isNotFound(err) {
@@ -242,7 +242,7 @@ func (s *Service) DeleteLoadBalancer(ctx context.Context, c *auth.Credentials, i
 			return err
 		}
 		if !visible(c, t.LB.ProjectID) {
-			return notFound(KindLoadBalancer, id)
+			return forbidden()
 		}
 		if (len(t.Listeners) > 0 || len(t.Pools) > 0) && !cascade {
 			return validation("Cannot delete Load Balancer %s - it has children", id)
@@ -310,7 +310,7 @@ func (s *Service) Failover(ctx context.Context, c *auth.Credentials, id string) 
 			return err
 		}
 		if !visible(c, t.LB.ProjectID) {
-			return notFound(KindLoadBalancer, id)
+			return forbidden()
 		}
 		if isPending(t.LB.ProvisioningStatus) {
 			return pendingState(t.LB.ProvisioningStatus, id)

@@ -563,9 +563,6 @@ func applyMonitor(h *HealthMonitor, in HealthMonitorInput) error {
 		}
 		*f.dst = *f.v
 	}
-	if h.Timeout > h.Delay {
-		return validation("The 'timeout' %d must be less than or equal to the 'delay' %d; lower timeout or raise delay.", h.Timeout, h.Delay)
-	}
 	if !http && (in.HTTPMethod != nil || in.URLPath != nil || in.ExpectedCodes != nil) {
 		switch {
 		case in.HTTPMethod != nil:

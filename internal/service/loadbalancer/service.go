@@ -291,8 +291,8 @@ func (s *Service) Events(ctx context.Context, c *auth.Credentials, lbID string) 
 		if err != nil {
 			return err
 		}
-		if !visible(c, lb.ProjectID) {
-			return notFound(KindLoadBalancer, lbID)
+		if !visibleRead(c, lb.ProjectID) {
+			return forbidden()
 		}
 		objs, err := tx.ListLBObjects(ctx, store.LBQuery{Kind: KindEvent, ParentID: lbID})
 		if err != nil {

@@ -323,10 +323,7 @@ func (s *Service) change(ctx context.Context, c *auth.Credentials, lbID, kind, i
 			return err
 		}
 		if !visible(c, t.LB.ProjectID) {
-			if kind == KindLoadBalancer {
-				return notFound(kind, lbID)
-			}
-			return notFound(kind, id)
+			return forbidden() // as Octavia: its policy is checked against the object's project
 		}
 		if isPending(t.LB.ProvisioningStatus) {
 			if kind == KindLoadBalancer {
