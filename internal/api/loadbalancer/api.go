@@ -307,7 +307,7 @@ func (a *API) listView(w http.ResponseWriter, r *http.Request, name string, item
 			continue
 		}
 		if len(items) > 0 {
-			if _, known := items[0][k]; !known {
+			if _, known := items[0][k]; !known && !(k == "loadbalancer_id" && items[0]["loadbalancers"] != nil) {
 				return oserr.BadRequest("One or more arguments are either duplicate or invalid")
 			}
 		}
@@ -321,6 +321,14 @@ func (a *API) listView(w http.ResponseWriter, r *http.Request, name string, item
 				continue
 			}
 			v, has := it[k]
+			if !has && k == "loadbalancer_id" {
+				// Listeners and pools name theirs in "loadbalancers".
+				if !hasLoadBalancer(it["loadbalancers"], vs[0]) {
+					ok = false
+					break
+				}
+				continue
+			}
 			if !has {
 				continue
 			}
@@ -400,6 +408,18 @@ func (a *API) listView(w http.ResponseWriter, r *http.Request, name string, item
 	}
 	rest.WriteJSON(w, http.StatusOK, map[string]any{name: out, name + "_links": links})
 	return nil
+}
+
+// hasLoadBalancer reports whether a view's "loadbalancers" ([{"id"}])
+// holds id.
+func hasLoadBalancer(v any, id string) bool {
+	list, _ := v.([]any)
+	for _, e := range list {
+		if m, ok := e.(map[string]any); ok && m["id"] == id {
+			return true
+		}
+	}
+	return false
 }
 
 // key is an item's marker: its id, or its name for objects without one

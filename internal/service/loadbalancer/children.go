@@ -207,27 +207,25 @@ func (s *Service) CreateMember(ctx context.Context, c *auth.Credentials, poolID 
 
 // checkMemberAddress refuses a member address outside every subnet of the
 // VIP's network unless a subnet is given, and a subnet the caller cannot
-// use or that does not hold the address.
+// use.
 func (s *Service) checkMemberAddress(ctx context.Context, tx *store.Tx, c *auth.Credentials, t *Tree, in MemberInput) error {
 	if s.net == nil || in.Address == nil {
+		return nil
+	}
+	if sub := str(in.SubnetID); sub != "" {
+		// As Octavia: the subnet says where the load balancer reaches the
+		// member (a port there when it is another network); the address
+		// may lie beyond it, through its routes.
+		if _, err := s.net.Subnet(ctx, tx, c, sub); errors.Is(err, store.ErrNotFound) {
+			return oserr.BadRequest("Subnet %s not found.", sub)
+		} else if err != nil {
+			return err
+		}
 		return nil
 	}
 	a, err := netip.ParseAddr(*in.Address)
 	if err != nil {
 		return nil // addMember says so
-	}
-	if sub := str(in.SubnetID); sub != "" {
-		sn, err := s.net.Subnet(ctx, tx, c, sub)
-		if errors.Is(err, store.ErrNotFound) {
-			return oserr.BadRequest("Subnet %s not found.", sub)
-		}
-		if err != nil {
-			return err
-		}
-		if p, err := netip.ParsePrefix(sn.CIDR); err != nil || !p.Contains(a) {
-			return validation("Member address %s is not in subnet %s (%s); give an address of that subnet.", a, sub, sn.CIDR)
-		}
-		return nil
 	}
 	subs, err := s.net.NetworkSubnets(ctx, tx, c, t.LB.VIPNetworkID)
 	if err != nil && !errors.Is(err, store.ErrNotFound) {

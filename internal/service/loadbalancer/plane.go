@@ -513,8 +513,8 @@ func (s *Service) health(t *Tree, st hostapi.LoadBalancerStatus, now time.Time) 
 			}
 		}
 		switch {
-		case !p.AdminStateUp:
-			status = Offline
+		case !p.AdminStateUp, n == 0:
+			status = Offline // as Octavia: a pool without members is offline
 		case n > 0 && bad == n:
 			status = OpError
 		case bad > 0:
