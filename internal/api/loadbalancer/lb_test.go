@@ -520,6 +520,13 @@ func testZonePlacement(t *testing.T, e *env) {
 	if h := host(ids[0]); h != "host-2" {
 		t.Errorf("after failover the load balancer in zone edge runs on %v, want host-2", h)
 	}
+	// A zone whose profile allows VIPs on other networks only.
+	zp := post("/availabilityzoneprofiles", `{"availability_zone_profile": {"name": "fenced", "provider_name": "onestack", "availability_zone_data": "{\"valid_vip_networks\": [\"`+e.netID+`-not\"]}"}}`)
+	post("/availabilityzones", `{"availability_zone": {"name": "fenced", "availability_zone_profile_id": "`+zp["availability_zone_profile"].(map[string]any)["id"].(string)+`"}}`)
+	_, err = loadbalancers.Create(ctx, e.alice, loadbalancers.CreateOpts{VipSubnetID: e.subnetID, AvailabilityZone: "fenced"}).Extract()
+	if msg := fault(t, err, http.StatusBadRequest); !strings.Contains(msg, "VIP network_id is not allowed") {
+		t.Errorf("a VIP on a network the zone does not allow: %s", msg)
+	}
 	// A zone whose compute zone has no host: the load balancer waits.
 	lb, err = loadbalancers.Create(ctx, e.alice, loadbalancers.CreateOpts{VipSubnetID: e.subnetID, AvailabilityZone: "nowhere"}).Extract()
 	if err != nil {

@@ -158,6 +158,11 @@ func (s *Service) CreateLoadBalancer(ctx context.Context, c *auth.Credentials, i
 				}
 			}
 		}
+		if nets, err := s.zoneVIPNetworks(ctx, tx, str(in.AvailabilityZone)); err != nil {
+			return err
+		} else if nets != nil && network != "" && !slices.Contains(nets, network) {
+			return validation("Supplied VIP network_id is not allowed by the configuration of this deployment: availability zone %s allows VIPs on %v only.", str(in.AvailabilityZone), nets)
+		}
 		host, err := s.pickHost(ctx, tx, str(in.AvailabilityZone), "")
 		if err != nil {
 			return err

@@ -145,9 +145,35 @@ func (s *Service) computeZone(ctx context.Context, tx *store.Tx, zone string) (s
 	if err != nil {
 		return "", err
 	}
-	var data map[string]string
+	var data struct {
+		ComputeZone string `json:"compute_zone"`
+	}
 	_ = json.Unmarshal([]byte(zp.ZoneData), &data) // checked when the profile was written
-	return data["compute_zone"], nil
+	return data.ComputeZone, nil
+}
+
+// zoneVIPNetworks are the networks an Octavia availability zone lets VIPs
+// be on (its profile's valid_vip_networks), nil for any.
+func (s *Service) zoneVIPNetworks(ctx context.Context, tx *store.Tx, zone string) ([]string, error) {
+	if zone == "" {
+		return nil, nil
+	}
+	z, err := get[Zone](ctx, tx, KindZone, zoneID(zone))
+	if err != nil {
+		return nil, err
+	}
+	zp, err := get[ZoneProfile](ctx, tx, KindZoneProfile, z.ProfileID)
+	if isNotFound(err) {
+		return nil, nil
+	}
+	if err != nil {
+		return nil, err
+	}
+	var data struct {
+		Networks []string `json:"valid_vip_networks"`
+	}
+	_ = json.Unmarshal([]byte(zp.ZoneData), &data)
+	return data.Networks, nil
 }
 
 // inZone keeps the hosts in the compute zone an Octavia availability zone
