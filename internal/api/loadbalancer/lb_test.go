@@ -245,10 +245,46 @@ func testLifecycle(t *testing.T, e *env) {
 		t.Fatal(err)
 	}
 	waitActive(t, e.alice, lb.ID)
-	// A member outside every subnet of the VIP network.
-	_, err = pools.CreateMember(ctx, e.alice, p.ID, pools.CreateMemberOpts{Address: "192.0.2.10", ProtocolPort: 80}).Extract()
-	if msg := fault(t, err, http.StatusBadRequest); !strings.Contains(msg, "subnet") {
-		t.Fatalf("member outside: %s", msg)
+	// A member outside every subnet of the VIP network: reached through
+	// the VIP subnet's gateway (as Octavia accepts it)…
+	far, err := pools.CreateMember(ctx, e.alice, p.ID, pools.CreateMemberOpts{Address: "192.0.2.10", ProtocolPort: 80}).Extract()
+	if err != nil {
+		t.Fatalf("member beyond the VIP subnet's gateway: %v", err)
+	}
+	waitActive(t, e.alice, lb.ID)
+	if err := pools.DeleteMember(ctx, e.alice, p.ID, far.ID).ExtractErr(); err != nil {
+		t.Fatal(err)
+	}
+	waitActive(t, e.alice, lb.ID)
+	// …but refused when the VIP's subnet has no gateway: nothing reaches it.
+	isoNet, err := networks.Create(ctx, e.aliceNet, networks.CreateOpts{Name: "isolated"}).Extract()
+	if err != nil {
+		t.Fatal(err)
+	}
+	noGateway := ""
+	isoSub, err := subnets.Create(ctx, e.aliceNet, subnets.CreateOpts{NetworkID: isoNet.ID, CIDR: "10.66.0.0/24", IPVersion: gophercloud.IPv4, GatewayIP: &noGateway}).Extract()
+	if err != nil {
+		t.Fatal(err)
+	}
+	if isoSub.GatewayIP != "" {
+		t.Fatalf("subnet without gateway has %q", isoSub.GatewayIP)
+	}
+	isoLB, err := loadbalancers.Create(ctx, e.alice, loadbalancers.CreateOpts{VipSubnetID: isoSub.ID}).Extract()
+	if err != nil {
+		t.Fatal(err)
+	}
+	waitActive(t, e.alice, isoLB.ID)
+	isoPool, err := pools.Create(ctx, e.alice, pools.CreateOpts{LoadbalancerID: isoLB.ID, Protocol: "TCP", LBMethod: "ROUND_ROBIN"}).Extract()
+	if err != nil {
+		t.Fatal(err)
+	}
+	waitActive(t, e.alice, isoLB.ID)
+	_, err = pools.CreateMember(ctx, e.alice, isoPool.ID, pools.CreateMemberOpts{Address: "192.0.2.10", ProtocolPort: 80}).Extract()
+	if msg := fault(t, err, http.StatusBadRequest); !strings.Contains(msg, "no gateway") || !strings.Contains(msg, "subnet_id") {
+		t.Fatalf("member outside a gateway-less VIP network: %s", msg)
+	}
+	if err := loadbalancers.Delete(ctx, e.alice, isoLB.ID, loadbalancers.DeleteOpts{Cascade: true}).ExtractErr(); err != nil {
+		t.Fatal(err)
 	}
 	hm, err := monitors.Create(ctx, e.alice, monitors.CreateOpts{PoolID: p.ID, Type: "HTTP", Delay: 2, Timeout: 1, MaxRetries: 2, URLPath: "/"}).Extract()
 	if err != nil {

@@ -205,9 +205,10 @@ func (s *Service) CreateMember(ctx context.Context, c *auth.Credentials, poolID 
 	return t, id, err
 }
 
-// checkMemberAddress refuses a member address outside every subnet of the
-// VIP's network unless a subnet is given, and a subnet the caller cannot
-// use.
+// checkMemberAddress refuses a member address the load balancer cannot
+// reach: outside every subnet of the VIP's network when the VIP's subnet
+// has no gateway either, unless a subnet is given; and a subnet the caller
+// cannot use.
 func (s *Service) checkMemberAddress(ctx context.Context, tx *store.Tx, c *auth.Credentials, t *Tree, in MemberInput) error {
 	if s.net == nil || in.Address == nil {
 		return nil
@@ -236,7 +237,14 @@ func (s *Service) checkMemberAddress(ctx context.Context, tx *store.Tx, c *auth.
 			return nil
 		}
 	}
-	return validation("Member address %s is not in any subnet of the load balancer's network %s; give subnet_id for a member on another network.", a, t.LB.VIPNetworkID)
+	// Beyond the network, the member is reached through the VIP subnet's
+	// gateway (as Octavia accepts it); without one it cannot be reached.
+	for _, sn := range subs {
+		if sn.ID == t.LB.VIPSubnetID && sn.GatewayIP != "" {
+			return nil
+		}
+	}
+	return validation("Member address %s is not in any subnet of the load balancer's network %s, and the VIP's subnet %s has no gateway to reach it through; give subnet_id for a member on another network.", a, t.LB.VIPNetworkID, t.LB.VIPSubnetID)
 }
 
 // UpdateMember changes a member.
