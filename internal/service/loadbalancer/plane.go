@@ -539,8 +539,8 @@ func (s *Service) health(t *Tree, st hostapi.LoadBalancerStatus, now time.Time) 
 			}
 		}
 		switch {
-		case !p.AdminStateUp, n == 0:
-			status = Offline // as Octavia: a pool without members is offline
+		case !p.AdminStateUp, len(t.listenersOfPool(id)) == 0:
+			status = Offline // as Octavia: a pool no listener uses is offline
 		case n > 0 && bad == n:
 			status = OpError
 		case bad > 0:
