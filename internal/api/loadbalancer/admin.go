@@ -401,11 +401,7 @@ func (a *API) listZones(w http.ResponseWriter, r *http.Request) error {
 	}
 	items := []map[string]any{}
 	for _, z := range zs {
-		v := zoneView(z)
-		if !creds(r).IsAdmin() {
-			delete(v, "availability_zone_profile_id")
-		}
-		items = append(items, v)
+		items = append(items, zoneView(z))
 	}
 	return a.opList(w, r, "availability_zones", items)
 }
@@ -431,11 +427,7 @@ func (a *API) showZone(w http.ResponseWriter, r *http.Request) error {
 	if err != nil {
 		return err
 	}
-	v := zoneView(z)
-	if !creds(r).IsAdmin() {
-		delete(v, "availability_zone_profile_id")
-	}
-	rest.WriteJSON(w, http.StatusOK, map[string]any{"availability_zone": rest.Fields(v, r.URL.Query()["fields"])})
+	rest.WriteJSON(w, http.StatusOK, map[string]any{"availability_zone": rest.Fields(zoneView(z), r.URL.Query()["fields"])})
 	return nil
 }
 
