@@ -30,9 +30,10 @@ var benchMembers = map[string]string{"m1": "10.9.0.11", "m2": "10.9.0.12", "m3":
 // after two failures.
 func benchLB() hostapi.LoadBalancer {
 	mon := &hostapi.Monitor{ID: "hm", Type: "HTTP", Delay: 1, Timeout: 1, MaxRetries: 1, MaxRetriesDown: 2, HTTPMethod: "GET", URLPath: "/", ExpectedCodes: "200", AdminUp: true}
-	var ms []hostapi.Member
+	var ms, raw []hostapi.Member
 	for _, name := range []string{"m1", "m2", "m3"} {
 		ms = append(ms, hostapi.Member{ID: name, Address: benchMembers[name], Port: 80, Weight: 1, AdminUp: true})
+		raw = append(raw, hostapi.Member{ID: "raw-" + name, Address: benchMembers[name], Port: 80, Weight: 1, AdminUp: true})
 	}
 	return hostapi.LoadBalancer{ID: "bench", Revision: 1, AdminUp: true, VIPAddress: "10.9.0.2",
 		Listeners: []hostapi.Listener{
@@ -43,7 +44,7 @@ func benchLB() hostapi.LoadBalancer {
 		},
 		Pools: []hostapi.Pool{
 			{ID: "web", Protocol: "HTTP", Algorithm: "ROUND_ROBIN", AdminUp: true, Monitor: mon, Members: ms},
-			{ID: "raw", Protocol: "TCP", Algorithm: "ROUND_ROBIN", AdminUp: true, Members: ms},
+			{ID: "raw", Protocol: "TCP", Algorithm: "ROUND_ROBIN", AdminUp: true, Members: raw},
 		}}
 }
 
