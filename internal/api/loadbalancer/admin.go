@@ -1,6 +1,7 @@
 package loadbalancer
 
 import (
+	"fmt"
 	"net/http"
 
 	"github.com/google/uuid"
@@ -464,8 +465,14 @@ func (a *API) deleteZone(w http.ResponseWriter, r *http.Request) error {
 
 var amphoraSpace = uuid.MustParse("6ba7b812-9dad-11d1-80b4-00c04fd430c8")
 
-func amphoraID(lbID string) string {
-	return uuid.NewSHA1(amphoraSpace, []byte("amphora:"+lbID)).String()
+// amphoraID names the HAProxy instance of a load balancer: a new one
+// after each failover, as Octavia replaces its amphora.
+func amphoraID(lb *svc.LoadBalancer) string {
+	name := "amphora:" + lb.ID
+	if lb.Failovers > 0 {
+		name += fmt.Sprintf(":%d", lb.Failovers)
+	}
+	return uuid.NewSHA1(amphoraSpace, []byte(name)).String()
 }
 
 func amphoraView(t *svc.Tree) map[string]any {
@@ -473,8 +480,9 @@ func amphoraView(t *svc.Tree) map[string]any {
 	if t.LB.ProvisioningStatus == svc.Error {
 		status = "ERROR"
 	}
-	return map[string]any{"id": amphoraID(t.LB.ID), "loadbalancer_id": t.LB.ID, "compute_id": nil, "lb_network_ip": nil,
-		"vrrp_ip": nil, "ha_ip": t.LB.VIPAddress, "vrrp_port_id": nil, "ha_port_id": t.LB.VIPPortID, "cert_expiration": nil,
+	return map[string]any{"id": amphoraID(t.LB), "loadbalancer_id": t.LB.ID, "compute_id": nil, "lb_network_ip": nil,
+		// HAProxy binds the VIP port itself: it is both the VRRP and HA port.
+		"vrrp_ip": nullable(t.LB.VIPAddress), "ha_ip": t.LB.VIPAddress, "vrrp_port_id": nullable(t.LB.VIPPortID), "ha_port_id": t.LB.VIPPortID, "cert_expiration": nil,
 		"cert_busy": false, "role": "STANDALONE", "status": status, "vrrp_interface": nil, "vrrp_id": nil, "vrrp_priority": nil,
 		"cached_zone": nil, "created_at": stamp(t.LB.CreatedAt), "updated_at": stamp(t.LB.UpdatedAt), "image_id": nil,
 		"compute_flavor": nil, "host": nullable(t.LB.Host)}
@@ -487,7 +495,7 @@ func (a *API) amphoraTree(r *http.Request) (*svc.Tree, error) {
 	}
 	id := r.PathValue("id")
 	for _, t := range trees {
-		if amphoraID(t.LB.ID) == id {
+		if amphoraID(t.LB) == id {
 			return t, nil
 		}
 	}
@@ -523,7 +531,7 @@ func (a *API) amphoraStats(w http.ResponseWriter, r *http.Request) error {
 	out := []any{}
 	for _, id := range childIDs(t, t.Listeners, func(*svc.Listener) bool { return true }) {
 		s := t.LB.Stats[id]
-		out = append(out, map[string]any{"id": amphoraID(t.LB.ID), "loadbalancer_id": t.LB.ID, "listener_id": id,
+		out = append(out, map[string]any{"id": amphoraID(t.LB), "loadbalancer_id": t.LB.ID, "listener_id": id,
 			"bytes_in": s.BytesIn, "bytes_out": s.BytesOut, "active_connections": s.ActiveConnections,
 			"total_connections": s.TotalConnections, "request_errors": s.RequestErrors})
 	}

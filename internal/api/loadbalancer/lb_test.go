@@ -517,14 +517,15 @@ func testZonePlacement(t *testing.T, e *env) {
 		id := zp["availability_zone_profile"].(map[string]any)["id"].(string)
 		post("/availabilityzones", `{"availability_zone": {"name": "`+z.name+`", "availability_zone_profile_id": "`+id+`"}}`)
 	}
-	host := func(lbID string) any {
+	amphora := func(lbID string) map[string]any {
 		r := e.Do(t, "GET", "/load-balancer/v2/octavia/amphorae?loadbalancer_id="+lbID, adminTok, nil)
 		amps := r.JSON(t)["amphorae"].([]any)
 		if len(amps) != 1 {
 			t.Fatalf("amphorae of %s: %s", lbID, r.Body)
 		}
-		return amps[0].(map[string]any)["host"]
+		return amps[0].(map[string]any)
 	}
+	host := func(lbID string) any { return amphora(lbID)["host"] }
 	var ids []string
 	for i := 0; i < 3; i++ {
 		lb, err := loadbalancers.Create(ctx, e.alice, loadbalancers.CreateOpts{VipSubnetID: e.subnetID, AvailabilityZone: "edge"}).Extract()
@@ -548,13 +549,15 @@ func testZonePlacement(t *testing.T, e *env) {
 	if h := host(lb.ID); h == "host-2" {
 		t.Errorf("a load balancer without a zone went to host-2, which runs three: want the least loaded host")
 	}
-	// Failover within the zone: host-2 is its only host.
+	// Failover within the zone: host-2 is its only host; the HAProxy
+	// instance is a new one (a new amphora id, as Octavia's).
+	before := amphora(ids[0])["id"]
 	if err := loadbalancers.Failover(ctx, e.admin, ids[0]).ExtractErr(); err != nil {
 		t.Fatal(err)
 	}
 	waitActive(t, e.alice, ids[0])
-	if h := host(ids[0]); h != "host-2" {
-		t.Errorf("after failover the load balancer in zone edge runs on %v, want host-2", h)
+	if a := amphora(ids[0]); a["host"] != "host-2" || a["id"] == before {
+		t.Errorf("after failover the load balancer in zone edge runs on %v as amphora %v (was %v), want host-2 and a new amphora", a["host"], a["id"], before)
 	}
 	// A zone whose profile allows VIPs on other networks only.
 	zp := post("/availabilityzoneprofiles", `{"availability_zone_profile": {"name": "fenced", "provider_name": "onestack", "availability_zone_data": "{\"valid_vip_networks\": [\"`+e.netID+`-not\"]}"}}`)

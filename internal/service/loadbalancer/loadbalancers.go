@@ -334,6 +334,7 @@ func (s *Service) Failover(ctx context.Context, c *auth.Credentials, id string) 
 			}
 		}
 		t.LB.Host = host
+		t.LB.Failovers++
 		t.LB.ProvisioningStatus, t.LB.StatusReason, t.LB.Revision, t.LB.UpdatedAt = PendingUpdate, "", rev, s.now()
 		t.touch(id)
 		if err := s.event(ctx, tx, t.LB, KindLoadBalancer, id, "failover", fmt.Sprintf("failover from host %s to host %s", orNone(old), orNone(host))); err != nil {

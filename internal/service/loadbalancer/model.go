@@ -76,6 +76,9 @@ type LoadBalancer struct {
 	AvailabilityZone string
 	// Host runs the load balancer.
 	Host string
+	// Failovers counts the failovers: each starts a new HAProxy instance
+	// (a new "amphora" in the admin API).
+	Failovers int `json:",omitempty"`
 	// Revision is the desired-state revision of the load balancer's whole
 	// tree; Applied the last one its host applied.
 	Revision int64
