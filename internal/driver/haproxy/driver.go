@@ -69,9 +69,6 @@ func New(cfg Config) (*Driver, error) {
 	if cfg.RunDir == "" {
 		cfg.RunDir = runDir(cfg.Dir)
 	}
-	if err := os.MkdirAll(cfg.RunDir, 0o700); err != nil {
-		return nil, fmt.Errorf("haproxy: %w", err)
-	}
 	if cfg.Log == nil {
 		cfg.Log = slog.New(slog.DiscardHandler)
 	}
@@ -181,6 +178,11 @@ func (d *Driver) applyHAProxy(ctx context.Context, lb hostapi.LoadBalancer, ns s
 	pids := livePIDs(f.pid())
 	if len(pids) > 0 && !changed {
 		return nil
+	}
+	// The socket directory is made with the first HAProxy (an agent that
+	// never runs one leaves nothing behind).
+	if err := os.MkdirAll(d.cfg.RunDir, 0o700); err != nil {
+		return err
 	}
 	args := []string{"netns", "exec", ns, d.cfg.Binary, "-D", "-f", f.config(), "-p", f.pid()}
 	if len(pids) > 0 {
