@@ -19,9 +19,11 @@ FUZZTIME = 5000x
 endif
 
 # Debian packages the binary and its tests need on the host.
-HOST_PACKAGES ?= python3-openstackclient python3-osc-placement python3-octaviaclient haproxy qemu-system-x86 qemu-system-common qemu-utils genisoimage dosfstools mtools syslinux syslinux-common cpio iproute2 nftables iputils-ping
+HOST_PACKAGES ?= python3-openstackclient python3-osc-placement python3-octaviaclient python3-swiftclient haproxy qemu-system-x86 qemu-system-common qemu-utils genisoimage dosfstools mtools syslinux syslinux-common cpio iproute2 nftables iputils-ping
+# What the tests need beyond HOST_PACKAGES (.ci/run installs both lists).
+TEST_PACKAGES ?= postgresql
 
-.PHONY: all run build test vet fuzz bench host-packages clean
+.PHONY: all run build test vet fuzz bench host-packages print-packages clean
 
 all: build
 
@@ -38,6 +40,10 @@ host-packages:
 		echo "installing host packages:$$missing"; \
 		apt-get update && DEBIAN_FRONTEND=noninteractive apt-get install -y --no-install-recommends $$missing; \
 	fi
+
+# Prints every Debian package the binary and its tests need (.ci/run installs them).
+print-packages:
+	@echo $(HOST_PACKAGES) $(TEST_PACKAGES)
 
 run: host-packages build
 	exec ./bin/onestack up --data-dir $(DATA_DIR) --listen $(LISTEN)

@@ -139,6 +139,13 @@ type Cloud struct {
 	Faults string
 	// command is the subcommand that serves: "up" unless set.
 	command string
+	// workDir is the working directory of the process (the test's when
+	// empty); dataDirArg, when set, is given as --data-dir instead of
+	// DataDir (a relative path, as `make run` gives); env is added to its
+	// environment.
+	workDir    string
+	dataDirArg string
+	env        []string
 }
 
 // process is one run of the binary.
@@ -279,7 +286,11 @@ func (c *Cloud) start(t *testing.T, setPassword bool) {
 	if cmd == "" {
 		cmd = "up"
 	}
-	args := append([]string{cmd, "--data-dir", c.DataDir, "--listen", c.Listen}, c.extraArgs...)
+	dataDir := c.DataDir
+	if c.dataDirArg != "" {
+		dataDir = c.dataDirArg
+	}
+	args := append([]string{cmd, "--data-dir", dataDir, "--listen", c.Listen}, c.extraArgs...)
 	if setPassword {
 		args = append(args, "--admin-password", c.AdminPassword)
 	}
@@ -293,7 +304,8 @@ func (c *Cloud) start(t *testing.T, setPassword bool) {
 	fmt.Fprintf(logFile, "### onestack %s\n", strings.Join(args, " "))
 	p := &process{cmd: exec.Command(c.binary, args...), exited: make(chan struct{})}
 	p.cmd.Stdout, p.cmd.Stderr = logFile, logFile
-	p.cmd.Env = cleanEnv()
+	p.cmd.Dir = c.workDir
+	p.cmd.Env = append(cleanEnv(), c.env...)
 	if c.Faults != "" {
 		p.cmd.Env = append(p.cmd.Env, "ONESTACK_FAULTS="+c.Faults)
 		c.Faults = ""

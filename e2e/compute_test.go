@@ -6,6 +6,7 @@ import (
 	"path/filepath"
 	"strings"
 	"testing"
+	"time"
 )
 
 // TestCompute drives images, flavors, keypairs and servers with the real
@@ -116,15 +117,39 @@ func TestCompute(t *testing.T) {
 	}, "--hypervisor", "fake", "--hosts", "2")
 }
 
-// waitStatus polls `server show` (each call ~1 s of CLI start-up; at most
-// 20 tries) until the server has the status, and returns the last seen.
+// statusDeadline bounds a wait for a server's status after a boot, start
+// or reboot: TCG guests on a loaded CI machine.
+const statusDeadline = 2 * time.Minute
+
+// shutdownTimeout is how long a stop waits for the guest to power off after
+// its ACPI power button before it powers it off hard (docs/guests.md; Nova's
+// shutdown_timeout). stopDeadline bounds a wait for SHUTOFF after a stop:
+// that timeout, the hard power-off after it (QMP quit, up to 5 s, then
+// SIGKILL, up to 10 s), and time for the agent's report to land.
+const (
+	shutdownTimeout = 60 * time.Second
+	stopDeadline    = shutdownTimeout + 15*time.Second + 30*time.Second
+)
+
+// waitStatus polls `server show` until the server has the status, is in
+// ERROR (when that is not what is wanted) or statusDeadline passes, and
+// returns the last seen.
 func waitStatus(t *testing.T, env Env, name, want string) string {
 	t.Helper()
-	st := ""
-	for i := 0; i < 20 && st != want; i++ {
-		st = strings.TrimSpace(MustRun(t, env, "server", "show", name, "-f", "value", "-c", "status").Stdout)
+	return waitStatusWithin(t, env, name, want, statusDeadline)
+}
+
+// waitStatusWithin is waitStatus with its own deadline.
+func waitStatusWithin(t *testing.T, env Env, name, want string, d time.Duration) string {
+	t.Helper()
+	deadline := time.Now().Add(d)
+	for {
+		st := strings.TrimSpace(MustRun(t, env, "server", "show", name, "-f", "value", "-c", "status").Stdout)
+		if st == want || (st == "ERROR" && want != "ERROR") || time.Now().After(deadline) {
+			return st
+		}
+		time.Sleep(500 * time.Millisecond)
 	}
-	return st
 }
 
 // writeKey writes a fixed ed25519 public key for keypair import.

@@ -332,6 +332,53 @@ func TestIdentity(t *testing.T) {
 			Fail(t, Run(t, c.AppCredEnv(ac.ID, ac.Secret), "token", "issue"), "401", "404")
 		})
 
+		t.Run("trust", func(t *testing.T) {
+			trustor, trustee := a.NewMember("trustor"), a.NewMember("trustee")
+			var roles struct {
+				Roles []struct{ ID string } `json:"roles"`
+			}
+			a.do("GET", "/identity/v3/roles?name=member", nil, nil, &roles, http.StatusOK)
+			// A member cannot look roles and users up by name, so the CLI is
+			// given ids (as against Keystone).
+			owner := c.PasswordEnv(trustor.User, trustor.Password, trustor.Project)
+			var tr struct {
+				ID            string `json:"id"`
+				Impersonation bool   `json:"impersonation"`
+				ProjectID     string `json:"project_id"`
+				Roles         string `json:"roles"`
+				ExpiresAt     string `json:"expires_at"`
+			}
+			RunJSON(t, owner, &tr, "trust", "create", "--project", trustor.ProjectID, "--role", roles.Roles[0].ID,
+				"--impersonate", "--expiration", "2031-01-02T03:04:05", trustor.UserID, trustee.UserID)
+			if tr.ID == "" || !tr.Impersonation || tr.ProjectID != trustor.ProjectID || tr.Roles != "member" || tr.ExpiresAt != "2031-01-02T03:04:05.000000Z" {
+				t.Fatalf("trust create: got %+v", tr)
+			}
+			var shown map[string]any
+			RunJSON(t, owner, &shown, "trust", "show", tr.ID)
+			if shown["trustee_user_id"] != trustee.UserID {
+				t.Errorf("trust show: %v", shown)
+			}
+			if !slices.ContainsFunc(listIDs(t, admin, "trust", "list"), func(id string) bool { return id == tr.ID }) {
+				t.Errorf("trust list (admin): %s missing", tr.ID)
+			}
+			// The trustee's token for the trust is the trustor's (impersonation)
+			// on the trustor's project, and works with the other APIs.
+			asTrustee := Env{"OS_AUTH_URL=" + c.URL + "/identity/v3", "OS_IDENTITY_API_VERSION=3", "OS_REGION_NAME=RegionOne",
+				"OS_USER_ID=" + trustee.UserID, "OS_PASSWORD=" + trustee.Password, "OS_TRUST_ID=" + tr.ID}
+			var tok struct {
+				ProjectID string `json:"project_id"`
+				UserID    string `json:"user_id"`
+			}
+			RunJSON(t, asTrustee, &tok, "token", "issue")
+			if tok.ProjectID != trustor.ProjectID || tok.UserID != trustor.UserID {
+				t.Errorf("token issue with the trust: want project %s user %s, got %+v", trustor.ProjectID, trustor.UserID, tok)
+			}
+			MustRun(t, asTrustee, "server", "list")
+			Fail(t, Run(t, c.PasswordEnv(trustee.User, trustee.Password, trustee.Project), "trust", "delete", tr.ID), "403")
+			MustRun(t, owner, "trust", "delete", tr.ID)
+			Fail(t, Run(t, asTrustee, "token", "issue"), "Could not find trust")
+		})
+
 		t.Run("member cannot list users", func(t *testing.T) {
 			m := a.NewMember("nosy")
 			r := Run(t, c.PasswordEnv(m.User, m.Password, m.Project), "user", "list")
@@ -365,6 +412,20 @@ func TestIdentity(t *testing.T) {
 func listHas(t *testing.T, env Env, name string, args ...string) bool {
 	t.Helper()
 	return slices.Contains(listNames(t, env, args...), name)
+}
+
+// listIDs returns the ID column of `openstack ARGS -f json`.
+func listIDs(t *testing.T, env Env, args ...string) []string {
+	t.Helper()
+	var rows []struct {
+		ID string `json:"ID"`
+	}
+	RunJSON(t, env, &rows, args...)
+	ids := make([]string, len(rows))
+	for i, r := range rows {
+		ids[i] = r.ID
+	}
+	return ids
 }
 
 // listNames returns the Name column of `openstack ARGS -f json`.

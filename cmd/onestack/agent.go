@@ -48,6 +48,9 @@ func agentCmd(ctx context.Context, args []string) error {
 	if err := fs.Parse(args); err != nil {
 		return err
 	}
+	if err := absPaths(dataDir, cacheDir, clouds); err != nil {
+		return err
+	}
 	log, err := newLogger(*logLevel)
 	if err != nil {
 		return err

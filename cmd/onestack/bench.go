@@ -76,6 +76,9 @@ func bootBenchCmd(ctx context.Context, args []string) error {
 	if cfg.ImageFile == "" {
 		return fmt.Errorf("give --image-file (build one with onestack image build-tiny --output tiny.qcow2)")
 	}
+	if err := absPaths(&cfg.ImageFile, &cfg.DataDir); err != nil {
+		return err
+	}
 	var err error
 	if cfg.Log, cfg.Credentials, err = benchIdentity(*logLevel, *clouds, *cloud); err != nil {
 		return err

@@ -40,6 +40,15 @@ func doctorCmd(ctx context.Context, args []string) error {
 	if err := fs.Parse(args); err != nil {
 		return err
 	}
+	if err := absPaths(dataDir); err != nil {
+		return err
+	}
+	for name, dir := range dirs {
+		if err := absPaths(&dir); err != nil {
+			return err
+		}
+		dirs[name] = dir
+	}
 	if ents, err := os.ReadDir(filepath.Join(*dataDir, "hosts")); err == nil {
 		for _, e := range ents {
 			if _, given := dirs[e.Name()]; e.IsDir() && !given {

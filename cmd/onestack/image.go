@@ -34,6 +34,9 @@ func imageCmd(ctx context.Context, args []string) error {
 	if opts.CacheDir == "" {
 		return fmt.Errorf("--cache-dir is empty; name a directory for the downloaded packages")
 	}
+	if err := absPaths(&opts.Output, &opts.CacheDir); err != nil {
+		return err
+	}
 	opts.Log = slog.New(slog.NewTextHandler(os.Stderr, nil))
 	res, err := guestimage.Build(ctx, opts)
 	if err != nil {

@@ -9,6 +9,7 @@ import (
 	"fmt"
 	"os"
 	"os/signal"
+	"path/filepath"
 	"strings"
 	"syscall"
 
@@ -86,4 +87,25 @@ func run(ctx context.Context, args []string, getenv func(string) string) error {
 	}
 	fmt.Fprint(os.Stderr, usage)
 	return fmt.Errorf("unknown subcommand %q", args[0])
+}
+
+// absPaths makes each non-empty path absolute against the working
+// directory, once at start. Every path onestack stores (the image cache's
+// entries, guests' specs) or hands to QEMU, qemu-img and the storage daemon
+// must be absolute: QEMU resolves a relative backing file against the
+// overlay's own directory, not the working directory, and guests and
+// daemons outlive the process that started them (a later start may run
+// elsewhere).
+func absPaths(paths ...*string) error {
+	for _, p := range paths {
+		if *p == "" {
+			continue
+		}
+		a, err := filepath.Abs(*p)
+		if err != nil {
+			return fmt.Errorf("resolve the path %s: %w", *p, err)
+		}
+		*p = a
+	}
+	return nil
 }

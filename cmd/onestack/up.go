@@ -80,6 +80,9 @@ func parseServe(name string, args []string, getenv func(string) string, controll
 	if fs.NArg() > 0 {
 		return c, fmt.Errorf("unexpected argument %q", fs.Arg(0))
 	}
+	if err := absPaths(&c.dataDir, &c.cacheDir); err != nil {
+		return c, err
+	}
 	if controller {
 		if !strings.HasPrefix(c.database, "postgres://") && !strings.HasPrefix(c.database, "postgresql://") {
 			return c, fmt.Errorf("onestack controller shares its database with the other controllers: give --database postgres://USER:PASS@HOST/DB (SQLite is for onestack up)")

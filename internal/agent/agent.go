@@ -40,6 +40,13 @@ type Snapshotter interface {
 	Snapshot(ctx context.Context, id string) (io.ReadCloser, error)
 }
 
+// Noter is a driver that has, after an Ensure that succeeded, something
+// the user should know about how it went (a stop that ended in a hard
+// power-off); the agent passes it on with its report.
+type Noter interface {
+	TakeNote(id string) string
+}
+
 // Volumer is a driver that attaches volumes to guests: it makes a guest's
 // volumes match g.Volumes and returns the attachment ids it has after,
 // and per attachment why a change failed.
@@ -347,10 +354,13 @@ func (a *Agent) reconcile(ctx context.Context, g hostapi.Guest) {
 		}
 	} else {
 		var power string
-		err := a.waitWired(ctx, g)
+		err := hostapi.CloudFault("wire the guest's ports", a.waitWired(ctx, g))
 		if err == nil {
 			power, err = a.driver.Ensure(ctx, g)
 			fault.Point(fault.AgentEnsured)
+		}
+		if n, ok := a.driver.(Noter); ok {
+			r.Note = n.TakeNote(g.ServerID)
 		}
 		r.Power = power
 		if err == nil && g.Task == "image_snapshot" {
@@ -358,7 +368,7 @@ func (a *Agent) reconcile(ctx context.Context, g hostapi.Guest) {
 			again := a.uploaded[g.ServerID] == g.TaskArg
 			a.mu.Unlock()
 			if !again {
-				if err = a.snapshot(ctx, g); err == nil {
+				if err = hostapi.CloudFault("take the snapshot", a.snapshot(ctx, g)); err == nil {
 					a.mu.Lock()
 					a.uploaded[g.ServerID] = g.TaskArg
 					a.mu.Unlock()
@@ -376,6 +386,10 @@ func (a *Agent) reconcile(ctx context.Context, g hostapi.Guest) {
 		}
 		if err != nil {
 			r.Error = err.Error()
+			var se *hostapi.StepError
+			if errors.As(err, &se) {
+				r.Step, r.ErrorCode = se.Step, se.Code()
+			}
 		} else if g.Task != "" {
 			r.Done = g.Task
 		}

@@ -79,12 +79,27 @@ func (p *plane) reportFor(id string) (hostapi.Report, bool) {
 }
 
 // failing fails every Ensure with a message, as a hypervisor that cannot
-// start a guest would.
+// start a guest would: a step (the cloud's fault) for guest "x", a step
+// the request's image caused for "y", and an error without a step for
+// the others.
 type failing struct{ *fake.Driver }
 
-func (failing) Ensure(context.Context, hostapi.Guest) (string, error) {
-	return hostapi.PowerAbsent, errors.New("qemu-system-x86_64: cannot allocate memory; free memory on the host or use a smaller flavor")
+func (failing) Ensure(_ context.Context, g hostapi.Guest) (string, error) {
+	err := errors.New("qemu-system-x86_64: cannot allocate memory; free memory on the host or use a smaller flavor")
+	switch g.ServerID {
+	case "x":
+		return hostapi.PowerAbsent, hostapi.CloudFault("start the guest", err)
+	case "y":
+		return hostapi.PowerAbsent, hostapi.UserFault("check the image", errors.New(`image i has disk_format "iso"`))
+	}
+	return hostapi.PowerAbsent, err
 }
+
+// noting is a driver whose every Ensure leaves a note, as a stop that
+// ended in a hard power-off does.
+type noting struct{ *fake.Driver }
+
+func (noting) TakeNote(string) string { return "the guest did not shut down within 60 s; powered off" }
 
 func runAgent(t *testing.T, p *plane, d Driver) {
 	t.Helper()
@@ -153,11 +168,32 @@ func TestAgentConvergesAndCleansUp(t *testing.T) {
 
 func TestAgentReportsFailures(t *testing.T) {
 	d := failing{fake.New(slog.New(slog.NewTextHandler(io.Discard, nil)), 8, 8192, 100)}
-	p := &plane{guests: []hostapi.Guest{{ServerID: "x", Revision: 1, Task: "spawning", Power: hostapi.PowerRunning}}}
+	p := &plane{guests: []hostapi.Guest{
+		{ServerID: "x", Revision: 1, Task: "spawning", Power: hostapi.PowerRunning},
+		{ServerID: "y", Revision: 2, Task: "spawning", Power: hostapi.PowerRunning},
+		{ServerID: "z", Revision: 3, Task: "spawning", Power: hostapi.PowerRunning},
+	}}
 	runAgent(t, p, d)
-	r := waitReport(t, p, "x")
-	if r.Done != "" || r.Error == "" || r.Power != hostapi.PowerAbsent {
-		t.Errorf("failure report = %+v, want an error and no completed task", r)
+	for id, want := range map[string]hostapi.Report{
+		"x": {Step: "start the guest", ErrorCode: 500, Error: "start the guest: qemu-system-x86_64: cannot allocate memory; free memory on the host or use a smaller flavor"},
+		"y": {Step: "check the image", ErrorCode: 400, Error: `check the image: image i has disk_format "iso"`},
+		"z": {Error: "qemu-system-x86_64: cannot allocate memory; free memory on the host or use a smaller flavor"},
+	} {
+		r := waitReport(t, p, id)
+		if r.Done != "" || r.Error != want.Error || r.Step != want.Step || r.ErrorCode != want.ErrorCode || r.Power != hostapi.PowerAbsent {
+			t.Errorf("failure report of %s = %+v, want the error %q, step %q and code %d, and no completed task", id, r, want.Error, want.Step, want.ErrorCode)
+		}
+	}
+}
+
+// TestAgentPassesNotes checks that what the driver has to say about a task
+// that succeeded goes with the report.
+func TestAgentPassesNotes(t *testing.T) {
+	d := noting{fake.New(slog.New(slog.NewTextHandler(io.Discard, nil)), 8, 8192, 100)}
+	p := &plane{guests: []hostapi.Guest{{ServerID: "s", Revision: 1, Task: "powering-off", Power: hostapi.PowerShutdown}}}
+	runAgent(t, p, d)
+	if r := waitReport(t, p, "s"); r.Done != "powering-off" || r.Note != "the guest did not shut down within 60 s; powered off" {
+		t.Errorf("stop report = %+v, want the task done with the driver's note", r)
 	}
 }
 

@@ -47,6 +47,10 @@ type Credentials struct {
 	// Roles are the effective role names, implied roles included.
 	Roles   []Ref
 	AppCred *AppCredRef
+	// Trust is set for a trust-scoped token: the bearer is the trustee,
+	// acting on the trust's project with the trust's roles. User is the
+	// trustor when the trust allows impersonation, else the trustee.
+	Trust *TrustRef
 	// IsAdminProject is true for tokens scoped to the cloud's admin project.
 	IsAdminProject bool
 }
@@ -57,6 +61,15 @@ type AppCredRef struct {
 	Name         string
 	ProjectID    string
 	Unrestricted bool
+}
+
+// TrustRef names the trust a token was issued for (OS-TRUST).
+type TrustRef struct {
+	ID                   string
+	TrustorID, TrusteeID string
+	Impersonation        bool
+	RedelegatedTrustID   string
+	RedelegationCount    int
 }
 
 // HasRole reports whether the token carries the named role.

@@ -73,13 +73,13 @@ func (a imagesAdapter) Boot(ctx context.Context, c *auth.Credentials, id string)
 
 func (a imagesAdapter) List(ctx context.Context, c *auth.Credentials, f computesvc.ImageFilter) ([]computesvc.Image, error) {
 	// Glance's default order: newest first, id breaking ties.
-	q := store.ImageQuery{Limit: f.Limit, Statuses: f.Statuses, Properties: f.Properties,
-		Sort: []store.ImageSort{{Key: "created_at", Desc: true}, {Key: "id", Desc: true}}}
+	q := imagesvc.ListQuery{Limit: f.Limit, Statuses: f.Statuses, Properties: f.Properties,
+		Sort: []imagesvc.Sort{{Key: "created_at", Desc: true}, {Key: "id", Desc: true}}}
 	if f.Name != "" {
 		q.Names = []string{f.Name}
 	}
 	if f.ChangesSince != nil {
-		q.Times = []store.TimeFilter{{Column: "updated_at", Op: "gte", At: *f.ChangesSince}}
+		q.Times = []imagesvc.TimeFilter{{Column: "updated_at", Op: "gte", At: *f.ChangesSince}}
 	}
 	if f.MinRAM > 0 || f.MinDisk > 0 {
 		q.Mins = map[string]int64{}

@@ -92,6 +92,7 @@ type Cloud struct {
 	// Placement is what the scheduler reads capacity from and claims on.
 	Placement *placementsvc.Service
 	Volume    *volumeService // Cinder (*volume.Service); wired in volume.go
+	Object    *objectService // Swift (*object.Service); wired in object.go
 	// LoadBalancer is Octavia (*loadbalancer.Service); wired in loadbalancer.go.
 	LoadBalancer *loadBalancerService
 	// AdminCreated is true when this start created the admin user.
@@ -103,6 +104,9 @@ type Cloud struct {
 	// each prefix's error format, and the paths it does not count.
 	formats   map[string]oserr.Format
 	unmetered []string
+	// verbatim are the services that route themselves and see paths as
+	// sent (Swift), served past the mux, which would clean them.
+	verbatim map[string]http.Handler
 	// closers run in reverse order on Close (files, connections).
 	closers []func() error
 	// loops are the background reconcilers Start runs (scheduler, agents).
@@ -130,7 +134,7 @@ func New(ctx context.Context, cfg Config) (*Cloud, error) {
 		return nil, err
 	}
 	c := &Cloud{cfg: cfg, DB: db, mux: http.NewServeMux(), formats: map[string]oserr.Format{}}
-	for _, wire := range []func(context.Context) error{c.wireIdentity, c.wireImage, c.wirePlacement, c.wireCompute, c.wireNetwork, c.wireVolume, c.wireComputeVolumes, c.wireLoadBalancer} {
+	for _, wire := range []func(context.Context) error{c.wireIdentity, c.wireImage, c.wirePlacement, c.wireCompute, c.wireNetwork, c.wireVolume, c.wireComputeVolumes, c.wireObject, c.wireLoadBalancer} {
 		if err := wire(ctx); err != nil {
 			c.Close()
 			return nil, err
@@ -150,8 +154,20 @@ func New(ctx context.Context, cfg Config) (*Cloud, error) {
 		max = 512
 	}
 	adm := rest.NewAdmission(max, time.Second, c.formats, c.unmetered...).PerClient(perClient(cfg.MaxRequestsPerClient, max))
-	c.handler = reqid.Middleware(rest.Logged(cfg.Log, adm.Wrap(c.mux)))
+	c.handler = reqid.Middleware(rest.Logged(cfg.Log, adm.Wrap(http.HandlerFunc(c.route))))
 	return c, nil
+}
+
+// route sends a request to the verbatim service whose prefix its path is
+// under, with the path as sent, and every other request to the mux.
+func (c *Cloud) route(w http.ResponseWriter, r *http.Request) {
+	for prefix, h := range c.verbatim {
+		if r.URL.Path == prefix || strings.HasPrefix(r.URL.Path, prefix+"/") {
+			h.ServeHTTP(w, r)
+			return
+		}
+	}
+	c.mux.ServeHTTP(w, r)
 }
 
 // perClient is the per-client bound for n requests at once overall.
@@ -176,6 +192,12 @@ func (c *Cloud) env() rest.Env {
 // endpoints to the catalog and GET /. docs/architecture.md has the recipe.
 func (c *Cloud) mount(s *rest.Service) {
 	s.Mount(c.mux)
+	if s.Verbatim != nil {
+		if c.verbatim == nil {
+			c.verbatim = map[string]http.Handler{}
+		}
+		c.verbatim[s.Prefix] = s.Handler()
+	}
 	c.formats[s.Prefix] = s.Format
 	for _, u := range s.Unmetered {
 		c.unmetered = append(c.unmetered, s.Prefix+u)

@@ -68,6 +68,29 @@ const (
 	VolumesReleased = "compute.volumes.released"
 )
 
+// The points of an object upload and delete (Swift), in the order they
+// pass them.
+const (
+	// ObjectReceiving: an upload's data is arriving; part of it is in the
+	// journal's file.
+	ObjectReceiving = "object.receiving"
+	// ObjectWritten: the new data is durable under its final name (and
+	// journaled); its row is not written.
+	ObjectWritten = "object.written"
+	// ObjectCommitting: inside the transaction that records the object
+	// (and drops the row of what it replaces), before commit.
+	ObjectCommitting = "object.committing"
+	// ObjectCommitted: the object is recorded; the replaced data is not yet
+	// removed, nor the journal cleared.
+	ObjectCommitted = "object.committed"
+	// ObjectDeleteCommitted: a delete is committed; the data file is not
+	// yet removed.
+	ObjectDeleteCommitted = "object.delete.committed"
+)
+
+// ObjectPoints lists every point an object upload and delete pass.
+var ObjectPoints = []string{ObjectReceiving, ObjectWritten, ObjectCommitting, ObjectCommitted, ObjectDeleteCommitted}
+
 // Points lists every point a boot and a delete pass.
 var Points = []string{CreateCommitted, SchedulerClaiming, SchedulerPlaced, NetworkApplied, QemuDisksReady, QemuStarted,
 	AgentEnsured, ReportApplying, DeleteCommitted, QemuDeleting}
@@ -82,8 +105,8 @@ var enabled atomic.Pointer[[]string]
 // Enable arms the named points; unknown names are an error.
 func Enable(names []string) error {
 	for _, n := range names {
-		if !slices.Contains(Points, n) && !slices.Contains(VolumePoints, n) {
-			return fmt.Errorf("unknown fault point %q; the points are %v and %v", n, Points, VolumePoints)
+		if !slices.Contains(Points, n) && !slices.Contains(VolumePoints, n) && !slices.Contains(ObjectPoints, n) {
+			return fmt.Errorf("unknown fault point %q; the points are %v, %v and %v", n, Points, VolumePoints, ObjectPoints)
 		}
 	}
 	if len(names) > 0 {

@@ -109,6 +109,16 @@ type Report struct {
 	// Error says why the task failed, in words a user can act on; the
 	// server goes to ERROR with it as the fault.
 	Error string `json:"error,omitempty"`
+	// Step names the step that failed ("create the root disk") when the
+	// driver said (a *StepError); ErrorCode is the fault's code: 400 when
+	// what the request asked for (its image, its flavor) caused the
+	// failure, 500 (or 0) when the cloud did.
+	Step      string `json:"step,omitempty"`
+	ErrorCode int    `json:"error_code,omitempty"`
+	// Note is what the user should know about how a task went although it
+	// succeeded (a stop that ended in a hard power-off); it becomes the
+	// message of the server's action.
+	Note string `json:"note,omitempty"`
 	// Attached lists the attachment ids of the volumes the guest has now
 	// (or gets at its next start when stopped); nil when the agent did not
 	// look (not the same as empty: none). VolumeErrors says, per

@@ -2,8 +2,16 @@ package oserr
 
 import "net/http"
 
-// Format turns an error into the JSON body a service's clients expect.
+// Format turns an error into the body a service's clients expect: a value
+// rendered as JSON, or a Text written as it is.
 type Format func(e *Error, requestID string) any
+
+// Text is an error body that is not JSON (Swift answers in plain text or
+// HTML): written as Body with the given Content-Type.
+type Text struct {
+	ContentType string
+	Body        string
+}
 
 // Keystone renders {"error": {"code", "title", "message"}}.
 func Keystone(e *Error, _ string) any {

@@ -3,8 +3,9 @@
 //
 // It sits below every API and service package. A service returns an *Error
 // built with one of the constructors (NotFound, BadRequest, …); the API layer
-// renders it with the body format of its own OpenStack service. Any other
-// error becomes a bare 500 whose cause is logged, never shown.
+// renders it with the body format of its own OpenStack service. A store
+// error no service translated becomes a generic 404 or 409 (Untranslated);
+// any other error a bare 500 whose cause is logged, never shown.
 package oserr
 
 import (
@@ -129,13 +130,46 @@ func Internal(cause error) *Error {
 	}
 }
 
-// From returns err as an *Error, mapping any other error to Internal.
+// From returns err as an *Error. An error a lower layer marks as a missing
+// row or a clash (see Untranslated) becomes a 404 or 409 with a generic
+// message; any other error becomes Internal.
 func From(err error) *Error {
 	var e *Error
 	if errors.As(err, &e) {
 		return e
 	}
+	if e := untranslated(err); e != nil {
+		return e
+	}
 	return Internal(err)
+}
+
+// notFound and conflict are how the store marks its errors (ErrNotFound,
+// ErrConflict and its kin) without this package importing it.
+type (
+	notFound interface{ NotFound() bool }
+	conflict interface{ Conflict() bool }
+)
+
+// Untranslated reports whether err is a lower layer's missing-row or
+// conflict error that no service turned into an *Error. From answers it
+// with a generic 404 or 409 rather than a 500, but each one is a bug: the
+// service should say which resource is missing or what clashed.
+func Untranslated(err error) bool {
+	var e *Error
+	return !errors.As(err, &e) && untranslated(err) != nil
+}
+
+func untranslated(err error) *Error {
+	var nf notFound
+	if errors.As(err, &nf) && nf.NotFound() {
+		return NotFound("The resource could not be found; it may have been deleted meanwhile: check the ids in the request.").WithCause(err)
+	}
+	var c conflict
+	if errors.As(err, &c) && c.Conflict() {
+		return Conflict("The request conflicts with the current state of the resource; another request may have changed it meanwhile: read it again and retry.").WithCause(err)
+	}
+	return nil
 }
 
 // Is reports whether err is an *Error with the given status.

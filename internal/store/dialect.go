@@ -20,13 +20,16 @@ type dialect interface {
 	retryable(err error) bool
 	// lockMigrations is a statement that serialises concurrent migrators, or "".
 	lockMigrations() string
+	// migration adapts a migration's SQL, written for SQLite, to the dialect.
+	migration(sql string) string
 }
 
 type sqliteDialect struct{}
 
-func (sqliteDialect) name() string           { return "sqlite" }
-func (sqliteDialect) rebind(q string) string { return q }
-func (sqliteDialect) lockMigrations() string { return "" }
+func (sqliteDialect) name() string              { return "sqlite" }
+func (sqliteDialect) rebind(q string) string    { return q }
+func (sqliteDialect) lockMigrations() string    { return "" }
+func (sqliteDialect) migration(q string) string { return q }
 func (sqliteDialect) uniqueViolation(err error) bool {
 	var e *sqlite.Error
 	return errors.As(err, &e) && (e.Code() == sqlite3.SQLITE_CONSTRAINT_UNIQUE || e.Code() == sqlite3.SQLITE_CONSTRAINT_PRIMARYKEY)
@@ -68,6 +71,13 @@ func (postgresDialect) rebind(q string) string {
 }
 
 func (postgresDialect) lockMigrations() string { return "SELECT pg_advisory_xact_lock(4242)" }
+
+// migration turns SQLite's byte-wise collation into PostgreSQL's: a column
+// declared COLLATE BINARY compares and sorts by bytes on both (Swift's
+// names are listed in byte order, whatever the database's locale).
+func (postgresDialect) migration(q string) string {
+	return strings.ReplaceAll(q, "COLLATE BINARY", `COLLATE "C"`)
+}
 
 func pgCode(err error) string {
 	var e *pgconn.PgError

@@ -253,12 +253,16 @@ func (t *Tx) CountChildProjects(ctx context.Context, id string) (int, error) {
 	return n, err
 }
 
-// DeleteProject removes a project with its assignments and application credentials.
+// DeleteProject removes a project with its assignments, application
+// credentials and the trusts that delegate roles on it.
 func (t *Tx) DeleteProject(ctx context.Context, id string) error {
 	if _, err := t.exec(ctx, `DELETE FROM assignments WHERE target_type = 'project' AND target_id = ?`, id); err != nil {
 		return err
 	}
 	if _, err := t.exec(ctx, `DELETE FROM app_creds WHERE project_id = ?`, id); err != nil {
+		return err
+	}
+	if err := t.deleteTrustsOn(ctx, id); err != nil {
 		return err
 	}
 	return t.mapErr(affected(t.exec(ctx, `DELETE FROM projects WHERE id = ?`, id)))
@@ -322,9 +326,13 @@ func (t *Tx) ListUsers(ctx context.Context, f UserFilter) ([]User, error) {
 	return list(ctx, t, scanUser, `SELECT `+userCols+` FROM users`+w.sql()+` ORDER BY name, id`, w.args...)
 }
 
-// DeleteUser removes a user with its assignments, memberships and application credentials.
+// DeleteUser removes a user with its assignments, memberships, application
+// credentials and the trusts it gives or receives.
 func (t *Tx) DeleteUser(ctx context.Context, id string) error {
 	if _, err := t.exec(ctx, `DELETE FROM assignments WHERE actor_type = 'user' AND actor_id = ?`, id); err != nil {
+		return err
+	}
+	if err := t.deleteTrustsOf(ctx, id); err != nil {
 		return err
 	}
 	return t.mapErr(affected(t.exec(ctx, `DELETE FROM users WHERE id = ?`, id)))

@@ -11,7 +11,7 @@ import (
 
 // ErrGeneration is returned when a write names a resource provider
 // generation that is no longer current: another writer changed the provider.
-var ErrGeneration = errors.New("resource provider generation conflict")
+var ErrGeneration error = &sentinel{msg: "resource provider generation conflict", conflict: true}
 
 // Provider is a placement resource provider row. ParentUUID is "" for a
 // root, whose RootUUID is its own UUID.

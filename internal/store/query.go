@@ -46,12 +46,17 @@ type scanner interface{ Scan(dest ...any) error }
 
 // list runs q and scans every row with scan.
 func list[T any](ctx context.Context, t *Tx, scan func(scanner) (T, error), q string, args ...any) ([]T, error) {
+	return listN(ctx, t, 0, scan, q, args...)
+}
+
+// listN is list for about n rows (a LIMIT): it sizes the result once.
+func listN[T any](ctx context.Context, t *Tx, n int, scan func(scanner) (T, error), q string, args ...any) ([]T, error) {
 	rows, err := t.query(ctx, q, args...)
 	if err != nil {
 		return nil, err
 	}
 	defer rows.Close()
-	var out []T
+	out := make([]T, 0, n)
 	for rows.Next() {
 		v, err := scan(rows)
 		if err != nil {
@@ -148,4 +153,18 @@ func (w *where) orderPage(col string, desc bool, limit int) string {
 		w.args = append(w.args, limit)
 	}
 	return q
+}
+
+// jsonMap reads a JSON object column of strings; a bad value reads as empty.
+func jsonMap(s string) map[string]string {
+	m := map[string]string{}
+	_ = json.Unmarshal([]byte(s), &m)
+	return m
+}
+
+func nonNilMap(m map[string]string) map[string]string {
+	if m == nil {
+		return map[string]string{}
+	}
+	return m
 }

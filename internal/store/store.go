@@ -25,13 +25,6 @@ import (
 	_ "modernc.org/sqlite"             // SQLite driver "sqlite"
 )
 
-// ErrNotFound is returned when a row a query needs does not exist.
-var ErrNotFound = errors.New("not found")
-
-// ErrConflict is returned when a write breaks a uniqueness constraint or a
-// revision check.
-var ErrConflict = errors.New("conflict")
-
 // DB is an open store. It is safe for concurrent use.
 type DB struct {
 	w, r    *sql.DB

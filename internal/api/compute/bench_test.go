@@ -10,6 +10,7 @@ import (
 
 	"github.com/onestack/onestack/internal/cloud"
 	"github.com/onestack/onestack/internal/cloudtest"
+	idsvc "github.com/onestack/onestack/internal/service/identity"
 	"github.com/onestack/onestack/internal/store"
 )
 
@@ -35,7 +36,7 @@ func BenchmarkBoot(b *testing.B) {
 		if err := tx.CreateFlavor(ctx, store.Flavor{ID: "1", Name: "small", RAM: 512, VCPUs: 1, Disk: 1, IsPublic: true, RxTxFactor: 1, CreatedAt: now, UpdatedAt: now}); err != nil {
 			return err
 		}
-		ps, err := env.Cloud.Identity.ListProjects(ctx, store.ProjectFilter{Name: "admin"})
+		ps, err := env.Cloud.Identity.ListProjects(ctx, idsvc.ProjectFilter{Name: "admin"})
 		if err != nil {
 			return err
 		}
@@ -99,7 +100,7 @@ func BenchmarkListDetailManyHosts(b *testing.B) {
 	env := cloudtest.New(b)
 	ctx := context.Background()
 	tok := env.Token(b, "admin", cloudtest.AdminPassword, "admin")
-	ps, err := env.Cloud.Identity.ListProjects(ctx, store.ProjectFilter{Name: "admin"})
+	ps, err := env.Cloud.Identity.ListProjects(ctx, idsvc.ProjectFilter{Name: "admin"})
 	if err != nil || len(ps) == 0 {
 		b.Fatalf("admin project: %v", err)
 	}

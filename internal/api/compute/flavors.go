@@ -11,6 +11,7 @@ import (
 	"github.com/onestack/onestack/internal/api/rest"
 	"github.com/onestack/onestack/internal/auth"
 	"github.com/onestack/onestack/internal/oserr"
+	pagination "github.com/onestack/onestack/internal/page"
 	svc "github.com/onestack/onestack/internal/service/compute"
 	"github.com/onestack/onestack/internal/store"
 )
@@ -171,10 +172,10 @@ func (a *API) flavorList(w http.ResponseWriter, r *http.Request, full bool) erro
 	if err != nil {
 		return err
 	}
-	l := svc.FlavorList{SortKey: "flavorid", Page: store.Page{Limit: limit, Marker: marker}}
+	l := svc.FlavorList{SortKey: "flavorid", Page: pagination.Request{Limit: limit, Marker: marker}}
 	if k := q.Get("sort_key"); k != "" {
-		if !slices.Contains(store.FlavorSortKeyNames(), k) {
-			return oserr.BadRequest("Invalid input for query parameters sort_key: %q is not one of %s.", k, strings.Join(store.FlavorSortKeyNames(), ", "))
+		if !slices.Contains(svc.FlavorSortKeys(), k) {
+			return oserr.BadRequest("Invalid input for query parameters sort_key: %q is not one of %s.", k, strings.Join(svc.FlavorSortKeys(), ", "))
 		}
 		l.SortKey = k
 	}

@@ -6,8 +6,8 @@ import (
 	"github.com/onestack/onestack/internal/api/rest"
 	"github.com/onestack/onestack/internal/auth"
 	"github.com/onestack/onestack/internal/oserr"
+	pagination "github.com/onestack/onestack/internal/page"
 	svc "github.com/onestack/onestack/internal/service/compute"
-	"github.com/onestack/onestack/internal/store"
 )
 
 // keypairRoutes declares os-keypairs. Keypairs belong to users; any role
@@ -119,14 +119,14 @@ func (a *API) listKeypairs(w http.ResponseWriter, r *http.Request) error {
 	if err := onlyQuery(r, 75, "user_id", "limit", "marker"); err != nil {
 		return err
 	}
-	p := store.Page{}
+	p := pagination.Request{}
 	limit := 0
 	if at(r, 35) {
 		l, marker, err := page(r.URL.Query())
 		if err != nil {
 			return err
 		}
-		limit, p = l, store.Page{Limit: l, Marker: marker}
+		limit, p = l, pagination.Request{Limit: l, Marker: marker}
 	}
 	kps, err := a.svc.Keypairs(r.Context(), auth.From(r.Context()), keypairUser(r), p)
 	if err != nil {

@@ -24,7 +24,7 @@ func (a *API) migrationRoutes() []rest.Route {
 // node names are the host names.
 func (a *API) listMigrations(w http.ResponseWriter, r *http.Request) error {
 	q := r.URL.Query()
-	l := svc.MigrationList{Filter: store.MigrationFilter{Host: q.Get("host"), SourceCompute: q.Get("source_compute"),
+	l := svc.MigrationList{Filter: svc.MigrationFilter{Host: q.Get("host"), SourceCompute: q.Get("source_compute"),
 		Status: q.Get("status"), ServerID: q.Get("instance_uuid")}}
 	if at(r, 23) {
 		l.Filter.Type = q.Get("migration_type")

@@ -20,6 +20,7 @@ import (
 	"github.com/onestack/onestack/internal/api/rest"
 	"github.com/onestack/onestack/internal/auth"
 	"github.com/onestack/onestack/internal/oserr"
+	pagination "github.com/onestack/onestack/internal/page"
 	svc "github.com/onestack/onestack/internal/service/compute"
 	"github.com/onestack/onestack/internal/store"
 )
@@ -618,7 +619,7 @@ func (a *API) list(w http.ResponseWriter, r *http.Request, detail bool) error {
 		f.Locked = &b
 	}
 	if k := q.Get("sort_key"); k != "" {
-		if store.ServerSortColumn(k) == "" {
+		if !svc.ServerSortKey(k) {
 			return oserr.BadRequest("Invalid sort_key %q.", k)
 		}
 		f.SortKey = k
@@ -628,7 +629,7 @@ func (a *API) list(w http.ResponseWriter, r *http.Request, detail bool) error {
 	if err != nil {
 		return err
 	}
-	f.Page = store.Page{Limit: limit, Marker: q.Get("marker")}
+	f.Page = pagination.Request{Limit: limit, Marker: q.Get("marker")}
 	req.Tags = rest.Tags(q)
 	var servers []store.Server
 	if limit > 0 { // limit=0 is an empty page, as Nova

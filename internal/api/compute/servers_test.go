@@ -17,6 +17,7 @@ import (
 
 	"github.com/onestack/onestack/internal/cloudtest"
 	"github.com/onestack/onestack/internal/hostapi"
+	idsvc "github.com/onestack/onestack/internal/service/identity"
 	"github.com/onestack/onestack/internal/store"
 )
 
@@ -238,7 +239,7 @@ func TestSchedulerExplainsAndSpreads(t *testing.T) {
 	g := store.ServerGroup{ID: "3f0d6c2c-0000-4000-8000-000000000001", Name: "web", Policy: "anti-affinity",
 		Rules: map[string]any{}, CreatedAt: time.Now()}
 	if err := e.Cloud.DB.Write(ctx, func(tx *store.Tx) error {
-		proj, err := e.Cloud.Identity.ListProjects(ctx, store.ProjectFilter{Name: "admin"})
+		proj, err := e.Cloud.Identity.ListProjects(ctx, idsvc.ProjectFilter{Name: "admin"})
 		if err != nil {
 			return err
 		}

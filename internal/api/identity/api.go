@@ -62,8 +62,20 @@ func adminOrSelf(rule string) rest.Access {
 	}
 }
 
+// noTrust refuses trust-scoped tokens, then applies next: a trustee must
+// not turn a trust, bounded in time and revocable, into a lasting
+// application credential (Keystone refuses this too since 2026).
+func noTrust(next rest.Access) rest.Access {
+	return func(c *auth.Credentials, r *http.Request) error {
+		if c.Trust != nil {
+			return oserr.Forbidden("Cannot manage application credentials with a token issued via delegation (trust %s); use a token of your own.", c.Trust.ID)
+		}
+		return next(c, r)
+	}
+}
+
 func (a *API) routes() []rest.Route {
-	return append(a.grantRoutes(), []rest.Route{
+	return append(append(a.grantRoutes(), a.trustRoutes()...), []rest.Route{
 		rest.R("GET", "/v3", nil, a.version),
 		rest.R("GET", "/v3/{$}", nil, a.version),
 
@@ -127,10 +139,10 @@ func (a *API) routes() []rest.Route {
 		rest.R("GET", "/v3/role_inferences", admin("identity:list_role_inference_rules"), a.roleInferences),
 		rest.R("GET", "/v3/role_assignments", a.canListAssignments, a.listAssignments),
 
-		rest.R("GET", "/v3/users/{user_id}/application_credentials", adminOrSelf("identity:list_application_credentials"), a.listAppCreds),
-		rest.R("POST", "/v3/users/{user_id}/application_credentials", a.canCreateAppCred, a.createAppCred),
-		rest.R("GET", "/v3/users/{user_id}/application_credentials/{app_cred_id}", adminOrSelf("identity:get_application_credential"), a.getAppCred),
-		rest.R("DELETE", "/v3/users/{user_id}/application_credentials/{app_cred_id}", adminOrSelf("identity:delete_application_credential"), a.deleteAppCred),
+		rest.R("GET", "/v3/users/{user_id}/application_credentials", noTrust(adminOrSelf("identity:list_application_credentials")), a.listAppCreds),
+		rest.R("POST", "/v3/users/{user_id}/application_credentials", noTrust(a.canCreateAppCred), a.createAppCred),
+		rest.R("GET", "/v3/users/{user_id}/application_credentials/{app_cred_id}", noTrust(adminOrSelf("identity:get_application_credential")), a.getAppCred),
+		rest.R("DELETE", "/v3/users/{user_id}/application_credentials/{app_cred_id}", noTrust(adminOrSelf("identity:delete_application_credential")), a.deleteAppCred),
 
 		rest.R("GET", "/v3/regions", authenticated, a.listRegions),
 		rest.R("POST", "/v3/regions", admin("identity:create_region"), a.createRegion),

@@ -3,6 +3,7 @@ package identity
 import (
 	"net/http"
 
+	svc "github.com/onestack/onestack/internal/service/identity"
 	"github.com/onestack/onestack/internal/store"
 )
 
@@ -230,7 +231,7 @@ func applyEndpoint(f fields, e *store.Endpoint) error {
 
 func (a *API) listEndpoints(w http.ResponseWriter, r *http.Request) error {
 	q := r.URL.Query()
-	es, err := a.svc.ListEndpoints(r.Context(), store.EndpointFilter{ServiceID: q.Get("service_id"), Interface: q.Get("interface"), RegionID: q.Get("region_id")})
+	es, err := a.svc.ListEndpoints(r.Context(), svc.EndpointFilter{ServiceID: q.Get("service_id"), Interface: q.Get("interface"), RegionID: q.Get("region_id")})
 	if err != nil {
 		return err
 	}

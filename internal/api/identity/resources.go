@@ -6,6 +6,7 @@ import (
 	"github.com/onestack/onestack/internal/api/rest"
 	"github.com/onestack/onestack/internal/auth"
 	"github.com/onestack/onestack/internal/oserr"
+	svc "github.com/onestack/onestack/internal/service/identity"
 	"github.com/onestack/onestack/internal/store"
 )
 
@@ -65,7 +66,7 @@ func applyDomain(f fields, d *store.Domain) error {
 
 func (a *API) listDomains(w http.ResponseWriter, r *http.Request) error {
 	c := auth.From(r.Context())
-	f := store.DomainFilter{Name: r.URL.Query().Get("name"), Enabled: enabledQuery(r)}
+	f := svc.DomainFilter{Name: r.URL.Query().Get("name"), Enabled: enabledQuery(r)}
 	if !c.IsAdmin() {
 		// Keystone lets a user list only the domains it holds roles on.
 		f.IDs = []string{c.DomainID(), c.ProjectDomain.ID}
@@ -176,7 +177,7 @@ func applyProject(f fields, p *store.Project) error {
 
 func (a *API) listProjects(w http.ResponseWriter, r *http.Request) error {
 	q := r.URL.Query()
-	ps, err := a.svc.ListProjects(r.Context(), store.ProjectFilter{
+	ps, err := a.svc.ListProjects(r.Context(), svc.ProjectFilter{
 		DomainID: q.Get("domain_id"), ParentID: q.Get("parent_id"), Name: q.Get("name"), Enabled: enabledQuery(r),
 	})
 	if err != nil {
@@ -297,7 +298,7 @@ func applyUser(f fields, u *store.User) (*string, error) {
 
 func (a *API) listUsers(w http.ResponseWriter, r *http.Request) error {
 	q := r.URL.Query()
-	us, err := a.svc.ListUsers(r.Context(), store.UserFilter{DomainID: q.Get("domain_id"), Name: q.Get("name"), Enabled: enabledQuery(r)})
+	us, err := a.svc.ListUsers(r.Context(), svc.UserFilter{DomainID: q.Get("domain_id"), Name: q.Get("name"), Enabled: enabledQuery(r)})
 	if err != nil {
 		return err
 	}
@@ -405,7 +406,7 @@ func (a *API) userGroups(w http.ResponseWriter, r *http.Request) error {
 	if _, err := a.svc.GetUser(r.Context(), id); err != nil {
 		return err
 	}
-	gs, err := a.svc.ListGroups(r.Context(), store.GroupFilter{UserID: id})
+	gs, err := a.svc.ListGroups(r.Context(), svc.GroupFilter{UserID: id})
 	if err != nil {
 		return err
 	}
@@ -443,7 +444,7 @@ func applyGroup(f fields, g *store.Group) error {
 
 func (a *API) listGroups(w http.ResponseWriter, r *http.Request) error {
 	q := r.URL.Query()
-	gs, err := a.svc.ListGroups(r.Context(), store.GroupFilter{DomainID: q.Get("domain_id"), Name: q.Get("name")})
+	gs, err := a.svc.ListGroups(r.Context(), svc.GroupFilter{DomainID: q.Get("domain_id"), Name: q.Get("name")})
 	if err != nil {
 		return err
 	}
@@ -511,7 +512,7 @@ func (a *API) groupUsers(w http.ResponseWriter, r *http.Request) error {
 	if _, err := a.svc.GetGroup(r.Context(), id); err != nil {
 		return err
 	}
-	us, err := a.svc.ListUsers(r.Context(), store.UserFilter{GroupID: id})
+	us, err := a.svc.ListUsers(r.Context(), svc.UserFilter{GroupID: id})
 	if err != nil {
 		return err
 	}

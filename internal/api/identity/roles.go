@@ -38,7 +38,7 @@ func applyRole(f fields, r *store.Role) error {
 
 func (a *API) listRoles(w http.ResponseWriter, r *http.Request) error {
 	q := r.URL.Query()
-	f := store.RoleFilter{Name: q.Get("name")}
+	f := svc.RoleFilter{Name: q.Get("name")}
 	dom := q.Get("domain_id")
 	f.DomainID = &dom // Keystone lists global roles unless a domain is given
 	rs, err := a.svc.ListRoles(r.Context(), f)

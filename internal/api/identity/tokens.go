@@ -25,13 +25,24 @@ func (a *API) versionDoc() map[string]any {
 	}
 }
 
-// versions answers the unversioned root with 300 Multiple Choices.
-func (a *API) versions(w http.ResponseWriter, _ *http.Request) error {
+// versions answers the unversioned root with 300 Multiple Choices, or
+// with the JSON-home document when asked for it.
+func (a *API) versions(w http.ResponseWriter, r *http.Request) error {
+	if wantsJSONHome(r) {
+		writeJSONHome(w, "/v3")
+		return nil
+	}
 	rest.WriteJSON(w, http.StatusMultipleChoices, map[string]any{"versions": map[string]any{"values": []any{a.versionDoc()}}})
 	return nil
 }
 
-func (a *API) version(w http.ResponseWriter, _ *http.Request) error {
+// version answers /v3 with the version document, or with the JSON-home
+// document (Keystone's list of resources and extensions) when asked for it.
+func (a *API) version(w http.ResponseWriter, r *http.Request) error {
+	if wantsJSONHome(r) {
+		writeJSONHome(w, "")
+		return nil
+	}
 	rest.WriteJSON(w, http.StatusOK, map[string]any{"version": a.versionDoc()})
 	return nil
 }
@@ -101,9 +112,18 @@ func parseScope(raw json.RawMessage) (svc.Scope, error) {
 		System  *struct {
 			All bool `json:"all"`
 		} `json:"system"`
+		Trust *struct {
+			ID string `json:"id"`
+		} `json:"OS-TRUST:trust"`
 	}
 	if err := json.Unmarshal(raw, &v); err != nil {
-		return sc, oserr.BadRequest("Invalid input for field 'auth.scope': expected {\"project\": {...}}, {\"domain\": {...}} or {\"system\": {\"all\": true}}.")
+		return sc, oserr.BadRequest("Invalid input for field 'auth.scope': expected {\"project\": {...}}, {\"domain\": {...}}, {\"system\": {\"all\": true}} or {\"OS-TRUST:trust\": {\"id\": ...}}.")
+	}
+	if v.Trust != nil {
+		if v.Trust.ID == "" {
+			return sc, oserr.BadRequest("Expecting to find trust_id in trust: give auth.scope.OS-TRUST:trust.id.")
+		}
+		sc.TrustID = v.Trust.ID
 	}
 	if v.Project != nil {
 		if v.Project.ID == "" && v.Project.Name == "" {
@@ -256,6 +276,15 @@ func (a *API) tokenDoc(r *http.Request, c *auth.Credentials, withCatalog bool) (
 		},
 	}
 	switch {
+	case c.Trust != nil:
+		// Keystone's trust-scoped token: the trust, and its project
+		// without is_domain and is_admin_project.
+		t["OS-TRUST:trust"] = map[string]any{
+			"id": c.Trust.ID, "impersonation": c.Trust.Impersonation,
+			"trustor_user": map[string]any{"id": c.Trust.TrustorID},
+			"trustee_user": map[string]any{"id": c.Trust.TrusteeID},
+		}
+		t["project"] = map[string]any{"id": c.Project.ID, "name": c.Project.Name, "domain": ref(c.ProjectDomain.ID, c.ProjectDomain.Name)}
 	case c.Project != nil:
 		t["project"] = map[string]any{"id": c.Project.ID, "name": c.Project.Name, "domain": ref(c.ProjectDomain.ID, c.ProjectDomain.Name)}
 		t["is_domain"] = false
@@ -283,8 +312,9 @@ func (a *API) tokenDoc(r *http.Request, c *auth.Credentials, withCatalog bool) (
 
 // catalog renders the catalog for a token scoped to projectID ("" for a
 // domain or system token). As Keystone does, $(project_id)s and
-// $(tenant_id)s in an endpoint URL become the project's id, and an
-// endpoint whose URL needs a project the token lacks is left out.
+// $(tenant_id)s in an endpoint URL (or %(project_id)s, %(tenant_id)s:
+// Keystone turns "$(" into "%(" and formats) become the project's id, and
+// an endpoint whose URL needs a project the token lacks is left out.
 func (a *API) catalog(r *http.Request, projectID string) ([]any, error) {
 	cat, err := a.svc.Catalog(r.Context())
 	if err != nil {
@@ -294,7 +324,7 @@ func (a *API) catalog(r *http.Request, projectID string) ([]any, error) {
 	for _, s := range cat {
 		eps := make([]any, 0, len(s.Endpoints))
 		for _, e := range s.Endpoints {
-			url := e.URL
+			url := strings.ReplaceAll(e.URL, "%(", "$(")
 			if strings.Contains(url, "$(") {
 				if projectID == "" {
 					continue

@@ -13,7 +13,6 @@ import (
 	"github.com/onestack/onestack/internal/auth"
 	"github.com/onestack/onestack/internal/oserr"
 	svc "github.com/onestack/onestack/internal/service/image"
-	"github.com/onestack/onestack/internal/store"
 )
 
 // List limits, as Glance's limit_param_default and api_limit_max.
@@ -104,7 +103,7 @@ func withoutMarker(raw string) string {
 // them: known filters, comparison operators ("in:", "gt:"), ranges
 // (size_min), tags, sorting in both syntaxes, and every other parameter as
 // a property filter.
-func parseList(v url.Values) (q store.ImageQuery, marker string, err error) {
+func parseList(v url.Values) (q svc.ListQuery, marker string, err error) {
 	q.Limit = defaultLimit
 	if s, ok := first(v, "limit"); ok {
 		n, err := strconv.Atoi(s)
@@ -299,23 +298,23 @@ func parseTime(s string) (time.Time, error) {
 	return time.Time{}, strconv.ErrSyntax
 }
 
-func timeFilter(key, s string) (store.TimeFilter, error) {
+func timeFilter(key, s string) (svc.TimeFilter, error) {
 	op, val := splitOp(s)
 	t, err := parseTime(val)
 	if err != nil {
-		return store.TimeFilter{}, oserr.BadRequest("Bad \"%s\" query filter format. Use ISO 8601 DateTime notation, e.g. %s=gt:2024-01-01T00:00:00Z.", key, key)
+		return svc.TimeFilter{}, oserr.BadRequest("Bad \"%s\" query filter format. Use ISO 8601 DateTime notation, e.g. %s=gt:2024-01-01T00:00:00Z.", key, key)
 	}
 	switch op {
 	case "eq", "neq", "gt", "gte", "lt", "lte":
 	default:
-		return store.TimeFilter{}, oserr.BadRequest("Unable to filter on a unknown operator '%s'; use eq, neq, gt, gte, lt or lte.", op)
+		return svc.TimeFilter{}, oserr.BadRequest("Unable to filter on a unknown operator '%s'; use eq, neq, gt, gte, lt or lte.", op)
 	}
-	return store.TimeFilter{Column: key, Op: op, At: t}, nil
+	return svc.TimeFilter{Column: key, Op: op, At: t}, nil
 }
 
 // parseSort reads "sort=k1:dir,k2" or "sort_key=k1&sort_dir=dir" and
 // appends created_at and id, as Glance does, so that the order is total.
-func parseSort(v url.Values) ([]store.ImageSort, error) {
+func parseSort(v url.Values) ([]svc.Sort, error) {
 	var keys, dirs []string
 	if s, ok := first(v, "sort"); ok {
 		if _, k := v["sort_key"]; k {
@@ -343,8 +342,8 @@ func parseSort(v url.Values) ([]store.ImageSort, error) {
 		}
 	}
 	for _, k := range keys {
-		if !slices.Contains(store.ImageSortKeys, k) {
-			return nil, oserr.BadRequest("Invalid sort key: %s. It must be one of the following: %s.", k, strings.Join(store.ImageSortKeys, ", "))
+		if keys := svc.SortKeys(); !slices.Contains(keys, k) {
+			return nil, oserr.BadRequest("Invalid sort key: %s. It must be one of the following: %s.", k, strings.Join(keys, ", "))
 		}
 	}
 	for _, d := range dirs {
@@ -359,20 +358,20 @@ func parseSort(v url.Values) ([]store.ImageSort, error) {
 	if len(keys) == 0 {
 		keys = []string{"created_at"}
 	}
-	var out []store.ImageSort
+	var out []svc.Sort
 	for i, k := range keys {
-		if slices.ContainsFunc(out, func(s store.ImageSort) bool { return s.Key == k }) {
+		if slices.ContainsFunc(out, func(s svc.Sort) bool { return s.Key == k }) {
 			continue
 		}
 		d := defaultDir
 		if len(dirs) > 1 {
 			d = dirs[i]
 		}
-		out = append(out, store.ImageSort{Key: k, Desc: d == "desc"})
+		out = append(out, svc.Sort{Key: k, Desc: d == "desc"})
 	}
 	for _, k := range []string{"created_at", "id"} {
-		if !slices.ContainsFunc(out, func(s store.ImageSort) bool { return s.Key == k }) {
-			out = append(out, store.ImageSort{Key: k, Desc: defaultDir == "desc"})
+		if !slices.ContainsFunc(out, func(s svc.Sort) bool { return s.Key == k }) {
+			out = append(out, svc.Sort{Key: k, Desc: defaultDir == "desc"})
 		}
 	}
 	// id must be last for the keyset; anything after it is already unique.

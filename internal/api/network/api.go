@@ -8,6 +8,7 @@ import (
 	"bytes"
 	"encoding/json"
 	"fmt"
+	"io"
 	"log/slog"
 	"net/http"
 	"net/url"
@@ -512,3 +513,11 @@ func decodeBody[T any](r *http.Request, member string) (*T, error) {
 	}
 	return v, nil
 }
+
+// bytesReader, decodeStrict and writeJSON are the shorthands every handler
+// file of this package uses.
+func bytesReader(b []byte) io.Reader { return bytes.NewReader(b) }
+
+func decodeStrict(r *http.Request, v any) error { return rest.Decode(r, v, true) }
+
+func writeJSON(w http.ResponseWriter, status int, v any) { rest.WriteJSON(w, status, v) }

@@ -7,6 +7,7 @@ import (
 
 	"github.com/onestack/onestack/internal/microversion"
 	"github.com/onestack/onestack/internal/oserr"
+	svc "github.com/onestack/onestack/internal/service/placement"
 	"github.com/onestack/onestack/internal/store"
 )
 
@@ -112,7 +113,7 @@ func (a *API) listTraits(w http.ResponseWriter, r *http.Request, v microversion.
 	if err := checkQuery(q, "name", "associated"); err != nil {
 		return err
 	}
-	var f store.TraitFilter
+	var f svc.TraitFilter
 	if q.Has("name") {
 		op, val, ok := strings.Cut(q.Get("name"), ":")
 		switch {

@@ -64,7 +64,7 @@ func (a *API) listProviders(w http.ResponseWriter, r *http.Request, v microversi
 	if err := checkQuery(q, allowed...); err != nil {
 		return err
 	}
-	f := store.ProviderFilter{Name: q.Get("name")}
+	f := svc.ProviderFilter{Name: q.Get("name")}
 	var err error
 	if q.Has("uuid") {
 		if f.UUID, err = parseUUIDParam("uuid", q.Get("uuid")); err != nil {
@@ -229,7 +229,7 @@ func (a *API) totalUsages(w http.ResponseWriter, r *http.Request, v microversion
 	if q.Get("project_id") == "" {
 		return badQuery("'project_id' is a required property: send ?project_id=PROJECT.")
 	}
-	f := store.UsageFilter{ProjectID: q.Get("project_id"), UserID: q.Get("user_id"), ConsumerType: q.Get("consumer_type")}
+	f := svc.UsageFilter{ProjectID: q.Get("project_id"), UserID: q.Get("user_id"), ConsumerType: q.Get("consumer_type")}
 	if f.ConsumerType != "" && f.ConsumerType != "all" && f.ConsumerType != "unknown" && !svc.ValidClassName(f.ConsumerType) {
 		return badQuery("'consumer_type' %q is invalid: use upper-case letters, digits and underscores, or all, or unknown.", f.ConsumerType)
 	}

@@ -104,12 +104,29 @@ type Service struct {
 	// may set headers (Nova's x-compute-request-id), negotiate the
 	// microversion into the request context, or refuse the request.
 	Before func(w http.ResponseWriter, r *http.Request) (*http.Request, error)
+	// Verbatim, if set, serves every request under Prefix instead of
+	// Routes, with the path exactly as the client sent it: ServeMux cleans
+	// a path first (it redirects /a//b to /a/b and resolves "..") but
+	// Swift's object names may hold "//", "." and "..", so its API routes
+	// itself. The wiring sends such requests past the mux (Handler). They
+	// get the same recovery, Before and body limit as routes and need no
+	// token: the handler authenticates, as anonymous access may be allowed.
+	Verbatim HandlerFunc
 }
+
+// Handler is the handler of a Verbatim service: every request under its
+// prefix, uncleaned.
+func (s *Service) Handler() http.Handler { return s.handler(Route{Handler: s.Verbatim}) }
 
 // Mount registers every route of s on mux, plus a catch-all under the
 // prefix that answers unknown paths with 404 and known paths with an
 // unsupported method with 405, both in the service's error format.
 func (s *Service) Mount(mux *http.ServeMux) {
+	if s.Verbatim != nil {
+		mux.Handle(s.Prefix+"/", s.Handler())
+		mux.Handle(s.Prefix, s.Handler())
+		return
+	}
 	allowed := map[string][]string{}
 	routes := s.Routes
 	if s.Versions != nil {
@@ -202,15 +219,28 @@ func (s *Service) WriteError(w http.ResponseWriter, r *http.Request, err error) 
 	if log == nil {
 		log = slog.Default()
 	}
-	if e.Status >= 500 {
+	switch {
+	case e.Status >= 500:
 		log.ErrorContext(r.Context(), "request failed", "request_id", id, "method", r.Method, "path", r.URL.Path, "status", e.Status, "error", err)
-	} else {
+	case oserr.Untranslated(err):
+		// A service returned a store error as it was: the client gets a
+		// generic 404/409, and this line is the bug report.
+		log.WarnContext(r.Context(), "store error not translated by the service; answered with a generic status", "request_id", id, "method", r.Method, "path", r.URL.Path, "status", e.Status, "error", err)
+	default:
 		log.DebugContext(r.Context(), "request refused", "request_id", id, "method", r.Method, "path", r.URL.Path, "status", e.Status, "error", err)
 	}
 	if e.RetryAfter > 0 {
 		w.Header().Set("Retry-After", fmt.Sprint(e.RetryAfter))
 	}
-	WriteJSON(w, e.Status, s.Format(e, id))
+	switch body := s.Format(e, id).(type) {
+	case oserr.Text:
+		w.Header().Set("Content-Type", body.ContentType)
+		w.Header().Set("Content-Length", fmt.Sprint(len(body.Body)))
+		w.WriteHeader(e.Status)
+		_, _ = io.WriteString(w, body.Body)
+	default:
+		WriteJSON(w, e.Status, body)
+	}
 }
 
 // WriteJSON writes v as a JSON response with the given status.
@@ -312,8 +342,14 @@ func Logged(log *slog.Logger, h http.Handler) http.Handler {
 		start := time.Now()
 		sw := &statusWriter{ResponseWriter: w, status: 200}
 		h.ServeHTTP(sw, r)
+		// The id the answer carries: a service may mint its own (Swift's
+		// transaction id) in place of the one in the context.
+		id := w.Header().Get(reqid.Header)
+		if id == "" {
+			id = reqid.From(r.Context())
+		}
 		log.LogAttrs(r.Context(), slog.LevelInfo, "request",
-			slog.String("request_id", reqid.From(r.Context())),
+			slog.String("request_id", id),
 			slog.String("method", r.Method),
 			slog.String("path", r.URL.Path),
 			slog.Int("status", sw.status),

@@ -231,7 +231,11 @@ func Inspect(hostDir string) ([]GuestOnDisk, error) {
 	if err != nil {
 		return nil, err
 	}
-	d := &Driver{cfg: Config{Dir: hostDir}}
+	abs, err := filepath.Abs(hostDir)
+	if err != nil {
+		return nil, err
+	}
+	d := &Driver{cfg: Config{Dir: abs}}
 	var out []GuestOnDisk
 	for _, e := range ents {
 		if !e.IsDir() || strings.HasPrefix(e.Name(), ".") {
@@ -241,6 +245,26 @@ func Inspect(hostDir string) ([]GuestOnDisk, error) {
 		out = append(out, GuestOnDisk{ID: e.Name(), Dir: g.dir, PID: g.pid()})
 	}
 	return out, nil
+}
+
+// RemoveRuntime removes the runtime directory of a host's guests (their
+// QMP and serial sockets), for `onestack cleanup` once none of its guests
+// runs. It refuses while one still does.
+func RemoveRuntime(hostDir string) error {
+	guests, err := Inspect(hostDir)
+	if err != nil {
+		return err
+	}
+	for _, g := range guests {
+		if g.PID != 0 {
+			return fmt.Errorf("guest %s still runs (pid %d); stop it first", g.ID, g.PID)
+		}
+	}
+	abs, err := filepath.Abs(hostDir)
+	if err != nil {
+		return err
+	}
+	return os.RemoveAll(runDirFor(abs))
 }
 
 // Processes returns, per server id, the QEMU processes on this machine

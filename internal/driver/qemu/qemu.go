@@ -48,6 +48,10 @@ type Config struct {
 	// power button press before it is stopped hard (Nova's
 	// shutdown_timeout, 60 s when zero).
 	ShutdownTimeout time.Duration
+	// ShutdownRetry is how often the power button is pressed again while
+	// the guest does not power off (Nova's shutdown_retry_interval, 10 s
+	// when zero): a guest still booting misses a press.
+	ShutdownRetry time.Duration
 	// ConsoleCap bounds each guest's console log (1 MiB when zero); the
 	// oldest half is dropped when it grows past it.
 	ConsoleCap int64
@@ -78,6 +82,9 @@ type Driver struct {
 	// runMu keeps a delete from removing the runtime directory while a
 	// start is about to bind its sockets in it (read-locked by starts).
 	runMu sync.RWMutex
+
+	notesMu sync.Mutex
+	notes   map[string]string // server id -> what its last Ensure should tell the user
 }
 
 // New returns the driver for one host, creating its directories.
@@ -87,6 +94,9 @@ func New(cfg Config) (*Driver, error) {
 	}
 	if cfg.ShutdownTimeout <= 0 {
 		cfg.ShutdownTimeout = 60 * time.Second
+	}
+	if cfg.ShutdownRetry <= 0 {
+		cfg.ShutdownRetry = 10 * time.Second
 	}
 	if cfg.ConsoleCap <= 0 {
 		cfg.ConsoleCap = 1 << 20
@@ -102,6 +112,11 @@ func New(cfg Config) (*Driver, error) {
 		return nil, fmt.Errorf("%s not found: install Debian's qemu-system-x86 package (apt-get install qemu-system-x86 qemu-utils)", cfg.Binary)
 	}
 	cfg.Binary = bin
+	// Paths handed to QEMU must be absolute: it resolves an overlay's
+	// relative backing file against the overlay's own directory.
+	if cfg.Dir, err = filepath.Abs(cfg.Dir); err != nil {
+		return nil, fmt.Errorf("host directory: %w", err)
+	}
 	if _, err := exec.LookPath("qemu-img"); err != nil {
 		return nil, fmt.Errorf("qemu-img not found: install Debian's qemu-utils package")
 	}
@@ -110,7 +125,7 @@ func New(cfg Config) (*Driver, error) {
 			return nil, fmt.Errorf("create host directory: %w", err)
 		}
 	}
-	d := &Driver{cfg: cfg, log: cfg.Log.With("hypervisor", "qemu", "accel", cfg.Accel.Name), images: map[string]*sync.Mutex{}}
+	d := &Driver{cfg: cfg, log: cfg.Log.With("hypervisor", "qemu", "accel", cfg.Accel.Name), images: map[string]*sync.Mutex{}, notes: map[string]string{}}
 	d.verText, d.version = qemuVersion(bin)
 	return d, nil
 }
@@ -253,44 +268,45 @@ func (d *Driver) Ensure(ctx context.Context, want hostapi.Guest) (string, error)
 	firstBoot := os.IsNotExist(statErr)
 	g.fresh = firstBoot
 	if err := os.MkdirAll(g.dir, 0o700); err != nil {
-		return hostapi.PowerAbsent, fmt.Errorf("create guest directory on %s: %w", d.cfg.Host, err)
+		return hostapi.PowerAbsent, hostapi.CloudFault("create the guest's directory", fmt.Errorf("create guest directory on %s: %w", d.cfg.Host, err))
 	}
 	spec, _ := g.readSpec()
 	switch want.Task {
 	case "rebuilding":
 		if err := g.kill(ctx); err != nil {
-			return g.power(ctx), err
+			return g.power(ctx), hostapi.CloudFault("stop the guest for the rebuild", err)
 		}
 		if err := g.removeDisks(); err != nil {
-			return hostapi.PowerShutdown, err
+			return hostapi.PowerShutdown, hostapi.CloudFault("remove the old disks for the rebuild", err)
 		}
 		spec = guestSpec{}
 	case "rebooting_hard":
 		// As Nova's libvirt driver: the guest's process is destroyed and
 		// started again (a new QEMU, whatever state the old one was in).
 		if err := g.kill(ctx); err != nil {
-			return g.power(ctx), fmt.Errorf("hard reboot of the guest failed: %w", err)
+			return g.power(ctx), hostapi.CloudFault("stop the guest for the hard reboot", fmt.Errorf("hard reboot of the guest failed: %w", err))
 		}
 		d.log.Info("guest stopped for a hard reboot", "server_id", want.ServerID)
 	case "rebooting":
 		if g.power(ctx) == hostapi.PowerRunning {
 			if err := d.shutdown(ctx, g); err != nil {
-				return g.power(ctx), err
+				return g.power(ctx), hostapi.CloudFault("power off the guest for the reboot", err)
 			}
 		}
 	}
 	if spec.Flavor != want.Flavor && spec.Image != "" {
 		// Resized on this host: restart with the new shape, disks grown.
 		if err := g.kill(ctx); err != nil {
-			return g.power(ctx), err
+			return g.power(ctx), hostapi.CloudFault("stop the guest for the resize", err)
 		}
 	}
 	if want.MovingFrom != "" && spec.Image == "" {
 		if want.Task == "migrating" {
-			return d.migrateIn(ctx, g, want)
+			power, err := d.migrateIn(ctx, g, want)
+			return power, hostapi.CloudFault("migrate the guest live from "+want.MovingFrom, err)
 		}
 		if err := d.copyIn(ctx, g, want); err != nil {
-			return g.power(ctx), err
+			return g.power(ctx), hostapi.CloudFault("copy the guest's disks from "+want.MovingFrom, err)
 		}
 		spec, _ = g.readSpec()
 	}
@@ -365,29 +381,90 @@ func (d *Driver) converge(ctx context.Context, g *guest, want hostapi.Guest) (st
 	}
 	now := g.power(ctx)
 	if err != nil {
-		return now, err
+		return now, hostapi.CloudFault(powerSteps[target], err)
 	}
 	d.log.Info("guest power changed", "server_id", want.ServerID, "from", have, "to", now)
 	return now, nil
 }
 
+// powerSteps names the step of a change to each power state, for faults.
+var powerSteps = map[string]string{
+	hostapi.PowerRunning:   "start the guest",
+	hostapi.PowerPaused:    "pause the guest",
+	hostapi.PowerShutdown:  "power off the guest",
+	hostapi.PowerSuspended: "suspend the guest",
+}
+
 // shutdown presses the guest's ACPI power button and waits up to the
-// shutdown timeout for it to power off, then stops it hard.
+// shutdown timeout for it to power off, pressing again every retry
+// interval (as Nova's libvirt driver: a guest still booting has no ACPI
+// handler yet and misses a press), then stops it hard and leaves a note
+// saying so for the server's events.
 func (d *Driver) shutdown(ctx context.Context, g *guest) error {
 	pid := g.pid()
 	if pid == 0 {
 		return nil
 	}
 	if st, _ := g.status(ctx); st == "running" {
-		if err := g.call(ctx, "system_powerdown", nil); err == nil {
-			if waitExit(ctx, pid, d.cfg.ShutdownTimeout) {
+		deadline := time.Now().Add(d.cfg.ShutdownTimeout)
+		presses := 0
+		for left := time.Until(deadline); left > 0; left = time.Until(deadline) {
+			if err := g.call(ctx, "system_powerdown", nil); err != nil {
+				if !alive(pid) {
+					break // it powered off just now
+				}
+				d.log.Warn("cannot press the guest's power button", "server_id", g.id, "error", err)
+			}
+			presses++
+			if waitExit(ctx, pid, min(d.cfg.ShutdownRetry, left)) {
 				g.clearPid()
+				if presses > 1 {
+					d.log.Info("guest powered off after the power button was pressed again", "server_id", g.id, "presses", presses)
+				}
 				return nil
 			}
-			d.log.Warn("guest did not power off after the ACPI power button; stopping it hard", "server_id", g.id, "timeout", d.cfg.ShutdownTimeout)
+			if ctx.Err() != nil {
+				return ctx.Err()
+			}
 		}
+		if !alive(pid) {
+			g.clearPid()
+			return nil
+		}
+		note := fmt.Sprintf("the guest did not shut down within %s; powered off", seconds(d.cfg.ShutdownTimeout))
+		d.log.Warn(note+" (it ignored the ACPI power button)", "server_id", g.id, "presses", presses)
+		if err := g.kill(ctx); err != nil {
+			return err
+		}
+		d.setNote(g.id, note)
+		return nil
 	}
 	return g.kill(ctx)
+}
+
+// seconds writes a duration as Nova's options are given: "60 s".
+func seconds(d time.Duration) string {
+	return strconv.FormatFloat(d.Seconds(), 'f', -1, 64) + " s"
+}
+
+func (d *Driver) setNote(id, note string) {
+	d.notesMu.Lock()
+	defer d.notesMu.Unlock()
+	if d.notes == nil {
+		d.notes = map[string]string{}
+	}
+	d.notes[id] = note
+}
+
+// TakeNote returns, once, what the user should know about how the
+// guest's last Ensure went although it succeeded ("the guest did not shut
+// down within 60 s; powered off"), or "".
+func (d *Driver) TakeNote(id string) string {
+	d.notesMu.Lock()
+	defer d.notesMu.Unlock()
+	n := d.notes[id]
+	delete(d.notes, id)
+	return n
 }
 
 // suspend saves the guest's memory to a state file and stops its process

@@ -296,34 +296,42 @@ func TestFailures(t *testing.T) {
 		t.Fatalf("%v: %s", err, out)
 	}
 	backedData, _ := os.ReadFile(backed)
-	im := &images{files: map[string][]byte{"tiny": tiny, "backed": backedData, "iso": []byte("x")},
-		formats: map[string]string{"tiny": "qcow2", "backed": "qcow2", "iso": "iso"}}
+	big := filepath.Join(dir, "big.qcow2")
+	if out, err := exec.Command("qemu-img", "create", "-q", "-f", "qcow2", big, "2G").CombinedOutput(); err != nil {
+		t.Fatalf("%v: %s", err, out)
+	}
+	bigData, _ := os.ReadFile(big)
+	im := &images{files: map[string][]byte{"tiny": tiny, "backed": backedData, "iso": []byte("x"), "big": bigData},
+		formats: map[string]string{"tiny": "qcow2", "backed": "qcow2", "iso": "iso", "big": "qcow2"}}
 	d := newDriver(t, im, filepath.Join(dir, "host"))
+	withImage := func(id, image string) hostapi.Guest {
+		g := guestOf(id, "")
+		g.ImageID = image
+		return g
+	}
 
+	// Each failure names its step, and says whether the request (its
+	// image, its flavor) or the cloud is at fault.
 	cases := []struct {
 		name    string
 		g       hostapi.Guest
 		corrupt bool
 		want    []string
+		step    string
+		user    bool
 	}{
-		{"damaged download", guestOf("0c5e7d5a-3333-4e6b-9f4e-000000000001", ""), true, []string{"checksum mismatch", "upload the image again"}},
-		{"backing file", func() hostapi.Guest {
-			g := guestOf("0c5e7d5a-3333-4e6b-9f4e-000000000002", "")
-			g.ImageID = "backed"
-			return g
-		}(), false,
-			[]string{"backing file", "flatten"}},
-		{"unbootable format", func() hostapi.Guest {
-			g := guestOf("0c5e7d5a-3333-4e6b-9f4e-000000000003", "")
-			g.ImageID = "iso"
-			return g
-		}(), false,
-			[]string{`disk_format "iso"`, "qemu-img convert"}},
+		{"damaged download", guestOf("0c5e7d5a-3333-4e6b-9f4e-000000000001", ""), true, []string{"checksum mismatch", "upload the image again"}, "check the image", false},
+		{"backing file", withImage("0c5e7d5a-3333-4e6b-9f4e-000000000002", "backed"), false,
+			[]string{"backing file", "flatten"}, "check the image", true},
+		{"unbootable format", withImage("0c5e7d5a-3333-4e6b-9f4e-000000000003", "iso"), false,
+			[]string{`disk_format "iso"`, "qemu-img convert"}, "check the image", true},
 		{"too much memory", func() hostapi.Guest {
 			g := guestOf("0c5e7d5a-3333-4e6b-9f4e-000000000004", "")
 			g.Flavor.RAM = 64 << 30 // 64 TiB: QEMU refuses it
 			return g
-		}(), false, []string{"qemu could not start the guest on test-host", "qemu-system-x86_64"}},
+		}(), false, []string{"qemu could not start the guest on test-host", "qemu-system-x86_64"}, "start the guest", false},
+		{"disk too small", withImage("0c5e7d5a-3333-4e6b-9f4e-000000000005", "big"), false,
+			[]string{"flavor's disk is too small for image big", "it needs 2 GiB", "larger disk"}, "size the root disk", true},
 	}
 	for _, tc := range cases {
 		t.Run(tc.name, func(t *testing.T) {
@@ -339,6 +347,12 @@ func TestFailures(t *testing.T) {
 				if !strings.Contains(err.Error(), w) {
 					t.Errorf("error %q does not say %q", err, w)
 				}
+			}
+			var se *hostapi.StepError
+			if !errors.As(err, &se) || se.Step != tc.step || se.User != tc.user {
+				t.Errorf("error %q: step %+v, want step %q with the request at fault %v", err, se, tc.step, tc.user)
+			} else if !strings.HasPrefix(err.Error(), tc.step+": ") {
+				t.Errorf("error %q does not start with its step %q", err, tc.step)
 			}
 			if pid := d.guest(tc.g.ServerID).pid(); pid != 0 {
 				t.Errorf("a failed guest left qemu process %d", pid)

@@ -9,12 +9,14 @@ import (
 	"encoding/json"
 	"errors"
 	"fmt"
+	"log/slog"
 	"net/url"
 	"os"
 	"os/exec"
 	"path/filepath"
 	"strconv"
 	"strings"
+	"sync"
 	"syscall"
 	"time"
 
@@ -379,4 +381,27 @@ func (p *Pool) Stop(ctx context.Context) error {
 	}
 	p.log.Info("storage daemon stopped", "pid", pid)
 	return nil
+}
+
+// StopDaemon ends the storage daemon of the pool in dir, if one runs, and
+// removes its runtime directory: for `onestack cleanup` after a crash,
+// once the guests that read volumes through it are gone. It creates
+// nothing and returns the daemon's pid (0 when none ran).
+func StopDaemon(ctx context.Context, dir string) (int, error) {
+	abs, err := filepath.Abs(dir)
+	if err != nil {
+		return 0, err
+	}
+	p := &Pool{cfg: Config{Dir: abs, RunDir: runDirFor(abs)}, log: slog.New(slog.DiscardHandler), locks: map[string]*sync.Mutex{}}
+	pid := p.pid()
+	if err := p.Stop(ctx); err != nil {
+		return pid, fmt.Errorf("stop the storage daemon (pid %d) of %s: %w", pid, abs, err)
+	}
+	for _, f := range []string{p.qmpSock(), p.NBDSocket(), p.pidFile()} {
+		_ = os.Remove(f) // left by a daemon that was killed
+	}
+	if err := os.Remove(p.cfg.RunDir); err != nil && !errors.Is(err, os.ErrNotExist) {
+		return pid, fmt.Errorf("remove the storage daemon's runtime directory: %w", err)
+	}
+	return pid, nil
 }

@@ -51,6 +51,13 @@ func New(cfg Config) (*Pool, error) {
 	if cfg.Dir == "" {
 		return nil, fmt.Errorf("storage pool: no directory given")
 	}
+	// The daemon runs in the pool's directory and is handed paths in it:
+	// absolute ones, whatever the working directory of a later start.
+	abs, err := filepath.Abs(cfg.Dir)
+	if err != nil {
+		return nil, fmt.Errorf("storage pool directory: %w", err)
+	}
+	cfg.Dir = abs
 	if cfg.Daemon == "" {
 		cfg.Daemon = "qemu-storage-daemon"
 	}

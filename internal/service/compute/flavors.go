@@ -12,6 +12,7 @@ import (
 
 	"github.com/onestack/onestack/internal/auth"
 	"github.com/onestack/onestack/internal/oserr"
+	"github.com/onestack/onestack/internal/page"
 	"github.com/onestack/onestack/internal/store"
 )
 
@@ -201,15 +202,15 @@ type FlavorList struct {
 	IsPublic *bool
 	MinRAM   int
 	MinDisk  int
-	SortKey  string
+	SortKey  string // a Nova sort key (FlavorSortKeys); default flavorid
 	Desc     bool
-	Page     store.Page
+	Page     page.Request
 }
 
 // Flavors lists the flavors the credentials may use, as Nova filters them.
 func (s *Service) Flavors(ctx context.Context, c *auth.Credentials, l FlavorList) (fs []store.Flavor, err error) {
 	q := store.FlavorQuery{IsPublic: l.IsPublic, AccessProject: c.ProjectID(), MinRAM: l.MinRAM, MinDisk: l.MinDisk,
-		SortKey: l.SortKey, Desc: l.Desc, Page: l.Page}
+		SortColumn: flavorSort[l.SortKey], Desc: l.Desc, Page: storePage(l.Page)}
 	if !c.IsAdmin() {
 		yes := true
 		q.IsPublic, q.HideDisabled = &yes, true

@@ -8,6 +8,7 @@ import (
 	"github.com/google/go-cmp/cmp"
 	"github.com/google/go-cmp/cmp/cmpopts"
 
+	"github.com/onestack/onestack/internal/page"
 	"github.com/onestack/onestack/internal/service/compute"
 	"github.com/onestack/onestack/internal/store"
 	"github.com/onestack/onestack/internal/storetest"
@@ -167,12 +168,12 @@ func TestFlavors(t *testing.T) {
 		if diff := cmp.Diff([]string{big.ID, "secret", "1"}, ids(fs)); diff != "" {
 			t.Errorf("sorted by memory desc (-want +got):\n%s", diff)
 		}
-		page1, _ := s.Flavors(ctx, opsAdmin, compute.FlavorList{SortKey: "name", Page: store.Page{Limit: 2}})
-		page2, _ := s.Flavors(ctx, opsAdmin, compute.FlavorList{SortKey: "name", Page: store.Page{Limit: 2, Marker: page1[1].ID}})
+		page1, _ := s.Flavors(ctx, opsAdmin, compute.FlavorList{SortKey: "name", Page: page.Request{Limit: 2}})
+		page2, _ := s.Flavors(ctx, opsAdmin, compute.FlavorList{SortKey: "name", Page: page.Request{Limit: 2, Marker: page1[1].ID}})
 		if diff := cmp.Diff([]string{big.ID, "secret", "1"}, append(ids(page1), ids(page2)...)); diff != "" {
 			t.Errorf("pages by name (-want +got):\n%s", diff)
 		}
-		_, err = s.Flavors(ctx, opsAdmin, compute.FlavorList{Page: store.Page{Marker: "nope"}})
+		_, err = s.Flavors(ctx, opsAdmin, compute.FlavorList{Page: page.Request{Marker: "nope"}})
 		wantStatus(t, err, 400)
 
 		// Extra specs and description.

@@ -4,8 +4,11 @@ import (
 	"context"
 	"errors"
 	"fmt"
-	"github.com/onestack/onestack/internal/fault"
+	"net/http"
+	"strings"
 	"time"
+
+	"github.com/onestack/onestack/internal/fault"
 
 	"github.com/onestack/onestack/internal/hostapi"
 	"github.com/onestack/onestack/internal/oserr"
@@ -226,6 +229,13 @@ func (s *Service) Report(ctx context.Context, r hostapi.Report) error {
 		}
 		started := s.Now()
 		if r.Error != "" {
+			if v.VMState == VMError && v.TaskState == "" {
+				// Already in ERROR, with the fault of what put it there: the
+				// agent tries again at each resync, and a repeat must not
+				// replace that fault (nor add an event each time).
+				s.log.Debug("a server in ERROR still fails on its host; its fault stays", "server_id", v.ID, "host", r.Host, "error", r.Error)
+				return nil
+			}
 			event := actionEvents[v.TaskState]
 			if event == "" {
 				event = "compute_sync_power_state"
@@ -237,7 +247,7 @@ func (s *Service) Report(ctx context.Context, r hostapi.Report) error {
 					return err
 				}
 			}
-			return s.Fail(ctx, tx, &v, 500, event, r.Host, r.Error)
+			return s.failOnHost(ctx, tx, &v, event, r)
 		}
 		changed := false
 		if p := powerNumber(r.Power); p != v.PowerState {
@@ -286,8 +296,15 @@ func (s *Service) Report(ctx context.Context, r hostapi.Report) error {
 				}
 			}
 			v.TaskState, v.TaskArg, changed = "", "", true
-			if err := s.Event(ctx, tx, v.ID, actionEvents[r.Done], r.Host, "Success", "", started); err != nil {
+			if err := s.Event(ctx, tx, v.ID, actionEvents[r.Done], r.Host, "Success", r.Note, started); err != nil {
 				return err
+			}
+			if r.Note != "" {
+				// What the user should know though the task succeeded (a
+				// stop that ended in a hard power-off): the action's message.
+				if err := s.noteAction(ctx, tx, v.ID, r.Note); err != nil {
+					return err
+				}
 			}
 		}
 		if !changed {
@@ -300,6 +317,61 @@ func (s *Service) Report(ctx context.Context, r hostapi.Report) error {
 		return err
 	}
 	return s.reportVolumes(ctx, r)
+}
+
+// failOnHost puts a server in ERROR with the fault its host reported: the
+// message is the host's (it names the step, the cause and what to do); the
+// details name the step, the action's event and the host, and whose fault
+// it is. The code is the host's: 400 when what the request asked for (its
+// image, its flavor) caused the failure, 500 when the cloud did. Nova
+// wraps a build's failures in BuildAbortException, a 500 whose details
+// only admins see; a 400 here shows its details to the server's owner,
+// who is the one to act.
+func (s *Service) failOnHost(ctx context.Context, tx *store.Tx, v *store.Server, event string, r hostapi.Report) error {
+	code := r.ErrorCode
+	if code != http.StatusBadRequest {
+		code = http.StatusInternalServerError
+	}
+	cause := strings.TrimPrefix(r.Error, r.Step+": ")
+	where := event + " on " + orDash(r.Host)
+	if r.Step != "" {
+		where = fmt.Sprintf("step %q of %s", r.Step, where)
+	}
+	remedy := "The request is at fault, not the cloud: change what the message says (the image or the flavor) and " + retryVerb(event) + "."
+	if code == http.StatusInternalServerError {
+		remedy = fmt.Sprintf("The cloud is at fault, not the request: an operator should read the log of %s for server %s and repair the host; then %s.", orDash(r.Host), v.ID, retryVerb(event))
+	}
+	details := fmt.Sprintf("%s failed: %s. %s", where, cause, remedy)
+	now := s.Now()
+	v.VMState, v.TaskState, v.TaskArg, v.UpdatedAt = VMError, "", "", now
+	v.Fault = &store.Fault{Code: code, Message: r.Error, Details: details, Created: now}
+	if err := tx.UpdateServer(ctx, v, 0); err != nil {
+		return err
+	}
+	return s.Event(ctx, tx, v.ID, event, r.Host, "Error", details, now)
+}
+
+// retryVerb says how a user tries a failed action again.
+func retryVerb(event string) string {
+	switch event {
+	case actionEvents[TaskSpawning]:
+		return "delete the server and create it again (or rebuild it)"
+	case actionEvents[TaskRebuilding]:
+		return "rebuild it again"
+	}
+	return "reboot it hard (openstack server reboot --hard) or rebuild it"
+}
+
+// noteAction sets the message of the server's latest action.
+func (s *Service) noteAction(ctx context.Context, tx *store.Tx, serverID, note string) error {
+	a, err := tx.LatestAction(ctx, serverID)
+	if errors.Is(err, store.ErrNotFound) {
+		return nil
+	}
+	if err != nil {
+		return err
+	}
+	return tx.TouchAction(ctx, a.ID, note, s.Now())
 }
 
 // syncStopped records that a running server's guest stopped without being

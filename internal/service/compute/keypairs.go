@@ -20,6 +20,7 @@ import (
 
 	"github.com/onestack/onestack/internal/auth"
 	"github.com/onestack/onestack/internal/oserr"
+	"github.com/onestack/onestack/internal/page"
 	"github.com/onestack/onestack/internal/store"
 )
 
@@ -229,7 +230,7 @@ func (s *Service) Keypair(ctx context.Context, c *auth.Credentials, userID, name
 }
 
 // Keypairs lists a user's keypairs by name, after the marker name.
-func (s *Service) Keypairs(ctx context.Context, c *auth.Credentials, userID string, p store.Page) (kps []store.Keypair, err error) {
+func (s *Service) Keypairs(ctx context.Context, c *auth.Credentials, userID string, p page.Request) (kps []store.Keypair, err error) {
 	owner, err := keypairOwner(c, userID, "os_compute_api:os-keypairs:index")
 	if err != nil {
 		return nil, err
@@ -242,7 +243,7 @@ func (s *Service) Keypairs(ctx context.Context, c *auth.Credentials, userID stri
 				return err
 			}
 		}
-		kps, err = tx.ListKeypairs(ctx, owner, p)
+		kps, err = tx.ListKeypairs(ctx, owner, storePage(p))
 		return err
 	})
 	return kps, err

@@ -18,6 +18,7 @@ import (
 
 	"golang.org/x/crypto/ssh"
 
+	"github.com/onestack/onestack/internal/page"
 	"github.com/onestack/onestack/internal/service/compute"
 	"github.com/onestack/onestack/internal/store"
 	"github.com/onestack/onestack/internal/storetest"
@@ -128,16 +129,16 @@ func TestKeypairs(t *testing.T) {
 		if _, err := s.Keypair(ctx, opsBob, "", "laptop"); err == nil {
 			t.Error("bob sees alice's keypair")
 		}
-		kps, err := s.Keypairs(ctx, opsAlice, "", store.Page{})
+		kps, err := s.Keypairs(ctx, opsAlice, "", page.Request{})
 		if err != nil || len(kps) != 3 {
 			t.Fatalf("alice's keypairs: %v %v", kps, err)
 		}
-		p1, _ := s.Keypairs(ctx, opsAlice, "", store.Page{Limit: 2})
-		p2, _ := s.Keypairs(ctx, opsAlice, "", store.Page{Limit: 2, Marker: p1[1].Name})
+		p1, _ := s.Keypairs(ctx, opsAlice, "", page.Request{Limit: 2})
+		p2, _ := s.Keypairs(ctx, opsAlice, "", page.Request{Limit: 2, Marker: p1[1].Name})
 		if len(p1) != 2 || len(p2) != 1 || p2[0].Name != "winrm" {
 			t.Errorf("pages: %v / %v", p1, p2)
 		}
-		_, err = s.Keypairs(ctx, opsAlice, "", store.Page{Marker: "nope"})
+		_, err = s.Keypairs(ctx, opsAlice, "", page.Request{Marker: "nope"})
 		wantStatus(t, err, 400)
 		// Admins reach other users' keypairs (2.10).
 		if _, _, err := s.CreateKeypair(ctx, opsAdmin, compute.KeypairCreate{Name: "ops", UserID: "u-bob", PublicKey: testEd25519, HasPublicKey: true}); err != nil {
@@ -146,10 +147,10 @@ func TestKeypairs(t *testing.T) {
 		if _, err := s.Keypair(ctx, opsBob, "", "ops"); err != nil {
 			t.Errorf("bob's keypair made by an admin: %v", err)
 		}
-		if kps, _ := s.Keypairs(ctx, opsAdmin, "u-alice", store.Page{}); len(kps) != 3 {
+		if kps, _ := s.Keypairs(ctx, opsAdmin, "u-alice", page.Request{}); len(kps) != 3 {
 			t.Errorf("admin lists alice's keypairs: %v", kps)
 		}
-		_, err = s.Keypairs(ctx, opsBob, "u-alice", store.Page{})
+		_, err = s.Keypairs(ctx, opsBob, "u-alice", page.Request{})
 		wantStatus(t, err, 403)
 
 		if err := s.DeleteKeypair(ctx, opsAlice, "", "laptop"); err != nil {

@@ -56,7 +56,7 @@ func (s *Service) finishMigration(ctx context.Context, tx *store.Tx, v *store.Se
 
 // MigrationList is a decoded GET /os-migrations.
 type MigrationList struct {
-	Filter store.MigrationFilter
+	Filter MigrationFilter
 	Marker string // a migration uuid (2.59)
 }
 
@@ -66,7 +66,7 @@ func (s *Service) Migrations(ctx context.Context, c *auth.Credentials, l Migrati
 		return nil, err
 	}
 	err = s.db.Read(ctx, func(tx *store.Tx) error {
-		f := l.Filter
+		var marker *store.MigrationRecord
 		if l.Marker != "" {
 			m, err := tx.GetMigrationByUUID(ctx, l.Marker)
 			if errors.Is(err, store.ErrNotFound) {
@@ -74,9 +74,9 @@ func (s *Service) Migrations(ctx context.Context, c *auth.Credentials, l Migrati
 			} else if err != nil {
 				return err
 			}
-			f.Marker = &m
+			marker = &m
 		}
-		recs, err := tx.ListMigrations(ctx, f)
+		recs, err := tx.ListMigrations(ctx, l.Filter.query(marker))
 		if err != nil {
 			return err
 		}

@@ -320,7 +320,7 @@ func (s *Service) checkZone(ctx context.Context, tx *store.Tx, zone string) erro
 
 // ListRequest is a decoded GET /servers.
 type ListRequest struct {
-	Filter      store.ServerFilter
+	Filter      ServerFilter
 	AllProjects bool
 	NameRegex   string // Nova's name filter: a regular expression
 	// IPRegex and IP6Regex are Nova's ip and ip6 filters: regular
@@ -336,7 +336,7 @@ type ListRequest struct {
 // reading further pages until the page is full, so a page is never short
 // while more matching servers exist.
 func (s *Service) List(ctx context.Context, c *auth.Credentials, req ListRequest) ([]store.Server, error) {
-	f := req.Filter
+	f := req.Filter.query()
 	if !c.IsAdmin() || !req.AllProjects {
 		if !c.IsAdmin() || f.ProjectID == "" {
 			f.ProjectID = c.ProjectID()

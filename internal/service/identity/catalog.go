@@ -256,9 +256,9 @@ func (s *Service) GetEndpoint(ctx context.Context, id string) (e store.Endpoint,
 }
 
 // ListEndpoints lists catalog endpoints.
-func (s *Service) ListEndpoints(ctx context.Context, f store.EndpointFilter) (es []store.Endpoint, err error) {
+func (s *Service) ListEndpoints(ctx context.Context, f EndpointFilter) (es []store.Endpoint, err error) {
 	err = s.read(ctx, func(tx *store.Tx) error {
-		es, err = tx.ListEndpoints(ctx, f)
+		es, err = tx.ListEndpoints(ctx, store.EndpointFilter(f))
 		return err
 	})
 	return es, err

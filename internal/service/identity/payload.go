@@ -20,7 +20,13 @@ const (
 // Authentication methods, as bits in the payload.
 var methodBits = []string{"password", "token", "application_credential"}
 
-const payloadVersion = 1
+// Payload versions: 1 carries no trust; 2 adds the trust id after the
+// application credential id. Tokens without a trust are still written as
+// version 1, so they stay as short as before and older tokens stay valid.
+const (
+	payloadVersion      = 1
+	payloadVersionTrust = 2
+)
 
 // payload is what a token carries inside its Fernet envelope. Everything
 // else a token response shows (names, roles, catalog) is looked up at
@@ -31,6 +37,7 @@ type payload struct {
 	scope     byte
 	scopeID   string
 	appCredID string
+	trustID   string    // set for a trust-scoped token (scope is then the trust's project)
 	issuedAt  time.Time // microsecond precision
 	expiresAt time.Time // microsecond precision
 	auditIDs  []string  // this token's, then its parent's for a rescoped token
@@ -58,9 +65,15 @@ func methodBit(name string) uint8 {
 }
 
 func (p *payload) marshal() []byte {
-	b := make([]byte, 0, 160)
-	b = append(b, payloadVersion, p.methods, p.scope)
-	for _, s := range []string{p.userID, p.scopeID, p.appCredID} {
+	b := make([]byte, 0, 192)
+	strs := []string{p.userID, p.scopeID, p.appCredID}
+	version := byte(payloadVersion)
+	if p.trustID != "" {
+		version = payloadVersionTrust
+		strs = append(strs, p.trustID)
+	}
+	b = append(b, version, p.methods, p.scope)
+	for _, s := range strs {
 		b = binary.AppendUvarint(b, uint64(len(s)))
 		b = append(b, s...)
 	}
@@ -76,9 +89,10 @@ func (p *payload) marshal() []byte {
 
 func unmarshalPayload(b []byte) (payload, error) {
 	var p payload
-	if len(b) < 3 || b[0] != payloadVersion {
+	if len(b) < 3 || (b[0] != payloadVersion && b[0] != payloadVersionTrust) {
 		return p, errPayload
 	}
+	version := b[0]
 	p.methods, p.scope = b[1], b[2]
 	b = b[3:]
 	str := func() (string, bool) {
@@ -91,10 +105,17 @@ func unmarshalPayload(b []byte) (payload, error) {
 		return s, true
 	}
 	var ok bool
-	for _, dst := range []*string{&p.userID, &p.scopeID, &p.appCredID} {
+	dsts := []*string{&p.userID, &p.scopeID, &p.appCredID}
+	if version == payloadVersionTrust {
+		dsts = append(dsts, &p.trustID)
+	}
+	for _, dst := range dsts {
 		if *dst, ok = str(); !ok {
 			return p, errPayload
 		}
+	}
+	if version == payloadVersionTrust && (p.trustID == "" || p.scope != scopeProject) {
+		return p, errPayload
 	}
 	if len(b) < 17 {
 		return p, errPayload

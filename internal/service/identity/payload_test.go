@@ -26,6 +26,7 @@ func samplePayloads() []payload {
 		{methods: 4, userID: "u", scope: scopeProject, scopeID: "p", appCredID: "ac", issuedAt: iat, expiresAt: exp, auditIDs: []string{"a"}},
 		{methods: 1, userID: "u", scope: scopeDomain, scopeID: "default", issuedAt: iat, expiresAt: exp, auditIDs: []string{"a"}},
 		{methods: 1, userID: "u", scope: scopeSystem, scopeID: "all", issuedAt: iat, expiresAt: exp, auditIDs: []string{"a"}},
+		{methods: 1, userID: "trustee", scope: scopeProject, scopeID: "p", trustID: "t", issuedAt: iat, expiresAt: exp, auditIDs: []string{"a"}},
 		{methods: 1, userID: strings.Repeat("x", 300), issuedAt: time.UnixMicro(math.MinInt64).UTC(), expiresAt: time.UnixMicro(math.MaxInt64).UTC(), auditIDs: []string{""}},
 	}
 }
@@ -47,16 +48,22 @@ func TestPayloadRoundTrip(t *testing.T) {
 func TestPayloadRejects(t *testing.T) {
 	good := samplePayloads()[1].marshal()
 	for name, b := range map[string][]byte{
-		"nil":                nil,
-		"version only":       {payloadVersion},
-		"unknown version":    append([]byte{2}, good[1:]...),
-		"truncated":          good[:len(good)-1],
-		"trailing byte":      append(good[:len(good):len(good)], 0),
-		"no audit ids":       func() []byte { p := samplePayloads()[0]; p.auditIDs = nil; return p.marshal() }(),
-		"three audit ids":    func() []byte { p := samplePayloads()[0]; p.auditIDs = []string{"a", "b", "c"}; return p.marshal() }(),
-		"empty user":         func() []byte { p := samplePayloads()[0]; p.userID = ""; return p.marshal() }(),
-		"unknown scope":      func() []byte { p := samplePayloads()[0]; p.scope = 9; return p.marshal() }(),
-		"huge string length": append([]byte{payloadVersion, 1, 0}, binary.AppendUvarint(nil, math.MaxUint64)...),
+		"nil":             nil,
+		"version only":    {payloadVersion},
+		"unknown version": append([]byte{3}, good[1:]...),
+		"trust version, empty trust id": func() []byte {
+			b := samplePayloads()[1].marshal() // user "u", project "p", no app cred
+			b[0] = payloadVersionTrust
+			return append(b[:8:8], append([]byte{0}, b[8:]...)...)
+		}(),
+		"trust without project scope": func() []byte { p := samplePayloads()[0]; p.trustID = "t"; return p.marshal() }(),
+		"truncated":                   good[:len(good)-1],
+		"trailing byte":               append(good[:len(good):len(good)], 0),
+		"no audit ids":                func() []byte { p := samplePayloads()[0]; p.auditIDs = nil; return p.marshal() }(),
+		"three audit ids":             func() []byte { p := samplePayloads()[0]; p.auditIDs = []string{"a", "b", "c"}; return p.marshal() }(),
+		"empty user":                  func() []byte { p := samplePayloads()[0]; p.userID = ""; return p.marshal() }(),
+		"unknown scope":               func() []byte { p := samplePayloads()[0]; p.scope = 9; return p.marshal() }(),
+		"huge string length":          append([]byte{payloadVersion, 1, 0}, binary.AppendUvarint(nil, math.MaxUint64)...),
 	} {
 		if p, err := unmarshalPayload(b); err == nil {
 			t.Errorf("%s: unmarshalPayload accepted %x as %+v", name, b, p)

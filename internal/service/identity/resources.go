@@ -57,9 +57,9 @@ func (s *Service) GetDomain(ctx context.Context, id string) (d store.Domain, err
 }
 
 // ListDomains lists domains.
-func (s *Service) ListDomains(ctx context.Context, f store.DomainFilter) (ds []store.Domain, err error) {
+func (s *Service) ListDomains(ctx context.Context, f DomainFilter) (ds []store.Domain, err error) {
 	err = s.read(ctx, func(tx *store.Tx) error {
-		ds, err = tx.ListDomains(ctx, f)
+		ds, err = tx.ListDomains(ctx, store.DomainFilter(f))
 		return err
 	})
 	return ds, err
@@ -157,9 +157,9 @@ func (s *Service) GetProject(ctx context.Context, id string) (p store.Project, e
 }
 
 // ListProjects lists projects.
-func (s *Service) ListProjects(ctx context.Context, f store.ProjectFilter) (ps []store.Project, err error) {
+func (s *Service) ListProjects(ctx context.Context, f ProjectFilter) (ps []store.Project, err error) {
 	err = s.read(ctx, func(tx *store.Tx) error {
-		ps, err = tx.ListProjects(ctx, f)
+		ps, err = tx.ListProjects(ctx, store.ProjectFilter(f))
 		return err
 	})
 	return ps, err
@@ -324,9 +324,9 @@ func (s *Service) GetUser(ctx context.Context, id string) (u store.User, err err
 }
 
 // ListUsers lists users.
-func (s *Service) ListUsers(ctx context.Context, f store.UserFilter) (us []store.User, err error) {
+func (s *Service) ListUsers(ctx context.Context, f UserFilter) (us []store.User, err error) {
 	err = s.read(ctx, func(tx *store.Tx) error {
-		us, err = tx.ListUsers(ctx, f)
+		us, err = tx.ListUsers(ctx, store.UserFilter(f))
 		return err
 	})
 	return us, err
@@ -427,9 +427,9 @@ func (s *Service) GetGroup(ctx context.Context, id string) (g store.Group, err e
 }
 
 // ListGroups lists groups.
-func (s *Service) ListGroups(ctx context.Context, f store.GroupFilter) (gs []store.Group, err error) {
+func (s *Service) ListGroups(ctx context.Context, f GroupFilter) (gs []store.Group, err error) {
 	err = s.read(ctx, func(tx *store.Tx) error {
-		gs, err = tx.ListGroups(ctx, f)
+		gs, err = tx.ListGroups(ctx, store.GroupFilter(f))
 		return err
 	})
 	return gs, err

@@ -38,9 +38,9 @@ func (s *Service) GetRole(ctx context.Context, id string) (r store.Role, err err
 }
 
 // ListRoles lists roles.
-func (s *Service) ListRoles(ctx context.Context, f store.RoleFilter) (rs []store.Role, err error) {
+func (s *Service) ListRoles(ctx context.Context, f RoleFilter) (rs []store.Role, err error) {
 	err = s.read(ctx, func(tx *store.Tx) error {
-		rs, err = tx.ListRoles(ctx, f)
+		rs, err = tx.ListRoles(ctx, store.RoleFilter(f))
 		return err
 	})
 	return rs, err

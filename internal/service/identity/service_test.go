@@ -71,7 +71,7 @@ func worldOn(t testing.TB, s *Service) *world {
 	}
 	w := &world{s: s, roles: map[string]store.Role{}}
 	for _, name := range []string{"admin", "member", "reader"} {
-		rs, err := s.ListRoles(ctx, store.RoleFilter{Name: name})
+		rs, err := s.ListRoles(ctx, RoleFilter{Name: name})
 		if err != nil || len(rs) != 1 {
 			t.Fatalf("role %s: %v, %v", name, rs, err)
 		}
@@ -197,17 +197,17 @@ func TestBootstrapIdempotent(t *testing.T) {
 				t.Errorf("after three bootstraps: %d %s, want %d", n, name, want)
 			}
 		}
-		ds, err := s.ListDomains(ctx, store.DomainFilter{})
+		ds, err := s.ListDomains(ctx, DomainFilter{})
 		count("domains", len(ds), err)
-		rs, err := s.ListRoles(ctx, store.RoleFilter{})
+		rs, err := s.ListRoles(ctx, RoleFilter{})
 		count("roles", len(rs), err)
-		ps, err := s.ListProjects(ctx, store.ProjectFilter{})
+		ps, err := s.ListProjects(ctx, ProjectFilter{})
 		count("projects", len(ps), err)
-		us, err := s.ListUsers(ctx, store.UserFilter{})
+		us, err := s.ListUsers(ctx, UserFilter{})
 		count("users", len(us), err)
 		svs, err := s.ListServices(ctx, "", "")
 		count("services", len(svs), err)
-		eps, err := s.ListEndpoints(ctx, store.EndpointFilter{})
+		eps, err := s.ListEndpoints(ctx, EndpointFilter{})
 		count("endpoints", len(eps), err)
 		inf, err := s.ListImplied(ctx, "")
 		n := 0
@@ -728,7 +728,7 @@ func TestRescope(t *testing.T) {
 		}
 
 		// To a project without a role: refused.
-		admin, err := w.s.ListProjects(ctx, store.ProjectFilter{Name: "admin"})
+		admin, err := w.s.ListProjects(ctx, ProjectFilter{Name: "admin"})
 		if err != nil || len(admin) != 1 {
 			t.Fatal(admin, err)
 		}

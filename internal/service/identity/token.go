@@ -39,6 +39,9 @@ type Scope struct {
 	ProjectID, ProjectName, ProjectDomainID, ProjectDomainName string
 	DomainID, DomainName                                       string
 	System, Unscoped                                           bool
+	// TrustID scopes the token to a trust (OS-TRUST:trust): the trust's
+	// project, with the trust's roles, for its trustee.
+	TrustID string
 }
 
 func (sc Scope) project() bool { return sc.ProjectID != "" || sc.ProjectName != "" }
@@ -53,8 +56,8 @@ func (s *Service) Authenticate(ctx context.Context, req AuthRequest) (*auth.Cred
 	if len(req.Methods) == 0 {
 		return nil, oserr.BadRequest("auth.identity.methods is empty; send [\"password\"], [\"token\"] or [\"application_credential\"].")
 	}
-	now := s.now().UTC()
-	p := payload{issuedAt: now.Truncate(time.Microsecond), expiresAt: now.Add(s.cfg.TokenTTL).Truncate(time.Microsecond)}
+	p := s.newPayload()
+	now := p.issuedAt
 	for _, m := range req.Methods {
 		b := methodBit(m)
 		if b == 0 {
@@ -80,6 +83,9 @@ func (s *Service) Authenticate(ctx context.Context, req AuthRequest) (*auth.Cred
 		}
 		if parent.AppCred != nil {
 			return nil, oserr.Forbidden("A token issued for an application credential cannot be rescoped; authenticate with the application credential again.")
+		}
+		if parent.Trust != nil {
+			return nil, oserr.Forbidden("You are not authorized to perform the requested action: Using trust-scoped token to create another token. Create a new trust-scoped token instead (authenticate as the trustee with the OS-TRUST:trust scope).")
 		}
 		p.userID, p.expiresAt = parent.User.ID, parent.Expires
 		p.methods = methodBit("token")
@@ -110,7 +116,7 @@ func (s *Service) Authenticate(ctx context.Context, req AuthRequest) (*auth.Cred
 		if err != nil {
 			return nil, err
 		}
-		if req.Scope.project() || req.Scope.domain() || req.Scope.System {
+		if req.Scope.project() || req.Scope.domain() || req.Scope.System || req.Scope.TrustID != "" {
 			return nil, oserr.Unauthorized("An application credential is already scoped to project %s; remove the scope from the request.", ac.ProjectID)
 		}
 		p.userID, p.appCredID = ac.UserID, ac.ID
@@ -119,8 +125,24 @@ func (s *Service) Authenticate(ctx context.Context, req AuthRequest) (*auth.Cred
 			p.expiresAt = ac.ExpiresAt.Truncate(time.Microsecond)
 		}
 	}
+	return s.issue(ctx, p, req.Scope, defaultProject)
+}
+
+// newPayload starts a token issued now.
+func (s *Service) newPayload() payload {
+	now := s.now().UTC().Truncate(time.Microsecond)
+	return payload{issuedAt: now, expiresAt: now.Add(s.cfg.TokenTTL)}
+}
+
+// issue resolves the scope into p (unless p is already scoped, as for an
+// application credential), signs the token, checks what it grants and,
+// for a trust with limited uses, takes one use: only once the token is
+// known to be good, so a refused request costs no use.
+func (s *Service) issue(ctx context.Context, p payload, sc Scope, defaultProject string) (*auth.Credentials, error) {
+	var limited bool
 	if p.appCredID == "" {
-		if err := s.resolveScope(ctx, &p, req.Scope, defaultProject); err != nil {
+		var err error
+		if limited, err = s.resolveScope(ctx, &p, sc, defaultProject); err != nil {
 			return nil, err
 		}
 	}
@@ -139,7 +161,33 @@ func (s *Service) Authenticate(ctx context.Context, req AuthRequest) (*auth.Cred
 		}
 		return nil, err
 	}
+	if limited {
+		if err := s.consumeTrustUse(ctx, p.trustID); err != nil {
+			return nil, err
+		}
+	}
 	return c, nil
+}
+
+// consumeTrustUse takes one use of a limited trust. It writes without
+// moving the identity epoch: no cached authorisation depends on the count.
+func (s *Service) consumeTrustUse(ctx context.Context, trustID string) error {
+	var ok bool
+	err := s.db.Write(ctx, func(tx *store.Tx) error {
+		var err error
+		ok, err = tx.ConsumeTrustUse(ctx, trustID)
+		return err
+	})
+	if errors.Is(err, store.ErrNotFound) {
+		return oserr.Unauthorized("Could not find trust: %s; it was deleted while the token was issued.", trustID)
+	}
+	if err != nil {
+		return err
+	}
+	if !ok {
+		return oserr.Unauthorized("No remaining uses for trust: %s; ask the trustor for a new trust.", trustID)
+	}
+	return nil
 }
 
 func (s *Service) checkPassword(ctx context.Context, sel UserSelector, password string) (store.User, error) {
@@ -225,19 +273,30 @@ func (s *Service) checkAppCred(ctx context.Context, in *AppCredAuth, now time.Ti
 }
 
 // resolveScope fills p's scope from the request, falling back to the
-// user's default project.
-func (s *Service) resolveScope(ctx context.Context, p *payload, sc Scope, defaultProject string) error {
+// user's default project. For a trust scope it reports whether the trust
+// has limited uses (one is taken once the token is issued).
+func (s *Service) resolveScope(ctx context.Context, p *payload, sc Scope, defaultProject string) (limited bool, err error) {
 	n := 0
-	for _, b := range []bool{sc.project(), sc.domain(), sc.System, sc.Unscoped} {
+	for _, b := range []bool{sc.project(), sc.domain(), sc.System, sc.Unscoped, sc.TrustID != ""} {
 		if b {
 			n++
 		}
 	}
 	if n > 1 {
-		return oserr.BadRequest("Specify only one of project, domain or system in auth.scope.")
+		return false, oserr.BadRequest("Specify only one of project, domain, system or OS-TRUST:trust in auth.scope.")
 	}
-	return s.read(ctx, func(tx *store.Tx) error {
+	err = s.read(ctx, func(tx *store.Tx) error {
 		switch {
+		case sc.TrustID != "":
+			t, err := s.scopeTrust(ctx, tx, p.userID, sc.TrustID)
+			if err != nil {
+				return err
+			}
+			p.scope, p.scopeID, p.trustID = scopeProject, t.ProjectID, t.ID
+			if t.ExpiresAt != nil && t.ExpiresAt.Before(p.expiresAt) {
+				p.expiresAt = t.ExpiresAt.UTC().Truncate(time.Microsecond)
+			}
+			limited = t.RemainingUses != nil
 		case sc.project():
 			proj, err := findProject(ctx, tx, sc)
 			if err != nil {
@@ -272,6 +331,36 @@ func (s *Service) resolveScope(ctx context.Context, p *payload, sc Scope, defaul
 		}
 		return nil
 	})
+	return limited, err
+}
+
+// scopeTrust checks that userID may get a token scoped to trust id now: the
+// trust exists, has not expired, has a use left, names a project and has
+// userID as its trustee, and its trustor is enabled. (What the token grants
+// is checked as for any token, by computeAuthz.)
+func (s *Service) scopeTrust(ctx context.Context, tx *store.Tx, userID, id string) (store.Trust, error) {
+	t, err := tx.GetTrust(ctx, id)
+	if errors.Is(err, store.ErrNotFound) {
+		return t, oserr.Unauthorized("Could not find trust: %s; check auth.scope.OS-TRUST:trust.id.", id)
+	}
+	if err != nil {
+		return t, err
+	}
+	switch {
+	case t.ExpiresAt != nil && !s.now().Before(*t.ExpiresAt):
+		return t, oserr.Unauthorized("Could not find trust: %s; it expired at %s, ask the trustor for a new one.", id, t.ExpiresAt.UTC().Format(time.RFC3339))
+	case t.RemainingUses != nil && *t.RemainingUses <= 0:
+		return t, oserr.Unauthorized("No remaining uses for trust: %s; ask the trustor for a new trust.", id)
+	case t.TrusteeUserID != userID:
+		return t, oserr.Forbidden("You are not authorized to perform the requested action: User is not a trustee of trust %s; authenticate as its trustee.", id)
+	case t.ProjectID == "":
+		return t, oserr.Forbidden("You are not authorized to perform the requested action: trust %s delegates no project, so no token can be scoped to it.", id)
+	}
+	trustor, err := tx.GetUser(ctx, t.TrustorUserID)
+	if errors.Is(err, store.ErrNotFound) || (err == nil && !trustor.Enabled) {
+		return t, oserr.Forbidden("You are not authorized to perform the requested action: Trustor is disabled or deleted; trust %s issues no token.", id)
+	}
+	return t, err
 }
 
 func findProject(ctx context.Context, tx *store.Tx, sc Scope) (store.Project, error) {
@@ -328,19 +417,30 @@ func (s *Service) credentials(ctx context.Context, token string, p payload) (*au
 		(p.scope == scopeDomain && revs.revoked(store.RevokeDomain, p.scopeID, p.issuedAt)) {
 		return nil, oserr.Unauthorized("The token has been revoked; get a new one with 'openstack token issue'.")
 	}
-	e, err := s.authorize(ctx, authzKey{userID: p.userID, scope: p.scope, scopeID: p.scopeID, appCredID: p.appCredID})
+	e, err := s.authorize(ctx, authzKey{userID: p.userID, scope: p.scope, scopeID: p.scopeID, appCredID: p.appCredID, trustID: p.trustID})
 	if err != nil {
 		return nil, err
 	}
 	if e.err != nil {
 		return nil, e.err
 	}
+	if e.trust != nil {
+		// As Keystone matches a user's revocation events against a token's
+		// trustor too: the trustor's disabling or password change ends
+		// the tokens issued for its trusts.
+		if revs.revoked(store.RevokeUser, e.trust.TrustorID, p.issuedAt) {
+			return nil, oserr.Unauthorized("The token has been revoked: its trustor's tokens were revoked; get a new one with the trust.")
+		}
+		if e.trustExpires != nil && !s.now().Before(*e.trustExpires) {
+			return nil, oserr.Unauthorized("Trust %s expired at %s; ask the trustor for a new one.", e.trust.ID, e.trustExpires.UTC().Format(time.RFC3339))
+		}
+	}
 	c := &auth.Credentials{
 		Token: token, AuditIDs: p.auditIDs, Methods: p.methodNames(),
 		IssuedAt: p.issuedAt, Expires: p.expiresAt,
 		User: e.user, UserDomain: e.userDomain, PasswordExpiresAt: e.passwordExpiresAt,
 		Project: e.project, ProjectDomain: e.projectDomain, Domain: e.domain,
-		System: p.scope == scopeSystem, Roles: e.roles, AppCred: e.appCred,
+		System: p.scope == scopeSystem, Roles: e.roles, AppCred: e.appCred, Trust: e.trust,
 		IsAdminProject: e.isAdminProject,
 	}
 	return c, nil

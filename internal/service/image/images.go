@@ -189,11 +189,11 @@ func (s *Service) Get(ctx context.Context, c *auth.Credentials, id string) (im s
 	return im, err
 }
 
-// List returns one page of the images the caller sees, with q's filters
-// and sort (the access fields of q are the service's to set), and whether
-// more follow. markerID, when set, must name an image the caller sees.
-func (s *Service) List(ctx context.Context, c *auth.Credentials, q store.ImageQuery, markerID string) (ims []store.Image, more bool, err error) {
+// List returns one page of the images the caller sees, with lq's filters
+// and sort, and whether more follow. markerID, when set, must name an image the caller sees.
+func (s *Service) List(ctx context.Context, c *auth.Credentials, lq ListQuery, markerID string) (ims []store.Image, more bool, err error) {
 	k := caller{c}
+	q := lq.query()
 	q.AllProjects, q.Project = k.admin(), k.project()
 	if q.MemberStatus == "" {
 		q.MemberStatus = MemberAccepted

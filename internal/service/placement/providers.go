@@ -72,7 +72,7 @@ func (s *Service) GetProvider(ctx context.Context, id string) (p store.Provider,
 
 // ListProviders lists resource providers matching f. Unknown resource
 // classes and traits in f are a 400, as Placement answers them.
-func (s *Service) ListProviders(ctx context.Context, f store.ProviderFilter) (ps []store.Provider, err error) {
+func (s *Service) ListProviders(ctx context.Context, f ProviderFilter) (ps []store.Provider, err error) {
 	err = s.read(ctx, func(tx *store.Tx) error {
 		var classes, traits []string
 		for rc := range f.Resources {
@@ -85,7 +85,7 @@ func (s *Service) ListProviders(ctx context.Context, f store.ProviderFilter) (ps
 		if err := checkExist(ctx, tx, classes, traits); err != nil {
 			return err
 		}
-		ps, err = tx.ListProviders(ctx, f)
+		ps, err = tx.ListProviders(ctx, store.ProviderFilter(f))
 		return err
 	})
 	return ps, err

@@ -12,9 +12,9 @@ import (
 func traitNotFound(name string) error { return oserr.NotFound("No such trait(s): %s.", name) }
 
 // ListTraits lists traits matching f.
-func (s *Service) ListTraits(ctx context.Context, f store.TraitFilter) (ts []store.Trait, err error) {
+func (s *Service) ListTraits(ctx context.Context, f TraitFilter) (ts []store.Trait, err error) {
 	err = s.read(ctx, func(tx *store.Tx) error {
-		ts, err = tx.ListTraits(ctx, f)
+		ts, err = tx.ListTraits(ctx, store.TraitFilter(f))
 		return err
 	})
 	return ts, err

@@ -33,17 +33,17 @@ type TypeUsage struct {
 // allocations per resource class, and per consumer type: "unknown" for
 // consumers without one. With f.ConsumerType "all" every type is summed
 // under "all"; with a type, only that type's consumers count.
-func (s *Service) TotalUsages(ctx context.Context, f store.UsageFilter) (byType map[string]TypeUsage, total map[string]int64, err error) {
+func (s *Service) TotalUsages(ctx context.Context, f UsageFilter) (byType map[string]TypeUsage, total map[string]int64, err error) {
 	all := f.ConsumerType == "all"
 	if all {
 		f.ConsumerType = ""
 	}
 	err = s.read(ctx, func(tx *store.Tx) error {
-		us, err := tx.TotalUsages(ctx, f)
+		us, err := tx.TotalUsages(ctx, store.UsageFilter(f))
 		if err != nil {
 			return err
 		}
-		counts, err := tx.ConsumerCounts(ctx, f)
+		counts, err := tx.ConsumerCounts(ctx, store.UsageFilter(f))
 		if err != nil {
 			return err
 		}
