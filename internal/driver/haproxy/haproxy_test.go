@@ -96,7 +96,6 @@ func TestHAProxyDataPlane(t *testing.T) {
 			t.Errorf("socket directory %s left after Remove and Close", d.cfg.RunDir)
 		}
 	})
-	_ = lbNS
 	cert := selfSigned(t)
 	mon := &hostapi.Monitor{ID: "hm", Type: "HTTP", Delay: 1, Timeout: 1, MaxRetries: 1, MaxRetriesDown: 1, HTTPMethod: "GET", URLPath: "/", ExpectedCodes: "200", AdminUp: true}
 	lb := hostapi.LoadBalancer{ID: lbID, Revision: 1, AdminUp: true, VIPAddress: "10.9.0.2",
