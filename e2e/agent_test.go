@@ -13,7 +13,9 @@ import (
 // TestRemoteAgent runs a control plane without hosts and one `onestack
 // agent` process that registers over HTTP; a server booted with the CLI
 // lands on that host and becomes ACTIVE, and deleting it goes through the
-// agent too.
+// agent too. A load balancer is placed on that host too, goes ACTIVE
+// through the agent's /agent/v1 load balancer loop, and its deletion
+// completes through it.
 func TestRemoteAgent(t *testing.T) {
 	requireCLI(t)
 	c := StartCloud(t, "", "--hosts", "0")
@@ -74,5 +76,20 @@ func TestRemoteAgent(t *testing.T) {
 	MustRun(t, nova, "server", "delete", "--wait", "over-http")
 	if out := MustRun(t, nova, "server", "list", "-f", "value", "-c", "Name").Stdout; strings.TrimSpace(out) != "" {
 		t.Errorf("servers left after delete: %q", out)
+	}
+
+	MustRun(t, admin, "network", "create", "lbnet")
+	MustRun(t, admin, "subnet", "create", "--network", "lbnet", "--subnet-range", "10.40.0.0/24", "lbsub")
+	var lb map[string]any
+	RunJSON(t, admin, &lb, "loadbalancer", "create", "--name", "over-http", "--vip-subnet-id", "lbsub", "--wait")
+	if lb["provisioning_status"] != "ACTIVE" {
+		t.Fatalf("load balancer over the agent API: %v (%v)", lb["provisioning_status"], lb["status_reason"])
+	}
+	if host := amphoraHost(t, c.AdminAPI(t), lb["id"].(string)); host != "remote-1" {
+		t.Errorf("the load balancer runs on %v, want remote-1 (the agent's host)", host)
+	}
+	MustRun(t, admin, "loadbalancer", "delete", "--wait", "over-http")
+	if out := MustRun(t, admin, "loadbalancer", "list", "-f", "value", "-c", "name").Stdout; strings.TrimSpace(out) != "" {
+		t.Errorf("load balancers left after delete: %q", out)
 	}
 }

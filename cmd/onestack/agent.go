@@ -15,6 +15,7 @@ import (
 
 	"github.com/onestack/onestack/internal/agent"
 	"github.com/onestack/onestack/internal/driver/fake"
+	"github.com/onestack/onestack/internal/driver/haproxy"
 	"github.com/onestack/onestack/internal/driver/linux"
 	"github.com/onestack/onestack/internal/driver/qemu"
 	"github.com/onestack/onestack/internal/guestimage"
@@ -92,7 +93,7 @@ func agentCmd(ctx context.Context, args []string) error {
 	var ag *agent.Agent
 	switch {
 	case *hypervisor == "fake":
-		cfg.Network = fake.NewNetwork(log)
+		cfg.Network, cfg.LoadBalancers = fake.NewNetwork(log), fake.NewLoadBalancers(log)
 	case *tunnelIP == "":
 		log.Warn("no --tunnel-ip: this host runs no network data plane, so servers with NICs placed here fail with a fault saying so")
 	default:
@@ -117,6 +118,18 @@ func agentCmd(ctx context.Context, args []string) error {
 		}
 		defer nd.Close()
 		cfg.Network, cfg.HostIP = nd, *tunnelIP
+		// Load balancers run where the data plane wires their VIP ports.
+		if err := haproxy.Available(""); err != nil {
+			log.Warn("this host runs no load balancers", "error", err)
+		} else {
+			lbd, err := haproxy.New(haproxy.Config{Dir: filepath.Join(*dataDir, "lb"), Log: log.With("service", "loadbalancer"),
+				Namespace: func(id string) string { return nd.PortNamespace(hostapi.LBNamespace(id)) }})
+			if err != nil {
+				return err
+			}
+			defer lbd.Close()
+			cfg.LoadBalancers = lbd
+		}
 		if qd, ok := d.(*qemu.Driver); ok {
 			qd.SetOpenTap(nd.OpenTap)
 		}

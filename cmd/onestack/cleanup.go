@@ -10,6 +10,7 @@ import (
 	"syscall"
 	"time"
 
+	"github.com/onestack/onestack/internal/driver/haproxy"
 	"github.com/onestack/onestack/internal/driver/linux"
 	"github.com/onestack/onestack/internal/driver/qemu"
 	"github.com/onestack/onestack/internal/driver/storage"
@@ -17,9 +18,9 @@ import (
 
 // cleanupCmd removes what a (crashed) `onestack up` with this data
 // directory left on the machine: its guests' QEMU processes and runtime
-// sockets, its storage daemon, and every network namespace, link and
-// nftables table of its data plane. Records and disks stay: the next
-// `onestack up` starts the guests again.
+// sockets, its load balancers' HAProxy processes, its storage daemon, and
+// every network namespace, link and nftables table of its data plane.
+// Records and disks stay: the next `onestack up` starts the guests again.
 func cleanupCmd(ctx context.Context, args []string) error {
 	fs := flag.NewFlagSet("cleanup", flag.ContinueOnError)
 	dataDir := fs.String("data-dir", "./data", "the data directory of the onestack up run to clean up after")
@@ -39,6 +40,15 @@ func cleanupCmd(ctx context.Context, args []string) error {
 	}
 	stopped := 0
 	for _, dir := range hosts {
+		lbs, err := haproxy.Stop(filepath.Join(dir, "lb"))
+		for _, id := range lbs {
+			fmt.Printf("stopped load balancer %s (HAProxy)\n", id)
+		}
+		if err != nil {
+			return fmt.Errorf("stop the load balancers of %s: %w", dir, err)
+		}
+		stopped += len(lbs)
+
 		guests, err := qemu.Inspect(dir)
 		if err != nil {
 			return fmt.Errorf("read guests of %s: %w", dir, err)

@@ -30,7 +30,7 @@ func (c *Cloud) wireCompute(ctx context.Context) error {
 	}
 	c.Compute = computesvc.New(c.DB, imagesFor(c.Image), placementFor(c.Placement), c.cfg.Log.With("service", "compute"), computesvc.Config{DeletedRetention: c.cfg.DeletedRetention, PeerPoll: peerPoll(c.cfg.Controller)})
 	c.mount(compute.New(c.Compute, c.env()).Service())
-	c.mount(agentapi.Service(c.Compute, agentPlane{c.Compute, c}, c.Identity))
+	c.mount(agentapi.Service(c.Compute, agentPlane{c.Compute, c}, agentPlane{c.Compute, c}, c.Identity))
 
 	// Hosts whose agent runs in another process serve their consoles
 	// themselves; hosts of this process override these below.
@@ -132,6 +132,7 @@ func (c *Cloud) wireQemuHosts(ctx context.Context) error {
 					return err
 				}
 				acfg.LoadBalancers = lbd
+				c.closers = append(c.closers, lbd.Close)
 			}
 		}
 		d, err := qemu.New(cfg)

@@ -25,7 +25,11 @@ func (c *Cloud) wireLoadBalancer(context.Context) error {
 	if c.network == nil {
 		return fmt.Errorf("load balancing needs the networking service wired first")
 	}
-	svc := lbsvc.New(c.DB, lbNetwork{c.network}, nil, c.cfg.Log.With("service", "loadbalancer"), lbsvc.Config{})
+	var cfg lbsvc.Config
+	if c.Compute != nil {
+		cfg.DefaultComputeZone = c.Compute.Config().DefaultZone
+	}
+	svc := lbsvc.New(c.DB, lbNetwork{c.network}, nil, c.cfg.Log.With("service", "loadbalancer"), cfg)
 	c.LoadBalancer = svc
 	c.mount(lbapi.New(svc, c.env()).Service())
 	c.loops = append(c.loops, svc.Run)
@@ -63,6 +67,11 @@ func (a lbNetwork) BindVIPTx(ctx context.Context, tx *store.Tx, portID, host str
 
 func (a lbNetwork) DeleteVIPTx(ctx context.Context, tx *store.Tx, v lbsvc.VIP) error {
 	return a.n.DeleteVIPTx(ctx, tx, netsvc.VIP{PortID: v.PortID, NetworkID: v.NetworkID, SubnetID: v.SubnetID, Address: v.Address, GroupID: v.GroupID, UserPort: v.UserPort})
+}
+
+func (a lbNetwork) SetMemberPortsTx(ctx context.Context, tx *store.Tx, c *auth.Credentials, r lbsvc.MemberPortsRequest) (map[string]string, error) {
+	return a.n.SetMemberPortsTx(ctx, tx, c, netsvc.MemberPortsRequest{LoadBalancerID: r.LoadBalancerID, ProjectID: r.ProjectID,
+		Host: r.Host, GroupID: r.GroupID, Subnets: r.Subnets, Have: r.Have})
 }
 
 func (a lbNetwork) NotifyNetwork() { a.n.Notify() }

@@ -1,6 +1,7 @@
 // Package doctor checks a live cloud's invariants: what the store says
 // against itself (tasks that never end, faults, placement allocations,
-// volumes against their attachments and the servers' volumes)
+// volumes against their attachments and the servers' volumes, what load
+// balancers own against the load balancers)
 // and against the hosts of this machine (guest processes and files). It
 // is an operator tool above the store and the drivers; it changes
 // nothing, and says for each problem the command that repairs it.
@@ -8,6 +9,7 @@ package doctor
 
 import (
 	"context"
+	"encoding/json"
 	"errors"
 	"fmt"
 	"sort"
@@ -16,6 +18,8 @@ import (
 
 	"github.com/onestack/onestack/internal/driver/qemu"
 	compute "github.com/onestack/onestack/internal/service/compute"
+	lbsvc "github.com/onestack/onestack/internal/service/loadbalancer"
+	netsvc "github.com/onestack/onestack/internal/service/network"
 	"github.com/onestack/onestack/internal/store"
 )
 
@@ -94,6 +98,11 @@ func Check(ctx context.Context, cfg Config) ([]Problem, error) {
 		return nil, err
 	}
 	ps = append(ps, portProblems...)
+	lbProblems, err := checkLoadBalancers(ctx, cfg)
+	if err != nil {
+		return nil, err
+	}
+	ps = append(ps, lbProblems...)
 	volumeProblems, err := checkVolumes(ctx, cfg, servers, unplaced)
 	if err != nil {
 		return nil, err
@@ -332,6 +341,67 @@ func checkPorts(ctx context.Context, cfg Config, servers map[string][]store.Serv
 						return err
 					}
 				}
+			}
+		}
+		return nil
+	})
+	return ps, err
+}
+
+// checkLoadBalancers finds what the load-balancer service made for a load
+// balancer that no longer exists (ports and security groups with its
+// owner tag: addresses stay taken, rules stay), and load balancers whose
+// VIP port is gone (nothing reaches them).
+func checkLoadBalancers(ctx context.Context, cfg Config) ([]Problem, error) {
+	var ps []Problem
+	err := cfg.DB.Read(ctx, func(tx *store.Tx) error {
+		prefix := netsvc.LBOwnerTag("")
+		exists := map[string]bool{}
+		lbs, err := tx.ListLBObjects(ctx, store.LBQuery{Kind: lbsvc.KindLoadBalancer})
+		if err != nil {
+			return err
+		}
+		for _, o := range lbs {
+			exists[o.ID] = true
+		}
+		owner := func(tags []string) string {
+			for _, t := range tags {
+				if id, ok := strings.CutPrefix(t, prefix); ok && !exists[id] {
+					return id
+				}
+			}
+			return ""
+		}
+		ports, err := tx.ListPorts(ctx, store.Query{All: true})
+		if err != nil {
+			return err
+		}
+		live := map[string]bool{}
+		for _, p := range ports {
+			live[p.ID] = true
+			if id := owner(p.Tags); id != "" {
+				ps = append(ps, Problem{"port " + p.ID, fmt.Sprintf("was made for load balancer %s, which no longer exists: its addresses stay taken", id),
+					"openstack port delete " + p.ID})
+			}
+		}
+		groups, err := tx.ListSecurityGroups(ctx, store.Query{All: true})
+		if err != nil {
+			return err
+		}
+		for _, g := range groups {
+			if id := owner(g.Tags); id != "" {
+				ps = append(ps, Problem{"security group " + g.ID, fmt.Sprintf("was made for load balancer %s, which no longer exists", id),
+					"openstack security group delete " + g.ID})
+			}
+		}
+		for _, o := range lbs {
+			var lb struct{ VIPPortID string }
+			if err := json.Unmarshal([]byte(o.Doc), &lb); err != nil {
+				return fmt.Errorf("load balancer %s: %w", o.ID, err)
+			}
+			if lb.VIPPortID != "" && !live[lb.VIPPortID] {
+				ps = append(ps, Problem{"load balancer " + o.ID, fmt.Sprintf("its VIP port %s no longer exists: no client reaches it", lb.VIPPortID),
+					"openstack loadbalancer delete --cascade " + o.ID + "   # and create it again"})
 			}
 		}
 		return nil

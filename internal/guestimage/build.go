@@ -20,11 +20,13 @@ import (
 const ReadyMarker = "onestack-guest-ready"
 
 // basePackages are the Debian packages besides the kernel: a static
-// busybox for everything in userland, dropbear for SSH, and the shared
-// libraries dropbear needs (libgmp10 through libtomcrypt1).
+// busybox for everything in userland, dropbear for SSH, OpenBSD's netcat
+// for the UDP test service (busybox's nc has no UDP), and the shared
+// libraries they need (libgmp10 through libtomcrypt1, libmd0 through
+// libbsd0).
 var basePackages = []string{
-	"busybox-static", "dropbear-bin",
-	"libc6", "libcrypt1", "libgmp10", "libtomcrypt1", "libtommath1", "zlib1g",
+	"busybox-static", "dropbear-bin", "netcat-openbsd",
+	"libc6", "libcrypt1", "libgmp10", "libtomcrypt1", "libtommath1", "zlib1g", "libbsd0", "libmd0",
 }
 
 // hostTools are the programs Build runs, with the Debian packages that
@@ -246,9 +248,9 @@ func assemble(root, release string, pkgs []Package) (*rootfs, []kmod, error) {
 		}
 	}
 
-	// dropbear and its libraries.
-	if err := fs.addDynamic(root, "/usr/sbin/dropbear", "/usr/bin/dropbearkey", "/usr/bin/dbclient"); err != nil {
-		return nil, nil, fmt.Errorf("dropbear: %w", err)
+	// dropbear and netcat, with their libraries.
+	if err := fs.addDynamic(root, "/usr/sbin/dropbear", "/usr/bin/dropbearkey", "/usr/bin/dbclient", "/bin/nc.openbsd"); err != nil {
+		return nil, nil, fmt.Errorf("dropbear and netcat: %w", err)
 	}
 
 	// Kernel modules, flat under /lib/modules/RELEASE, and their load order.
@@ -284,6 +286,7 @@ func assemble(root, release string, pkgs []Package) (*rootfs, []kmod, error) {
 		{"/etc/acpi/PWRF/00000080", 0o755, "power"},
 		{"/etc/inittab", 0o644, "inittab"},
 		{"/etc/profile", 0o644, "profile"},
+		{"/usr/bin/udpname", 0o755, "udpname"},
 	} {
 		if err := fs.embedded(e.path, e.perm, e.name); err != nil {
 			return nil, nil, err

@@ -159,6 +159,12 @@ func TestBuildAndBoot(t *testing.T) {
 				if !strings.HasPrefix(out, "tiny-test\n") || !strings.Contains(out, "PACKAGE=busybox-static=") {
 					t.Errorf("over SSH: %q", out)
 				}
+				// The test services for load balancer members answer the
+				// hostname: HTTP on port 80 (/ and /api), UDP on port 9000.
+				out = sshRun(t, port, signer, "wget -q -O - http://127.0.0.1/; wget -q -O - http://127.0.0.1/api; echo who | nc.openbsd -u -w 2 127.0.0.1 9000")
+				if out != "tiny-test\ntiny-test\ntiny-test\n" {
+					t.Errorf("HTTP /, /api and UDP 9000 answered %q, want the hostname three times", out)
+				}
 			}
 			if tt.powerdown {
 				if err := qmpPowerdown(vm.qmp); err != nil {

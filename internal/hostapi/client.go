@@ -249,3 +249,15 @@ func (c *Client) WatchNetwork(ctx context.Context, host string, since int64) (Ho
 func (c *Client) ReportNetwork(ctx context.Context, r NetworkReport) error {
 	return c.do(ctx, "POST", fmt.Sprintf("/agent/v1/hosts/%s/network/report", r.Host), r, nil)
 }
+
+// WatchLoadBalancers implements LoadBalancerPlane over the agent API.
+func (c *Client) WatchLoadBalancers(ctx context.Context, host string, since int64) (LoadBalancerSet, error) {
+	var set LoadBalancerSet
+	err := c.do(ctx, "GET", fmt.Sprintf("/agent/v1/hosts/%s/loadbalancers?since=%d", host, since), nil, &set)
+	return set, err
+}
+
+// ReportLoadBalancers implements LoadBalancerPlane over the agent API.
+func (c *Client) ReportLoadBalancers(ctx context.Context, r LoadBalancerReport) error {
+	return c.do(ctx, "POST", fmt.Sprintf("/agent/v1/hosts/%s/loadbalancers/report", r.Host), r, nil)
+}

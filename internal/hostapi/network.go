@@ -103,9 +103,12 @@ type Port struct {
 	// namespace>_"+Namespace with the port's MAC and addresses and a
 	// default route via its subnet's gateway. A load balancer's VIP is
 	// such a port (Namespace LBNamespace(id)), and its processes run there.
-	Namespace    string `json:"namespace,omitempty"`
-	AdminUp      bool   `json:"admin_state_up"`
-	PortSecurity bool   `json:"port_security_enabled"`
+	Namespace string `json:"namespace,omitempty"`
+	// NoDefaultRoute: a namespace port that sets no default route (a load
+	// balancer's port on a member network; the VIP's gives the route).
+	NoDefaultRoute bool `json:"no_default_route,omitempty"`
+	AdminUp        bool `json:"admin_state_up"`
+	PortSecurity   bool `json:"port_security_enabled"`
 	// SecurityGroups are ids into HostNetwork.SecurityGroups.
 	SecurityGroups      []string      `json:"security_groups,omitempty"`
 	AllowedAddressPairs []AddressPair `json:"allowed_address_pairs,omitempty"`

@@ -34,6 +34,13 @@ type NetworkPlane interface {
 	ReportNetwork(ctx context.Context, r hostapi.NetworkReport) error
 }
 
+// LoadBalancerPlane is the load-balancer side the API serves: the host's
+// load balancers (a long poll with a bounded wait) and the agent's report.
+type LoadBalancerPlane interface {
+	WatchLoadBalancersWait(ctx context.Context, host string, since int64, wait time.Duration) (hostapi.LoadBalancerSet, error)
+	ReportLoadBalancers(ctx context.Context, r hostapi.LoadBalancerReport) error
+}
+
 // waitParam reads a long poll's since and wait query parameters.
 func waitParam(r *http.Request) (since int64, wait time.Duration, err error) {
 	since, err = strconv.ParseInt(r.URL.Query().Get("since"), 10, 64)
@@ -49,9 +56,10 @@ func waitParam(r *http.Request) (since int64, wait time.Duration, err error) {
 	return since, wait, nil
 }
 
-// Service returns the agent API over p, and over n for the agents' data
-// plane (n may be nil: no networking routes).
-func Service(p Plane, n NetworkPlane, v auth.Validator) *rest.Service {
+// Service returns the agent API over p, over n for the agents' data
+// plane and over lb for their load balancers (n and lb may be nil: no
+// networking or load-balancer routes).
+func Service(p Plane, n NetworkPlane, lb LoadBalancerPlane, v auth.Validator) *rest.Service {
 	admin := func(c *auth.Credentials, _ *http.Request) error {
 		if c.IsAdmin() {
 			return nil
@@ -140,6 +148,36 @@ func Service(p Plane, n NetworkPlane, v auth.Validator) *rest.Service {
 			}
 			rep.Host = r.PathValue("host")
 			if err := n.ReportNetwork(r.Context(), rep); err != nil {
+				return err
+			}
+			rest.NoContent(w)
+			return nil
+		}),
+		rest.R("GET", "/v1/hosts/{host}/loadbalancers", admin, func(w http.ResponseWriter, r *http.Request) error {
+			if lb == nil {
+				return oserr.NotFound("This cloud runs no load-balancer service.")
+			}
+			since, wait, err := waitParam(r)
+			if err != nil {
+				return err
+			}
+			set, err := lb.WatchLoadBalancersWait(r.Context(), r.PathValue("host"), since, wait)
+			if err != nil {
+				return err
+			}
+			rest.WriteJSON(w, http.StatusOK, set)
+			return nil
+		}),
+		rest.R("POST", "/v1/hosts/{host}/loadbalancers/report", admin, func(w http.ResponseWriter, r *http.Request) error {
+			if lb == nil {
+				return oserr.NotFound("This cloud runs no load-balancer service.")
+			}
+			var rep hostapi.LoadBalancerReport
+			if err := rest.Decode(r, &rep, true); err != nil {
+				return err
+			}
+			rep.Host = r.PathValue("host")
+			if err := lb.ReportLoadBalancers(r.Context(), rep); err != nil {
 				return err
 			}
 			rest.NoContent(w)

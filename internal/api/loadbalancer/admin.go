@@ -1,6 +1,7 @@
 package loadbalancer
 
 import (
+	"fmt"
 	"net/http"
 
 	"github.com/google/uuid"
@@ -59,12 +60,28 @@ func (a *API) showQuota(w http.ResponseWriter, r *http.Request) error {
 }
 
 func (a *API) setQuota(w http.ResponseWriter, r *http.Request) error {
-	var body map[string]*int
+	var body map[string]*wsInt
 	if err := decodeRoot(r, "quota", &body); err != nil {
 		return err
 	}
+	in, err := quotaInput(body)
+	if err != nil {
+		return err
+	}
+	q, err := a.svc.SetQuota(r.Context(), r.PathValue("project"), in)
+	if err != nil {
+		return err
+	}
+	rest.WriteJSON(w, http.StatusAccepted, map[string]any{"quota": quotaView(q)})
+	return nil
+}
+
+// quotaInput maps a quota body's names (each limit has two: Octavia's old
+// and new) to the service's kinds; null leaves a limit as it is.
+func quotaInput(body map[string]*wsInt) (map[string]*int, error) {
 	in := map[string]*int{}
-	for k, v := range body {
+	for k, wv := range body {
+		v := ip(wv)
 		kind := ""
 		for kk, ns := range quotaNames {
 			for _, n := range ns {
@@ -74,22 +91,17 @@ func (a *API) setQuota(w http.ResponseWriter, r *http.Request) error {
 			}
 		}
 		if kind == "" {
-			return oserr.BadRequest("Unknown attribute for argument quota: %s", k)
+			return nil, oserr.BadRequest("Unknown attribute for argument quota: %s", k)
 		}
 		if v == nil {
 			continue
 		}
 		if prev, dup := in[kind]; dup && prev != nil && *prev != *v {
-			return oserr.BadRequest("Invalid input for quota %s: its two names were given different values.", k)
+			return nil, oserr.BadRequest("Invalid input for quota %s: its two names were given different values.", k)
 		}
 		in[kind] = v
 	}
-	q, err := a.svc.SetQuota(r.Context(), r.PathValue("project"), in)
-	if err != nil {
-		return err
-	}
-	rest.WriteJSON(w, http.StatusAccepted, map[string]any{"quota": quotaView(q)})
-	return nil
+	return in, nil
 }
 
 func (a *API) resetQuota(w http.ResponseWriter, r *http.Request) error {
@@ -161,9 +173,15 @@ func (a *API) listFlavorProfiles(w http.ResponseWriter, r *http.Request) error {
 
 // opList lists operator objects (they have no created_at: sorted by name).
 func (a *API) opList(w http.ResponseWriter, r *http.Request, key string, items []map[string]any) error {
+	// Octavia's default order: by id (availability zones, which have
+	// none, by name).
 	q := r.URL.Query()
-	if q.Get("sort") == "" && q.Get("sort_key") == "" {
-		q.Set("sort", "name:asc")
+	if q.Get("sort") == "" && q.Get("sort_key") == "" && len(items) > 0 {
+		if _, ok := items[0]["id"]; ok {
+			q.Set("sort", "id:asc")
+		} else {
+			q.Set("sort", "name:asc")
+		}
 		r.URL.RawQuery = q.Encode()
 	}
 	return a.listView(w, r, key, items)
@@ -384,11 +402,7 @@ func (a *API) listZones(w http.ResponseWriter, r *http.Request) error {
 	}
 	items := []map[string]any{}
 	for _, z := range zs {
-		v := zoneView(z)
-		if !creds(r).IsAdmin() {
-			delete(v, "availability_zone_profile_id")
-		}
-		items = append(items, v)
+		items = append(items, zoneView(z))
 	}
 	return a.opList(w, r, "availability_zones", items)
 }
@@ -414,11 +428,7 @@ func (a *API) showZone(w http.ResponseWriter, r *http.Request) error {
 	if err != nil {
 		return err
 	}
-	v := zoneView(z)
-	if !creds(r).IsAdmin() {
-		delete(v, "availability_zone_profile_id")
-	}
-	rest.WriteJSON(w, http.StatusOK, map[string]any{"availability_zone": rest.Fields(v, r.URL.Query()["fields"])})
+	rest.WriteJSON(w, http.StatusOK, map[string]any{"availability_zone": rest.Fields(zoneView(z), r.URL.Query()["fields"])})
 	return nil
 }
 
@@ -455,8 +465,14 @@ func (a *API) deleteZone(w http.ResponseWriter, r *http.Request) error {
 
 var amphoraSpace = uuid.MustParse("6ba7b812-9dad-11d1-80b4-00c04fd430c8")
 
-func amphoraID(lbID string) string {
-	return uuid.NewSHA1(amphoraSpace, []byte("amphora:"+lbID)).String()
+// amphoraID names the HAProxy instance of a load balancer: a new one
+// after each failover, as Octavia replaces its amphora.
+func amphoraID(lb *svc.LoadBalancer) string {
+	name := "amphora:" + lb.ID
+	if lb.Failovers > 0 {
+		name += fmt.Sprintf(":%d", lb.Failovers)
+	}
+	return uuid.NewSHA1(amphoraSpace, []byte(name)).String()
 }
 
 func amphoraView(t *svc.Tree) map[string]any {
@@ -464,8 +480,9 @@ func amphoraView(t *svc.Tree) map[string]any {
 	if t.LB.ProvisioningStatus == svc.Error {
 		status = "ERROR"
 	}
-	return map[string]any{"id": amphoraID(t.LB.ID), "loadbalancer_id": t.LB.ID, "compute_id": nil, "lb_network_ip": nil,
-		"vrrp_ip": nil, "ha_ip": t.LB.VIPAddress, "vrrp_port_id": nil, "ha_port_id": t.LB.VIPPortID, "cert_expiration": nil,
+	return map[string]any{"id": amphoraID(t.LB), "loadbalancer_id": t.LB.ID, "compute_id": nil, "lb_network_ip": nil,
+		// HAProxy binds the VIP port itself: it is both the VRRP and HA port.
+		"vrrp_ip": nullable(t.LB.VIPAddress), "ha_ip": t.LB.VIPAddress, "vrrp_port_id": nullable(t.LB.VIPPortID), "ha_port_id": t.LB.VIPPortID, "cert_expiration": nil,
 		"cert_busy": false, "role": "STANDALONE", "status": status, "vrrp_interface": nil, "vrrp_id": nil, "vrrp_priority": nil,
 		"cached_zone": nil, "created_at": stamp(t.LB.CreatedAt), "updated_at": stamp(t.LB.UpdatedAt), "image_id": nil,
 		"compute_flavor": nil, "host": nullable(t.LB.Host)}
@@ -478,7 +495,7 @@ func (a *API) amphoraTree(r *http.Request) (*svc.Tree, error) {
 	}
 	id := r.PathValue("id")
 	for _, t := range trees {
-		if amphoraID(t.LB.ID) == id {
+		if amphoraID(t.LB) == id {
 			return t, nil
 		}
 	}
@@ -514,7 +531,7 @@ func (a *API) amphoraStats(w http.ResponseWriter, r *http.Request) error {
 	out := []any{}
 	for _, id := range childIDs(t, t.Listeners, func(*svc.Listener) bool { return true }) {
 		s := t.LB.Stats[id]
-		out = append(out, map[string]any{"id": amphoraID(t.LB.ID), "loadbalancer_id": t.LB.ID, "listener_id": id,
+		out = append(out, map[string]any{"id": amphoraID(t.LB), "loadbalancer_id": t.LB.ID, "listener_id": id,
 			"bytes_in": s.BytesIn, "bytes_out": s.BytesOut, "active_connections": s.ActiveConnections,
 			"total_connections": s.TotalConnections, "request_errors": s.RequestErrors})
 	}

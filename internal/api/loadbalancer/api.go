@@ -9,6 +9,7 @@ import (
 	"log/slog"
 	"net/http"
 	"net/url"
+	"slices"
 	"sort"
 	"strconv"
 	"strings"
@@ -80,31 +81,74 @@ func (a *API) versions(w http.ResponseWriter, r *http.Request) error {
 	return nil
 }
 
-// ---- policy: Octavia's defaults (a project's readers read, members
-// change, admins do the rest and see every project).
+// ---- policy: Octavia's defaults. Keystone's roles (a project's readers
+// read, its members change, admins do the rest and see every project)
+// and Octavia's own, which its defaults still honour: load-balancer_admin
+// (an admin of this API), load-balancer_member and load-balancer_observer
+// (a project's member and reader here), load-balancer_global_observer
+// (reads every project) and load-balancer_quota_admin (every project's
+// quotas).
+
+const (
+	roleLBAdmin    = "load-balancer_admin"
+	roleLBMember   = "load-balancer_member"
+	roleLBObserver = "load-balancer_observer"
+)
+
+// octaviaRoles is c with Octavia's roles mapped onto Keystone's ones the
+// service checks (c itself when it has none of them).
+func octaviaRoles(c *auth.Credentials) *auth.Credentials {
+	var extra []string
+	switch {
+	case c.HasRole(roleLBAdmin):
+		extra = []string{auth.RoleAdmin, auth.RoleMember, auth.RoleReader}
+	case c.HasRole(roleLBMember):
+		extra = []string{auth.RoleMember, auth.RoleReader}
+	case c.HasRole(roleLBObserver), c.HasRole(svc.RoleGlobalObserver):
+		extra = []string{auth.RoleReader}
+	}
+	var add []auth.Ref
+	for _, r := range extra {
+		if !c.HasRole(r) {
+			add = append(add, auth.Ref{Name: r})
+		}
+	}
+	if len(add) == 0 {
+		return c
+	}
+	cc := *c
+	cc.Roles = append(slices.Clone(c.Roles), add...)
+	return &cc
+}
 
 func reader(c *auth.Credentials, _ *http.Request) error {
-	if c.ProjectID() == "" && !c.IsAdmin() {
-		return oserr.Forbidden("Policy does not allow this request to be performed.")
+	c = octaviaRoles(c)
+	if c.IsAdmin() || c.HasRole(svc.RoleGlobalObserver) || c.HasRole(svc.RoleQuotaAdmin) || c.ProjectID() != "" && c.HasRole(auth.RoleReader) {
+		return nil
 	}
-	return nil
+	return oserr.Forbidden("Policy does not allow this request to be performed.")
 }
 
 func member(c *auth.Credentials, r *http.Request) error {
-	if err := reader(c, r); err != nil {
-		return err
+	c = octaviaRoles(c)
+	if c.IsAdmin() || c.ProjectID() != "" && c.HasRole(auth.RoleMember) {
+		return nil
 	}
-	if !c.HasRole(auth.RoleMember) && !c.IsAdmin() {
+	return oserr.Forbidden("Policy does not allow this request to be performed.")
+}
+
+func admin(c *auth.Credentials, _ *http.Request) error {
+	if !octaviaRoles(c).IsAdmin() {
 		return oserr.Forbidden("Policy does not allow this request to be performed.")
 	}
 	return nil
 }
 
-func admin(c *auth.Credentials, _ *http.Request) error {
-	if !c.IsAdmin() {
-		return oserr.Forbidden("Policy does not allow this request to be performed.")
+func quotaAdmin(c *auth.Credentials, r *http.Request) error {
+	if c.HasRole(svc.RoleQuotaAdmin) {
+		return nil
 	}
-	return nil
+	return admin(c, r)
 }
 
 // routes serves every path under /v2 and /v2.0, and the LBaaS resources
@@ -187,8 +231,8 @@ func (a *API) routesAt(base, lbaas string) []rest.Route {
 		rest.R("GET", l("/quotas"), reader, a.listQuotas),
 		rest.R("GET", l("/quotas/defaults"), reader, a.quotaDefaults),
 		rest.R("GET", l("/quotas/{project}"), reader, a.showQuota),
-		rest.R("PUT", l("/quotas/{project}"), admin, a.setQuota),
-		rest.R("DELETE", l("/quotas/{project}"), admin, a.resetQuota),
+		rest.R("PUT", l("/quotas/{project}"), quotaAdmin, a.setQuota),
+		rest.R("DELETE", l("/quotas/{project}"), quotaAdmin, a.resetQuota),
 
 		rest.R("GET", l("/providers"), reader, a.providers),
 		rest.R("GET", l("/providers/{provider}/flavor_capabilities"), admin, a.flavorCaps),
@@ -263,7 +307,7 @@ func (a *API) listView(w http.ResponseWriter, r *http.Request, name string, item
 			continue
 		}
 		if len(items) > 0 {
-			if _, known := items[0][k]; !known {
+			if _, known := items[0][k]; !known && !(k == "loadbalancer_id" && items[0]["loadbalancers"] != nil) {
 				return oserr.BadRequest("One or more arguments are either duplicate or invalid")
 			}
 		}
@@ -277,6 +321,14 @@ func (a *API) listView(w http.ResponseWriter, r *http.Request, name string, item
 				continue
 			}
 			v, has := it[k]
+			if !has && k == "loadbalancer_id" {
+				// Listeners and pools name theirs in "loadbalancers".
+				if !hasLoadBalancer(it["loadbalancers"], vs[0]) {
+					ok = false
+					break
+				}
+				continue
+			}
 			if !has {
 				continue
 			}
@@ -356,6 +408,18 @@ func (a *API) listView(w http.ResponseWriter, r *http.Request, name string, item
 	}
 	rest.WriteJSON(w, http.StatusOK, map[string]any{name: out, name + "_links": links})
 	return nil
+}
+
+// hasLoadBalancer reports whether a view's "loadbalancers" ([{"id"}])
+// holds id.
+func hasLoadBalancer(v any, id string) bool {
+	list, _ := v.([]any)
+	for _, e := range list {
+		if m, ok := e.(map[string]any); ok && m["id"] == id {
+			return true
+		}
+	}
+	return false
 }
 
 // key is an item's marker: its id, or its name for objects without one

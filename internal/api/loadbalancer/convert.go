@@ -80,15 +80,15 @@ func (w wireListener) input() (svc.ListenerInput, error) {
 	if err := checkTags(w.Tags); err != nil {
 		return svc.ListenerInput{}, err
 	}
-	if w.ProtocolPort != nil && (*w.ProtocolPort < 1 || *w.ProtocolPort > 65535) {
-		return svc.ListenerInput{}, oserr.BadRequest("Invalid input for field/attribute protocol_port. Value: '%d'. Value should be between 1 and 65535", *w.ProtocolPort)
+	if w.ProtocolPort != nil && (*ip(w.ProtocolPort) < 1 || *ip(w.ProtocolPort) > 65535) {
+		return svc.ListenerInput{}, oserr.BadRequest("Invalid input for field/attribute protocol_port. Value: '%d'. Value should be between 1 and 65535", *ip(w.ProtocolPort))
 	}
 	in := svc.ListenerInput{Name: w.Name, Description: w.Description, AdminStateUp: w.AdminStateUp, LoadBalancerID: deref(w.LoadBalancerID),
-		Protocol: w.Protocol, ProtocolPort: w.ProtocolPort, ConnectionLimit: w.ConnectionLimit, DefaultTLSRef: w.DefaultTLSRef,
+		Protocol: w.Protocol, ProtocolPort: ip(w.ProtocolPort), ConnectionLimit: ip(w.ConnectionLimit), DefaultTLSRef: w.DefaultTLSRef,
 		SNIRefs: w.SNIRefs, ClientCARef: w.ClientCARef, ClientCRLRef: w.ClientCRLRef, ClientAuth: w.ClientAuth,
-		DefaultPoolID: w.DefaultPoolID, InsertHeaders: w.InsertHeaders, TimeoutClientData: w.TimeoutClientData,
-		TimeoutMemberConnect: w.TimeoutMemberConnect, TimeoutMemberData: w.TimeoutMemberData, TimeoutTCPInspect: w.TimeoutTCPInspect,
-		AllowedCIDRs: w.AllowedCIDRs, TLSCiphers: w.TLSCiphers, TLSVersions: w.TLSVersions, ALPN: w.ALPN, HSTSMaxAge: w.HSTSMaxAge,
+		DefaultPoolID: w.DefaultPoolID, InsertHeaders: w.InsertHeaders, TimeoutClientData: ip(w.TimeoutClientData),
+		TimeoutMemberConnect: ip(w.TimeoutMemberConnect), TimeoutMemberData: ip(w.TimeoutMemberData), TimeoutTCPInspect: ip(w.TimeoutTCPInspect),
+		AllowedCIDRs: w.AllowedCIDRs, TLSCiphers: w.TLSCiphers, TLSVersions: w.TLSVersions, ALPN: w.ALPN, HSTSMaxAge: ip(w.HSTSMaxAge),
 		HSTSIncludeSubdomains: w.HSTSIncludeSubdomains, HSTSPreload: w.HSTSPreload, Tags: w.Tags}
 	if w.DefaultPool != nil {
 		p, err := w.DefaultPool.input()
@@ -130,7 +130,7 @@ func (w wirePool) input() (svc.PoolInput, error) {
 			if ws.Type == "" {
 				return in, oserr.BadRequest("Invalid input for field/attribute type. Value: 'None'. Mandatory field missing.")
 			}
-			sp = &svc.SessionPersistence{Type: ws.Type, CookieName: ws.CookieName, PersistenceTimeout: ws.PersistenceTimeout, PersistenceGranularity: ws.PersistenceGranularity}
+			sp = &svc.SessionPersistence{Type: ws.Type, CookieName: ws.CookieName, PersistenceTimeout: ip(ws.PersistenceTimeout), PersistenceGranularity: ws.PersistenceGranularity}
 		}
 		in.SessionPersistence = &sp
 	}
@@ -158,8 +158,8 @@ func (w wireMember) input() (svc.MemberInput, error) {
 	if err := checkTags(w.Tags); err != nil {
 		return svc.MemberInput{}, err
 	}
-	in := svc.MemberInput{Name: w.Name, AdminStateUp: w.AdminStateUp, Address: w.Address, ProtocolPort: w.ProtocolPort,
-		Weight: w.Weight, Backup: w.Backup, SubnetID: w.SubnetID, RequestSRIOV: w.RequestSRIOV, Tags: w.Tags}
+	in := svc.MemberInput{Name: w.Name, AdminStateUp: w.AdminStateUp, Address: w.Address, ProtocolPort: ip(w.ProtocolPort),
+		Weight: ip(w.Weight), Backup: w.Backup, SubnetID: w.SubnetID, RequestSRIOV: w.RequestSRIOV, Tags: w.Tags}
 	var err error
 	if in.MonitorAddress, in.MonitorAddressSet, err = nullStr(w.MonitorAddress); err != nil {
 		return in, oserr.BadRequest("Invalid input for field/attribute monitor_address: give an IP address string or null.")
@@ -177,8 +177,8 @@ func (w wireMonitor) input() (svc.HealthMonitorInput, error) {
 	if err := checkTags(w.Tags); err != nil {
 		return svc.HealthMonitorInput{}, err
 	}
-	return svc.HealthMonitorInput{Name: w.Name, AdminStateUp: w.AdminStateUp, PoolID: deref(w.PoolID), Type: w.Type, Delay: w.Delay,
-		Timeout: w.Timeout, MaxRetries: w.MaxRetries, MaxRetriesDown: w.MaxRetriesDown, HTTPMethod: w.HTTPMethod, URLPath: w.URLPath,
+	return svc.HealthMonitorInput{Name: w.Name, AdminStateUp: w.AdminStateUp, PoolID: deref(w.PoolID), Type: w.Type, Delay: ip(w.Delay),
+		Timeout: ip(w.Timeout), MaxRetries: ip(w.MaxRetries), MaxRetriesDown: ip(w.MaxRetriesDown), HTTPMethod: w.HTTPMethod, URLPath: w.URLPath,
 		ExpectedCodes: w.ExpectedCodes, HTTPVersion: w.HTTPVersion, DomainName: w.DomainName, Tags: w.Tags}, nil
 }
 
@@ -196,8 +196,8 @@ func (w wirePolicy) input() (svc.L7PolicyInput, error) {
 		return svc.L7PolicyInput{}, err
 	}
 	in := svc.L7PolicyInput{Name: w.Name, Description: w.Description, AdminStateUp: w.AdminStateUp, ListenerID: deref(w.ListenerID),
-		Action: w.Action, Position: w.Position, RedirectPoolID: w.RedirectPoolID, RedirectURL: w.RedirectURL,
-		RedirectPrefix: w.RedirectPrefix, RedirectHTTPCode: w.RedirectHTTPCode, Tags: w.Tags}
+		Action: w.Action, Position: ip(w.Position), RedirectPoolID: w.RedirectPoolID, RedirectURL: w.RedirectURL,
+		RedirectPrefix: w.RedirectPrefix, RedirectHTTPCode: ip(w.RedirectHTTPCode), Tags: w.Tags}
 	if w.RedirectPool != nil {
 		p, err := w.RedirectPool.input()
 		if err != nil {

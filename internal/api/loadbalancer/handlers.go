@@ -17,7 +17,9 @@ import (
 
 func bytesReader(b []byte) io.Reader { return bytes.NewReader(b) }
 
-func creds(r *http.Request) *auth.Credentials { return auth.From(r.Context()) }
+// creds are the request's credentials with Octavia's roles mapped onto
+// Keystone's (see octaviaRoles).
+func creds(r *http.Request) *auth.Credentials { return octaviaRoles(auth.From(r.Context())) }
 
 // decodeRoot reads {"<key>": {...}} strictly into v.
 func decodeRoot(r *http.Request, key string, v any) error {
@@ -431,22 +433,9 @@ func (a *API) createMember(w http.ResponseWriter, r *http.Request) error {
 }
 
 func (a *API) batchMembers(w http.ResponseWriter, r *http.Request) error {
-	var body struct {
-		Members []wireMember `json:"members"`
-	}
-	if err := rest.Decode(r, &body, true); err != nil {
+	ins, err := decodeBatch(r)
+	if err != nil {
 		return err
-	}
-	if body.Members == nil {
-		return oserr.BadRequest("Invalid input for field/attribute members. Value: 'None'. Mandatory field missing.")
-	}
-	var ins []svc.MemberInput
-	for _, m := range body.Members {
-		in, err := m.input()
-		if err != nil {
-			return err
-		}
-		ins = append(ins, in)
 	}
 	additive, _ := strconv.ParseBool(r.URL.Query().Get("additive_only"))
 	if err := a.svc.BatchMembers(r.Context(), creds(r), r.PathValue("pool"), ins, additive); err != nil {
@@ -454,6 +443,28 @@ func (a *API) batchMembers(w http.ResponseWriter, r *http.Request) error {
 	}
 	w.WriteHeader(http.StatusAccepted)
 	return nil
+}
+
+// decodeBatch reads a batch member update: {"members": [...]}.
+func decodeBatch(r *http.Request) ([]svc.MemberInput, error) {
+	var body struct {
+		Members []wireMember `json:"members"`
+	}
+	if err := rest.Decode(r, &body, true); err != nil {
+		return nil, err
+	}
+	if body.Members == nil {
+		return nil, oserr.BadRequest("Invalid input for field/attribute members. Value: 'None'. Mandatory field missing.")
+	}
+	ins := []svc.MemberInput{}
+	for _, m := range body.Members {
+		in, err := m.input()
+		if err != nil {
+			return nil, err
+		}
+		ins = append(ins, in)
+	}
+	return ins, nil
 }
 
 func (a *API) showMember(w http.ResponseWriter, r *http.Request) error {

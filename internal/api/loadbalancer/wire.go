@@ -1,6 +1,11 @@
 package loadbalancer
 
-import "encoding/json"
+import (
+	"encoding/json"
+	"reflect"
+	"strconv"
+	"strings"
+)
 
 // Request bodies, as Octavia's API reference gives them. Absent fields are
 // nil; json.RawMessage where null means something (monitor_port: null
@@ -34,8 +39,8 @@ type wireListener struct {
 	AdminStateUp          *bool              `json:"admin_state_up"`
 	LoadBalancerID        *string            `json:"loadbalancer_id"`
 	Protocol              *string            `json:"protocol"`
-	ProtocolPort          *int               `json:"protocol_port"`
-	ConnectionLimit       *int               `json:"connection_limit"`
+	ProtocolPort          *wsInt             `json:"protocol_port"`
+	ConnectionLimit       *wsInt             `json:"connection_limit"`
 	DefaultTLSRef         *string            `json:"default_tls_container_ref"`
 	SNIRefs               *[]string          `json:"sni_container_refs"`
 	ClientCARef           *string            `json:"client_ca_tls_container_ref"`
@@ -45,15 +50,15 @@ type wireListener struct {
 	DefaultPool           *wirePool          `json:"default_pool"`
 	L7Policies            []wirePolicy       `json:"l7policies"`
 	InsertHeaders         *map[string]string `json:"insert_headers"`
-	TimeoutClientData     *int               `json:"timeout_client_data"`
-	TimeoutMemberConnect  *int               `json:"timeout_member_connect"`
-	TimeoutMemberData     *int               `json:"timeout_member_data"`
-	TimeoutTCPInspect     *int               `json:"timeout_tcp_inspect"`
+	TimeoutClientData     *wsInt             `json:"timeout_client_data"`
+	TimeoutMemberConnect  *wsInt             `json:"timeout_member_connect"`
+	TimeoutMemberData     *wsInt             `json:"timeout_member_data"`
+	TimeoutTCPInspect     *wsInt             `json:"timeout_tcp_inspect"`
 	AllowedCIDRs          *[]string          `json:"allowed_cidrs"`
 	TLSCiphers            *string            `json:"tls_ciphers"`
 	TLSVersions           *[]string          `json:"tls_versions"`
 	ALPN                  *[]string          `json:"alpn_protocols"`
-	HSTSMaxAge            *int               `json:"hsts_max_age"`
+	HSTSMaxAge            *wsInt             `json:"hsts_max_age"`
 	HSTSIncludeSubdomains *bool              `json:"hsts_include_subdomains"`
 	HSTSPreload           *bool              `json:"hsts_preload"`
 	Tags                  *[]string          `json:"tags"`
@@ -64,7 +69,7 @@ type wireListener struct {
 type wirePersistence struct {
 	Type                   string `json:"type"`
 	CookieName             string `json:"cookie_name"`
-	PersistenceTimeout     *int   `json:"persistence_timeout"`
+	PersistenceTimeout     *wsInt `json:"persistence_timeout"`
 	PersistenceGranularity string `json:"persistence_granularity"`
 }
 
@@ -95,8 +100,8 @@ type wireMember struct {
 	Name           *string         `json:"name"`
 	AdminStateUp   *bool           `json:"admin_state_up"`
 	Address        *string         `json:"address"`
-	ProtocolPort   *int            `json:"protocol_port"`
-	Weight         *int            `json:"weight"`
+	ProtocolPort   *wsInt          `json:"protocol_port"`
+	Weight         *wsInt          `json:"weight"`
 	Backup         *bool           `json:"backup"`
 	SubnetID       *string         `json:"subnet_id"`
 	MonitorAddress json.RawMessage `json:"monitor_address"`
@@ -112,10 +117,10 @@ type wireMonitor struct {
 	AdminStateUp   *bool     `json:"admin_state_up"`
 	PoolID         *string   `json:"pool_id"`
 	Type           *string   `json:"type"`
-	Delay          *int      `json:"delay"`
-	Timeout        *int      `json:"timeout"`
-	MaxRetries     *int      `json:"max_retries"`
-	MaxRetriesDown *int      `json:"max_retries_down"`
+	Delay          *wsInt    `json:"delay"`
+	Timeout        *wsInt    `json:"timeout"`
+	MaxRetries     *wsInt    `json:"max_retries"`
+	MaxRetriesDown *wsInt    `json:"max_retries_down"`
 	HTTPMethod     *string   `json:"http_method"`
 	URLPath        *string   `json:"url_path"`
 	ExpectedCodes  *string   `json:"expected_codes"`
@@ -132,12 +137,12 @@ type wirePolicy struct {
 	AdminStateUp     *bool      `json:"admin_state_up"`
 	ListenerID       *string    `json:"listener_id"`
 	Action           *string    `json:"action"`
-	Position         *int       `json:"position"`
+	Position         *wsInt     `json:"position"`
 	RedirectPoolID   *string    `json:"redirect_pool_id"`
 	RedirectPool     *wirePool  `json:"redirect_pool"`
 	RedirectURL      *string    `json:"redirect_url"`
 	RedirectPrefix   *string    `json:"redirect_prefix"`
-	RedirectHTTPCode *int       `json:"redirect_http_code"`
+	RedirectHTTPCode *wsInt     `json:"redirect_http_code"`
 	Rules            []wireRule `json:"rules"`
 	Tags             *[]string  `json:"tags"`
 	ProjectID        *string    `json:"project_id"`
@@ -185,9 +190,36 @@ func nullInt(raw json.RawMessage) (*int, bool, error) {
 	if string(raw) == "null" {
 		return nil, true, nil
 	}
-	var n int
+	var n wsInt
 	if err := json.Unmarshal(raw, &n); err != nil {
 		return nil, true, err
 	}
-	return &n, true, nil
+	return ip(&n), true, nil
 }
+
+// wsInt is an integer field as Octavia's WSME reads it: a JSON number
+// without a fraction, or a string holding one ("80", which clients and
+// Tempest send).
+type wsInt int
+
+func (n *wsInt) UnmarshalJSON(b []byte) error {
+	s := string(b)
+	if s == "null" {
+		return nil
+	}
+	if strings.HasPrefix(s, `"`) {
+		if err := json.Unmarshal(b, &s); err != nil {
+			return err
+		}
+		s = strings.TrimSpace(s)
+	}
+	v, err := strconv.Atoi(s)
+	if err != nil {
+		return &json.UnmarshalTypeError{Value: s, Type: reflect.TypeOf(0)}
+	}
+	*n = wsInt(v)
+	return nil
+}
+
+// ip is a wsInt field as the service takes it.
+func ip(p *wsInt) *int { return (*int)(p) }

@@ -2,21 +2,31 @@ package haproxy
 
 import (
 	"fmt"
+	"slices"
 	"sort"
 	"strings"
 
 	"github.com/onestack/onestack/internal/hostapi"
 )
 
-// Files a load balancer's HAProxy reads, below its directory.
+// Files a load balancer's HAProxy reads, below its directory, and its
+// stats socket, in a short runtime directory: a socket's path must fit
+// sun_path (108 bytes) with HAProxy's ".<pid>.tmp" while it binds, which
+// a data directory's depth can exceed.
 type files struct {
 	dir string
+	run string // the socket directory; dir when empty
+	id  string
 }
 
 func (f files) config() string { return f.dir + "/haproxy.cfg" }
 func (f files) pid() string    { return f.dir + "/haproxy.pid" }
-func (f files) stats() string  { return f.dir + "/stats.sock" }
-func (f files) master() string { return f.dir + "/master.sock" }
+func (f files) stats() string {
+	if f.run == "" {
+		return f.dir + "/stats.sock"
+	}
+	return f.run + "/" + f.id + ".sock"
+}
 func (f files) cert(listener string) string {
 	return f.dir + "/certs-" + listener
 }
@@ -49,7 +59,8 @@ func render(lb hostapi.LoadBalancer, f files) (string, []bundle) {
 	if needPing {
 		b.WriteString("\texternal-check\n\tinsecure-fork-wanted\n")
 	}
-	b.WriteString("\ndefaults\n\tlog global\n\tretries 3\n\toption redispatch\n\toption splice-request\n\toption splice-response\n\toption http-keep-alive\n\n")
+	// No log lines: nothing collects them (stats come from the socket).
+	b.WriteString("\ndefaults\n\tretries 3\n\toption redispatch\n\toption splice-request\n\toption splice-response\n\toption http-keep-alive\n\n")
 	pools := map[string]hostapi.Pool{}
 	for _, p := range lb.Pools {
 		pools[p.ID] = p
@@ -92,9 +103,9 @@ func render(lb hostapi.LoadBalancer, f files) (string, []bundle) {
 		}
 		b.WriteString(bind + "\n")
 		if http {
-			b.WriteString("\tmode http\n\toption httplog\n")
+			b.WriteString("\tmode http\n")
 		} else {
-			b.WriteString("\tmode tcp\n\toption tcplog\n")
+			b.WriteString("\tmode tcp\n")
 		}
 		if !l.AdminUp || !lb.AdminUp {
 			b.WriteString("\tdisabled\n")
@@ -208,40 +219,46 @@ func writeHeaders(b *strings.Builder, l hostapi.Listener) {
 	}
 }
 
-// writePolicies renders L7 policies in position order: each rule an ACL,
-// a policy applies when all its rules match.
+// writePolicies renders L7 policies as Octavia's amphora does: REJECT
+// policies first, then the redirects (to a URL or prefix), then the ones
+// choosing a pool, each group in position order (HAProxy evaluates
+// http-request rules before redirects before use_backend whatever their
+// order in the file). Each rule is an ACL; a policy applies when all its
+// rules match.
 func writePolicies(b *strings.Builder, l hostapi.Listener, pools map[string]hostapi.Pool) {
-	for _, p := range l.L7Policies {
-		if !p.AdminUp {
-			continue
-		}
-		var conds []string
-		for _, r := range p.Rules {
-			if !r.AdminUp {
+	for _, group := range [][]string{{"REJECT"}, {"REDIRECT_TO_URL", "REDIRECT_PREFIX"}, {"REDIRECT_TO_POOL"}} {
+		for _, p := range l.L7Policies {
+			if !p.AdminUp || !slices.Contains(group, p.Action) {
 				continue
 			}
-			name := "rule-" + r.ID
-			fmt.Fprintf(b, "\tacl %s %s\n", name, acl(r))
-			if r.Invert {
-				conds = append(conds, "!"+name)
-			} else {
-				conds = append(conds, name)
+			var conds []string
+			for _, r := range p.Rules {
+				if !r.AdminUp {
+					continue
+				}
+				name := "rule-" + r.ID
+				fmt.Fprintf(b, "\tacl %s %s\n", name, acl(r))
+				if r.Invert {
+					conds = append(conds, "!"+name)
+				} else {
+					conds = append(conds, name)
+				}
 			}
-		}
-		if len(conds) == 0 {
-			continue // a policy without rules matches nothing, as Octavia's
-		}
-		cond := strings.Join(conds, " ")
-		switch p.Action {
-		case "REJECT":
-			fmt.Fprintf(b, "\thttp-request deny if %s\n", cond)
-		case "REDIRECT_TO_URL":
-			fmt.Fprintf(b, "\tredirect code %d location %s if %s\n", code(p.HTTPCode), p.URL, cond)
-		case "REDIRECT_PREFIX":
-			fmt.Fprintf(b, "\tredirect code %d prefix %s if %s\n", code(p.HTTPCode), p.Prefix, cond)
-		case "REDIRECT_TO_POOL":
-			if pool, ok := pools[p.PoolID]; ok && poolUsable(pool) {
-				fmt.Fprintf(b, "\tuse_backend %s if %s\n", backendName(p.PoolID, l.ID), cond)
+			if len(conds) == 0 {
+				continue // a policy without rules matches nothing, as Octavia's
+			}
+			cond := strings.Join(conds, " ")
+			switch p.Action {
+			case "REJECT":
+				fmt.Fprintf(b, "\thttp-request deny if %s\n", cond)
+			case "REDIRECT_TO_URL":
+				fmt.Fprintf(b, "\tredirect code %d location %s if %s\n", code(p.HTTPCode), p.URL, cond)
+			case "REDIRECT_PREFIX":
+				fmt.Fprintf(b, "\tredirect code %d prefix %s if %s\n", code(p.HTTPCode), p.Prefix, cond)
+			case "REDIRECT_TO_POOL":
+				if pool, ok := pools[p.PoolID]; ok && poolUsable(pool) {
+					fmt.Fprintf(b, "\tuse_backend %s if %s\n", backendName(p.PoolID, l.ID), cond)
+				}
 			}
 		}
 	}
@@ -295,8 +312,9 @@ func writeBackend(b *strings.Builder, p hostapi.Pool, l hostapi.Listener, http b
 	case "SOURCE_IP":
 		b.WriteString("\tbalance source\n")
 	case "SOURCE_IP_PORT":
+		// The source address and port, in TCP and HTTP mode alike.
+		b.WriteString("\ttcp-request content set-var(txn.sport) src_port\n")
 		b.WriteString("\tbalance hash src,concat(:,txn.sport)\n")
-		b.WriteString("\thttp-request set-var(txn.sport) src_port\n")
 	default:
 		b.WriteString("\tbalance roundrobin\n")
 	}
@@ -320,9 +338,6 @@ func writeBackend(b *strings.Builder, p hostapi.Pool, l hostapi.Listener, http b
 		}
 	}
 	fmt.Fprintf(b, "\ttimeout connect %dms\n\ttimeout server %dms\n", l.TimeoutMemberConnect, l.TimeoutMemberData)
-	if l.TimeoutTCPInspect > 0 {
-		fmt.Fprintf(b, "\ttimeout check %dms\n", l.TimeoutTCPInspect)
-	}
 	if http && strings.ToLower(l.InsertHeaders["X-Forwarded-For"]) == "true" {
 		b.WriteString("\toption forwardfor\n")
 	}
@@ -336,9 +351,10 @@ func writeBackend(b *strings.Builder, p hostapi.Pool, l hostapi.Listener, http b
 			if hm.HTTPVersion == "1.1" {
 				ver = "HTTP/1.1"
 			}
-			line := fmt.Sprintf("\toption httpchk %s %s %s", hm.HTTPMethod, hm.URLPath, ver)
+			b.WriteString("\toption httpchk\n")
+			line := fmt.Sprintf("\thttp-check send meth %s uri %s ver %s", hm.HTTPMethod, hm.URLPath, ver)
 			if hm.DomainName != "" && ver == "HTTP/1.1" {
-				line += "\\r\\nHost:\\ " + hm.DomainName
+				line += " hdr Host " + hm.DomainName
 			}
 			b.WriteString(line + "\n")
 			fmt.Fprintf(b, "\thttp-check expect rstatus %s\n", codesRegex(hm.ExpectedCodes))

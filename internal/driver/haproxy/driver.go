@@ -10,7 +10,9 @@ import (
 	"bufio"
 	"bytes"
 	"context"
+	"crypto/sha256"
 	"encoding/csv"
+	"encoding/hex"
 	"errors"
 	"fmt"
 	"io"
@@ -37,6 +39,9 @@ type Config struct {
 	// into on this host (the network data plane's PortNamespace of
 	// hostapi.LBNamespace(id)).
 	Namespace func(lbID string) string
+	// RunDir holds the stats sockets (default /run/onestack/lb-<hash of
+	// Dir>: a socket path must be short).
+	RunDir string
 	// Binary is the haproxy executable ("haproxy" on PATH when empty).
 	Binary string
 	Log    *slog.Logger
@@ -48,6 +53,9 @@ type Driver struct {
 	log *slog.Logger
 	mu  sync.Mutex
 	udp map[string]*udpLB
+	// probers are the health check goroutines of UDP pools; Close waits
+	// for them.
+	probers sync.WaitGroup
 }
 
 // New returns a driver; it changes nothing until Apply.
@@ -58,6 +66,9 @@ func New(cfg Config) (*Driver, error) {
 	if cfg.Binary == "" {
 		cfg.Binary = "haproxy"
 	}
+	if cfg.RunDir == "" {
+		cfg.RunDir = runDir(cfg.Dir)
+	}
 	if cfg.Log == nil {
 		cfg.Log = slog.New(slog.DiscardHandler)
 	}
@@ -65,6 +76,24 @@ func New(cfg Config) (*Driver, error) {
 		return nil, fmt.Errorf("haproxy: %w", err)
 	}
 	return &Driver{cfg: cfg, log: cfg.Log, udp: map[string]*udpLB{}}, nil
+}
+
+// Close stops the health checks the driver runs (UDP pools) and waits for
+// them, and removes the socket directory if no load balancer uses it.
+// Load balancers keep running: HAProxy and the NAT rules outlive the
+// agent, and a restarted one checks again.
+func (d *Driver) Close() error {
+	d.mu.Lock()
+	for _, u := range d.udp {
+		u.mu.Lock()
+		u.stopped = true
+		u.mu.Unlock()
+		u.cancel()
+	}
+	d.mu.Unlock()
+	d.probers.Wait()
+	_ = os.Remove(d.cfg.RunDir) // only when empty: running load balancers keep their sockets
+	return nil
 }
 
 // Available reports whether the haproxy binary can be run, and why not.
@@ -78,7 +107,20 @@ func Available(binary string) error {
 	return nil
 }
 
-func (d *Driver) files(id string) files { return files{dir: filepath.Join(d.cfg.Dir, id)} }
+func (d *Driver) files(id string) files {
+	return files{dir: filepath.Join(d.cfg.Dir, id), run: d.cfg.RunDir, id: id}
+}
+
+// runDir is the default socket directory of a driver with directory dir:
+// short, and one per driver (several agents share a machine in tests).
+func runDir(dir string) string {
+	abs, err := filepath.Abs(dir)
+	if err != nil {
+		abs = dir
+	}
+	sum := sha256.Sum256([]byte(abs))
+	return "/run/onestack/lb-" + hex.EncodeToString(sum[:4])
+}
 
 func nsExists(name string) bool {
 	_, err := os.Stat(filepath.Join("/run/netns", name))
@@ -124,7 +166,7 @@ func (d *Driver) applyHAProxy(ctx context.Context, lb hostapi.LoadBalancer, ns s
 		if err := os.WriteFile(tmp, []byte(cfg), 0o600); err != nil {
 			return err
 		}
-		if out, err := d.run(ctx, "", d.cfg.Binary, "-c", "-q", "-f", tmp); err != nil {
+		if out, err := d.run(ctx, "", d.cfg.Binary, "-c", "-f", tmp); err != nil {
 			os.Remove(tmp)
 			return fmt.Errorf("HAProxy refused the configuration: %s", firstAlert(out, err))
 		}
@@ -136,6 +178,11 @@ func (d *Driver) applyHAProxy(ctx context.Context, lb hostapi.LoadBalancer, ns s
 	pids := livePIDs(f.pid())
 	if len(pids) > 0 && !changed {
 		return nil
+	}
+	// The socket directory is made with the first HAProxy (an agent that
+	// never runs one leaves nothing behind).
+	if err := os.MkdirAll(d.cfg.RunDir, 0o700); err != nil {
+		return err
 	}
 	args := []string{"netns", "exec", ns, d.cfg.Binary, "-D", "-f", f.config(), "-p", f.pid()}
 	if len(pids) > 0 {
@@ -260,6 +307,9 @@ func (d *Driver) Remove(ctx context.Context, id string) error {
 	if err := d.removeUDP(ctx, id); err != nil {
 		return err
 	}
+	if err := os.Remove(f.stats()); err != nil && !errors.Is(err, os.ErrNotExist) {
+		return err
+	}
 	return os.RemoveAll(f.dir)
 }
 
@@ -379,4 +429,36 @@ func statsCSV(sock string) ([]map[string]string, error) {
 		out = append(out, m)
 	}
 	return out, nil
+}
+
+// Stop ends every HAProxy process a driver with directory dir started (by
+// the pids in each load balancer's pid file, nothing else) and returns the
+// ids of the load balancers it stopped; for `onestack cleanup`, after a
+// crash. Files stay: a restarted agent applies its load balancers again.
+func Stop(dir string) ([]string, error) {
+	entries, err := os.ReadDir(dir)
+	if errors.Is(err, os.ErrNotExist) {
+		return nil, nil
+	}
+	if err != nil {
+		return nil, err
+	}
+	d := &Driver{cfg: Config{Dir: dir, RunDir: runDir(dir)}}
+	var stopped []string
+	for _, e := range entries {
+		if !e.IsDir() {
+			continue
+		}
+		f := d.files(e.Name())
+		if len(livePIDs(f.pid())) == 0 {
+			continue
+		}
+		if err := d.stopHAProxy(f); err != nil {
+			return stopped, err
+		}
+		_ = os.Remove(f.stats())
+		stopped = append(stopped, e.Name())
+	}
+	_ = os.Remove(d.cfg.RunDir)
+	return stopped, nil
 }

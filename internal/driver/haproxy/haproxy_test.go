@@ -5,10 +5,8 @@ import (
 	"crypto/ecdsa"
 	"crypto/elliptic"
 	"crypto/rand"
-	"crypto/tls"
 	"crypto/x509"
 	"crypto/x509/pkix"
-	"encoding/hex"
 	"encoding/pem"
 	"fmt"
 	"io"
@@ -17,7 +15,6 @@ import (
 	"net/http"
 	"os"
 	"os/exec"
-	"path/filepath"
 	"runtime"
 	"strings"
 	"testing"
@@ -54,7 +51,7 @@ func TestMain(m *testing.M) {
 	os.Exit(m.Run())
 }
 
-func sh(t *testing.T, args ...string) {
+func sh(t testing.TB, args ...string) {
 	t.Helper()
 	if out, err := exec.Command(args[0], args[1:]...).CombinedOutput(); err != nil {
 		t.Fatalf("%s: %v: %s", strings.Join(args, " "), err, out)
@@ -88,50 +85,17 @@ func inNS(ns string, fn func() error) error {
 // check with no client error, an L7 policy, TLS termination, UDP, and
 // nothing left after Remove.
 func TestHAProxyDataPlane(t *testing.T) {
-	if os.Geteuid() != 0 {
-		t.Skip("needs root (network namespaces)")
-	}
-	if err := Available(""); err != nil {
-		t.Skip(err)
-	}
-	b := make([]byte, 3)
-	rand.Read(b)
-	pfx := "osth" + hex.EncodeToString(b)
-	lbNS, mNS := pfx+"-lb", pfx+"-m"
-	t.Cleanup(func() {
-		exec.Command("ip", "netns", "del", lbNS).Run()
-		exec.Command("ip", "netns", "del", mNS).Run()
-	})
-	sh(t, "ip", "netns", "add", lbNS)
-	sh(t, "ip", "netns", "add", mNS)
-	sh(t, "ip", "link", "add", "ovl"+hex.EncodeToString(b), "netns", lbNS, "type", "veth", "peer", "name", "ovm"+hex.EncodeToString(b), "netns", mNS)
-	sh(t, "ip", "-n", lbNS, "addr", "add", "10.9.0.2/24", "dev", "ovl"+hex.EncodeToString(b))
-	sh(t, "ip", "-n", lbNS, "link", "set", "ovl"+hex.EncodeToString(b), "up")
-	sh(t, "ip", "-n", lbNS, "link", "set", "lo", "up")
-	for _, a := range []string{"10.9.0.11/24", "10.9.0.12/24", "10.9.0.100/24"} {
-		sh(t, "ip", "-n", mNS, "addr", "add", a, "dev", "ovm"+hex.EncodeToString(b))
-	}
-	sh(t, "ip", "-n", mNS, "link", "set", "ovm"+hex.EncodeToString(b), "up")
-	sh(t, "ip", "-n", mNS, "link", "set", "lo", "up")
-	self, _ := os.Executable()
-	members := map[string]*exec.Cmd{}
-	for name, addr := range map[string]string{"m1": "10.9.0.11", "m2": "10.9.0.12"} {
-		cmd := exec.Command("ip", "netns", "exec", mNS, self)
-		cmd.Env = append(os.Environ(), "ONESTACK_LB_MEMBER="+name, "ONESTACK_LB_ADDR="+addr)
-		if err := cmd.Start(); err != nil {
-			t.Fatal(err)
-		}
-		members[name] = cmd
-		t.Cleanup(func() { cmd.Process.Kill(); cmd.Wait() })
-	}
-	dir := t.TempDir()
-	d, err := New(Config{Dir: filepath.Join(dir, "lb"), Namespace: func(string) string { return lbNS }})
-	if err != nil {
-		t.Fatal(err)
-	}
+	tb := newTestbed(t, map[string]string{"m1": "10.9.0.11", "m2": "10.9.0.12"})
+	lbNS, mNS, members, d := tb.lbNS, tb.mNS, tb.members, tb.d
 	ctx := context.Background()
 	lbID := "lb1"
-	t.Cleanup(func() { d.Remove(ctx, lbID) })
+	t.Cleanup(func() {
+		d.Remove(ctx, lbID)
+		d.Close()
+		if _, err := os.Stat(d.cfg.RunDir); !os.IsNotExist(err) {
+			t.Errorf("socket directory %s left after Remove and Close", d.cfg.RunDir)
+		}
+	})
 	cert := selfSigned(t)
 	mon := &hostapi.Monitor{ID: "hm", Type: "HTTP", Delay: 1, Timeout: 1, MaxRetries: 1, MaxRetriesDown: 1, HTTPMethod: "GET", URLPath: "/", ExpectedCodes: "200", AdminUp: true}
 	lb := hostapi.LoadBalancer{ID: lbID, Revision: 1, AdminUp: true, VIPAddress: "10.9.0.2",
@@ -149,7 +113,8 @@ func TestHAProxyDataPlane(t *testing.T) {
 				{ID: "m1", Address: "10.9.0.11", Port: 80, Weight: 1, AdminUp: true}, {ID: "m2", Address: "10.9.0.12", Port: 80, Weight: 1, AdminUp: true}}},
 			{ID: "two", Protocol: "HTTP", Algorithm: "ROUND_ROBIN", AdminUp: true, Members: []hostapi.Member{
 				{ID: "m2b", Address: "10.9.0.12", Port: 80, Weight: 1, AdminUp: true}}},
-			{ID: "udp", Protocol: "UDP", Algorithm: "ROUND_ROBIN", AdminUp: true, Members: []hostapi.Member{
+			{ID: "udp", Protocol: "UDP", Algorithm: "ROUND_ROBIN", AdminUp: true, Monitor: &hostapi.Monitor{ID: "hmu", Type: "UDP-CONNECT",
+				Delay: 1, Timeout: 1, MaxRetries: 1, MaxRetriesDown: 2, AdminUp: true}, Members: []hostapi.Member{
 				{ID: "u1", Address: "10.9.0.11", Port: 5353, Weight: 1, AdminUp: true}, {ID: "u2", Address: "10.9.0.12", Port: 5353, Weight: 1, AdminUp: true}}},
 		}}
 	if err := d.Apply(ctx, lb); err != nil {
@@ -163,19 +128,9 @@ func TestHAProxyDataPlane(t *testing.T) {
 	if again := livePIDs(d.files(lbID).pid()); fmt.Sprint(again) != fmt.Sprint(pids) || len(pids) == 0 {
 		t.Fatalf("second apply changed HAProxy: %v -> %v", pids, again)
 	}
-	waitHealth(t, d, lbID, map[string]string{"m1": hostapi.HealthUp, "m2": hostapi.HealthUp})
+	waitHealth(t, d, lbID, map[string]string{"m1": hostapi.HealthUp, "m2": hostapi.HealthUp, "u1": hostapi.HealthUp, "u2": hostapi.HealthUp})
 
-	client := &http.Client{Timeout: 3 * time.Second, Transport: &http.Transport{
-		DisableKeepAlives: true,
-		TLSClientConfig:   &tls.Config{InsecureSkipVerify: true},
-		DialContext: func(ctx context.Context, network, addr string) (c net.Conn, err error) {
-			err = inNS(mNS, func() error {
-				var d net.Dialer
-				c, err = d.DialContext(ctx, network, addr)
-				return err
-			})
-			return c, err
-		}}}
+	client := tb.client(3 * time.Second)
 	get := func(url string) string {
 		t.Helper()
 		resp, err := client.Get(url)
@@ -211,15 +166,19 @@ func TestHAProxyDataPlane(t *testing.T) {
 	if udpSeen["m1"] == 0 || udpSeen["m2"] == 0 {
 		t.Fatalf("UDP over two members: %v", udpSeen)
 	}
-	// m2 dies: the health check takes it out; then no client error.
+	// m2 dies: the health checks take it out (HAProxy's for HTTP, the
+	// driver's UDP-CONNECT for UDP); then no client error.
 	members["m2"].Process.Kill()
 	members["m2"].Wait()
 	start := time.Now()
-	waitHealth(t, d, lbID, map[string]string{"m1": hostapi.HealthUp, "m2": hostapi.HealthDown})
-	t.Logf("member death detected in %s (delay 1 s, fall 1)", time.Since(start).Round(10*time.Millisecond))
+	waitHealth(t, d, lbID, map[string]string{"m1": hostapi.HealthUp, "m2": hostapi.HealthDown, "u1": hostapi.HealthUp, "u2": hostapi.HealthDown})
+	t.Logf("member death detected in %s (delay 1 s, fall 1 for HTTP, 2 for UDP)", time.Since(start).Round(10*time.Millisecond))
 	for i := 0; i < 6; i++ {
 		if got := get("http://10.9.0.2/"); got != "m1" {
 			t.Fatalf("after m2 died, got %q", got)
+		}
+		if got := udpAsk(t, mNS, "10.9.0.2:53"); got != "m1" {
+			t.Fatalf("after m2 died, UDP answered %q", got)
 		}
 	}
 	// Remove leaves no process, file or rule.

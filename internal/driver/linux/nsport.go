@@ -21,7 +21,9 @@ func (d *Driver) PortNamespace(ns string) string { return d.childPrefix() + ns }
 // (a load balancer's VIP): the veth p.Device on the network's bridge, its
 // peer NSPortName(p.ID) in the namespace with the port's MAC and addresses,
 // and a default route via the first subnet's gateway, so replies reach
-// clients behind the router (floating IPs). The firewall treats p.Device as
+// clients behind the router (floating IPs). Several ports may share a
+// namespace (a load balancer's ports on member networks): those with
+// NoDefaultRoute only bring their subnets' connected routes. The firewall treats p.Device as
 // any guest port: port security and security groups apply on the bridge.
 func (d *Driver) applyNSPort(p hostapi.Port, n *hostapi.Network, wantNS map[string]bool) error {
 	if !validDevice(p.Device) {
@@ -77,6 +79,9 @@ func (d *Driver) applyNSPort(p hostapi.Port, n *hostapi.Network, wantNS map[stri
 			return d.h.LinkSetDown(hl)
 		}
 		return nil
+	}
+	if p.NoDefaultRoute {
+		return nil // another port of the namespace owns the default route
 	}
 	return nsDefaultRoute(nh, l, gw)
 }

@@ -22,8 +22,10 @@ type Provider struct{ Name, Description string }
 // Providers are the enabled providers.
 func Providers() []Provider {
 	return []Provider{
-		{ProviderOnestack, "HAProxy in a network namespace of a host, plugged into the VIP's network (onestack's data plane)."},
-		{ProviderAmphora, "Alias of onestack: Octavia's default provider name, accepted so clients and tests that name it work."},
+		// No commas in descriptions: Tempest's enabled_provider_drivers
+		// option (a comma-separated dict) must be able to hold them.
+		{ProviderOnestack, "HAProxy in a network namespace of a host plugged into the VIP's network (onestack's data plane)."},
+		{ProviderAmphora, "Alias of onestack (Octavia's default provider name) so clients and tests that name it work."},
 	}
 }
 
@@ -39,6 +41,8 @@ var FlavorCapabilities = []Capability{
 // accepts.
 var ZoneCapabilities = []Capability{
 	{"compute_zone", "The compute availability zone of the hosts that run the load balancer."},
+	{"valid_vip_networks", "The networks a VIP in this zone may be on (a list of network ids)."},
+	{"management_network", "Accepted as the amphora provider's key; onestack has no management network (agents reach the control plane out of band) so it changes nothing."},
 }
 
 // CheckProvider reports whether name is an enabled provider.
@@ -63,6 +67,17 @@ func validateData(provider, field, data string, caps []Capability) error {
 		}
 		if k == "loadbalancer_topology" && v != "SINGLE" {
 			return oserr.NotImplemented("Provider '%s' does not support a requested option: loadbalancer_topology %v (only SINGLE is served).", provider, v)
+		}
+		if k == "valid_vip_networks" {
+			list, ok := v.([]any)
+			for _, e := range list {
+				_, isStr := e.(string)
+				ok = ok && isStr
+			}
+			if !ok {
+				return oserr.BadRequest("%v is not a valid option for %s key %s (give a list of network ids)", v, field, k)
+			}
+			continue
 		}
 		if _, ok := v.(string); !ok {
 			return oserr.BadRequest("%v is not a valid option for %s key %s (give a string)", v, field, k)

@@ -17,14 +17,18 @@ import (
 // and the load balancer (PENDING_UPDATE) wait for the host to apply the
 // new revision.
 
-// lbOf returns the load balancer an object of kind belongs to, or the
-// kind's 404 (also when c may not see it).
+// lbOf returns the load balancer an object of kind belongs to, the kind's
+// 404, or a 403 when it is another project's (Octavia checks its policy
+// against the object's project: it says the object exists).
 func (s *Service) lbOf(ctx context.Context, c *auth.Credentials, kind, id string) (string, error) {
 	var lb string
 	err := s.read(ctx, func(tx *store.Tx) error {
 		o, err := tx.GetLBObject(ctx, kind, id)
-		if errors.Is(err, store.ErrNotFound) || err == nil && !visible(c, o.ProjectID) {
+		if errors.Is(err, store.ErrNotFound) {
 			return notFound(kind, id)
+		}
+		if err == nil && !visible(c, o.ProjectID) {
+			return forbidden()
 		}
 		lb = o.LoadBalancerID
 		return err
@@ -201,29 +205,28 @@ func (s *Service) CreateMember(ctx context.Context, c *auth.Credentials, poolID 
 	return t, id, err
 }
 
-// checkMemberAddress refuses a member address outside every subnet of the
-// VIP's network unless a subnet is given, and a subnet the caller cannot
-// use or that does not hold the address.
+// checkMemberAddress refuses a member address the load balancer cannot
+// reach: outside every subnet of the VIP's network when the VIP's subnet
+// has no gateway either, unless a subnet is given; and a subnet the caller
+// cannot use.
 func (s *Service) checkMemberAddress(ctx context.Context, tx *store.Tx, c *auth.Credentials, t *Tree, in MemberInput) error {
 	if s.net == nil || in.Address == nil {
+		return nil
+	}
+	if sub := str(in.SubnetID); sub != "" {
+		// As Octavia: the subnet says where the load balancer reaches the
+		// member (a port there when it is another network); the address
+		// may lie beyond it, through its routes.
+		if _, err := s.net.Subnet(ctx, tx, c, sub); errors.Is(err, store.ErrNotFound) {
+			return oserr.BadRequest("Subnet %s not found.", sub)
+		} else if err != nil {
+			return err
+		}
 		return nil
 	}
 	a, err := netip.ParseAddr(*in.Address)
 	if err != nil {
 		return nil // addMember says so
-	}
-	if sub := str(in.SubnetID); sub != "" {
-		sn, err := s.net.Subnet(ctx, tx, c, sub)
-		if errors.Is(err, store.ErrNotFound) {
-			return oserr.BadRequest("Subnet %s not found.", sub)
-		}
-		if err != nil {
-			return err
-		}
-		if p, err := netip.ParsePrefix(sn.CIDR); err != nil || !p.Contains(a) {
-			return validation("Member address %s is not in subnet %s (%s); give an address of that subnet.", a, sub, sn.CIDR)
-		}
-		return nil
 	}
 	subs, err := s.net.NetworkSubnets(ctx, tx, c, t.LB.VIPNetworkID)
 	if err != nil && !errors.Is(err, store.ErrNotFound) {
@@ -234,7 +237,14 @@ func (s *Service) checkMemberAddress(ctx context.Context, tx *store.Tx, c *auth.
 			return nil
 		}
 	}
-	return validation("Member address %s is not in any subnet of the load balancer's network %s; give subnet_id for a member on another network.", a, t.LB.VIPNetworkID)
+	// Beyond the network, the member is reached through the VIP subnet's
+	// gateway (as Octavia accepts it); without one it cannot be reached.
+	for _, sn := range subs {
+		if sn.ID == t.LB.VIPSubnetID && sn.GatewayIP != "" {
+			return nil
+		}
+	}
+	return validation("Member address %s is not in any subnet of the load balancer's network %s, and the VIP's subnet %s has no gateway to reach it through; give subnet_id for a member on another network.", a, t.LB.VIPNetworkID, t.LB.VIPSubnetID)
 }
 
 // UpdateMember changes a member.

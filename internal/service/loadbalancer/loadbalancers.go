@@ -15,7 +15,7 @@ import (
 // Forest returns the trees c may see: its project's, or for an admin
 // every project's (project narrows it when not empty).
 func (s *Service) Forest(ctx context.Context, c *auth.Credentials, project string) ([]*Tree, error) {
-	if !c.IsAdmin() {
+	if !readsAll(c) {
 		project = c.ProjectID()
 	}
 	var out []*Tree
@@ -55,8 +55,8 @@ func findTree(ctx context.Context, tx *store.Tx, c *auth.Credentials, kind, id s
 	if err != nil {
 		return nil, err
 	}
-	if !visible(c, o.ProjectID) {
-		return nil, notFound(kind, id)
+	if !visibleRead(c, o.ProjectID) {
+		return nil, forbidden()
 	}
 	t, err := loadTree(ctx, tx, o.LoadBalancerID)
 	if isNotFound(err) {
@@ -158,7 +158,12 @@ func (s *Service) CreateLoadBalancer(ctx context.Context, c *auth.Credentials, i
 				}
 			}
 		}
-		host, err := s.pickHost(ctx, tx, "")
+		if nets, err := s.zoneVIPNetworks(ctx, tx, str(in.AvailabilityZone)); err != nil {
+			return err
+		} else if nets != nil && network != "" && !slices.Contains(nets, network) {
+			return validation("Supplied VIP network_id is not allowed by the configuration of this deployment: availability zone %s allows VIPs on %v only.", str(in.AvailabilityZone), nets)
+		}
+		host, err := s.pickHost(ctx, tx, str(in.AvailabilityZone), "")
 		if err != nil {
 			return err
 		}
@@ -197,6 +202,9 @@ func (s *Service) CreateLoadBalancer(ctx context.Context, c *auth.Credentials, i
 			return err
 		}
 		if err := s.syncVIPRules(ctx, tx, t); err != nil {
+			return err
+		}
+		if err := s.syncMemberPorts(ctx, tx, c, t); err != nil {
 			return err
 		}
 		msg := fmt.Sprintf("created with VIP %s (port %s)", lb.VIPAddress, lb.VIPPortID)
@@ -239,7 +247,7 @@ func (s *Service) DeleteLoadBalancer(ctx context.Context, c *auth.Credentials, i
 			return err
 		}
 		if !visible(c, t.LB.ProjectID) {
-			return notFound(KindLoadBalancer, id)
+			return forbidden()
 		}
 		if (len(t.Listeners) > 0 || len(t.Pools) > 0) && !cascade {
 			return validation("Cannot delete Load Balancer %s - it has children", id)
@@ -269,6 +277,11 @@ func (s *Service) DeleteLoadBalancer(ctx context.Context, c *auth.Credentials, i
 
 // purge removes a load balancer's VIP, rows and events.
 func (s *Service) purge(ctx context.Context, tx *store.Tx, t *Tree) error {
+	if s.net != nil && len(t.LB.MemberPorts) > 0 {
+		if _, err := s.net.SetMemberPortsTx(ctx, tx, nil, MemberPortsRequest{LoadBalancerID: t.LB.ID, Have: t.LB.MemberPorts}); err != nil {
+			return err
+		}
+	}
 	if s.net != nil {
 		if err := s.net.DeleteVIPTx(ctx, tx, VIP{PortID: t.LB.VIPPortID, GroupID: t.LB.VIPGroupID, UserPort: t.LB.VIPUserPort}); err != nil {
 			return err
@@ -302,12 +315,12 @@ func (s *Service) Failover(ctx context.Context, c *auth.Credentials, id string) 
 			return err
 		}
 		if !visible(c, t.LB.ProjectID) {
-			return notFound(KindLoadBalancer, id)
+			return forbidden()
 		}
 		if isPending(t.LB.ProvisioningStatus) {
 			return pendingState(t.LB.ProvisioningStatus, id)
 		}
-		host, err := s.pickHost(ctx, tx, t.LB.Host)
+		host, err := s.pickHost(ctx, tx, t.LB.AvailabilityZone, t.LB.Host)
 		if err != nil {
 			return err
 		}
@@ -315,13 +328,13 @@ func (s *Service) Failover(ctx context.Context, c *auth.Credentials, id string) 
 			host = t.LB.Host
 		}
 		old := t.LB.Host
-		if host != old && s.net != nil {
-			if err := s.net.BindVIPTx(ctx, tx, t.LB.VIPPortID, host); err != nil {
+		if host != old {
+			if err := s.bindPorts(ctx, tx, t, host); err != nil {
 				return err
 			}
-			s.touchNetwork(tx)
 		}
 		t.LB.Host = host
+		t.LB.Failovers++
 		t.LB.ProvisioningStatus, t.LB.StatusReason, t.LB.Revision, t.LB.UpdatedAt = PendingUpdate, "", rev, s.now()
 		t.touch(id)
 		if err := s.event(ctx, tx, t.LB, KindLoadBalancer, id, "failover", fmt.Sprintf("failover from host %s to host %s", orNone(old), orNone(host))); err != nil {

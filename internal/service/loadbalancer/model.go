@@ -67,12 +67,18 @@ type LoadBalancer struct {
 	VIPGroups  []string
 	// VIPUserPort: the VIP port was the user's (vip_port_id) and is given
 	// back, not deleted, with the load balancer.
-	VIPUserPort      bool
+	VIPUserPort bool
+	// MemberPorts are the load balancer's ports on member subnets outside
+	// the VIP's network, by subnet id (wired into its namespace).
+	MemberPorts      map[string]string `json:",omitempty"`
 	Provider         string
 	FlavorID         string
 	AvailabilityZone string
 	// Host runs the load balancer.
 	Host string
+	// Failovers counts the failovers: each starts a new HAProxy instance
+	// (a new "amphora" in the admin API).
+	Failovers int `json:",omitempty"`
 	// Revision is the desired-state revision of the load balancer's whole
 	// tree; Applied the last one its host applied.
 	Revision int64

@@ -202,7 +202,7 @@ func (s *Service) applyListener(t *Tree, l *Listener, in ListenerInput, create b
 				continue
 			}
 		}
-		l.InsertHeaders = maps(*in.InsertHeaders)
+		l.InsertHeaders = cloneMap(*in.InsertHeaders)
 	}
 	if in.AllowedCIDRs != nil {
 		for _, c := range *in.AllowedCIDRs {
@@ -302,7 +302,7 @@ func mapKeys(m map[string]string) []string {
 	return ks
 }
 
-func maps(m map[string]string) map[string]string {
+func cloneMap(m map[string]string) map[string]string {
 	out := make(map[string]string, len(m))
 	for k, v := range m {
 		out[k] = v
@@ -562,9 +562,6 @@ func applyMonitor(h *HealthMonitor, in HealthMonitorInput) error {
 			return oserr.BadRequest("Invalid input for field/attribute %s. Value: '%d'. Value should be between %d and %d", f.name, *f.v, f.lo, f.hi)
 		}
 		*f.dst = *f.v
-	}
-	if h.Timeout > h.Delay {
-		return validation("The 'timeout' %d must be less than or equal to the 'delay' %d; lower timeout or raise delay.", h.Timeout, h.Delay)
 	}
 	if !http && (in.HTTPMethod != nil || in.URLPath != nil || in.ExpectedCodes != nil) {
 		switch {

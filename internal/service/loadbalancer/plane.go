@@ -2,6 +2,7 @@ package loadbalancer
 
 import (
 	"context"
+	"encoding/json"
 	"errors"
 	"fmt"
 	"slices"
@@ -54,15 +55,15 @@ func (s *Service) seenHost(ctx context.Context, host string) error {
 				}
 				continue
 			}
-			host, err := s.pickHost(ctx, tx, "")
-			if err != nil || host == "" {
+			host, err := s.pickHost(ctx, tx, t.LB.AvailabilityZone, "")
+			if err != nil {
 				return err
 			}
-			if s.net != nil {
-				if err := s.net.BindVIPTx(ctx, tx, t.LB.VIPPortID, host); err != nil {
-					return err
-				}
-				s.touchNetwork(tx)
+			if host == "" {
+				continue // none in its zone yet
+			}
+			if err := s.bindPorts(ctx, tx, t, host); err != nil {
+				return err
 			}
 			t.LB.Host, t.LB.Revision = host, rev
 			t.touch(t.LB.ID)
@@ -97,11 +98,15 @@ func (s *Service) liveHosts(ctx context.Context, tx *store.Tx) ([]string, error)
 	return out, nil
 }
 
-// pickHost returns the live host with the fewest load balancers, other
-// than avoid when another is live; "" when none is live.
-func (s *Service) pickHost(ctx context.Context, tx *store.Tx, avoid string) (string, error) {
+// pickHost returns the live host with the fewest load balancers among
+// those of the availability zone zone (all when ""), other than avoid
+// when another is live; "" when none is live.
+func (s *Service) pickHost(ctx context.Context, tx *store.Tx, zone, avoid string) (string, error) {
 	hosts, err := s.liveHosts(ctx, tx)
 	if err != nil || len(hosts) == 0 {
+		return "", err
+	}
+	if hosts, err = s.inZone(ctx, tx, zone, hosts); err != nil || len(hosts) == 0 {
 		return "", err
 	}
 	if len(hosts) > 1 {
@@ -118,6 +123,91 @@ func (s *Service) pickHost(ctx context.Context, tx *store.Tx, avoid string) (str
 		}
 	}
 	return best, nil
+}
+
+// computeZone is the compute availability zone an Octavia availability
+// zone narrows placement to (its profile's compute_zone), "" for none.
+func (s *Service) computeZone(ctx context.Context, tx *store.Tx, zone string) (string, error) {
+	if zone == "" {
+		return "", nil
+	}
+	z, err := get[Zone](ctx, tx, KindZone, zoneID(zone))
+	if isNotFound(err) {
+		return "", nil // removed since: no narrowing
+	}
+	if err != nil {
+		return "", err
+	}
+	zp, err := get[ZoneProfile](ctx, tx, KindZoneProfile, z.ProfileID)
+	if isNotFound(err) {
+		return "", nil
+	}
+	if err != nil {
+		return "", err
+	}
+	var data struct {
+		ComputeZone string `json:"compute_zone"`
+	}
+	_ = json.Unmarshal([]byte(zp.ZoneData), &data) // checked when the profile was written
+	return data.ComputeZone, nil
+}
+
+// zoneVIPNetworks are the networks an Octavia availability zone lets VIPs
+// be on (its profile's valid_vip_networks), nil for any.
+func (s *Service) zoneVIPNetworks(ctx context.Context, tx *store.Tx, zone string) ([]string, error) {
+	if zone == "" {
+		return nil, nil
+	}
+	z, err := get[Zone](ctx, tx, KindZone, zoneID(zone))
+	if err != nil {
+		return nil, err
+	}
+	zp, err := get[ZoneProfile](ctx, tx, KindZoneProfile, z.ProfileID)
+	if isNotFound(err) {
+		return nil, nil
+	}
+	if err != nil {
+		return nil, err
+	}
+	var data struct {
+		Networks []string `json:"valid_vip_networks"`
+	}
+	_ = json.Unmarshal([]byte(zp.ZoneData), &data)
+	return data.Networks, nil
+}
+
+// inZone keeps the hosts in the compute zone an Octavia availability zone
+// names: a host is in the zone of its zoned host aggregate, else in the
+// compute service's default zone (as Nova places servers).
+func (s *Service) inZone(ctx context.Context, tx *store.Tx, zone string, hosts []string) ([]string, error) {
+	cz, err := s.computeZone(ctx, tx, zone)
+	if err != nil || cz == "" {
+		return hosts, err
+	}
+	aggs, err := tx.ListAggregates(ctx)
+	if err != nil {
+		return nil, err
+	}
+	of := map[string]string{}
+	for _, a := range aggs {
+		if a.Zone == "" {
+			continue
+		}
+		for _, h := range a.Hosts {
+			of[h] = a.Zone
+		}
+	}
+	var out []string
+	for _, h := range hosts {
+		hz, ok := of[h]
+		if !ok {
+			hz = s.cfg.DefaultComputeZone
+		}
+		if hz == cz {
+			out = append(out, h)
+		}
+	}
+	return out, nil
 }
 
 // HostSet is every load balancer host runs, with its desired state.
@@ -449,8 +539,8 @@ func (s *Service) health(t *Tree, st hostapi.LoadBalancerStatus, now time.Time) 
 			}
 		}
 		switch {
-		case !p.AdminStateUp:
-			status = Offline
+		case !p.AdminStateUp, len(t.listenersOfPool(id)) == 0:
+			status = Offline // as Octavia: a pool no listener uses is offline
 		case n > 0 && bad == n:
 			status = OpError
 		case bad > 0:
@@ -555,7 +645,10 @@ func (s *Service) expire(ctx context.Context) error {
 				continue
 			}
 			var why string
-			if t.LB.Host == "" {
+			if t.LB.Host == "" && t.LB.AvailabilityZone != "" {
+				cz, _ := s.computeZone(ctx, tx, t.LB.AvailabilityZone)
+				why = fmt.Sprintf("no host of availability zone %s (compute zone %s) ran a load balancer data plane within %s (add a host to that zone's aggregate, or start one there); delete it and create it again once one runs", t.LB.AvailabilityZone, orNone(cz), s.cfg.PendingTimeout)
+			} else if t.LB.Host == "" {
 				why = fmt.Sprintf("no host ran a load balancer data plane within %s (start a host: onestack up, or onestack agent with --tunnel-ip); delete it and create it again once one runs", s.cfg.PendingTimeout)
 			} else {
 				why = fmt.Sprintf("host %s did not apply the change within %s: its agent is down or its load balancer data plane is stuck; 'openstack loadbalancer failover %s' moves it to another host", t.LB.Host, s.cfg.PendingTimeout, id)

@@ -126,7 +126,7 @@ func (s *Service) checkTreeQuota(ctx context.Context, tx *store.Tx, t *Tree) err
 // QuotaOf returns a project's limits (admins any project's, others their
 // own).
 func (s *Service) QuotaOf(ctx context.Context, c *auth.Credentials, project string) (map[string]int, error) {
-	if !c.IsAdmin() && project != c.ProjectID() {
+	if !readsAll(c) && !c.HasRole(RoleQuotaAdmin) && project != c.ProjectID() {
 		return nil, forbidden()
 	}
 	var out map[string]int
@@ -146,7 +146,7 @@ func (s *Service) QuotaProjects(ctx context.Context, c *auth.Credentials, projec
 			return err
 		}
 		for _, o := range objs {
-			if !c.IsAdmin() && o.ProjectID != c.ProjectID() || project != "" && o.ProjectID != project {
+			if !readsAll(c) && !c.HasRole(RoleQuotaAdmin) && o.ProjectID != c.ProjectID() || project != "" && o.ProjectID != project {
 				continue
 			}
 			if out[o.ProjectID], err = s.limits(ctx, tx, o.ProjectID); err != nil {

@@ -36,7 +36,18 @@ type Network interface {
 	SetVIPRulesTx(ctx context.Context, tx *store.Tx, groupID string, rules []VIPRule) error
 	BindVIPTx(ctx context.Context, tx *store.Tx, portID, host string) error
 	DeleteVIPTx(ctx context.Context, tx *store.Tx, vip VIP) error
+	// SetMemberPortsTx makes the load balancer's ports on member subnets
+	// exactly req.Subnets and returns them by subnet.
+	SetMemberPortsTx(ctx context.Context, tx *store.Tx, c *auth.Credentials, req MemberPortsRequest) (map[string]string, error)
 	NotifyNetwork()
+}
+
+// MemberPortsRequest asks for a load balancer's ports on member subnets
+// outside the VIP's network, bound to Host, in the VIP's security group.
+type MemberPortsRequest struct {
+	LoadBalancerID, ProjectID, Host, GroupID string
+	Subnets                                  []string
+	Have                                     map[string]string
 }
 
 // VIPRequest asks the networking service for a load balancer's VIP port.
@@ -76,6 +87,10 @@ type Config struct {
 	HostTimeout time.Duration
 	// DefaultProvider is the provider of load balancers that name none.
 	DefaultProvider string
+	// DefaultComputeZone is the compute availability zone of hosts in no
+	// zoned host aggregate ("nova" when empty), for availability zones
+	// whose profile names a compute_zone.
+	DefaultComputeZone string
 }
 
 // Service is Octavia's domain: load balancers and their trees, statuses,
@@ -104,6 +119,9 @@ func New(db *store.DB, net Network, secrets Secrets, log *slog.Logger, cfg Confi
 	}
 	if cfg.HostTimeout <= 0 {
 		cfg.HostTimeout = 90 * time.Second
+	}
+	if cfg.DefaultComputeZone == "" {
+		cfg.DefaultComputeZone = "nova"
 	}
 	if cfg.DefaultProvider == "" {
 		cfg.DefaultProvider = ProviderOnestack
@@ -203,6 +221,23 @@ func visible(c *auth.Credentials, project string) bool {
 	return c.IsAdmin() || c.ProjectID() == project
 }
 
+// Octavia's own roles the service checks beyond Keystone's (the API maps
+// the others onto Keystone's admin, member and reader).
+const (
+	// RoleGlobalObserver reads every project's load balancers.
+	RoleGlobalObserver = "load-balancer_global_observer"
+	// RoleQuotaAdmin reads and sets every project's quotas.
+	RoleQuotaAdmin = "load-balancer_quota_admin"
+)
+
+// readsAll: admins and global observers read every project's objects.
+func readsAll(c *auth.Credentials) bool { return c.IsAdmin() || c.HasRole(RoleGlobalObserver) }
+
+// visibleRead is visible for reading.
+func visibleRead(c *auth.Credentials, project string) bool {
+	return readsAll(c) || c.ProjectID() == project
+}
+
 // ---- documents
 
 func encode(v any) string {
@@ -256,8 +291,8 @@ func (s *Service) Events(ctx context.Context, c *auth.Credentials, lbID string) 
 		if err != nil {
 			return err
 		}
-		if !visible(c, lb.ProjectID) {
-			return notFound(KindLoadBalancer, lbID)
+		if !visibleRead(c, lb.ProjectID) {
+			return forbidden()
 		}
 		objs, err := tx.ListLBObjects(ctx, store.LBQuery{Kind: KindEvent, ParentID: lbID})
 		if err != nil {

@@ -2,6 +2,8 @@ package loadbalancer
 
 import (
 	"context"
+	"errors"
+	"maps"
 	"net/http"
 	"slices"
 	"strings"
@@ -321,10 +323,7 @@ func (s *Service) change(ctx context.Context, c *auth.Credentials, lbID, kind, i
 			return err
 		}
 		if !visible(c, t.LB.ProjectID) {
-			if kind == KindLoadBalancer {
-				return notFound(kind, lbID)
-			}
-			return notFound(kind, id)
+			return forbidden() // as Octavia: its policy is checked against the object's project
 		}
 		if isPending(t.LB.ProvisioningStatus) {
 			if kind == KindLoadBalancer {
@@ -344,6 +343,9 @@ func (s *Service) change(ctx context.Context, c *auth.Credentials, lbID, kind, i
 		t.LB.UpdatedAt = now
 		t.touch(t.LB.ID)
 		if err := s.syncVIPRules(ctx, tx, t); err != nil {
+			return err
+		}
+		if err := s.syncMemberPorts(ctx, tx, c, t); err != nil {
 			return err
 		}
 		out = t
@@ -366,6 +368,68 @@ func (t *Tree) pend(id, status string, now time.Time) {
 func isPending(s string) bool { return strings.HasPrefix(s, "PENDING_") }
 
 func isNotFound(err error) bool { return oserr.Is(err, http.StatusNotFound) }
+
+// syncMemberPorts gives the load balancer a port on each subnet of its
+// live members that is outside the VIP's network, and removes the ports of
+// subnets no member uses any more (all of them once it is being deleted).
+func (s *Service) syncMemberPorts(ctx context.Context, tx *store.Tx, c *auth.Credentials, t *Tree) error {
+	if s.net == nil || t.LB.VIPGroupID == "" {
+		return nil
+	}
+	var subs []string
+	seen := map[string]bool{}
+	if t.LB.ProvisioningStatus != PendingDelete {
+		for _, id := range sorted(t, t.Members) {
+			m := t.Members[id]
+			if m.ProvisioningStatus == PendingDelete || m.SubnetID == "" || seen[m.SubnetID] {
+				continue
+			}
+			seen[m.SubnetID] = true
+			sn, err := tx.GetSubnet(ctx, m.SubnetID)
+			if errors.Is(err, store.ErrNotFound) {
+				continue // deleted since: nothing to plug
+			}
+			if err != nil {
+				return err
+			}
+			if sn.NetworkID != t.LB.VIPNetworkID {
+				subs = append(subs, m.SubnetID)
+			}
+		}
+	}
+	if len(subs) == 0 && len(t.LB.MemberPorts) == 0 {
+		return nil
+	}
+	ports, err := s.net.SetMemberPortsTx(ctx, tx, c, MemberPortsRequest{LoadBalancerID: t.LB.ID, ProjectID: t.LB.ProjectID,
+		Host: t.LB.Host, GroupID: t.LB.VIPGroupID, Subnets: subs, Have: t.LB.MemberPorts})
+	if err != nil {
+		return err
+	}
+	if !maps.Equal(ports, t.LB.MemberPorts) {
+		t.LB.MemberPorts = ports
+		if len(ports) == 0 {
+			t.LB.MemberPorts = nil
+		}
+		t.touch(t.LB.ID)
+		s.touchNetwork(tx)
+	}
+	return nil
+}
+
+// bindPorts binds the load balancer's VIP and member-network ports to
+// host (placement after a wait, failover).
+func (s *Service) bindPorts(ctx context.Context, tx *store.Tx, t *Tree, host string) error {
+	if s.net == nil {
+		return nil
+	}
+	for _, id := range append([]string{t.LB.VIPPortID}, slices.Sorted(maps.Values(t.LB.MemberPorts))...) {
+		if err := s.net.BindVIPTx(ctx, tx, id, host); err != nil && !errors.Is(err, store.ErrNotFound) {
+			return err
+		}
+	}
+	s.touchNetwork(tx)
+	return nil
+}
 
 // syncVIPRules makes the VIP's security group let in exactly the clients
 // of the listeners that are not being deleted.

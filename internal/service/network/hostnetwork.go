@@ -264,8 +264,11 @@ func hostPort(p store.Port) hostapi.Port {
 	if len(p.DeviceOwner) > 8 && p.DeviceOwner[:8] == "compute:" {
 		hp.Device = hostapi.TapName(p.ID)
 	}
-	if p.DeviceOwner == OwnerLoadBalancer && p.DeviceID != "" {
+	if (p.DeviceOwner == OwnerLoadBalancer || p.DeviceOwner == OwnerLoadBalancerMember) && p.DeviceID != "" {
 		hp.Device, hp.Namespace = hostapi.TapName(p.ID), p.DeviceID
+		// Replies to clients leave by the VIP's gateway; a member
+		// network's port only reaches its own subnet.
+		hp.NoDefaultRoute = p.DeviceOwner == OwnerLoadBalancerMember
 	}
 	for _, f := range p.FixedIPs {
 		hp.FixedIPs = append(hp.FixedIPs, hostapi.FixedIP{SubnetID: f.SubnetID, IP: f.IP})

@@ -322,3 +322,89 @@ func (s *Service) DeleteVIPTx(ctx context.Context, tx *store.Tx, vip VIP) error 
 	}
 	return nil
 }
+
+// MemberPortsRequest asks for a load balancer's ports on member subnets
+// that are not on the VIP's network.
+type MemberPortsRequest struct {
+	LoadBalancerID, ProjectID string
+	// Host runs the load balancer: the ports are bound there.
+	Host string
+	// GroupID is the load balancer's own security group (egress only: the
+	// members' replies come back as part of the connections it opens).
+	GroupID string
+	// Subnets are the member subnets that need a port; Have the ports the
+	// load balancer has, by subnet.
+	Subnets []string
+	Have    map[string]string
+}
+
+// SetMemberPortsTx makes a load balancer's member-network ports exactly
+// one per subnet of req.Subnets, bound to req.Host, device_owner
+// Octavia:member and device_id lb-<id> (the data plane wires them into
+// the VIP's namespace), tagged as its VIP; ports of subnets no longer
+// needed are deleted. It returns the ports by subnet. c must be allowed
+// to use the subnets (checked when the members were added).
+func (s *Service) SetMemberPortsTx(ctx context.Context, tx *store.Tx, c *auth.Credentials, req MemberPortsRequest) (map[string]string, error) {
+	if _, err := tx.LockNetworking(ctx); err != nil {
+		return nil, err
+	}
+	out := map[string]string{}
+	want := map[string]bool{}
+	for _, sub := range req.Subnets {
+		want[sub] = true
+	}
+	for sub, id := range req.Have {
+		p, err := tx.GetPort(ctx, id)
+		switch {
+		case errors.Is(err, store.ErrNotFound):
+			continue // made again below if still wanted
+		case err != nil:
+			return nil, err
+		case !want[sub]:
+			if err := s.deletePortTx(ctx, tx, p); err != nil {
+				return nil, err
+			}
+			continue
+		}
+		if p.HostID != req.Host {
+			bind(&p, req.Host)
+			p.Status = "DOWN"
+			p.Revision++
+			p.UpdatedAt = s.now()
+			if err := tx.PutPort(ctx, &p, false); err != nil {
+				return nil, err
+			}
+		}
+		out[sub] = id
+	}
+	subs := make([]string, 0, len(want))
+	for sub := range want {
+		if _, ok := out[sub]; !ok {
+			subs = append(subs, sub)
+		}
+	}
+	slices.Sort(subs)
+	owner, device := OwnerLoadBalancerMember, lbDevice(req.LoadBalancerID)
+	for _, sub := range subs {
+		sn, err := tx.GetSubnet(ctx, sub)
+		if err != nil {
+			return nil, oserr.BadRequest("Validation failure: member subnet %s not found.", sub)
+		}
+		groups := []string{req.GroupID}
+		in := PortInput{NetworkID: sn.NetworkID, DeviceOwner: &owner, DeviceID: &device, Name: ptr("octavia-lb-" + req.LoadBalancerID + "-member"),
+			PortSecurity: ptr(true), SecurityGroups: &groups, FixedIPs: &[]FixedIPRequest{{SubnetID: sub}}}
+		p, err := s.createPortTx(ctx, tx, c, req.ProjectID, in)
+		if err != nil {
+			return nil, vipError(err)
+		}
+		p.Tags = append(p.Tags, LBOwnerTag(req.LoadBalancerID))
+		bind(&p, req.Host)
+		p.Revision++
+		p.UpdatedAt = s.now()
+		if err := tx.PutPort(ctx, &p, false); err != nil {
+			return nil, err
+		}
+		out[sub] = p.ID
+	}
+	return out, nil
+}

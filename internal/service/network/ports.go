@@ -26,6 +26,10 @@ const (
 	// OwnerLoadBalancer is a load balancer's VIP port (Octavia's owner
 	// name); its device_id is "lb-<load balancer id>".
 	OwnerLoadBalancer = "Octavia"
+	// OwnerLoadBalancerMember is a load balancer's port on a member
+	// network other than the VIP's, wired into the same namespace (the
+	// port Octavia plugs into an amphora for such members).
+	OwnerLoadBalancerMember = "Octavia:member"
 )
 
 // VIF types: a port is "unbound" until a host is set, then the data plane
